@@ -1,0 +1,1309 @@
+//! The barrier's pure state machine (SPEC section 1).
+//!
+//! [`State`] holds one node's view of every peer's barrier session and step. It does no I/O: the
+//! actor feeds it inputs (a decoded message, an undecodable frame, a tick, a local request) with
+//! the current time and the runtime RNG, and it answers with [`Outputs`] (messages to send, peers
+//! to block, events to trace). That keeps every rule unit-testable without a runtime.
+//!
+//! Rules kept here:
+//! - A session opens with a signed `Hello`; the receiver checks version, cluster hash and
+//!   signature. An invalid hello is answered with `Reject`, the peer's step is not updated, and
+//!   the error is recorded: from then on every waiter returns it (the barrier needs *every*
+//!   member, so a member that cannot join makes it fail fast rather than hang).
+//! - A peer's step never decreases; its first observed step is 0 or 1; afterwards it stays or
+//!   advances by 1 or 2; it never exceeds the configured last step. Anything else is recorded as
+//!   an error naming the peer, and the peer is blocked (the transport authenticates it, so a
+//!   broken rule is proof of misbehaviour). A peer's step history spans its sessions: a peer that
+//!   restarts must resume at its persisted step.
+//! - A frame from a member that does not decode means the peer does not speak this protocol: it
+//!   is reported (error + block) and not dialled again. A silent peer is different (it may be
+//!   down): its hello is retried forever with capped exponential backoff and jitter, and it is
+//!   reported as unresponsive once.
+//! - Frames from non-members are dropped and their sender blocked; they never affect the barrier.
+//! - Shutdown: a node announces shutdown in its `Sync`s; every peer echoes `shutdown_ack` once it
+//!   saw the announcement. Both flags are repeated every period, so a lost message heals itself.
+
+use super::wire::{HELLO_NAMESPACE, Hello, Message, RejectReason, Sync};
+use crate::{
+    cluster::{Cluster, ClusterHash, ProtocolVersion, PublicKey},
+    trace::Event,
+};
+use commonware_cryptography::{Signer as _, Verifier as _, ed25519};
+use rand::{Rng, RngExt as _};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, SystemTime},
+};
+use thiserror::Error;
+
+/// Largest exponent of the reconnect backoff, so `base * 2^k` cannot overflow.
+const MAX_BACKOFF_EXPONENT: u32 = 20;
+
+/// Configuration of the state machine.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How often every peer is sent our step; also the base of the reconnect backoff.
+    pub sync_period: Duration,
+    /// Cap of the reconnect backoff.
+    pub reconnect_cap: Duration,
+    /// After this many unanswered hellos a peer is reported unresponsive (and still retried).
+    pub unresponsive_after: u32,
+    /// The highest step any member may announce.
+    pub max_step: u64,
+}
+
+/// An error recorded by the barrier or returned to one waiter.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum BarrierError {
+    /// We refused `peer`'s hello.
+    #[error("refused hello from peer {peer}: {reason}")]
+    PeerRefused {
+        peer: PublicKey,
+        reason: RejectReason,
+    },
+    /// `peer` refused our hello or our session.
+    #[error("peer {peer} refused us: {reason}")]
+    RefusedByPeer {
+        peer: PublicKey,
+        reason: RejectReason,
+    },
+    /// `peer` broke the step rules.
+    #[error("peer {peer} broke the step rules: previous {previous:?}, announced {got}")]
+    StepViolation {
+        peer: PublicKey,
+        previous: Option<u64>,
+        got: u64,
+    },
+    /// `peer` sent a frame that is not a barrier message.
+    #[error("peer {peer} does not speak the barrier protocol: {detail}")]
+    NotProtocol { peer: PublicKey, detail: String },
+    /// A wait reached its deadline.
+    #[error("timed out waiting for {what}; still missing: {}", display_keys(.missing))]
+    Timeout {
+        what: String,
+        missing: Vec<PublicKey>,
+    },
+    /// The local caller asked for a step below the current one or above the last step.
+    #[error("invalid local step {requested} (current {current}, last {max})")]
+    InvalidLocalStep {
+        current: u64,
+        requested: u64,
+        max: u64,
+    },
+    /// The barrier actor is gone.
+    #[error("barrier stopped")]
+    Stopped,
+}
+
+impl BarrierError {
+    /// The peer this error names, if any.
+    pub fn peer(&self) -> Option<&PublicKey> {
+        match self {
+            BarrierError::PeerRefused { peer, .. }
+            | BarrierError::RefusedByPeer { peer, .. }
+            | BarrierError::StepViolation { peer, .. }
+            | BarrierError::NotProtocol { peer, .. } => Some(peer),
+            BarrierError::Timeout { .. }
+            | BarrierError::InvalidLocalStep { .. }
+            | BarrierError::Stopped => None,
+        }
+    }
+}
+
+fn display_keys(keys: &[PublicKey]) -> String {
+    let parts: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    parts.join(", ")
+}
+
+/// What a wait is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// Both directions of every peer's session are open.
+    AllConnected,
+    /// This node and every peer are at `step` or beyond.
+    AllAtStep(u64),
+    /// Every peer acknowledged our shutdown announcement.
+    ShutdownAcknowledged,
+    /// Every peer announced its own shutdown.
+    AllShutdown,
+}
+
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Condition::AllConnected => write!(f, "all peers connected"),
+            Condition::AllAtStep(step) => write!(f, "all members at step {step}"),
+            Condition::ShutdownAcknowledged => write!(f, "shutdown acknowledgements"),
+            Condition::AllShutdown => write!(f, "every peer's shutdown"),
+        }
+    }
+}
+
+/// What the state machine asks the actor to do.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    /// Messages to send, each to one peer.
+    pub sends: Vec<(PublicKey, Message)>,
+    /// Peers to block at the transport.
+    pub blocks: Vec<PublicKey>,
+    /// Events to trace.
+    pub events: Vec<Event>,
+}
+
+impl Outputs {
+    fn send(&mut self, to: &PublicKey, message: Message) {
+        self.sends.push((to.clone(), message));
+    }
+}
+
+/// Our outbound session to one peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Outbound {
+    /// Hello sent `attempt` times (0: not yet); the next one is due at `next_hello`.
+    Connecting {
+        session: u64,
+        attempt: u32,
+        next_hello: SystemTime,
+    },
+    /// The peer welcomed `session`.
+    Established { session: u64 },
+    /// Given up for good (the peer refused us or does not speak the protocol).
+    Closed,
+}
+
+/// What we know of one peer.
+#[derive(Clone, Debug)]
+struct Peer {
+    outbound: Outbound,
+    /// The peer's session to us that we accepted.
+    inbound: Option<u64>,
+    /// The peer's last observed step.
+    step: Option<u64>,
+    /// The peer announced shutdown.
+    shutdown: bool,
+    /// The peer acknowledged our shutdown.
+    acked_ours: bool,
+    connected_reported: bool,
+}
+
+/// Public view of one peer, for status pages and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerStatus {
+    pub peer: PublicKey,
+    pub connected: bool,
+    pub step: Option<u64>,
+    pub shutdown: bool,
+}
+
+/// Public view of the barrier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub step: u64,
+    pub shutdown: bool,
+    pub error: Option<BarrierError>,
+    pub peers: Vec<PeerStatus>,
+}
+
+/// One node's barrier state.
+pub struct State {
+    signer: ed25519::PrivateKey,
+    me: PublicKey,
+    version: ProtocolVersion,
+    cluster_hash: ClusterHash,
+    members: Vec<PublicKey>,
+    cfg: Config,
+    step: u64,
+    shutdown: bool,
+    peers: BTreeMap<PublicKey, Peer>,
+    error: Option<BarrierError>,
+    /// Highest step reported by an `AllAtStep` event.
+    reported_all_at: u64,
+    reported_acknowledged: bool,
+    reported_all_shutdown: bool,
+}
+
+impl State {
+    /// A fresh state at step 0, with a session to open to every other member.
+    pub fn new(
+        signer: ed25519::PrivateKey,
+        cluster: &Cluster,
+        cfg: Config,
+        now: SystemTime,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let me = signer.public_key();
+        let peers = cluster
+            .members()
+            .iter()
+            .filter(|member| **member != me)
+            .map(|member| {
+                let peer = Peer {
+                    outbound: Outbound::Connecting {
+                        session: rng.next_u64(),
+                        attempt: 0,
+                        next_hello: now,
+                    },
+                    inbound: None,
+                    step: None,
+                    shutdown: false,
+                    acked_ours: false,
+                    connected_reported: false,
+                };
+                (member.clone(), peer)
+            })
+            .collect();
+        Self {
+            signer,
+            me,
+            version: cluster.version(),
+            cluster_hash: cluster.hash(),
+            members: cluster.members().to_vec(),
+            cfg,
+            step: 0,
+            shutdown: false,
+            peers,
+            error: None,
+            reported_all_at: 0,
+            reported_acknowledged: false,
+            reported_all_shutdown: false,
+        }
+    }
+
+    /// This node's identity.
+    pub fn me(&self) -> &PublicKey {
+        &self.me
+    }
+
+    /// The recorded error, if any.
+    pub fn error(&self) -> Option<&BarrierError> {
+        self.error.as_ref()
+    }
+
+    /// This node's step.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// Whether `peer` is a member other than us.
+    pub fn is_peer(&self, peer: &PublicKey) -> bool {
+        self.peers.contains_key(peer)
+    }
+
+    /// The reconnect delay after `attempt` unanswered hellos: `min(base * 2^(attempt-1), cap)`,
+    /// then a uniform jitter down to half of it so peers that failed together do not retry in
+    /// lockstep.
+    pub fn backoff(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(MAX_BACKOFF_EXPONENT);
+        let delay = self
+            .cfg
+            .sync_period
+            .saturating_mul(1u32 << exponent)
+            .min(self.cfg.reconnect_cap);
+        let nanos = delay.as_nanos() as u64;
+        let half = nanos / 2;
+        Duration::from_nanos(half + rng.random_range(0..=nanos - half))
+    }
+
+    fn record_error(&mut self, error: BarrierError, out: &mut Outputs) {
+        if self.error.is_none() {
+            out.events.push(Event::BarrierFailed {
+                error: error.to_string(),
+            });
+            self.error = Some(error);
+        }
+    }
+
+    fn sync_for(&self, peer: &Peer) -> Option<Message> {
+        match peer.outbound {
+            Outbound::Established { session } => Some(Message::Sync(Sync {
+                session,
+                step: self.step,
+                shutdown: self.shutdown,
+                shutdown_ack: peer.shutdown,
+            })),
+            _ => None,
+        }
+    }
+
+    fn hello(&self, session: u64) -> Message {
+        let signature = self.signer.sign(
+            HELLO_NAMESPACE,
+            &Hello::signed_payload(&self.cluster_hash, session),
+        );
+        Message::Hello(Hello {
+            version: self.version,
+            cluster_hash: self.cluster_hash,
+            session,
+            signature,
+        })
+    }
+
+    /// Sends our current `Sync` to every peer with an open session.
+    fn broadcast_sync(&self, out: &mut Outputs) {
+        for (key, peer) in &self.peers {
+            if let Some(message) = self.sync_for(peer) {
+                out.send(key, message);
+            }
+        }
+    }
+
+    /// Periodic work: hellos that are due and a `Sync` to every open session.
+    pub fn on_tick(&mut self, now: SystemTime, rng: &mut impl Rng, out: &mut Outputs) {
+        let keys: Vec<PublicKey> = self.peers.keys().cloned().collect();
+        for key in keys {
+            let outbound = self.peers[&key].outbound.clone();
+            match outbound {
+                Outbound::Connecting {
+                    session,
+                    attempt,
+                    next_hello,
+                } if now >= next_hello => {
+                    let attempt = attempt.saturating_add(1);
+                    let delay = self.backoff(attempt, rng);
+                    out.send(&key, self.hello(session));
+                    if attempt == self.cfg.unresponsive_after {
+                        out.events.push(Event::PeerUnresponsive {
+                            peer: key.clone(),
+                            attempts: attempt,
+                        });
+                    }
+                    let peer = self.peers.get_mut(&key).expect("known peer");
+                    peer.outbound = Outbound::Connecting {
+                        session,
+                        attempt,
+                        next_hello: now + delay,
+                    };
+                }
+                Outbound::Established { .. } => {
+                    if let Some(message) = self.sync_for(&self.peers[&key]) {
+                        out.send(&key, message);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Sets this node's step and tells every peer at once.
+    pub fn set_step(&mut self, step: u64, out: &mut Outputs) -> Result<(), BarrierError> {
+        if step < self.step || step > self.cfg.max_step {
+            return Err(BarrierError::InvalidLocalStep {
+                current: self.step,
+                requested: step,
+                max: self.cfg.max_step,
+            });
+        }
+        if step != self.step {
+            self.step = step;
+            out.events.push(Event::StepSet { step });
+            self.broadcast_sync(out);
+            self.check_progress(out);
+        }
+        Ok(())
+    }
+
+    /// Announces shutdown to every peer (idempotent).
+    pub fn announce_shutdown(&mut self, out: &mut Outputs) {
+        if !self.shutdown {
+            self.shutdown = true;
+            out.events.push(Event::ShutdownAnnounced);
+            self.broadcast_sync(out);
+            self.check_progress(out);
+        }
+    }
+
+    /// A frame from `from` that failed to decode.
+    pub fn on_undecodable(&mut self, from: &PublicKey, detail: String, out: &mut Outputs) {
+        out.blocks.push(from.clone());
+        let member = self.peers.contains_key(from);
+        out.events.push(Event::InputRejected {
+            channel: "barrier",
+            peer: from.clone(),
+            reason: if member {
+                format!("undecodable: {detail}")
+            } else {
+                "non-member".to_string()
+            },
+            blocked: true,
+        });
+        if let Some(peer) = self.peers.get_mut(from) {
+            peer.outbound = Outbound::Closed;
+            self.record_error(
+                BarrierError::NotProtocol {
+                    peer: from.clone(),
+                    detail,
+                },
+                out,
+            );
+        }
+    }
+
+    /// A decoded message from `from`.
+    pub fn on_message(
+        &mut self,
+        now: SystemTime,
+        rng: &mut impl Rng,
+        from: &PublicKey,
+        message: Message,
+        out: &mut Outputs,
+    ) {
+        if !self.peers.contains_key(from) {
+            out.blocks.push(from.clone());
+            out.events.push(Event::InputRejected {
+                channel: "barrier",
+                peer: from.clone(),
+                reason: "non-member".to_string(),
+                blocked: true,
+            });
+            return;
+        }
+        match message {
+            Message::Hello(hello) => self.on_hello(now, rng, from, hello, out),
+            Message::Welcome { session } => {
+                let peer = self.peers.get_mut(from).expect("checked member");
+                if let Outbound::Connecting { session: ours, .. } = peer.outbound
+                    && ours == session
+                {
+                    peer.outbound = Outbound::Established { session };
+                    let sync = self.sync_for(&self.peers[from]).expect("established");
+                    out.send(from, sync);
+                }
+            }
+            Message::Sync(sync) => self.on_sync(from, sync, out),
+            Message::Reject { session, reason } => {
+                self.on_reject(now, rng, from, session, reason, out)
+            }
+        }
+        self.check_progress(out);
+    }
+
+    fn on_hello(
+        &mut self,
+        now: SystemTime,
+        rng: &mut impl Rng,
+        from: &PublicKey,
+        hello: Hello,
+        out: &mut Outputs,
+    ) {
+        let reason = if hello.version != self.version {
+            Some(RejectReason::VersionMismatch {
+                ours: self.version,
+                theirs: hello.version,
+            })
+        } else if hello.cluster_hash != self.cluster_hash {
+            Some(RejectReason::ClusterMismatch {
+                ours: self.cluster_hash,
+                theirs: hello.cluster_hash,
+            })
+        } else if !from.verify(
+            HELLO_NAMESPACE,
+            &Hello::signed_payload(&hello.cluster_hash, hello.session),
+            &hello.signature,
+        ) {
+            Some(RejectReason::BadSignature)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            out.send(
+                from,
+                Message::Reject {
+                    session: hello.session,
+                    reason,
+                },
+            );
+            let blocked = reason == RejectReason::BadSignature;
+            if blocked {
+                out.blocks.push(from.clone());
+            }
+            out.events.push(Event::InputRejected {
+                channel: "barrier",
+                peer: from.clone(),
+                reason: reason.to_string(),
+                blocked,
+            });
+            self.peers.get_mut(from).expect("checked member").outbound = Outbound::Closed;
+            self.record_error(
+                BarrierError::PeerRefused {
+                    peer: from.clone(),
+                    reason,
+                },
+                out,
+            );
+            return;
+        }
+
+        let peer = self.peers.get_mut(from).expect("checked member");
+        if peer.inbound != Some(hello.session) {
+            let restarted = peer.inbound.is_some();
+            peer.inbound = Some(hello.session);
+            // A new session from a peer we already knew means it restarted and forgot ours:
+            // open a fresh one now instead of waiting for its `UnknownSession`.
+            if restarted && matches!(peer.outbound, Outbound::Established { .. }) {
+                peer.outbound = Outbound::Connecting {
+                    session: rng.next_u64(),
+                    attempt: 0,
+                    next_hello: now,
+                };
+            }
+        }
+        out.send(
+            from,
+            Message::Welcome {
+                session: hello.session,
+            },
+        );
+        // The peer is evidently up: if our own hello is waiting out a backoff, send it now.
+        if let Outbound::Connecting {
+            session, attempt, ..
+        } = peer.outbound
+        {
+            let attempt = attempt.saturating_add(1);
+            let next_hello = now + self.backoff(attempt, rng);
+            self.peers.get_mut(from).expect("checked member").outbound = Outbound::Connecting {
+                session,
+                attempt,
+                next_hello,
+            };
+            out.send(from, self.hello(session));
+        }
+    }
+
+    fn on_sync(&mut self, from: &PublicKey, sync: Sync, out: &mut Outputs) {
+        let max_step = self.cfg.max_step;
+        let our_shutdown = self.shutdown;
+        let peer = self.peers.get_mut(from).expect("checked member");
+        if peer.inbound != Some(sync.session) {
+            out.send(
+                from,
+                Message::Reject {
+                    session: sync.session,
+                    reason: RejectReason::UnknownSession,
+                },
+            );
+            return;
+        }
+        let valid = match peer.step {
+            None => sync.step <= 1,
+            Some(previous) => sync.step >= previous && sync.step - previous <= 2,
+        } && sync.step <= max_step;
+        if !valid {
+            let previous = peer.step;
+            peer.outbound = Outbound::Closed;
+            peer.inbound = None;
+            out.send(
+                from,
+                Message::Reject {
+                    session: sync.session,
+                    reason: RejectReason::StepViolation {
+                        previous: previous.unwrap_or(0),
+                        got: sync.step,
+                    },
+                },
+            );
+            out.blocks.push(from.clone());
+            out.events.push(Event::InputRejected {
+                channel: "barrier",
+                peer: from.clone(),
+                reason: format!("step rule: {previous:?} -> {}", sync.step),
+                blocked: true,
+            });
+            self.record_error(
+                BarrierError::StepViolation {
+                    peer: from.clone(),
+                    previous,
+                    got: sync.step,
+                },
+                out,
+            );
+            return;
+        }
+        if peer.step != Some(sync.step) {
+            peer.step = Some(sync.step);
+            out.events.push(Event::PeerStep {
+                peer: from.clone(),
+                step: sync.step,
+            });
+        }
+        // Both flags only ever turn on: a peer cannot take back a shutdown.
+        let newly_shutdown = sync.shutdown && !peer.shutdown;
+        peer.shutdown |= sync.shutdown;
+        peer.acked_ours |= sync.shutdown_ack && our_shutdown;
+        if newly_shutdown {
+            // Acknowledge at once rather than at the next tick.
+            let ack = self.sync_for(&self.peers[from]);
+            if let Some(ack) = ack {
+                out.send(from, ack);
+            }
+        }
+    }
+
+    fn on_reject(
+        &mut self,
+        now: SystemTime,
+        rng: &mut impl Rng,
+        from: &PublicKey,
+        session: u64,
+        reason: RejectReason,
+        out: &mut Outputs,
+    ) {
+        let peer = self.peers.get_mut(from).expect("checked member");
+        let current = match peer.outbound {
+            Outbound::Connecting { session, .. } | Outbound::Established { session } => session,
+            Outbound::Closed => return,
+        };
+        if current != session {
+            // About a session we already replaced: stale.
+            return;
+        }
+        if reason == RejectReason::UnknownSession {
+            // The peer lost our session (it restarted): reconnect after a jittered base delay.
+            let delay = self.backoff(1, rng);
+            let peer = self.peers.get_mut(from).expect("checked member");
+            peer.outbound = Outbound::Connecting {
+                session: rng.next_u64(),
+                attempt: 0,
+                next_hello: now + delay,
+            };
+            return;
+        }
+        peer.outbound = Outbound::Closed;
+        self.record_error(
+            BarrierError::RefusedByPeer {
+                peer: from.clone(),
+                reason,
+            },
+            out,
+        );
+    }
+
+    /// Peers that keep `condition` from holding (empty: it holds). This node itself is listed
+    /// when it is the one below the step.
+    pub fn missing(&self, condition: Condition) -> Vec<PublicKey> {
+        let mut missing: Vec<PublicKey> = self
+            .peers
+            .iter()
+            .filter(|(_, peer)| match condition {
+                Condition::AllConnected => !Self::connected(peer),
+                Condition::AllAtStep(step) => peer.step.is_none_or(|s| s < step),
+                Condition::ShutdownAcknowledged => !peer.acked_ours,
+                Condition::AllShutdown => !peer.shutdown,
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        let me_missing = match condition {
+            Condition::AllAtStep(step) => self.step < step,
+            Condition::ShutdownAcknowledged => !self.shutdown,
+            _ => false,
+        };
+        if me_missing {
+            missing.push(self.me.clone());
+            missing.sort();
+        }
+        missing
+    }
+
+    fn connected(peer: &Peer) -> bool {
+        peer.inbound.is_some() && matches!(peer.outbound, Outbound::Established { .. })
+    }
+
+    /// Emits the progress events once each.
+    fn check_progress(&mut self, out: &mut Outputs) {
+        let keys: Vec<PublicKey> = self
+            .peers
+            .iter()
+            .filter(|(_, peer)| !peer.connected_reported && Self::connected(peer))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in keys {
+            self.peers
+                .get_mut(&key)
+                .expect("known peer")
+                .connected_reported = true;
+            out.events.push(Event::PeerConnected { peer: key });
+        }
+        let lowest = self
+            .peers
+            .values()
+            .map(|peer| peer.step.unwrap_or(0))
+            .min()
+            .unwrap_or(self.step)
+            .min(self.step);
+        if lowest > self.reported_all_at {
+            self.reported_all_at = lowest;
+            out.events.push(Event::AllAtStep { step: lowest });
+        }
+        if self.shutdown
+            && !self.reported_acknowledged
+            && self.missing(Condition::ShutdownAcknowledged).is_empty()
+        {
+            self.reported_acknowledged = true;
+            out.events.push(Event::ShutdownAcknowledged);
+        }
+        if !self.reported_all_shutdown && self.missing(Condition::AllShutdown).is_empty() {
+            self.reported_all_shutdown = true;
+            out.events.push(Event::AllShutdown);
+        }
+    }
+
+    /// A snapshot for status pages and metrics.
+    pub fn status(&self) -> Status {
+        Status {
+            step: self.step,
+            shutdown: self.shutdown,
+            error: self.error.clone(),
+            peers: self
+                .peers
+                .iter()
+                .map(|(key, peer)| PeerStatus {
+                    peer: key.clone(),
+                    connected: Self::connected(peer),
+                    step: peer.step,
+                    shutdown: peer.shutdown,
+                })
+                .collect(),
+        }
+    }
+
+    /// Every member, in canonical order.
+    pub fn members(&self) -> &[PublicKey] {
+        &self.members
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{PROTOCOL_VERSION, Timing};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use std::collections::VecDeque;
+
+    const MAX_STEP: u64 = 10;
+
+    fn cfg() -> Config {
+        Config {
+            sync_period: Duration::from_millis(100),
+            reconnect_cap: Duration::from_secs(5),
+            unresponsive_after: 4,
+            max_step: MAX_STEP,
+        }
+    }
+
+    fn signers(n: u64) -> Vec<ed25519::PrivateKey> {
+        let mut keys: Vec<_> = (0..n).map(ed25519::PrivateKey::from_seed).collect();
+        keys.sort_by_key(|k| k.public_key());
+        keys
+    }
+
+    fn cluster_of(keys: &[ed25519::PrivateKey]) -> Cluster {
+        Cluster::new(
+            keys.iter().map(|k| k.public_key()).collect(),
+            keys.len() as u32,
+            PROTOCOL_VERSION,
+            Timing::default(),
+        )
+        .unwrap()
+    }
+
+    /// A perfect in-memory network of state machines.
+    struct Net {
+        states: Vec<State>,
+        now: SystemTime,
+        rng: ChaCha8Rng,
+        queue: VecDeque<(PublicKey, PublicKey, Message)>,
+        events: Vec<(usize, Event)>,
+        blocks: Vec<(usize, PublicKey)>,
+    }
+
+    impl Net {
+        fn new(n: u64) -> Self {
+            let keys = signers(n);
+            let cluster = cluster_of(&keys);
+            Self::with_clusters(keys.into_iter().map(|k| (k, cluster.clone())).collect())
+        }
+
+        fn with_clusters(nodes: Vec<(ed25519::PrivateKey, Cluster)>) -> Self {
+            let mut rng = ChaCha8Rng::seed_from_u64(1);
+            let now = SystemTime::UNIX_EPOCH;
+            let states = nodes
+                .into_iter()
+                .map(|(key, cluster)| State::new(key, &cluster, cfg(), now, &mut rng))
+                .collect();
+            Self {
+                states,
+                now,
+                rng,
+                queue: VecDeque::new(),
+                events: Vec::new(),
+                blocks: Vec::new(),
+            }
+        }
+
+        fn index(&self, key: &PublicKey) -> Option<usize> {
+            self.states.iter().position(|s| s.me() == key)
+        }
+
+        fn absorb(&mut self, i: usize, out: Outputs) {
+            let me = self.states[i].me().clone();
+            for (to, message) in out.sends {
+                self.queue.push_back((me.clone(), to, message));
+            }
+            self.blocks.extend(out.blocks.into_iter().map(|b| (i, b)));
+            self.events.extend(out.events.into_iter().map(|e| (i, e)));
+        }
+
+        fn tick(&mut self) {
+            self.now += Duration::from_millis(100);
+            for i in 0..self.states.len() {
+                let mut out = Outputs::default();
+                let now = self.now;
+                self.states[i].on_tick(now, &mut self.rng, &mut out);
+                self.absorb(i, out);
+            }
+        }
+
+        fn deliver(&mut self) {
+            while let Some((from, to, message)) = self.queue.pop_front() {
+                let Some(i) = self.index(&to) else { continue };
+                let mut out = Outputs::default();
+                let now = self.now;
+                self.states[i].on_message(now, &mut self.rng, &from, message, &mut out);
+                self.absorb(i, out);
+            }
+        }
+
+        fn run(&mut self, ticks: usize) {
+            for _ in 0..ticks {
+                self.tick();
+                self.deliver();
+            }
+        }
+
+        fn set_step(&mut self, i: usize, step: u64) {
+            let mut out = Outputs::default();
+            self.states[i].set_step(step, &mut out).unwrap();
+            self.absorb(i, out);
+        }
+
+        fn send(&mut self, from: usize, to: usize, message: Message) {
+            let (from, to) = (self.states[from].me().clone(), self.states[to].me().clone());
+            self.queue.push_back((from, to, message));
+        }
+    }
+
+    #[test]
+    fn members_connect_and_walk_steps() {
+        let mut net = Net::new(4);
+        net.run(3);
+        for state in &net.states {
+            assert!(state.missing(Condition::AllConnected).is_empty());
+            assert_eq!(state.error(), None);
+        }
+        for step in 1..=MAX_STEP {
+            for i in 0..4 {
+                net.set_step(i, step);
+            }
+            // Step updates travel at once, without waiting for a tick.
+            net.deliver();
+            for state in &net.states {
+                assert!(
+                    state.missing(Condition::AllAtStep(step)).is_empty(),
+                    "step {step}"
+                );
+            }
+        }
+        let all_at: Vec<_> = net
+            .events
+            .iter()
+            .filter(|(i, e)| *i == 0 && matches!(e, Event::AllAtStep { .. }))
+            .collect();
+        assert_eq!(all_at.len(), MAX_STEP as usize);
+    }
+
+    #[test]
+    fn waiting_lists_the_laggards_including_self() {
+        let mut net = Net::new(3);
+        net.run(3);
+        net.set_step(0, 1);
+        net.set_step(1, 1);
+        net.deliver();
+        let laggard = net.states[2].me().clone();
+        assert_eq!(
+            net.states[0].missing(Condition::AllAtStep(1)),
+            vec![laggard.clone()]
+        );
+        // Node 2 is itself the one missing from its own view.
+        assert_eq!(
+            net.states[2].missing(Condition::AllAtStep(1)),
+            vec![laggard]
+        );
+    }
+
+    fn mismatch_net(other: Cluster) -> Net {
+        let keys = signers(3);
+        let cluster = cluster_of(&keys);
+        Net::with_clusters(vec![
+            (keys[0].clone(), cluster.clone()),
+            (keys[1].clone(), cluster),
+            (keys[2].clone(), other),
+        ])
+    }
+
+    #[test]
+    fn cluster_mismatch_is_refused_and_recorded_on_both_sides() {
+        let keys = signers(3);
+        let base = cluster_of(&keys);
+        let other = Cluster::new(
+            base.members().to_vec(),
+            2,
+            PROTOCOL_VERSION,
+            Timing::default(),
+        )
+        .unwrap();
+        let mut net = mismatch_net(other);
+        net.set_step(2, 1);
+        net.run(3);
+        let odd = net.states[2].me().clone();
+        for i in 0..2 {
+            let error = net.states[i]
+                .error()
+                .expect("honest node records the error");
+            assert_eq!(error.peer(), Some(&odd));
+            assert!(matches!(
+                error,
+                BarrierError::PeerRefused {
+                    reason: RejectReason::ClusterMismatch { .. },
+                    ..
+                }
+            ));
+            // The refused peer's step was never taken.
+            let status = net.states[i].status();
+            let peer = status.peers.iter().find(|p| p.peer == odd).unwrap();
+            assert_eq!(peer.step, None);
+            assert!(error.to_string().contains(&odd.to_string()));
+        }
+        assert!(net.states[2].error().is_some());
+        // A mismatch is a configuration error, not misbehaviour: nobody is blocked.
+        assert!(net.blocks.is_empty());
+    }
+
+    #[test]
+    fn version_mismatch_is_refused() {
+        let keys = signers(3);
+        let base = cluster_of(&keys);
+        let other = Cluster::new(
+            base.members().to_vec(),
+            3,
+            ProtocolVersion { major: 1, minor: 1 },
+            Timing::default(),
+        )
+        .unwrap();
+        let mut net = mismatch_net(other);
+        net.run(3);
+        assert!(matches!(
+            net.states[0].error(),
+            Some(BarrierError::PeerRefused {
+                reason: RejectReason::VersionMismatch { .. },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn bad_hello_signature_blocks_and_records() {
+        let mut net = Net::new(2);
+        let hash = cluster_of(&signers(2)).hash();
+        // Node 1's hello, signed by a key that is not node 1's.
+        let forger = ed25519::PrivateKey::from_seed(99);
+        let signature = forger.sign(HELLO_NAMESPACE, &Hello::signed_payload(&hash, 5));
+        net.send(
+            1,
+            0,
+            Message::Hello(Hello {
+                version: PROTOCOL_VERSION,
+                cluster_hash: hash,
+                session: 5,
+                signature,
+            }),
+        );
+        net.deliver();
+        let one = net.states[1].me().clone();
+        assert!(net.blocks.contains(&(0, one.clone())));
+        assert!(matches!(
+            net.states[0].error(),
+            Some(BarrierError::PeerRefused {
+                reason: RejectReason::BadSignature,
+                ..
+            })
+        ));
+        // Node 1 was told why.
+        assert!(matches!(
+            net.states[1].error(),
+            None | Some(BarrierError::RefusedByPeer { .. })
+        ));
+    }
+
+    #[test]
+    fn a_replayed_hello_cannot_open_another_session() {
+        let mut net = Net::new(2);
+        let hash = cluster_of(&signers(2)).hash();
+        let key1 = signers(2)[1].clone();
+        let signature = key1.sign(HELLO_NAMESPACE, &Hello::signed_payload(&hash, 5));
+        // Same signature presented for session 6: must not verify.
+        net.send(
+            1,
+            0,
+            Message::Hello(Hello {
+                version: PROTOCOL_VERSION,
+                cluster_hash: hash,
+                session: 6,
+                signature,
+            }),
+        );
+        net.deliver();
+        assert!(matches!(
+            net.states[0].error(),
+            Some(BarrierError::PeerRefused {
+                reason: RejectReason::BadSignature,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn non_members_are_blocked_without_failing_the_barrier() {
+        let mut net = Net::new(2);
+        let stranger = ed25519::PrivateKey::from_seed(77).public_key();
+        let mut out = Outputs::default();
+        let now = net.now;
+        net.states[0].on_message(
+            now,
+            &mut net.rng,
+            &stranger,
+            Message::Welcome { session: 1 },
+            &mut out,
+        );
+        net.states[0].on_undecodable(&stranger, "garbage".into(), &mut out);
+        assert_eq!(out.blocks, vec![stranger.clone(), stranger]);
+        assert_eq!(net.states[0].error(), None);
+        assert!(
+            out.events
+                .iter()
+                .all(|e| matches!(e, Event::InputRejected { blocked: true, .. }))
+        );
+    }
+
+    #[test]
+    fn undecodable_frames_from_a_member_mean_it_does_not_speak_the_protocol() {
+        let mut net = Net::new(2);
+        let one = net.states[1].me().clone();
+        let mut out = Outputs::default();
+        net.states[0].on_undecodable(&one, "Invalid Enum".into(), &mut out);
+        assert_eq!(out.blocks, vec![one.clone()]);
+        assert!(matches!(
+            net.states[0].error(),
+            Some(BarrierError::NotProtocol { peer, .. }) if *peer == one
+        ));
+        // And it is not dialled again.
+        let mut out = Outputs::default();
+        for _ in 0..50 {
+            net.now += Duration::from_secs(1);
+            let now = net.now;
+            net.states[0].on_tick(now, &mut net.rng, &mut out);
+        }
+        assert!(out.sends.is_empty());
+    }
+
+    /// Node 1 opens a session to node 0 and presents `steps` on it; only node 0 processes input.
+    fn observe_steps(steps: &[u64]) -> Option<BarrierError> {
+        let mut net = Net::new(2);
+        let session = 42;
+        let hello = net.states[1].hello(session);
+        net.send(1, 0, hello);
+        for step in steps {
+            net.send(
+                1,
+                0,
+                Message::Sync(Sync {
+                    session,
+                    step: *step,
+                    shutdown: false,
+                    shutdown_ack: false,
+                }),
+            );
+        }
+        let zero = net.states[0].me().clone();
+        let inbox: Vec<_> = net
+            .queue
+            .drain(..)
+            .filter(|(_, to, _)| *to == zero)
+            .collect();
+        for (from, _, message) in inbox {
+            let mut out = Outputs::default();
+            let now = net.now;
+            net.states[0].on_message(now, &mut net.rng, &from, message, &mut out);
+        }
+        net.states[0].error().cloned()
+    }
+
+    #[test]
+    fn step_rules() {
+        assert_eq!(observe_steps(&[0, 1, 1, 3, 4, 6]), None);
+        assert_eq!(observe_steps(&[1]), None);
+        for (steps, previous, got) in [
+            (&[2u64][..], None, 2),
+            (&[0, 3][..], Some(0), 3),
+            (&[1, 2, 1][..], Some(2), 1),
+            (&[1, 3, 5, 7, 9, 11][..], Some(9), 11),
+        ] {
+            match observe_steps(steps) {
+                Some(BarrierError::StepViolation {
+                    previous: p,
+                    got: g,
+                    ..
+                }) => assert_eq!((p, g), (previous, got), "{steps:?}"),
+                other => panic!("{steps:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_session_makes_the_sender_reconnect() {
+        let mut net = Net::new(2);
+        net.run(2);
+        // Node 0 "restarts": a fresh state that knows no session.
+        let keys = signers(2);
+        let cluster = cluster_of(&keys);
+        let now = net.now;
+        net.states[0] = State::new(keys[0].clone(), &cluster, cfg(), now, &mut net.rng);
+        // Node 1's next sync is refused with UnknownSession; node 1 opens a new session and
+        // both end up connected again.
+        net.run(5);
+        for state in &net.states {
+            assert!(state.missing(Condition::AllConnected).is_empty());
+            assert_eq!(state.error(), None);
+        }
+    }
+
+    #[test]
+    fn silent_peers_are_retried_with_capped_backoff_and_reported_once() {
+        let mut net = Net::new(2);
+        let one = net.states[1].me().clone();
+        let mut hellos = Vec::new();
+        let mut reported = 0;
+        for _ in 0..2_000 {
+            net.now += Duration::from_millis(100);
+            let mut out = Outputs::default();
+            let now = net.now;
+            net.states[0].on_tick(now, &mut net.rng, &mut out);
+            if out
+                .sends
+                .iter()
+                .any(|(_, m)| matches!(m, Message::Hello(_)))
+            {
+                hellos.push(now);
+            }
+            reported += out
+                .events
+                .iter()
+                .filter(|e| matches!(e, Event::PeerUnresponsive { peer, .. } if *peer == one))
+                .count();
+        }
+        assert_eq!(reported, 1);
+        // Gaps grow, never exceed the cap (plus one tick of granularity), and never stop.
+        let gaps: Vec<Duration> = hellos
+            .windows(2)
+            .map(|w| w[1].duration_since(w[0]).unwrap())
+            .collect();
+        assert!(gaps.len() > 30, "kept retrying: {}", gaps.len());
+        assert!(gaps.iter().all(|g| *g <= Duration::from_millis(5_100)));
+        assert!(gaps[0] < gaps[6]);
+    }
+
+    #[test]
+    fn backoff_is_bounded_and_jittered() {
+        let net = Net::new(2);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let state = &net.states[0];
+        for attempt in [0, 1, 2, 5, 30, u32::MAX] {
+            let delay = state.backoff(attempt, &mut rng);
+            let exponent = attempt.saturating_sub(1).min(MAX_BACKOFF_EXPONENT);
+            let full = Duration::from_millis(100)
+                .saturating_mul(1 << exponent)
+                .min(Duration::from_secs(5));
+            assert!(delay <= full && delay >= full / 2, "{attempt}: {delay:?}");
+        }
+        let draws: std::collections::BTreeSet<_> =
+            (0..20).map(|_| state.backoff(3, &mut rng)).collect();
+        assert!(draws.len() > 1, "jitter varies");
+    }
+
+    #[test]
+    fn shutdown_handshake() {
+        let mut net = Net::new(3);
+        net.run(3);
+        let mut out = Outputs::default();
+        net.states[0].announce_shutdown(&mut out);
+        net.absorb(0, out);
+        net.deliver();
+        assert!(
+            net.states[0]
+                .missing(Condition::ShutdownAcknowledged)
+                .is_empty()
+        );
+        assert_eq!(net.states[1].missing(Condition::AllShutdown).len(), 1);
+        for i in 1..3 {
+            let mut out = Outputs::default();
+            net.states[i].announce_shutdown(&mut out);
+            net.absorb(i, out);
+        }
+        net.deliver();
+        for state in &net.states {
+            assert!(state.missing(Condition::ShutdownAcknowledged).is_empty());
+            assert!(state.missing(Condition::AllShutdown).is_empty());
+        }
+    }
+
+    #[test]
+    fn local_step_rules() {
+        let mut net = Net::new(2);
+        let mut out = Outputs::default();
+        net.states[0].set_step(3, &mut out).unwrap();
+        assert!(net.states[0].set_step(2, &mut out).is_err());
+        assert!(net.states[0].set_step(MAX_STEP + 1, &mut out).is_err());
+        assert!(net.states[0].set_step(3, &mut out).is_ok());
+    }
+
+    #[test]
+    fn refusal_by_peer_is_recorded() {
+        let mut net = Net::new(2);
+        net.run(2);
+        let session = match net.states[0].peers.values().next().unwrap().outbound {
+            Outbound::Established { session } => session,
+            _ => panic!(),
+        };
+        net.send(
+            1,
+            0,
+            Message::Reject {
+                session,
+                reason: RejectReason::BadSignature,
+            },
+        );
+        // A reject about a session we no longer use is stale and ignored.
+        net.send(
+            1,
+            0,
+            Message::Reject {
+                session: session.wrapping_add(1),
+                reason: RejectReason::BadSignature,
+            },
+        );
+        net.deliver();
+        assert!(matches!(
+            net.states[0].error(),
+            Some(BarrierError::RefusedByPeer { .. })
+        ));
+    }
+}

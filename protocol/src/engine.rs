@@ -1,0 +1,167 @@
+//! The engine: starts every actor of one node from a runtime context, p2p channels, an identity
+//! key, a cluster definition and a storage partition prefix.
+//!
+//! The simulator and the production node both call [`Engine::start`]; nothing protocol-specific
+//! lives outside this crate.
+//!
+//! Until the DKG replaces it, the node's ceremony is a *barrier walk*: wait until every member is
+//! connected, move through steps `1..=walk_steps` together, then run the cluster-wide shutdown
+//! handshake. After the handshake the node keeps answering its peers for [`LINGER_PERIODS`] sync
+//! periods, so a peer whose acknowledgement was lost still gets a repeat before we go quiet.
+
+use crate::{
+    barrier::{self, BarrierError},
+    cluster::{Cluster, PublicKey},
+    trace::{Event, Tracer},
+};
+use cohort_storage::meta::NodeMeta;
+use commonware_cryptography::ed25519;
+use commonware_p2p::{Blocker, Receiver, Sender};
+use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage};
+use rand_core::CryptoRng;
+use thiserror::Error;
+
+/// Sync periods a node keeps answering after its shutdown handshake.
+pub const LINGER_PERIODS: u32 = 10;
+
+/// Unanswered hellos after which a peer is reported unresponsive.
+pub const UNRESPONSIVE_AFTER: u32 = 8;
+
+/// Capacity of each actor's mailbox.
+pub const MAILBOX_SIZE: usize = 1024;
+
+/// p2p channel of the step barrier.
+pub const BARRIER_CHANNEL: u64 = 0;
+
+/// Configuration of one node.
+#[derive(Clone)]
+pub struct Config<T: Tracer> {
+    /// The node's identity key.
+    pub identity: ed25519::PrivateKey,
+    /// The cluster definition.
+    pub cluster: Cluster,
+    /// Prefix of every storage partition of this node.
+    pub partition_prefix: String,
+    /// Where protocol events go.
+    pub tracer: T,
+    /// Steps of the barrier walk.
+    pub walk_steps: u64,
+}
+
+/// The p2p channels the engine needs, one per protocol.
+pub struct Channels<S, R> {
+    /// The barrier's channel ([`BARRIER_CHANNEL`]).
+    pub barrier: (S, R),
+}
+
+/// How a node's run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// This start's boot number.
+    pub boot: u64,
+    /// Steps walked.
+    pub steps: u64,
+}
+
+/// Why a node's run failed.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The barrier failed (a peer refused, broke the rules, or did not arrive in time).
+    #[error("barrier: {0}")]
+    Barrier(#[from] BarrierError),
+    /// Storage failed: fatal for the node, which recovers on restart.
+    #[error("storage: {0}")]
+    Storage(#[from] cohort_storage::Error),
+    /// The identity key is not a member of the cluster.
+    #[error("identity {0} is not a member of the cluster")]
+    NotMember(PublicKey),
+}
+
+impl EngineError {
+    /// The peer the failure names, if any.
+    pub fn peer(&self) -> Option<&PublicKey> {
+        match self {
+            EngineError::Barrier(error) => error.peer(),
+            _ => None,
+        }
+    }
+}
+
+/// One node's protocol engine.
+pub struct Engine<E, T>
+where
+    E: Clock + Spawner + Metrics + Storage + CryptoRng,
+    T: Tracer,
+{
+    context: E,
+    cfg: Config<T>,
+}
+
+impl<E, T> Engine<E, T>
+where
+    E: Clock + Spawner + Metrics + Storage + CryptoRng,
+    T: Tracer,
+{
+    /// Prepares an engine; nothing runs until [`Engine::start`].
+    pub fn new(context: E, cfg: Config<T>) -> Self {
+        Self { context, cfg }
+    }
+
+    /// Starts every actor and the node's ceremony; the handle resolves when the ceremony ends.
+    pub fn start<S, R, B>(
+        self,
+        channels: Channels<S, R>,
+        blocker: B,
+    ) -> Handle<Result<Outcome, EngineError>>
+    where
+        S: Sender<PublicKey = PublicKey>,
+        R: Receiver<PublicKey = PublicKey>,
+        B: Blocker<PublicKey = PublicKey>,
+    {
+        let Self { context, cfg } = self;
+        context.spawn(move |context| async move {
+            let me = commonware_cryptography::Signer::public_key(&cfg.identity);
+            if !cfg.cluster.is_member(&me) {
+                return Err(EngineError::NotMember(me));
+            }
+            let (_meta, boot) =
+                NodeMeta::open_and_boot(context.child("meta"), &cfg.partition_prefix).await?;
+            cfg.tracer.record(Event::Boot { boot });
+
+            let (actor, mut mailbox) = barrier::Actor::new(
+                context.child("barrier"),
+                barrier::Config {
+                    signer: cfg.identity.clone(),
+                    cluster: cfg.cluster.clone(),
+                    max_step: cfg.walk_steps,
+                    unresponsive_after: UNRESPONSIVE_AFTER,
+                    mailbox_size: MAILBOX_SIZE,
+                    tracer: cfg.tracer.clone(),
+                },
+            );
+            let (sender, receiver) = channels.barrier;
+            let _barrier = actor.start(sender, receiver, blocker);
+
+            let timing = *cfg.cluster.timing();
+            mailbox.await_all_connected(timing.phase_timeout).await?;
+            for step in 1..=cfg.walk_steps {
+                mailbox.set_step(step).await?;
+                mailbox
+                    .await_all_at_step(step, timing.phase_timeout)
+                    .await?;
+            }
+            mailbox.shutdown(timing.shutdown_timeout).await?;
+            mailbox.await_all_shutdown(timing.shutdown_timeout).await?;
+            cfg.tracer.record(Event::WalkComplete {
+                steps: cfg.walk_steps,
+            });
+            context
+                .sleep(timing.sync_period.saturating_mul(LINGER_PERIODS))
+                .await;
+            Ok(Outcome {
+                boot,
+                steps: cfg.walk_steps,
+            })
+        })
+    }
+}

@@ -1,0 +1,115 @@
+//! Protocol trace events.
+//!
+//! Every decision a protocol actor takes that an observer may care about is reported as an
+//! [`Event`] to the node's [`Tracer`]. The simulator hashes every event (with its simulated time
+//! and node) into the run digest and checks invariants on them; the production node logs them.
+//!
+//! Events carry only deterministic data (no wall-clock time, no map iteration order), so the same
+//! seed yields the same event stream.
+
+use crate::cluster::PublicKey;
+use std::fmt;
+
+/// One protocol event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The node booted; `boot` counts starts including this one.
+    Boot { boot: u64 },
+    /// This node set its own barrier step.
+    StepSet { step: u64 },
+    /// A peer's barrier step changed, as observed by this node.
+    PeerStep { peer: PublicKey, step: u64 },
+    /// Both directions of the barrier session with `peer` are up.
+    PeerConnected { peer: PublicKey },
+    /// `peer` has not answered `attempts` hellos; still retried at the backoff cap.
+    PeerUnresponsive { peer: PublicKey, attempts: u32 },
+    /// Every member (this one included) reached `step`.
+    AllAtStep { step: u64 },
+    /// This node announced shutdown to every peer.
+    ShutdownAnnounced,
+    /// Every peer acknowledged this node's shutdown.
+    ShutdownAcknowledged,
+    /// Every peer announced its own shutdown.
+    AllShutdown,
+    /// The barrier recorded an error; every waiter now returns it.
+    BarrierFailed { error: String },
+    /// A network input was dropped (and `blocked` says whether the peer was blocked).
+    InputRejected {
+        channel: &'static str,
+        peer: PublicKey,
+        reason: String,
+        blocked: bool,
+    },
+    /// The engine's barrier walk finished every step and the shutdown handshake.
+    WalkComplete { steps: u64 },
+}
+
+impl Event {
+    /// A stable short name for the event kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Boot { .. } => "boot",
+            Event::StepSet { .. } => "step_set",
+            Event::PeerStep { .. } => "peer_step",
+            Event::PeerConnected { .. } => "peer_connected",
+            Event::PeerUnresponsive { .. } => "peer_unresponsive",
+            Event::AllAtStep { .. } => "all_at_step",
+            Event::ShutdownAnnounced => "shutdown_announced",
+            Event::ShutdownAcknowledged => "shutdown_acknowledged",
+            Event::AllShutdown => "all_shutdown",
+            Event::BarrierFailed { .. } => "barrier_failed",
+            Event::InputRejected { .. } => "input_rejected",
+            Event::WalkComplete { .. } => "walk_complete",
+        }
+    }
+}
+
+/// `name key=value ...`: the canonical text of an event, hashed into run digests.
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.name())?;
+        match self {
+            Event::Boot { boot } => write!(f, " boot={boot}"),
+            Event::StepSet { step } | Event::AllAtStep { step } => write!(f, " step={step}"),
+            Event::PeerStep { peer, step } => write!(f, " peer={peer} step={step}"),
+            Event::PeerConnected { peer } => write!(f, " peer={peer}"),
+            Event::PeerUnresponsive { peer, attempts } => {
+                write!(f, " peer={peer} attempts={attempts}")
+            }
+            Event::ShutdownAnnounced | Event::ShutdownAcknowledged | Event::AllShutdown => Ok(()),
+            Event::BarrierFailed { error } => write!(f, " error={error:?}"),
+            Event::InputRejected {
+                channel,
+                peer,
+                reason,
+                blocked,
+            } => write!(
+                f,
+                " channel={channel} peer={peer} reason={reason:?} blocked={blocked}"
+            ),
+            Event::WalkComplete { steps } => write!(f, " steps={steps}"),
+        }
+    }
+}
+
+/// Receives a node's protocol events.
+pub trait Tracer: Clone + Send + Sync + 'static {
+    /// Records one event. Must not block.
+    fn record(&self, event: Event);
+}
+
+/// A tracer that logs every event through `tracing` (the production node's choice).
+#[derive(Clone, Debug, Default)]
+pub struct LogTracer;
+
+impl Tracer for LogTracer {
+    fn record(&self, event: Event) {
+        match &event {
+            Event::BarrierFailed { .. } | Event::InputRejected { .. } => {
+                tracing::warn!(event = event.name(), "{event}")
+            }
+            Event::PeerStep { .. } => tracing::debug!(event = event.name(), "{event}"),
+            _ => tracing::info!(event = event.name(), "{event}"),
+        }
+    }
+}
