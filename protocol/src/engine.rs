@@ -8,6 +8,11 @@
 //! connected, move through steps `1..=walk_steps` together, then run the cluster-wide shutdown
 //! handshake. After the handshake the node keeps answering its peers for [`LINGER_PERIODS`] sync
 //! periods, so a peer whose acknowledgement was lost still gets a repeat before we go quiet.
+//!
+//! When the walk fails (a peer refused us, broke the rules, or never came), the engine returns the
+//! error only after keeping the barrier up for the cluster's shutdown timeout: members that have
+//! not yet met the faulty peer keep receiving its hellos and our refusals meanwhile, so every
+//! member can name the culprit instead of timing out on a cluster that went silent.
 
 use crate::{
     barrier::{self, BarrierError},
@@ -143,25 +148,35 @@ where
             let _barrier = actor.start(sender, receiver, blocker);
 
             let timing = *cfg.cluster.timing();
-            mailbox.await_all_connected(timing.phase_timeout).await?;
-            for step in 1..=cfg.walk_steps {
-                mailbox.set_step(step).await?;
-                mailbox
-                    .await_all_at_step(step, timing.phase_timeout)
-                    .await?;
+            let walk = async {
+                mailbox.await_all_connected(timing.phase_timeout).await?;
+                for step in 1..=cfg.walk_steps {
+                    mailbox.set_step(step).await?;
+                    mailbox
+                        .await_all_at_step(step, timing.phase_timeout)
+                        .await?;
+                }
+                mailbox.shutdown(timing.shutdown_timeout).await?;
+                mailbox.await_all_shutdown(timing.shutdown_timeout).await
+            };
+            match walk.await {
+                Ok(()) => {
+                    cfg.tracer.record(Event::WalkComplete {
+                        steps: cfg.walk_steps,
+                    });
+                    context
+                        .sleep(timing.sync_period.saturating_mul(LINGER_PERIODS))
+                        .await;
+                    Ok(Outcome {
+                        boot,
+                        steps: cfg.walk_steps,
+                    })
+                }
+                Err(error) => {
+                    context.sleep(timing.shutdown_timeout).await;
+                    Err(error.into())
+                }
             }
-            mailbox.shutdown(timing.shutdown_timeout).await?;
-            mailbox.await_all_shutdown(timing.shutdown_timeout).await?;
-            cfg.tracer.record(Event::WalkComplete {
-                steps: cfg.walk_steps,
-            });
-            context
-                .sleep(timing.sync_period.saturating_mul(LINGER_PERIODS))
-                .await;
-            Ok(Outcome {
-                boot,
-                steps: cfg.walk_steps,
-            })
         })
     }
 }

@@ -74,7 +74,8 @@ impl Mailbox {
         self.wait(Condition::AllConnected, timeout).await
     }
 
-    /// Waits until this node and every peer are at `step` or beyond.
+    /// Waits until this node and every peer are at `step` or beyond, and every peer has seen this
+    /// node there (so no member can fall more than one step behind another's view).
     pub async fn await_all_at_step(
         &mut self,
         step: u64,

@@ -20,6 +20,10 @@
 //!   down): its hello is retried forever with capped exponential backoff and jitter, and it is
 //!   reported as unresponsive once.
 //! - Frames from non-members are dropped and their sender blocked; they never affect the barrier.
+//! - Every `Sync` echoes the step the sender has seen of the receiver. "All at step n" means
+//!   every member is at `n` *and* has seen this node at `n`: a node cannot pass a step before every
+//!   peer knows it reached it, so under any message loss a peer observes each of our steps (never
+//!   a jump of more than the spec's tolerated 2, and a first observation of 0 or 1).
 //! - Shutdown: a node announces shutdown in its `Sync`s; every peer echoes `shutdown_ack` once it
 //!   saw the announcement. Both flags are repeated every period, so a lost message heals itself.
 
@@ -120,7 +124,7 @@ fn display_keys(keys: &[PublicKey]) -> String {
 pub enum Condition {
     /// Both directions of every peer's session are open.
     AllConnected,
-    /// This node and every peer are at `step` or beyond.
+    /// This node and every peer are at `step` or beyond, and every peer has seen this node there.
     AllAtStep(u64),
     /// Every peer acknowledged our shutdown announcement.
     ShutdownAcknowledged,
@@ -183,6 +187,8 @@ struct Peer {
     shutdown: bool,
     /// The peer acknowledged our shutdown.
     acked_ours: bool,
+    /// Highest step of ours the peer has echoed (clamped to our step).
+    seen_ours: u64,
     connected_reported: bool,
 }
 
@@ -247,6 +253,7 @@ impl State {
                     step: None,
                     shutdown: false,
                     acked_ours: false,
+                    seen_ours: 0,
                     connected_reported: false,
                 };
                 (member.clone(), peer)
@@ -318,6 +325,7 @@ impl State {
             Outbound::Established { session } => Some(Message::Sync(Sync {
                 session,
                 step: self.step,
+                seen: peer.step.unwrap_or(0),
                 shutdown: self.shutdown,
                 shutdown_ack: peer.shutdown,
             })),
@@ -572,6 +580,7 @@ impl State {
     fn on_sync(&mut self, from: &PublicKey, sync: Sync, out: &mut Outputs) {
         let max_step = self.cfg.max_step;
         let our_shutdown = self.shutdown;
+        let our_step = self.step;
         let peer = self.peers.get_mut(from).expect("checked member");
         if peer.inbound != Some(sync.session) {
             out.send(
@@ -618,19 +627,21 @@ impl State {
             );
             return;
         }
-        if peer.step != Some(sync.step) {
+        let new_step = peer.step != Some(sync.step);
+        if new_step {
             peer.step = Some(sync.step);
             out.events.push(Event::PeerStep {
                 peer: from.clone(),
                 step: sync.step,
             });
         }
+        peer.seen_ours = peer.seen_ours.max(sync.seen.min(our_step));
         // Both flags only ever turn on: a peer cannot take back a shutdown.
         let newly_shutdown = sync.shutdown && !peer.shutdown;
         peer.shutdown |= sync.shutdown;
         peer.acked_ours |= sync.shutdown_ack && our_shutdown;
-        if newly_shutdown {
-            // Acknowledge at once rather than at the next tick.
+        if new_step || newly_shutdown {
+            // Echo the new step / acknowledge at once rather than at the next tick.
             let ack = self.sync_for(&self.peers[from]);
             if let Some(ack) = ack {
                 out.send(from, ack);
@@ -685,7 +696,9 @@ impl State {
             .iter()
             .filter(|(_, peer)| match condition {
                 Condition::AllConnected => !Self::connected(peer),
-                Condition::AllAtStep(step) => peer.step.is_none_or(|s| s < step),
+                Condition::AllAtStep(step) => {
+                    peer.step.is_none_or(|s| s < step) || peer.seen_ours < step
+                }
                 Condition::ShutdownAcknowledged => !peer.acked_ours,
                 Condition::AllShutdown => !peer.shutdown,
             })
@@ -725,7 +738,7 @@ impl State {
         let lowest = self
             .peers
             .values()
-            .map(|peer| peer.step.unwrap_or(0))
+            .map(|peer| peer.step.unwrap_or(0).min(peer.seen_ours))
             .min()
             .unwrap_or(self.step)
             .min(self.step);
@@ -1128,6 +1141,7 @@ mod tests {
                 Message::Sync(Sync {
                     session,
                     step: *step,
+                    seen: 0,
                     shutdown: false,
                     shutdown_ack: false,
                 }),

@@ -6,7 +6,7 @@
 //! ```text
 //!   A -> B  Hello { version, cluster_hash, session, sig }     opens A's session to B
 //!   B -> A  Welcome { session }                               B accepted it
-//!   A -> B  Sync { session, step, shutdown, shutdown_ack }    every sync period and on change
+//!   A -> B  Sync { session, step, seen, shutdown, shutdown_ack }  every period and on change
 //!   B -> A  Reject { session, reason }                        B refused the hello or the session
 //! ```
 //!
@@ -53,6 +53,8 @@ pub struct Sync {
     pub session: u64,
     /// The sender's current step.
     pub step: u64,
+    /// The receiver's step as the sender last observed it (0 before any observation).
+    pub seen: u64,
     /// The sender has announced shutdown.
     pub shutdown: bool,
     /// The sender has seen the receiver's shutdown announcement.
@@ -199,6 +201,7 @@ impl Write for Message {
                 TAG_SYNC.write(buf);
                 sync.session.write(buf);
                 sync.step.write(buf);
+                sync.seen.write(buf);
                 let mut flags = 0u8;
                 if sync.shutdown {
                     flags |= FLAG_SHUTDOWN;
@@ -222,7 +225,7 @@ impl EncodeSize for Message {
         1 + match self {
             Message::Hello(_) => 4 + 32 + 8 + ed25519::Signature::SIZE,
             Message::Welcome { .. } => 8,
-            Message::Sync(_) => 8 + 8 + 1,
+            Message::Sync(_) => 8 + 8 + 8 + 1,
             Message::Reject { reason, .. } => 8 + reason.encode_size(),
         }
     }
@@ -244,6 +247,7 @@ impl Read for Message {
             TAG_SYNC => {
                 let session = u64::read(buf)?;
                 let step = u64::read(buf)?;
+                let seen = u64::read(buf)?;
                 let flags = u8::read(buf)?;
                 if flags & !(FLAG_SHUTDOWN | FLAG_SHUTDOWN_ACK) != 0 {
                     return Err(CodecError::Invalid("Sync", "unknown flag bits"));
@@ -251,6 +255,7 @@ impl Read for Message {
                 Message::Sync(Sync {
                     session,
                     step,
+                    seen,
                     shutdown: flags & FLAG_SHUTDOWN != 0,
                     shutdown_ack: flags & FLAG_SHUTDOWN_ACK != 0,
                 })
@@ -302,12 +307,14 @@ mod tests {
             Message::Sync(Sync {
                 session: 3,
                 step: 7,
+                seen: 6,
                 shutdown: true,
                 shutdown_ack: false,
             }),
             Message::Sync(Sync {
                 session: 3,
                 step: 0,
+                seen: 0,
                 shutdown: false,
                 shutdown_ack: true,
             }),
@@ -378,6 +385,7 @@ mod tests {
         let mut sync = Message::Sync(Sync {
             session: 1,
             step: 1,
+            seen: 0,
             shutdown: false,
             shutdown_ack: false,
         })

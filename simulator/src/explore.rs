@@ -1,0 +1,153 @@
+//! `explore`: run every seed of a range, in parallel, and list the failures.
+//!
+//! Seeds are independent deterministic runs, so they are spread over worker threads (one per core
+//! by default); results are reported in seed order whatever order they finish in.
+
+use crate::{
+    run::{RunOptions, RunReport, run},
+    scenarios::Scenario,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::{
+    io::IsTerminal as _,
+    ops::Range,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
+
+/// What an exploration showed.
+#[derive(Debug)]
+pub struct Exploration {
+    pub explored: u64,
+    pub failures: Vec<RunReport>,
+    pub seconds: f64,
+}
+
+impl Exploration {
+    pub fn seeds_per_sec(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.explored as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+
+    /// The last line `cohort-sim explore` prints.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "explored={} failed={} seeds_per_sec={:.1}",
+            self.explored,
+            self.failures.len(),
+            self.seeds_per_sec()
+        )
+    }
+}
+
+/// Parses `A..B` (B excluded) or `A..=B` (B included).
+pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
+    let bad = || format!("seed range {text:?} is not of the form A..B or A..=B");
+    if let Some((a, b)) = text.split_once("..=") {
+        let a: u64 = a.trim().parse().map_err(|_| bad())?;
+        let b: u64 = b.trim().parse().map_err(|_| bad())?;
+        let end = b.checked_add(1).ok_or_else(bad)?;
+        return if a < end { Ok(a..end) } else { Err(bad()) };
+    }
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    let a: u64 = a.trim().parse().map_err(|_| bad())?;
+    let b: u64 = b.trim().parse().map_err(|_| bad())?;
+    if a < b { Ok(a..b) } else { Err(bad()) }
+}
+
+/// Runs every seed in `seeds` on `jobs` threads; `on_failure` sees each failure as it happens.
+pub fn explore(
+    scenario: Scenario,
+    seeds: Range<u64>,
+    nodes: Option<usize>,
+    jobs: usize,
+    on_failure: impl Fn(&RunReport) + Sync,
+) -> Exploration {
+    let started = Instant::now();
+    let total = seeds.end - seeds.start;
+    let next = AtomicU64::new(seeds.start);
+    let failures = Mutex::new(Vec::new());
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} seeds, {msg}",
+            )
+            .expect("valid template"),
+        );
+        bar.set_message("0 failed");
+        Some(bar)
+    } else {
+        None
+    };
+    let done = AtomicU64::new(0);
+    let step = (total / 10).max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, Ordering::Relaxed);
+                    if seed >= seeds.end {
+                        break;
+                    }
+                    let report = run(&RunOptions {
+                        scenario,
+                        seed,
+                        nodes,
+                        trace: None,
+                    })
+                    .expect("a run without trace file does no I/O");
+                    let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if !report.passed() {
+                        on_failure(&report);
+                        failures.lock().expect("failures").push(report);
+                    }
+                    let failed = failures.lock().expect("failures").len();
+                    match &progress {
+                        Some(bar) => {
+                            bar.inc(1);
+                            bar.set_message(format!("{failed} failed"));
+                        }
+                        None if finished % step == 0 || finished == total => {
+                            eprintln!("explored {finished}/{total} seeds, {failed} failed");
+                        }
+                        None => {}
+                    }
+                }
+            });
+        }
+    });
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let mut failures = failures.into_inner().expect("failures");
+    failures.sort_by_key(|r| r.seed);
+    Exploration {
+        explored: total,
+        failures,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_ranges() {
+        assert_eq!(parse_seeds("1..100"), Ok(1..100));
+        assert_eq!(parse_seeds("1..=100"), Ok(1..101));
+        assert_eq!(parse_seeds(" 5 ..=5"), Ok(5..6));
+        assert!(parse_seeds("5..5").is_err());
+        assert!(parse_seeds("9..2").is_err());
+        assert!(parse_seeds("x..2").is_err());
+        assert!(parse_seeds("12").is_err());
+        assert!(parse_seeds(&format!("0..={}", u64::MAX)).is_err());
+    }
+}

@@ -1,0 +1,202 @@
+//! `cohort-sim`: list scenarios, run or replay one seed, explore a range of seeds.
+
+use clap::{Parser, Subcommand};
+use cohort_simulator::{
+    RunOptions, RunReport, Scenario,
+    explore::{explore, parse_seeds},
+    run_checked,
+};
+use std::{path::PathBuf, process::ExitCode};
+
+#[derive(Parser)]
+#[command(
+    name = "cohort-sim",
+    version,
+    about = "Deterministic simulator of Cohort clusters"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the scenarios, one per line.
+    List,
+    /// Run (or replay) one seed of one scenario.
+    Run {
+        #[arg(long, default_value = "barrier")]
+        scenario: String,
+        #[arg(long)]
+        seed: u64,
+        /// Number of nodes (drawn from the seed if absent).
+        #[arg(long)]
+        nodes: Option<usize>,
+        /// Write one JSON line per protocol event to this file.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Run the seed twice and fail if the run digests differ.
+        #[arg(long)]
+        check_determinism: bool,
+    },
+    /// Run every seed of a range (`A..B`, or `A..=B` to include B).
+    Explore {
+        #[arg(long, default_value = "barrier")]
+        scenario: String,
+        #[arg(long)]
+        seeds: String,
+        #[arg(long)]
+        nodes: Option<usize>,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+}
+
+fn scenario(name: &str, nodes: Option<usize>) -> Result<Scenario, String> {
+    let scenario = Scenario::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
+        format!("unknown scenario {name:?}; known: {}", names.join(", "))
+    })?;
+    if let Some(nodes) = nodes
+        && !scenario.node_range().contains(&nodes)
+    {
+        let range = scenario.node_range();
+        return Err(format!(
+            "scenario {} takes {}..={} nodes, not {nodes}",
+            scenario.name(),
+            range.start(),
+            range.end()
+        ));
+    }
+    Ok(scenario)
+}
+
+fn print_failure(report: &RunReport) {
+    println!(
+        "FAILED: scenario {} seed {}",
+        report.scenario.name(),
+        report.seed
+    );
+    for violation in &report.violations {
+        println!("  {violation}");
+    }
+    println!("  fault plan: {}", report.plan.to_json());
+    println!("  last {} trace events:", report.recent.len());
+    for line in &report.recent {
+        println!("    t={}us node={} {}", line.t_us, line.node, line.detail);
+    }
+    println!("  replay: {}", report.replay_command());
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::List => {
+            for scenario in Scenario::ALL {
+                println!("{:<18} {}", scenario.name(), scenario.description());
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Run {
+            scenario: name,
+            seed,
+            nodes,
+            trace,
+            check_determinism,
+        } => {
+            let scenario = match scenario(&name, nodes) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let options = RunOptions {
+                scenario,
+                seed,
+                nodes,
+                trace: trace.clone(),
+            };
+            let report = match run_checked(&options, check_determinism) {
+                Ok(report) => report,
+                Err(e) => {
+                    eprintln!("error: cannot write trace file {trace:?}: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            println!(
+                "nodes={} steps={} events={}{}",
+                report.plan.nodes,
+                report.plan.steps,
+                report.events,
+                if check_determinism {
+                    " determinism=checked"
+                } else {
+                    ""
+                }
+            );
+            if !report.passed() {
+                print_failure(&report);
+            }
+            println!("{}", report.summary_line());
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Command::Explore {
+            scenario: name,
+            seeds,
+            nodes,
+            jobs,
+        } => {
+            let scenario = match scenario(&name, nodes) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let seeds = match parse_seeds(&seeds) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            });
+            let exploration = explore(scenario, seeds, nodes, jobs, |report| {
+                eprintln!(
+                    "seed {} failed: {}",
+                    report.seed,
+                    report
+                        .violations
+                        .first()
+                        .map(|v| v.to_string())
+                        .unwrap_or_default()
+                );
+            });
+            for report in &exploration.failures {
+                let first = report
+                    .violations
+                    .first()
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                println!("failed seed={} {first}", report.seed);
+                println!("  replay: {}", report.replay_command());
+            }
+            println!("{}", exploration.summary_line());
+            if exploration.failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

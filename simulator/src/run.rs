@@ -1,0 +1,159 @@
+//! Running one seed of one scenario, and the report it yields.
+
+use crate::{
+    plan::FaultPlan,
+    scenarios::{Scenario, Violation},
+    trace::{Sink, TraceLine},
+};
+use commonware_cryptography::{Hasher as _, Sha256};
+use commonware_runtime::{Clock as _, Runner as _, Supervisor as _, deterministic};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+/// Simulated time advanced per pass of the runtime's event loop. Small, so that latencies and
+/// timeouts in scenarios are the configured ones rather than inflated by scheduling passes.
+pub const CYCLE: Duration = Duration::from_micros(1);
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub scenario: Scenario,
+    pub seed: u64,
+    /// Node count; drawn from the seed when `None`.
+    pub nodes: Option<usize>,
+    /// Write one JSON line per protocol event here.
+    pub trace: Option<PathBuf>,
+}
+
+/// What a run showed.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub scenario: Scenario,
+    pub seed: u64,
+    /// `--nodes` as given (replay commands repeat it).
+    pub nodes_arg: Option<usize>,
+    pub plan: FaultPlan,
+    pub violations: Vec<Violation>,
+    /// sha256(auditor state || trace hash), hex.
+    pub digest: String,
+    /// The runtime auditor's own state.
+    pub auditor: String,
+    pub events: u64,
+    pub sim_ms: u64,
+    pub wall_ms: u64,
+    /// The last trace events, oldest first.
+    pub recent: Vec<TraceLine>,
+}
+
+impl RunReport {
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// The one-line command that replays this run exactly.
+    pub fn replay_command(&self) -> String {
+        let mut command = format!(
+            "cohort-sim run --scenario {} --seed {}",
+            self.scenario.name(),
+            self.seed
+        );
+        if let Some(nodes) = self.nodes_arg {
+            command.push_str(&format!(" --nodes {nodes}"));
+        }
+        command
+    }
+
+    /// The last line `cohort-sim run` prints.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "seed={} scenario={} outcome={} digest={} sim_ms={} wall_ms={}",
+            self.seed,
+            self.scenario.name(),
+            if self.passed() { "pass" } else { "fail" },
+            self.digest,
+            self.sim_ms,
+            self.wall_ms
+        )
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs one seed once.
+pub fn run(options: &RunOptions) -> std::io::Result<RunReport> {
+    let wall = Instant::now();
+    let plan = options.scenario.plan(options.seed, options.nodes);
+    let writer: Option<Box<dyn std::io::Write + Send>> = match &options.trace {
+        Some(path) => Some(Box::new(std::io::BufWriter::new(std::fs::File::create(
+            path,
+        )?))),
+        None => None,
+    };
+    let sink = Arc::new(Mutex::new(Sink::new(writer)));
+    let executor = deterministic::Runner::new(
+        deterministic::Config::new()
+            .with_seed(options.seed)
+            .with_cycle(CYCLE),
+    );
+    let scenario = options.scenario;
+    let seed = options.seed;
+    let run_plan = plan.clone();
+    let run_sink = sink.clone();
+    let (violations, sim_ms, auditor) = executor.start(|context| async move {
+        let start = context.current();
+        let violations = scenario
+            .run(context.child("sim"), seed, &run_plan, run_sink)
+            .await;
+        let elapsed = context
+            .current()
+            .duration_since(start)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        (violations, elapsed, context.auditor().state())
+    });
+    let mut sink = sink.lock().expect("sink");
+    let (trace_hash, events) = sink.finish();
+    let digest = Sha256::hash(&[auditor.as_bytes(), &trace_hash]);
+    Ok(RunReport {
+        scenario,
+        seed,
+        nodes_arg: options.nodes,
+        plan,
+        violations,
+        digest: hex(digest.as_ref()),
+        auditor,
+        events,
+        sim_ms,
+        wall_ms: wall.elapsed().as_millis() as u64,
+        recent: sink.recent(),
+    })
+}
+
+/// Runs one seed; with `check_determinism`, runs it a second time (without a trace file) and
+/// adds a `determinism` violation when the two digests differ.
+pub fn run_checked(options: &RunOptions, check_determinism: bool) -> std::io::Result<RunReport> {
+    let mut report = run(options)?;
+    if check_determinism {
+        let again = run(&RunOptions {
+            trace: None,
+            ..options.clone()
+        })?;
+        if again.digest != report.digest {
+            report.violations.push(Violation::new(
+                "determinism",
+                format!(
+                    "same seed, different runs: digest {} then {} (auditor {} then {}; events {} then {})",
+                    report.digest, again.digest, report.auditor, again.auditor, report.events, again.events
+                ),
+            ));
+        }
+        report.wall_ms += again.wall_ms;
+    }
+    Ok(report)
+}

@@ -1,0 +1,291 @@
+//! `barrier` and `barrier-mismatch`: the step barrier on a lossy, jittery simulated network.
+//!
+//! `barrier`: every node walks steps `1..=S` and shuts down with the others. Invariants:
+//! - `walk-completes`: every node's engine ends `Ok` (no barrier error, no timeout);
+//! - `every-node-reaches-every-step`: every node set every step and saw all members at `S`;
+//! - `step-never-regresses` (online): no node's own or observed peer step ever goes down;
+//! - `shutdown-completes`: every node finished the shutdown handshake;
+//! - `no-hang`: every engine ends before the scenario deadline.
+//!
+//! `barrier-mismatch`: one node (drawn) has another protocol version or cluster hash.
+//! Invariants: `mismatch-reported` (every honest node's engine fails with an error naming the odd
+//! node, within [`REPORT_DEADLINE`] of simulated time), `odd-node-refused` (the odd node fails
+//! too), `honest-not-blocked` (no honest node blocks another), and `no-hang`.
+
+use super::{Scenario, Violation};
+use crate::{
+    plan::{FaultPlan, Mismatch, draw_links, plan_rng},
+    trace::{SimTracer, Sink},
+};
+use cohort_protocol::{
+    Channels, Cluster, Config, Engine, EngineError, Outcome, PROTOCOL_VERSION, ProtocolVersion,
+    PublicKey, Timing, engine::BARRIER_CHANNEL,
+};
+use commonware_cryptography::{Signer as _, ed25519};
+use commonware_macros::select;
+use commonware_p2p::simulated::{self, Link, Network};
+use commonware_runtime::{Clock as _, Quota, Supervisor as _, deterministic};
+use commonware_utils::{NZU32, NZUsize, Probability};
+use rand::{Rng as _, RngExt as _};
+use std::{
+    num::NonZeroUsize,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+/// Fewest and most steps a walk draws.
+const STEPS: std::ops::RangeInclusive<u64> = 3..=8;
+/// Node counts drawn when `--nodes` is not given.
+const DRAWN_NODES: std::ops::RangeInclusive<usize> = 2..=10;
+/// Every engine must have ended by then (simulated time).
+pub const SCENARIO_DEADLINE: Duration = Duration::from_secs(300);
+/// A mismatch must be reported by every honest node within this much simulated time.
+pub const REPORT_DEADLINE: Duration = Duration::from_secs(10);
+/// Largest frame the simulated network carries.
+const MAX_FRAME: u32 = 64 * 1024;
+/// Messages per second each node may send to each peer on a channel.
+const QUOTA_PER_SECOND: u32 = 1_000;
+
+pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
+    let mut rng = plan_rng(seed);
+    let drawn = rng.random_range(DRAWN_NODES);
+    let nodes = nodes.unwrap_or(match scenario {
+        Scenario::BarrierMismatch => drawn.max(2),
+        _ => drawn,
+    });
+    let steps = rng.random_range(STEPS);
+    let links = draw_links(&mut rng, nodes);
+    let odd_node = (scenario == Scenario::BarrierMismatch).then(|| {
+        let mismatch = if rng.random_bool(0.5) {
+            Mismatch::Version
+        } else {
+            Mismatch::ClusterHash
+        };
+        (rng.random_range(0..nodes), mismatch)
+    });
+    FaultPlan {
+        nodes,
+        steps,
+        links,
+        odd_node,
+    }
+}
+
+/// The identity keys of a run, derived from the plan RNG's stream after the plan.
+fn identities(seed: u64, nodes: usize) -> Vec<ed25519::PrivateKey> {
+    let mut rng = plan_rng(seed.wrapping_add(1));
+    (0..nodes)
+        .map(|_| ed25519::PrivateKey::from_seed(rng.next_u64()))
+        .collect()
+}
+
+fn cluster(members: &[PublicKey], version: ProtocolVersion, timing: Timing) -> Cluster {
+    let n = members.len();
+    let threshold = (n - (n - 1) / 3) as u32;
+    Cluster::new(members.to_vec(), threshold, version, timing).expect("valid simulated cluster")
+}
+
+pub async fn run(
+    context: deterministic::Context,
+    seed: u64,
+    plan: &FaultPlan,
+    sink: Arc<Mutex<Sink>>,
+) -> Vec<Violation> {
+    let keys = identities(seed, plan.nodes);
+    let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
+    let honest_cluster = cluster(&members, PROTOCOL_VERSION, Timing::default());
+
+    let (network, oracle) = Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: MAX_FRAME,
+            max_peers_per_set: NonZeroUsize::new(plan.nodes).expect("at least one node"),
+            disconnect_on_block: true,
+            tracked_peer_sets: NZUsize!(1),
+        },
+        members.clone(),
+    )
+    .await;
+    network.start();
+    for link in &plan.links {
+        oracle
+            .add_link(
+                members[link.from].clone(),
+                members[link.to].clone(),
+                Link {
+                    latency: Duration::from_millis(link.latency_ms),
+                    jitter: Duration::from_millis(link.jitter_ms),
+                    success_rate: Probability::new(link.success_per_mille as u64, 1000)
+                        .expect("per-mille within bounds"),
+                },
+            )
+            .await
+            .expect("link between known peers");
+    }
+
+    let clock = Arc::new(context.child("clock"));
+    let mut handles = Vec::with_capacity(plan.nodes);
+    for (index, key) in keys.iter().enumerate() {
+        let cluster = match plan.odd_node {
+            Some((odd, Mismatch::Version)) if odd == index => cluster(
+                &members,
+                ProtocolVersion {
+                    major: PROTOCOL_VERSION.major,
+                    minor: PROTOCOL_VERSION.minor + 1,
+                },
+                Timing::default(),
+            ),
+            Some((odd, Mismatch::ClusterHash)) if odd == index => cluster(
+                &members,
+                PROTOCOL_VERSION,
+                Timing {
+                    sync_period: Duration::from_millis(110),
+                    ..Timing::default()
+                },
+            ),
+            _ => honest_cluster.clone(),
+        };
+        let control = oracle.control(key.public_key());
+        let (sender, receiver) = control
+            .register(BARRIER_CHANNEL, Quota::per_second(NZU32!(QUOTA_PER_SECOND)))
+            .await
+            .expect("register barrier channel");
+        let engine = Engine::new(
+            context.child("node").with_attribute("index", index),
+            Config {
+                identity: key.clone(),
+                cluster,
+                partition_prefix: format!("node{index}"),
+                tracer: SimTracer::new(index as u32, clock.clone(), sink.clone()),
+                walk_steps: plan.steps,
+            },
+        );
+        handles.push(engine.start(
+            Channels {
+                barrier: (sender, receiver),
+            },
+            control,
+        ));
+    }
+
+    let start = context.current();
+    let results = select! {
+        results = futures::future::join_all(handles) => Some(results),
+        _ = context.sleep(SCENARIO_DEADLINE) => None,
+    };
+    let mut violations = Vec::new();
+    let Some(results) = results else {
+        let observations = &sink.lock().expect("sink").observations;
+        let stuck: Vec<usize> = (0..plan.nodes)
+            .filter(|i| {
+                let i = *i as u32;
+                !observations.walk_complete.contains(&i) && !observations.failures.contains_key(&i)
+            })
+            .collect();
+        violations.push(Violation::new(
+            "no-hang",
+            format!(
+                "engines still running after {SCENARIO_DEADLINE:?} of simulated time: nodes {stuck:?}"
+            ),
+        ));
+        return violations;
+    };
+    let results: Vec<Result<Outcome, EngineError>> = results
+        .into_iter()
+        .map(|r| r.expect("engine task did not panic"))
+        .collect();
+    let observations = &sink.lock().expect("sink").observations;
+    violations.extend(observations.violations.iter().cloned());
+
+    match plan.odd_node {
+        None => {
+            for (index, result) in results.iter().enumerate() {
+                let node = index as u32;
+                if let Err(error) = result {
+                    violations.push(Violation::new(
+                        "walk-completes",
+                        format!("node {index} failed: {error}"),
+                    ));
+                    continue;
+                }
+                let set = observations.steps_set.get(&node);
+                let missing: Vec<u64> = (1..=plan.steps)
+                    .filter(|s| !set.is_some_and(|set| set.contains(s)))
+                    .collect();
+                if !missing.is_empty() || observations.all_at.get(&node) != Some(&plan.steps) {
+                    violations.push(Violation::new(
+                        "every-node-reaches-every-step",
+                        format!(
+                            "node {index} never set steps {missing:?} or saw all at {} (saw {:?})",
+                            plan.steps,
+                            observations.all_at.get(&node)
+                        ),
+                    ));
+                }
+                if !observations.walk_complete.contains(&node) {
+                    violations.push(Violation::new(
+                        "shutdown-completes",
+                        format!("node {index} ended without finishing its shutdown handshake"),
+                    ));
+                }
+            }
+        }
+        Some((odd, _)) => {
+            let odd_key = &members[odd];
+            for (index, result) in results.iter().enumerate() {
+                if index == odd {
+                    if result.is_ok() {
+                        violations.push(Violation::new(
+                            "odd-node-refused",
+                            format!("misconfigured node {index} completed its walk"),
+                        ));
+                    }
+                    continue;
+                }
+                match result {
+                    Err(error) if error.peer() == Some(odd_key) => {}
+                    Err(error) => violations.push(Violation::new(
+                        "mismatch-reported",
+                        format!("node {index} failed without naming node {odd}: {error}"),
+                    )),
+                    Ok(_) => violations.push(Violation::new(
+                        "mismatch-reported",
+                        format!("node {index} completed its walk despite node {odd}"),
+                    )),
+                }
+                let reported_us = observations.failures.get(&(index as u32)).map(|f| f.0);
+                let start_us = micros(start);
+                if reported_us
+                    .is_none_or(|t| t.saturating_sub(start_us) > micros_of(REPORT_DEADLINE))
+                {
+                    violations.push(Violation::new(
+                        "mismatch-reported",
+                        format!(
+                            "node {index} reported at {reported_us:?} us, later than {REPORT_DEADLINE:?}"
+                        ),
+                    ));
+                }
+            }
+            let blocked = oracle.blocked().await.unwrap_or_default();
+            for (from, to) in blocked {
+                if from != *odd_key && to != *odd_key {
+                    violations.push(Violation::new(
+                        "honest-not-blocked",
+                        format!("honest {from} blocked honest {to}"),
+                    ));
+                }
+            }
+        }
+    }
+    violations
+}
+
+fn micros(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+fn micros_of(d: Duration) -> u64 {
+    d.as_micros() as u64
+}

@@ -1,0 +1,101 @@
+//! The scenario catalogue.
+//!
+//! A scenario is a named, seeded world: how many nodes, what the fault plan draws, which
+//! invariants are checked. [`Scenario::plan`] draws the fault plan from the seed alone;
+//! [`Scenario::run`] runs it on a deterministic runtime context.
+
+mod barrier;
+
+use crate::{plan::FaultPlan, trace::Sink};
+use commonware_runtime::deterministic;
+use std::sync::{Arc, Mutex};
+
+/// A violated invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The invariant's name.
+    pub invariant: &'static str,
+    /// What was observed.
+    pub detail: String,
+}
+
+impl Violation {
+    pub fn new(invariant: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            invariant,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invariant {} violated: {}", self.invariant, self.detail)
+    }
+}
+
+/// Every scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scenario {
+    Barrier,
+    BarrierMismatch,
+}
+
+/// The scenario `cohort-sim run` uses when none is named.
+pub const DEFAULT_SCENARIO: Scenario = Scenario::Barrier;
+
+impl Scenario {
+    pub const ALL: [Scenario; 2] = [Scenario::Barrier, Scenario::BarrierMismatch];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Barrier => "barrier",
+            Scenario::BarrierMismatch => "barrier-mismatch",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Scenario::Barrier => {
+                "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together"
+            }
+            Scenario::BarrierMismatch => {
+                "one node has another cluster hash or version; every honest node must report it, none may hang"
+            }
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Smallest and largest node count the scenario accepts.
+    pub fn node_range(self) -> std::ops::RangeInclusive<usize> {
+        match self {
+            Scenario::Barrier => 1..=64,
+            Scenario::BarrierMismatch => 2..=64,
+        }
+    }
+
+    /// Draws the fault plan of `seed` (with `nodes` members if given, else drawn).
+    pub fn plan(self, seed: u64, nodes: Option<usize>) -> FaultPlan {
+        match self {
+            Scenario::Barrier | Scenario::BarrierMismatch => barrier::plan(self, seed, nodes),
+        }
+    }
+
+    /// Runs the scenario; returns the violated invariants (empty: pass).
+    pub async fn run(
+        self,
+        context: deterministic::Context,
+        seed: u64,
+        plan: &FaultPlan,
+        sink: Arc<Mutex<Sink>>,
+    ) -> Vec<Violation> {
+        match self {
+            Scenario::Barrier | Scenario::BarrierMismatch => {
+                barrier::run(context, seed, plan, sink).await
+            }
+        }
+    }
+}

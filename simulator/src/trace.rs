@@ -1,0 +1,185 @@
+//! The simulator's tracer: hashes every protocol event into the run digest, keeps the last events
+//! for failure reports, optionally writes JSON lines, and feeds the online invariant monitor.
+//!
+//! Each event is hashed as `time_us (u64 BE) || node (u32 BE) || name || 0x00 || sha256(detail)`,
+//! where `detail` is the event's canonical text. The run digest is
+//! `sha256(auditor_state || trace_hash)`: the runtime's CRC auditor alone is too weak.
+
+use crate::scenarios::Violation;
+use cohort_protocol::{Event, PublicKey, Tracer};
+use commonware_cryptography::{Hasher as _, Sha256};
+use commonware_runtime::{Clock as _, deterministic};
+use std::{
+    collections::{BTreeMap, BTreeSet, VecDeque},
+    io::Write as _,
+    sync::{Arc, Mutex},
+    time::UNIX_EPOCH,
+};
+
+/// Events kept for a failure report.
+pub const RECENT_EVENTS: usize = 40;
+
+/// One traced event.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TraceLine {
+    /// Simulated microseconds since the start of the run.
+    pub t_us: u64,
+    pub node: u32,
+    pub event: &'static str,
+    pub detail: String,
+}
+
+/// What the trace showed, per node, for the invariant checks. Safety rules that can be judged
+/// on one event (a step that regresses) are checked online and land in `violations`.
+#[derive(Debug, Default)]
+pub struct Observations {
+    /// Each node's own step.
+    pub own_step: BTreeMap<u32, u64>,
+    /// Each node's view of each peer's step.
+    pub peer_step: BTreeMap<(u32, PublicKey), u64>,
+    /// Steps each node set.
+    pub steps_set: BTreeMap<u32, BTreeSet<u64>>,
+    /// Highest `AllAtStep` each node reported.
+    pub all_at: BTreeMap<u32, u64>,
+    /// Nodes that finished their walk.
+    pub walk_complete: BTreeSet<u32>,
+    /// First barrier failure of each node: time and error text.
+    pub failures: BTreeMap<u32, (u64, String)>,
+    /// Network inputs dropped, over all nodes.
+    pub rejected_inputs: u64,
+    /// Online violations.
+    pub violations: Vec<Violation>,
+}
+
+impl Observations {
+    fn observe(&mut self, t_us: u64, node: u32, event: &Event) {
+        match event {
+            Event::StepSet { step } => {
+                let previous = self.own_step.insert(node, *step);
+                if previous.is_some_and(|p| p > *step) {
+                    self.violations.push(Violation::new(
+                        "step-never-regresses",
+                        format!("node {node} set step {step} after {previous:?}"),
+                    ));
+                }
+                self.steps_set.entry(node).or_default().insert(*step);
+            }
+            Event::PeerStep { peer, step } => {
+                let previous = self.peer_step.insert((node, peer.clone()), *step);
+                if previous.is_some_and(|p| p > *step) {
+                    self.violations.push(Violation::new(
+                        "step-never-regresses",
+                        format!("node {node} saw peer {peer} go from {previous:?} to {step}"),
+                    ));
+                }
+            }
+            Event::AllAtStep { step } => {
+                self.all_at.insert(node, *step);
+            }
+            Event::WalkComplete { .. } => {
+                self.walk_complete.insert(node);
+            }
+            Event::BarrierFailed { error } => {
+                self.failures.entry(node).or_insert((t_us, error.clone()));
+            }
+            Event::InputRejected { .. } => self.rejected_inputs += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Shared state of every node's tracer in one run.
+pub struct Sink {
+    hasher: Sha256,
+    count: u64,
+    recent: VecDeque<TraceLine>,
+    writer: Option<Box<dyn std::io::Write + Send>>,
+    /// What the checks need from the trace.
+    pub observations: Observations,
+}
+
+impl Sink {
+    pub fn new(writer: Option<Box<dyn std::io::Write + Send>>) -> Self {
+        Self {
+            hasher: Sha256::default(),
+            count: 0,
+            recent: VecDeque::with_capacity(RECENT_EVENTS),
+            writer,
+            observations: Observations::default(),
+        }
+    }
+
+    fn record(&mut self, t_us: u64, node: u32, event: Event) {
+        let detail = event.to_string();
+        let name = event.name();
+        self.hasher.update(&t_us.to_be_bytes());
+        self.hasher.update(&node.to_be_bytes());
+        self.hasher.update(name.as_bytes());
+        self.hasher.update(&[0]);
+        self.hasher
+            .update(Sha256::hash(&[detail.as_bytes()]).as_ref());
+        self.count += 1;
+        self.observations.observe(t_us, node, &event);
+        let line = TraceLine {
+            t_us,
+            node,
+            event: name,
+            detail,
+        };
+        if let Some(writer) = self.writer.as_mut() {
+            // A trace file that cannot be written is reported once by the caller's flush.
+            let _ = serde_json::to_writer(&mut *writer, &line);
+            let _ = writer.write_all(b"\n");
+        }
+        if self.recent.len() == RECENT_EVENTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(line);
+    }
+
+    /// The hash over every event so far, and their number.
+    pub fn finish(&mut self) -> ([u8; 32], u64) {
+        if let Some(writer) = self.writer.as_mut() {
+            let _ = writer.flush();
+        }
+        let hasher = std::mem::take(&mut self.hasher);
+        let (_, digest) = commonware_cryptography::Hasher::finalize(hasher);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        (out, self.count)
+    }
+
+    /// The last events, oldest first.
+    pub fn recent(&self) -> Vec<TraceLine> {
+        self.recent.iter().cloned().collect()
+    }
+}
+
+/// One node's tracer.
+#[derive(Clone)]
+pub struct SimTracer {
+    node: u32,
+    clock: Arc<deterministic::Context>,
+    sink: Arc<Mutex<Sink>>,
+}
+
+impl SimTracer {
+    pub fn new(node: u32, clock: Arc<deterministic::Context>, sink: Arc<Mutex<Sink>>) -> Self {
+        Self { node, clock, sink }
+    }
+}
+
+impl Tracer for SimTracer {
+    fn record(&self, event: Event) {
+        let t_us = self
+            .clock
+            .current()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        self.sink
+            .lock()
+            .expect("trace sink poisoned")
+            .record(t_us, self.node, event);
+    }
+}
