@@ -946,11 +946,18 @@ mod tests {
             net.states[0].missing(Condition::AllAtStep(1)),
             vec![laggard.clone()]
         );
-        // Node 2 is itself the one missing from its own view.
-        assert_eq!(
-            net.states[2].missing(Condition::AllAtStep(1)),
-            vec![laggard]
+        // Node 2 is itself missing from its own view (and so are the peers that have not seen it
+        // at step 1, which they cannot have).
+        assert!(
+            net.states[2]
+                .missing(Condition::AllAtStep(1))
+                .contains(&laggard)
         );
+        net.set_step(2, 1);
+        net.deliver();
+        for state in &net.states {
+            assert!(state.missing(Condition::AllAtStep(1)).is_empty());
+        }
     }
 
     fn mismatch_net(other: Cluster) -> Net {
