@@ -7,6 +7,7 @@
 pub mod barrier;
 pub mod cluster;
 pub mod engine;
+pub mod fuzz;
 pub mod trace;
 
 pub use cluster::{Cluster, PROTOCOL_VERSION, ProtocolVersion, PublicKey, Timing};

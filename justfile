@@ -1,0 +1,26 @@
+# Everyday recipes. `just --list` shows them. Plain cargo commands work as well (see README.md).
+
+# Run the tests (the README's test command).
+test:
+    cargo test --workspace --locked
+
+# fmt check + clippy, as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# One seed of one scenario, with a determinism check.
+sim scenario="barrier" seed="7":
+    cargo run --release -p cohort-simulator --bin cohort-sim -- run --scenario {{scenario}} --seed {{seed}} --check-determinism
+
+# A range of seeds.
+explore scenario="barrier" seeds="1..1000":
+    cargo run --release -p cohort-simulator --bin cohort-sim -- explore --scenario {{scenario}} --seeds {{seeds}}
+
+# A fuzz target (needs cargo-fuzz; nightly features through RUSTC_BOOTSTRAP).
+fuzz target="barrier_message" seconds="60":
+    cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run {{target}} -- -max_total_time={{seconds}}
+
+# CI, locally.
+ci:
+    bash .ci/run

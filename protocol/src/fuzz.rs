@@ -1,0 +1,126 @@
+//! Bodies of the cargo-fuzz targets (in `fuzz/`), kept here so that CI runs them too: the unit
+//! tests below feed each one random inputs, and the fuzz targets are one-line wrappers.
+
+use crate::{
+    barrier::{
+        state::{Config, Outputs, State},
+        wire,
+    },
+    cluster::{Cluster, PROTOCOL_VERSION, Timing},
+};
+use commonware_codec::DecodeExt as _;
+use commonware_cryptography::{Signer as _, ed25519};
+use rand::SeedableRng as _;
+use std::time::{Duration, SystemTime};
+
+/// Splits `data` into frames (a length byte, then that many bytes), decodes each as a barrier
+/// message and feeds it to a barrier state machine as if sent by a member (or, when the length
+/// byte is odd, by a non-member), with ticks in between. Must never panic.
+pub fn barrier_frames(data: &[u8]) {
+    let keys: Vec<ed25519::PrivateKey> = (0..4).map(ed25519::PrivateKey::from_seed).collect();
+    let stranger = ed25519::PrivateKey::from_seed(99).public_key();
+    let cluster = Cluster::new(
+        keys.iter().map(|k| k.public_key()).collect(),
+        3,
+        PROTOCOL_VERSION,
+        Timing::default(),
+    )
+    .expect("valid cluster");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut now = SystemTime::UNIX_EPOCH;
+    let mut state = State::new(
+        keys[0].clone(),
+        &cluster,
+        Config {
+            sync_period: Duration::from_millis(100),
+            reconnect_cap: Duration::from_secs(5),
+            unresponsive_after: 8,
+            max_step: 16,
+        },
+        now,
+        &mut rng,
+    );
+    let mut rest = data;
+    while let Some((&len, tail)) = rest.split_first() {
+        let take = (len as usize / 2).min(tail.len());
+        let (frame, tail) = tail.split_at(take);
+        rest = tail;
+        let from = if len % 2 == 1 {
+            stranger.clone()
+        } else {
+            keys[1 + (take % 3)].public_key()
+        };
+        let mut out = Outputs::default();
+        match wire::decode(bytes::Bytes::copy_from_slice(frame)) {
+            Ok(message) => state.on_message(now, &mut rng, &from, message, &mut out),
+            Err(err) => state.on_undecodable(&from, err.to_string(), &mut out),
+        }
+        now += Duration::from_millis(37);
+        state.on_tick(now, &mut rng, &mut out);
+        // Whatever happened, every message we send decodes and fits the bound.
+        for (_, message) in out.sends {
+            let encoded = commonware_codec::Encode::encode(&message);
+            assert!(encoded.len() <= wire::MAX_MESSAGE_SIZE);
+            assert_eq!(wire::decode(encoded).ok(), Some(message));
+        }
+    }
+}
+
+/// Decodes a cluster definition; a decoded one re-encodes to the same bytes.
+pub fn cluster_decode(data: &[u8]) {
+    if let Ok(cluster) = Cluster::decode(bytes::Bytes::copy_from_slice(data)) {
+        assert_eq!(commonware_codec::Encode::encode(&cluster).as_ref(), data);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::barrier::wire::{Hello, Message, Sync};
+    use commonware_codec::Encode as _;
+    use rand::{Rng as _, RngExt as _};
+
+    #[test]
+    fn random_inputs() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..300 {
+            let len = rng.random_range(0..2048);
+            let mut data = vec![0u8; len];
+            rng.fill_bytes(&mut data);
+            barrier_frames(&data);
+            cluster_decode(&data);
+        }
+    }
+
+    #[test]
+    fn structured_inputs() {
+        // Valid-looking frames reach the deeper paths (sessions, step rules).
+        let key = ed25519::PrivateKey::from_seed(1);
+        let mut data = Vec::new();
+        let mut push = |message: Message| {
+            let encoded = message.encode();
+            data.push((encoded.len() * 2) as u8);
+            data.extend_from_slice(&encoded);
+        };
+        let signature = key.sign(wire::HELLO_NAMESPACE, b"whatever");
+        push(Message::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            cluster_hash: commonware_cryptography::Hasher::finalize(
+                commonware_cryptography::Sha256::default(),
+            )
+            .1,
+            session: 1,
+            signature,
+        }));
+        for step in [0, 1, 3, 2, u64::MAX] {
+            push(Message::Sync(Sync {
+                session: 1,
+                step,
+                seen: step,
+                shutdown: step == 3,
+                shutdown_ack: true,
+            }));
+        }
+        barrier_frames(&data);
+    }
+}
