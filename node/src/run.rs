@@ -67,7 +67,7 @@ pub enum NodeError {
         source: std::io::Error,
     },
     #[error("protocol failed: {0}")]
-    Engine(#[from] EngineError),
+    Engine(Box<EngineError>),
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
 }
@@ -256,7 +256,7 @@ async fn node_main(
             Ok(Err(engine_error)) => {
                 metrics.failed.set(1);
                 error!(node = %name, error = %engine_error, "protocol failed");
-                Err(NodeError::Engine(engine_error))
+                Err(NodeError::Engine(Box::new(engine_error)))
             }
             Err(runtime_error) => {
                 metrics.failed.set(1);

@@ -114,7 +114,7 @@ pub fn explore(
                             bar.inc(1);
                             bar.set_message(format!("{failed} failed"));
                         }
-                        None if finished % step == 0 || finished == total => {
+                        None if finished.is_multiple_of(step) || finished == total => {
                             eprintln!("explored {finished}/{total} seeds, {failed} failed");
                         }
                         None => {}

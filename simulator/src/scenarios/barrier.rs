@@ -194,6 +194,7 @@ pub async fn run(
         .into_iter()
         .map(|r| r.expect("engine task did not panic"))
         .collect();
+    let blocked = oracle.blocked().await.unwrap_or_default();
     let observations = &sink.lock().expect("sink").observations;
     violations.extend(observations.violations.iter().cloned());
 
@@ -266,7 +267,6 @@ pub async fn run(
                     ));
                 }
             }
-            let blocked = oracle.blocked().await.unwrap_or_default();
             for (from, to) in blocked {
                 if from != *odd_key && to != *odd_key {
                     violations.push(Violation::new(

@@ -1,0 +1,285 @@
+//! Real `cohort` processes on loopback: a 4-node cluster walks the barrier and stops cleanly; a
+//! node with another cluster definition is refused with a clear error on both sides; set-up
+//! mistakes are one clear line.
+//!
+//! Every wait is bounded; children are killed if a test fails half-way.
+
+use cohort_node::testnet::{metric, scrape};
+use std::{
+    net::{Ipv4Addr, SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Output, Stdio},
+    sync::atomic::{AtomicU16, Ordering},
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cohort");
+const WALK_DEADLINE: Duration = Duration::from_secs(90);
+const EXIT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A base port with `count` consecutive free ports. Each call probes its own region (tests of
+/// one process run in parallel), starting from a per-process offset (test binaries too).
+fn free_base_port(count: u16) -> u16 {
+    static NEXT_REGION: AtomicU16 = AtomicU16::new(0);
+    let region = NEXT_REGION.fetch_add(1, Ordering::Relaxed);
+    let mut candidate = 20_000 + (std::process::id() % 100) as u16 * 300 + region * 1_000 % 30_000;
+    loop {
+        let free = (0..count).all(|i| {
+            TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, candidate + i))).is_ok()
+        });
+        if free {
+            return candidate;
+        }
+        candidate = 20_000 + (candidate - 20_000 + 97 * count) % 40_000;
+    }
+}
+
+fn cohort(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run cohort")
+}
+
+fn init(dir: &Path, nodes: usize) -> u16 {
+    let base = free_base_port(2 * nodes as u16 + 100);
+    let out = cohort(&[
+        "testnet",
+        "init",
+        "--nodes",
+        &nodes.to_string(),
+        "--dir",
+        dir.to_str().unwrap(),
+        "--base-port",
+        &base.to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    base
+}
+
+/// Child processes, killed on drop.
+struct Nodes {
+    children: Vec<Child>,
+    logs: Vec<PathBuf>,
+}
+
+impl Nodes {
+    fn start(dir: &Path, nodes: usize) -> Self {
+        let mut children = Vec::new();
+        let mut logs = Vec::new();
+        for i in 0..nodes {
+            let node_dir = dir.join(format!("node{i}"));
+            let log_path = node_dir.join("test.log");
+            let log = std::fs::File::create(&log_path).unwrap();
+            let child = Command::new(BIN)
+                .args(["run", "--log-format", "json", "--config"])
+                .arg(node_dir.join("config.toml"))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("start cohort run");
+            children.push(child);
+            logs.push(log_path);
+        }
+        Self { children, logs }
+    }
+
+    fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(&self.logs[i]).unwrap_or_default()
+    }
+
+    fn signal_all(&self) {
+        for child in &self.children {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGTERM);
+        }
+    }
+
+    /// Waits (bounded) for every child to exit.
+    fn wait_all(&mut self, deadline: Duration) -> Vec<ExitStatus> {
+        let until = Instant::now() + deadline;
+        let mut statuses = vec![None; self.children.len()];
+        while statuses.iter().any(Option::is_none) {
+            assert!(
+                Instant::now() < until,
+                "nodes did not exit within {deadline:?}: {statuses:?}"
+            );
+            for (child, status) in self.children.iter_mut().zip(statuses.iter_mut()) {
+                if status.is_none() {
+                    *status = child.try_wait().unwrap();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        statuses.into_iter().map(Option::unwrap).collect()
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn metrics_addr(base: u16, i: usize) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, base + 2 * i as u16 + 1))
+}
+
+#[test]
+fn four_nodes_walk_the_barrier_and_stop_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = init(dir.path(), 4);
+    let mut nodes = Nodes::start(dir.path(), 4);
+    let until = Instant::now() + WALK_DEADLINE;
+    loop {
+        let complete = (0..4)
+            .filter(|i| scrape(metrics_addr(base, *i)).is_some_and(|s| s.walk_complete))
+            .count();
+        if complete == 4 {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "only {complete}/4 nodes completed the walk; node0 log:\n{}",
+            nodes.log(0)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Metrics are served over HTTP with the runtime's and the protocol's series.
+    let page = ureq_get(metrics_addr(base, 0));
+    assert_eq!(metric(&page, "node_walk_steps"), Some(5.0));
+    nodes.signal_all();
+    for (i, status) in nodes.wait_all(EXIT_DEADLINE).into_iter().enumerate() {
+        assert!(
+            status.success(),
+            "node{i} exited with {status}:\n{}",
+            nodes.log(i)
+        );
+        let log = nodes.log(i);
+        for step in 1..=5 {
+            assert!(
+                log.contains(&format!("step_set step={step}")),
+                "node{i} step {step}"
+            );
+        }
+        assert!(log.contains("walk_complete"));
+        assert!(log.contains("stopping"));
+    }
+}
+
+fn ureq_get(addr: SocketAddr) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "2", &format!("http://{addr}/metrics")])
+        .output();
+    match out {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).to_string(),
+        // No curl on the machine: fall back to a raw HTTP/1.0 request.
+        _ => {
+            use std::io::{Read as _, Write as _};
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            stream
+                .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                .unwrap();
+            let mut text = String::new();
+            let _ = stream.read_to_string(&mut text);
+            text
+        }
+    }
+}
+
+#[test]
+fn a_node_with_another_cluster_definition_is_refused_on_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path(), 4);
+    // node3 gets its own copy of the cluster file with another minor version.
+    let cluster = std::fs::read_to_string(dir.path().join("cluster.toml")).unwrap();
+    let odd_cluster = cluster.replace("version = \"1.0\"", "version = \"1.1\"");
+    assert_ne!(cluster, odd_cluster);
+    std::fs::write(dir.path().join("node3/cluster.toml"), odd_cluster).unwrap();
+    let config_path = dir.path().join("node3/config.toml");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(
+        &config_path,
+        config.replace(
+            "cluster_file = \"../cluster.toml\"",
+            "cluster_file = \"cluster.toml\"",
+        ),
+    )
+    .unwrap();
+    let odd_key = std::fs::read_to_string(dir.path().join("node3/key")).unwrap();
+    let odd_identity = {
+        use commonware_codec::DecodeExt as _;
+        use commonware_cryptography::Signer as _;
+        let bytes = cohort_node::hex::decode(&odd_key).unwrap();
+        commonware_cryptography::ed25519::PrivateKey::decode(bytes)
+            .unwrap()
+            .public_key()
+            .to_string()
+    };
+
+    let mut nodes = Nodes::start(dir.path(), 4);
+    let statuses = nodes.wait_all(WALK_DEADLINE);
+    for (i, status) in statuses.into_iter().enumerate() {
+        let log = nodes.log(i);
+        assert_eq!(status.code(), Some(1), "node{i} should fail:\n{log}");
+        assert!(log.contains("protocol failed"), "node{i}:\n{log}");
+        assert!(log.contains("protocol version mismatch"), "node{i}:\n{log}");
+        if i < 3 {
+            assert!(
+                log.contains(&odd_identity),
+                "node{i} must name node3:\n{log}"
+            );
+        }
+    }
+}
+
+#[test]
+fn set_up_mistakes_are_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    let out = cohort(&["run", "--config", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: cannot read"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    let base = init(dir.path(), 2);
+    let config = dir.path().join("node0/config.toml");
+
+    // Unreadable key.
+    std::fs::write(dir.path().join("node0/key"), "not hex").unwrap();
+    let out = cohort(&["run", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("malformed") && stderr.contains("key"),
+        "{stderr}"
+    );
+
+    // Malformed config.
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "name = 3\n").unwrap();
+    let out = cohort(&["run", "--config", broken.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.starts_with("error: malformed"), "{stderr}");
+
+    // Port already in use.
+    let config = dir.path().join("node1/config.toml");
+    let _taken = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, base + 2))).unwrap();
+    let out = cohort(&["run", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("cannot listen for p2p on") && stderr.contains(&format!("{}", base + 2)),
+        "{stderr}"
+    );
+}
