@@ -9,10 +9,16 @@
 //! handshake. After the handshake the node keeps answering its peers for [`LINGER_PERIODS`] sync
 //! periods, so a peer whose acknowledgement was lost still gets a repeat before we go quiet.
 //!
+//! Connecting has no overall deadline: a node started before its peers waits for them, reporting
+//! the members still missing (an [`Event::WaitingForPeers`]) every phase timeout. Each single wait
+//! is still bounded, and any barrier error (a refused hello, a broken rule) ends the wait at once.
+//! The steps after connecting each have the phase timeout as their deadline.
+//!
 //! When the walk fails (a peer refused us, broke the rules, or never came), the engine returns the
-//! error only after keeping the barrier up for the cluster's shutdown timeout: members that have
-//! not yet met the faulty peer keep receiving its hellos and our refusals meanwhile, so every
-//! member can name the culprit instead of timing out on a cluster that went silent.
+//! error only after keeping the barrier up for one phase timeout: members that have not yet met
+//! the faulty peer (they may start later, or connect slowly) keep receiving its hellos and our
+//! refusals meanwhile, so every member can name the culprit rather than wait for a node that went
+//! silent.
 
 use crate::{
     barrier::{self, BarrierError},
@@ -149,7 +155,15 @@ where
 
             let timing = *cfg.cluster.timing();
             let walk = async {
-                mailbox.await_all_connected(timing.phase_timeout).await?;
+                loop {
+                    match mailbox.await_all_connected(timing.phase_timeout).await {
+                        Ok(()) => break,
+                        Err(BarrierError::Timeout { missing, .. }) => {
+                            cfg.tracer.record(Event::WaitingForPeers { missing })
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
                 for step in 1..=cfg.walk_steps {
                     mailbox.set_step(step).await?;
                     mailbox
@@ -173,7 +187,7 @@ where
                     })
                 }
                 Err(error) => {
-                    context.sleep(timing.shutdown_timeout).await;
+                    context.sleep(timing.phase_timeout).await;
                     Err(error.into())
                 }
             }

@@ -23,6 +23,8 @@ pub enum Event {
     PeerConnected { peer: PublicKey },
     /// `peer` has not answered `attempts` hellos; still retried at the backoff cap.
     PeerUnresponsive { peer: PublicKey, attempts: u32 },
+    /// Still waiting for these members to connect (reported every phase timeout).
+    WaitingForPeers { missing: Vec<PublicKey> },
     /// Every member (this one included) reached `step`.
     AllAtStep { step: u64 },
     /// This node announced shutdown to every peer.
@@ -53,6 +55,7 @@ impl Event {
             Event::PeerStep { .. } => "peer_step",
             Event::PeerConnected { .. } => "peer_connected",
             Event::PeerUnresponsive { .. } => "peer_unresponsive",
+            Event::WaitingForPeers { .. } => "waiting_for_peers",
             Event::AllAtStep { .. } => "all_at_step",
             Event::ShutdownAnnounced => "shutdown_announced",
             Event::ShutdownAcknowledged => "shutdown_acknowledged",
@@ -75,6 +78,10 @@ impl fmt::Display for Event {
             Event::PeerConnected { peer } => write!(f, " peer={peer}"),
             Event::PeerUnresponsive { peer, attempts } => {
                 write!(f, " peer={peer} attempts={attempts}")
+            }
+            Event::WaitingForPeers { missing } => {
+                let missing: Vec<String> = missing.iter().map(|k| k.to_string()).collect();
+                write!(f, " missing={}", missing.join(","))
             }
             Event::ShutdownAnnounced | Event::ShutdownAcknowledged | Event::AllShutdown => Ok(()),
             Event::BarrierFailed { error } => write!(f, " error={error:?}"),
@@ -105,7 +112,10 @@ pub struct LogTracer;
 impl Tracer for LogTracer {
     fn record(&self, event: Event) {
         match &event {
-            Event::BarrierFailed { .. } | Event::InputRejected { .. } => {
+            Event::BarrierFailed { .. }
+            | Event::InputRejected { .. }
+            | Event::WaitingForPeers { .. }
+            | Event::PeerUnresponsive { .. } => {
                 tracing::warn!(event = event.name(), "{event}")
             }
             Event::PeerStep { .. } => tracing::debug!(event = event.name(), "{event}"),

@@ -90,13 +90,30 @@ fn print_failure(report: &RunReport) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    match execute(Cli::parse().command) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs one command; `Err` is a usage or I/O error (exit status 2).
+fn execute(command: Command) -> Result<ExitCode, String> {
+    let verdict = |passed: bool| {
+        if passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    };
+    match command {
         Command::List => {
             for scenario in Scenario::ALL {
                 println!("{:<18} {}", scenario.name(), scenario.description());
             }
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Command::Run {
             scenario: name,
@@ -105,26 +122,14 @@ fn main() -> ExitCode {
             trace,
             check_determinism,
         } => {
-            let scenario = match scenario(&name, nodes) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
             let options = RunOptions {
-                scenario,
+                scenario: scenario(&name, nodes)?,
                 seed,
                 nodes,
                 trace: trace.clone(),
             };
-            let report = match run_checked(&options, check_determinism) {
-                Ok(report) => report,
-                Err(e) => {
-                    eprintln!("error: cannot write trace file {trace:?}: {e}");
-                    return ExitCode::from(2);
-                }
-            };
+            let report = run_checked(&options, check_determinism)
+                .map_err(|e| format!("cannot write trace file {trace:?}: {e}"))?;
             println!(
                 "nodes={} steps={} events={}{}",
                 report.plan.nodes,
@@ -140,11 +145,7 @@ fn main() -> ExitCode {
                 print_failure(&report);
             }
             println!("{}", report.summary_line());
-            if report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
+            Ok(verdict(report.passed()))
         }
         Command::Explore {
             scenario: name,
@@ -152,51 +153,29 @@ fn main() -> ExitCode {
             nodes,
             jobs,
         } => {
-            let scenario = match scenario(&name, nodes) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let seeds = match parse_seeds(&seeds) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
+            let scenario = scenario(&name, nodes)?;
+            let seeds = parse_seeds(&seeds)?;
             let jobs = jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism()
                     .map(|n| n.get())
                     .unwrap_or(1)
             });
-            let exploration = explore(scenario, seeds, nodes, jobs, |report| {
-                eprintln!(
-                    "seed {} failed: {}",
-                    report.seed,
-                    report
-                        .violations
-                        .first()
-                        .map(|v| v.to_string())
-                        .unwrap_or_default()
-                );
-            });
-            for report in &exploration.failures {
-                let first = report
+            let first_violation = |report: &RunReport| {
+                report
                     .violations
                     .first()
                     .map(|v| v.to_string())
-                    .unwrap_or_default();
-                println!("failed seed={} {first}", report.seed);
+                    .unwrap_or_default()
+            };
+            let exploration = explore(scenario, seeds, nodes, jobs, |report| {
+                eprintln!("seed {} failed: {}", report.seed, first_violation(report));
+            });
+            for report in &exploration.failures {
+                println!("failed seed={} {}", report.seed, first_violation(report));
                 println!("  replay: {}", report.replay_command());
             }
             println!("{}", exploration.summary_line());
-            if exploration.failures.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
+            Ok(verdict(exploration.failures.is_empty()))
         }
     }
 }

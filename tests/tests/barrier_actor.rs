@@ -11,7 +11,8 @@ use commonware_cryptography::{Signer as _, ed25519};
 use commonware_macros::select;
 use commonware_p2p::{Recipients, Sender as _, simulated};
 use commonware_runtime::{
-    Clock as _, Metrics as _, Quota, Runner as _, Spawner as _, Supervisor as _, deterministic,
+    Clock as _, Handle, Metrics as _, Quota, Runner as _, Spawner as _, Supervisor as _,
+    deterministic,
 };
 use commonware_utils::{NZU32, NZUsize, probability};
 use std::{
@@ -85,6 +86,20 @@ async fn network(
     oracle
 }
 
+/// Registers `key` on the barrier channel and runs `actor` there.
+async fn start(
+    oracle: &simulated::Oracle<ed25519::PublicKey, deterministic::Context>,
+    key: &ed25519::PrivateKey,
+    actor: barrier::Actor<deterministic::Context, Recorder>,
+) -> Handle<()> {
+    let control = oracle.control(key.public_key());
+    let (sender, receiver) = control
+        .register(BARRIER_CHANNEL, Quota::per_second(NZU32!(100)))
+        .await
+        .unwrap();
+    actor.start(sender, receiver, control)
+}
+
 fn actor_config(
     key: &ed25519::PrivateKey,
     cluster: &Cluster,
@@ -109,16 +124,11 @@ fn waits_are_bounded_and_name_the_missing_peer() {
         // Node 2 never starts.
         let mut mailboxes = Vec::new();
         for key in &keys[..2] {
-            let control = oracle.control(key.public_key());
-            let (sender, receiver) = control
-                .register(BARRIER_CHANNEL, Quota::per_second(NZU32!(100)))
-                .await
-                .unwrap();
             let (actor, mailbox) = barrier::Actor::new(
                 context.child("barrier"),
                 actor_config(key, &cluster, Recorder::default()),
             );
-            actor.start(sender, receiver, control);
+            start(&oracle, key, actor).await;
             mailboxes.push(mailbox);
         }
         let start = context.current();
@@ -162,12 +172,7 @@ fn calls_before_start_queue_and_calls_after_stop_fail_cleanly() {
             .spawn(move |_| async move { early.await_all_connected(Duration::from_secs(5)).await });
         let mut handles = Vec::new();
         for (key, actor) in keys.iter().zip(actors) {
-            let control = oracle.control(key.public_key());
-            let (sender, receiver) = control
-                .register(BARRIER_CHANNEL, Quota::per_second(NZU32!(100)))
-                .await
-                .unwrap();
-            handles.push(actor.start(sender, receiver, control));
+            handles.push(start(&oracle, key, actor).await);
         }
         assert_eq!(waiter.await.unwrap(), Ok(()));
         // Walk two steps together.
@@ -201,16 +206,11 @@ fn hostile_frames_are_counted_and_the_sender_blocked() {
         let cluster = cluster(&keys);
         let oracle = network(&context, &keys).await;
         let recorder = Recorder::default();
-        let control = oracle.control(keys[0].public_key());
-        let (sender, receiver) = control
-            .register(BARRIER_CHANNEL, Quota::per_second(NZU32!(100)))
-            .await
-            .unwrap();
         let (actor, mut mailbox) = barrier::Actor::new(
             context.child("barrier"),
             actor_config(&keys[0], &cluster, recorder.clone()),
         );
-        actor.start(sender, receiver, control);
+        start(&oracle, &keys[0], actor).await;
         // Node 1 is a hostile member: it sends an oversized frame of garbage.
         let (mut hostile, _hostile_receiver) = oracle
             .control(keys[1].public_key())
