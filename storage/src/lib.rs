@@ -8,6 +8,7 @@
 //! Storage errors are fatal for the node: callers propagate them and the node stops, to recover
 //! from what was synced when it restarts.
 
+pub mod dkg;
 pub mod meta;
 
 use thiserror::Error;
@@ -24,6 +25,18 @@ pub enum Error {
     /// The metadata store failed (I/O or corruption).
     #[error("metadata store: {0}")]
     Metadata(#[from] commonware_storage::metadata::Error),
+    /// A journal failed (I/O or corruption).
+    #[error("journal: {0}")]
+    Journal(#[from] commonware_storage::journal::Error),
+    /// A sealed record does not open under this node's key (another key, or altered data).
+    #[error("a sealed record of epoch {epoch} does not open: wrong key or altered data")]
+    Unsealable { epoch: u64 },
+    /// A record is larger than the store accepts.
+    #[error("record of {0} bytes is larger than the store accepts")]
+    RecordTooLarge(usize),
+    /// An earlier storage error left the store unusable (the node must restart and recover).
+    #[error("store unusable after an earlier storage error")]
+    Poisoned,
 }
 
 /// Checks that `prefix` can name partitions on every storage backend we run on.
