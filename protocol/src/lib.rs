@@ -6,6 +6,7 @@
 
 pub mod barrier;
 pub mod cluster;
+pub mod dkg;
 pub mod engine;
 pub mod fuzz;
 pub mod trace;

@@ -1,0 +1,747 @@
+//! One DKG or reshare attempt at one node, as a pure state machine (SPEC section 2).
+//!
+//! [`Ceremony`] drives commonware's Feldman-Desmedt `Dealer` and `Player` for this node's roles
+//! in one round and answers every input with an ordered list of [`Effect`]s: records to persist,
+//! sync points, messages to send. The actor must carry them out **in order**, finishing a
+//! [`Effect::Sync`] before any later effect; that ordering is how the crash-safety rules hold:
+//!
+//! - A dealer's dealing randomness comes from a seed that is persisted and synced before any
+//!   dealing leaves the node; after a restart the same seed deals the same polynomial, so a dealer
+//!   never deals two different polynomials in one round.
+//! - A player persists and syncs a dealing before its ack leaves the node. After a restart,
+//!   `Player::resume` rebuilds the same (deterministically signed) acks, and a second dealing
+//!   from a dealer it already holds is never acked: a player never sends two different acks for
+//!   one dealer.
+//! - A dealer persists and syncs its signed log before broadcasting it, and after a restart
+//!   re-sends that very log rather than signing another.
+//!
+//! [`Ceremony::recover`] rebuilds the state from the records that survived, and returns the
+//! effects to resend (dealings, acks, the own log); resending is idempotent for every receiver.
+//!
+//! Log agreement: every valid log a node receives for the first time is echoed to all members, so
+//! a log that reached one honest member reaches all; a dealer caught signing two different logs
+//! is excluded by everyone who sees both. Every honest member finalizes over the logs it holds
+//! when the barrier moves everyone past the log phase. This assumes, as the step barrier does,
+//! that an echo reaches every honest member within that phase.
+
+use super::wire::{Message, Variant};
+use crate::cluster::PublicKey;
+use bytes::{Buf as _, BufMut};
+use commonware_codec::{Encode as _, EncodeSize, Error as CodecError, Read, ReadExt as _, Write};
+use commonware_cryptography::{
+    Signer as _,
+    bls12381::{
+        dkg::feldman_desmedt::{
+            Dealer, DealerPrivMsg, DealerPubMsg, Info, Logs, Output, Player, PlayerAck, Reveal,
+            SignedDealerLog, observe,
+        },
+        primitives::{group::Share, sharing::Mode},
+    },
+    ed25519,
+};
+use commonware_parallel::Sequential;
+use commonware_utils::{N3f1, ordered::Set};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{CryptoRng, SeedableRng as _};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    num::NonZeroU32,
+};
+use thiserror::Error;
+
+/// Namespace of every DKG transcript of Cohort (fixed for the deployment's lifetime).
+pub const NAMESPACE: &[u8] = b"_COHORT_DKG";
+
+/// The fault model: `t = n - f` with `f = (n - 1) / 3`.
+pub type Faults = N3f1;
+
+/// What one attempt is: its round number, the previous output (reshare), dealers and players.
+#[derive(Clone, Debug)]
+pub struct RoundSpec {
+    /// Unique per attempt, never reused (see `dkg::round_of`).
+    pub round: u64,
+    /// The output of the previous epoch, for a reshare.
+    pub previous: Option<Output<Variant, PublicKey>>,
+    pub dealers: Set<PublicKey>,
+    pub players: Set<PublicKey>,
+}
+
+impl RoundSpec {
+    /// The crate's round parameters.
+    pub fn info(&self) -> Result<Info<Variant, PublicKey>, DkgError> {
+        Info::new::<Faults>(
+            NAMESPACE,
+            self.round,
+            self.previous.clone(),
+            Mode::NonZeroCounter,
+            Reveal::V1,
+            self.dealers.clone(),
+            self.players.clone(),
+        )
+        .map_err(|e| DkgError::Setup(e.to_string()))
+    }
+
+    /// Every participant (dealers and players), bounding message sizes.
+    pub fn participants(&self) -> NonZeroU32 {
+        let all: BTreeSet<&PublicKey> = self.dealers.iter().chain(self.players.iter()).collect();
+        NonZeroU32::new(all.len().max(1) as u32).expect("at least one")
+    }
+}
+
+/// A record the ceremony persists (kinds of the storage journal).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// The dealer's dealing seed (secret).
+    Seed([u8; 32]),
+    /// A dealing this node accepted as a player (secret: it holds a share).
+    Dealing {
+        dealer: PublicKey,
+        public: DealerPubMsg<Variant>,
+        private: DealerPrivMsg,
+    },
+    /// An ack this node received as a dealer.
+    Ack {
+        player: PublicKey,
+        ack: PlayerAck<PublicKey>,
+    },
+    /// A signed log: this node's own, or one it received.
+    Log(SignedDealerLog<Variant, PublicKey>),
+}
+
+impl Record {
+    /// The journal kind byte.
+    pub fn kind(&self) -> u8 {
+        match self {
+            Record::Seed(_) => 1,
+            Record::Dealing { .. } => 2,
+            Record::Ack { .. } => 3,
+            Record::Log(_) => 4,
+        }
+    }
+
+    /// Whether the record must be sealed at rest.
+    pub fn secret(&self) -> bool {
+        matches!(self, Record::Seed(_) | Record::Dealing { .. })
+    }
+
+    /// Decodes a record of `kind` for a round of `participants` participants.
+    pub fn decode(kind: u8, payload: &[u8], participants: NonZeroU32) -> Result<Self, CodecError> {
+        let mut buf = bytes::Bytes::copy_from_slice(payload);
+        let record = match kind {
+            1 => {
+                if buf.remaining() != 32 {
+                    return Err(CodecError::InvalidLength(buf.remaining()));
+                }
+                let mut seed = [0u8; 32];
+                buf.copy_to_slice(&mut seed);
+                Record::Seed(seed)
+            }
+            2 => Record::Dealing {
+                dealer: PublicKey::read(&mut buf)?,
+                public: DealerPubMsg::read_cfg(&mut buf, &participants)?,
+                private: DealerPrivMsg::read(&mut buf)?,
+            },
+            3 => Record::Ack {
+                player: PublicKey::read(&mut buf)?,
+                ack: PlayerAck::read(&mut buf)?,
+            },
+            4 => Record::Log(SignedDealerLog::read_cfg(&mut buf, &participants)?),
+            other => return Err(CodecError::InvalidEnum(other)),
+        };
+        if buf.has_remaining() {
+            return Err(CodecError::ExtraData(buf.remaining()));
+        }
+        Ok(record)
+    }
+}
+
+impl Write for Record {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            Record::Seed(seed) => buf.put_slice(seed),
+            Record::Dealing {
+                dealer,
+                public,
+                private,
+            } => {
+                dealer.write(buf);
+                public.write(buf);
+                private.write(buf);
+            }
+            Record::Ack { player, ack } => {
+                player.write(buf);
+                ack.write(buf);
+            }
+            Record::Log(log) => log.write(buf),
+        }
+    }
+}
+
+impl EncodeSize for Record {
+    fn encode_size(&self) -> usize {
+        match self {
+            Record::Seed(seed) => seed.len(),
+            Record::Dealing {
+                dealer,
+                public,
+                private,
+            } => dealer.encode_size() + public.encode_size() + private.encode_size(),
+            Record::Ack { player, ack } => player.encode_size() + ack.encode_size(),
+            Record::Log(log) => log.encode_size(),
+        }
+    }
+}
+
+/// Who a message goes to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum To {
+    One(PublicKey),
+    /// Every participant but this node.
+    All,
+}
+
+/// One thing the actor must do, in order.
+// Effects live for one pass of the actor loop; see `wire::Message` on boxing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Append a record to this round's journal (sealed when [`Record::secret`]).
+    Persist(Record),
+    /// Make every record appended so far durable before doing anything that follows.
+    Sync,
+    /// Send a message.
+    Send { to: To, message: Message },
+    /// A dealing was produced (`commitment` is the sha256 of the encoded public dealing): traced
+    /// so the simulator can check a dealer never deals two polynomials in one round.
+    Dealt { commitment: [u8; 32] },
+    /// An ack left this node (`digest` is the sha256 of the encoded ack): traced so the
+    /// simulator can check a player never sends two different acks to one dealer.
+    Acked { dealer: PublicKey, digest: [u8; 32] },
+}
+
+/// Why an input was refused; `misbehaviour` inputs justify blocking the sender.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("{reason}")]
+pub struct Rejection {
+    pub reason: String,
+    pub misbehaviour: bool,
+}
+
+impl Rejection {
+    fn benign(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            misbehaviour: false,
+        }
+    }
+
+    fn hostile(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            misbehaviour: true,
+        }
+    }
+}
+
+/// Why the ceremony cannot go on.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum DkgError {
+    #[error("invalid round set-up: {0}")]
+    Setup(String),
+    #[error("persisted state is inconsistent: {0}")]
+    Recovery(String),
+    #[error("cannot finalize: {0}")]
+    Finalize(String),
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use commonware_cryptography::{Hasher as _, Sha256};
+    let digest = Sha256::hash(&[bytes]);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// The dealer side of this node.
+struct DealerSide {
+    /// `None` once the log is signed.
+    dealer: Option<Dealer<Variant, ed25519::PrivateKey>>,
+    public: DealerPubMsg<Variant>,
+    private: BTreeMap<PublicKey, DealerPrivMsg>,
+    acked: BTreeSet<PublicKey>,
+    log: Option<SignedDealerLog<Variant, PublicKey>>,
+}
+
+/// The result of a finished ceremony.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub output: Output<Variant, PublicKey>,
+    /// This node's share, if it is a player.
+    pub share: Option<Share>,
+}
+
+/// One attempt at one node.
+pub struct Ceremony {
+    spec: RoundSpec,
+    info: Info<Variant, PublicKey>,
+    me: ed25519::PrivateKey,
+    me_pk: PublicKey,
+    dealer: Option<DealerSide>,
+    player: Option<Player<Variant, ed25519::PrivateKey>>,
+    /// Acks this node sent, by dealer (resent on request; never replaced).
+    acks: BTreeMap<PublicKey, PlayerAck<PublicKey>>,
+    /// Valid logs received, by dealer.
+    logs: BTreeMap<PublicKey, SignedDealerLog<Variant, PublicKey>>,
+    /// Dealers caught with two different valid logs.
+    equivocators: BTreeSet<PublicKey>,
+}
+
+impl Ceremony {
+    /// Starts a fresh attempt. A dealer persists `seed` (and syncs) before dealing with it.
+    pub fn start(
+        spec: RoundSpec,
+        me: ed25519::PrivateKey,
+        share: Option<Share>,
+        seed: [u8; 32],
+    ) -> Result<(Self, Vec<Effect>), DkgError> {
+        Self::build(spec, me, share, Some(seed), Vec::new())
+    }
+
+    /// Rebuilds an attempt from the records that survived a crash; `fresh_seed` is used only if
+    /// no seed was persisted (then no dealing ever left this node).
+    pub fn recover(
+        spec: RoundSpec,
+        me: ed25519::PrivateKey,
+        share: Option<Share>,
+        records: Vec<Record>,
+        fresh_seed: [u8; 32],
+    ) -> Result<(Self, Vec<Effect>), DkgError> {
+        Self::build(spec, me, share, Some(fresh_seed), records)
+    }
+
+    fn build(
+        spec: RoundSpec,
+        me: ed25519::PrivateKey,
+        share: Option<Share>,
+        fresh_seed: Option<[u8; 32]>,
+        records: Vec<Record>,
+    ) -> Result<(Self, Vec<Effect>), DkgError> {
+        let info = spec.info()?;
+        let me_pk = me.public_key();
+        let mut effects = Vec::new();
+
+        // Sort what survived.
+        let mut seed = None;
+        let mut dealings = Vec::new();
+        let mut received_acks = Vec::new();
+        let mut logs: BTreeMap<PublicKey, SignedDealerLog<Variant, PublicKey>> = BTreeMap::new();
+        let mut own_log = None;
+        for record in records {
+            match record {
+                Record::Seed(s) => seed = seed.or(Some(s)),
+                Record::Dealing {
+                    dealer,
+                    public,
+                    private,
+                } => dealings.push((dealer, public, private)),
+                Record::Ack { player, ack } => received_acks.push((player, ack)),
+                Record::Log(log) => {
+                    if let Some((dealer, _)) = log.clone().check(&info) {
+                        if dealer == me_pk {
+                            own_log = Some(log);
+                        } else {
+                            logs.insert(dealer, log);
+                        }
+                    }
+                }
+            }
+        }
+
+        // Player side: resume from the persisted dealings.
+        let is_player = spec.players.position(&me_pk).is_some();
+        let mut acks = BTreeMap::new();
+        let player = if is_player {
+            let checked: BTreeMap<_, _> = logs
+                .values()
+                .chain(own_log.iter())
+                .filter_map(|log| log.clone().check(&info))
+                .collect();
+            let (player, resumed) =
+                Player::resume::<Faults>(info.clone(), me.clone(), &checked, dealings)
+                    .map_err(|e| DkgError::Recovery(e.to_string()))?;
+            acks = resumed;
+            Some(player)
+        } else {
+            None
+        };
+
+        let mut ceremony = Self {
+            spec,
+            info,
+            me,
+            me_pk,
+            dealer: None,
+            player,
+            acks,
+            logs,
+            equivocators: BTreeSet::new(),
+        };
+
+        // Dealer side: same seed, same polynomial.
+        if ceremony.spec.dealers.position(&ceremony.me_pk).is_some() {
+            let seed = match seed {
+                Some(seed) => seed,
+                None => {
+                    let seed = fresh_seed.expect("a fresh seed is always supplied");
+                    effects.push(Effect::Persist(Record::Seed(seed)));
+                    effects.push(Effect::Sync);
+                    seed
+                }
+            };
+            let (dealer, public, private) = Dealer::start::<Faults>(
+                ChaCha20Rng::from_seed(seed),
+                ceremony.info.clone(),
+                ceremony.me.clone(),
+                share,
+            )
+            .map_err(|e| DkgError::Setup(e.to_string()))?;
+            effects.push(Effect::Dealt {
+                commitment: sha256(&public.encode()),
+            });
+            let mut side = DealerSide {
+                dealer: Some(dealer),
+                public,
+                private: private.into_iter().collect(),
+                acked: BTreeSet::new(),
+                log: None,
+            };
+            for (player, ack) in received_acks {
+                if let Some(dealer) = side.dealer.as_mut()
+                    && dealer.receive_player_ack(player.clone(), ack).is_ok()
+                {
+                    side.acked.insert(player);
+                }
+            }
+            if let Some(log) = own_log {
+                side.dealer = None;
+                side.log = Some(log);
+            }
+            ceremony.dealer = Some(side);
+            // Our own dealing to ourselves, if we are also a player and do not hold it yet.
+            effects.extend(ceremony.self_deal()?);
+        }
+
+        // Resend what others may still need: acks we sent, and our log.
+        for (dealer, ack) in &ceremony.acks {
+            if *dealer != ceremony.me_pk {
+                effects.push(Effect::Send {
+                    to: To::One(dealer.clone()),
+                    message: Message::Ack {
+                        round: ceremony.spec.round,
+                        ack: ack.clone(),
+                    },
+                });
+            }
+        }
+        effects.extend(ceremony.resend_log());
+        Ok((ceremony, effects))
+    }
+
+    /// Delivers our own dealing to our own player (no network involved).
+    fn self_deal(&mut self) -> Result<Vec<Effect>, DkgError> {
+        let mut effects = Vec::new();
+        let Some(side) = self.dealer.as_ref() else {
+            return Ok(effects);
+        };
+        let Some(private) = side.private.get(&self.me_pk).cloned() else {
+            return Ok(effects);
+        };
+        if self.acks.contains_key(&self.me_pk) || side.dealer.is_none() {
+            return Ok(effects);
+        }
+        let public = side.public.clone();
+        let me = self.me_pk.clone();
+        effects.extend(
+            self.accept_dealing(&me, public, private)
+                .map_err(|r| DkgError::Setup(format!("own dealing refused: {}", r.reason)))?,
+        );
+        Ok(effects)
+    }
+
+    /// The round of this attempt.
+    pub fn round(&self) -> u64 {
+        self.spec.round
+    }
+
+    /// The set-up of this attempt.
+    pub fn spec(&self) -> &RoundSpec {
+        &self.spec
+    }
+
+    /// (Re)sends our dealing to every player whose ack we lack (deal phase; call periodically).
+    pub fn deal(&self) -> Vec<Effect> {
+        let Some(side) = &self.dealer else {
+            return Vec::new();
+        };
+        if side.dealer.is_none() {
+            return Vec::new();
+        }
+        side.private
+            .iter()
+            .filter(|(player, _)| **player != self.me_pk && !side.acked.contains(*player))
+            .map(|(player, private)| Effect::Send {
+                to: To::One(player.clone()),
+                message: Message::Dealing {
+                    round: self.spec.round,
+                    public: side.public.clone(),
+                    private: private.clone(),
+                },
+            })
+            .collect()
+    }
+
+    /// True once every player acked our dealing (the dealer has nothing more to wait for).
+    pub fn all_acked(&self) -> bool {
+        self.dealer
+            .as_ref()
+            .is_none_or(|side| side.private.keys().all(|p| side.acked.contains(p)))
+    }
+
+    /// Signs our log (revealing the shares of players whose acks we lack), persists and syncs it,
+    /// then broadcasts it. Idempotent: a signed log is resent, never signed again.
+    pub fn finalize_log(&mut self) -> Vec<Effect> {
+        let Some(side) = self.dealer.as_mut() else {
+            return Vec::new();
+        };
+        let Some(dealer) = side.dealer.take() else {
+            return self.resend_log();
+        };
+        let log = dealer.finalize::<Faults>();
+        side.log = Some(log.clone());
+        vec![
+            Effect::Persist(Record::Log(log.clone())),
+            Effect::Sync,
+            Effect::Send {
+                to: To::All,
+                message: Message::Log {
+                    round: self.spec.round,
+                    log,
+                },
+            },
+        ]
+    }
+
+    /// Our signed log again, if we have one (log phase; call periodically).
+    pub fn resend_log(&self) -> Vec<Effect> {
+        match self.dealer.as_ref().and_then(|side| side.log.clone()) {
+            Some(log) => vec![Effect::Send {
+                to: To::All,
+                message: Message::Log {
+                    round: self.spec.round,
+                    log,
+                },
+            }],
+            None => Vec::new(),
+        }
+    }
+
+    /// Handles one message from `from`.
+    pub fn on_message(
+        &mut self,
+        from: &PublicKey,
+        message: Message,
+    ) -> Result<Vec<Effect>, Rejection> {
+        if message.round() != self.spec.round {
+            return Err(Rejection::benign(format!(
+                "round {} is not the current round {}",
+                message.round(),
+                self.spec.round
+            )));
+        }
+        match message {
+            Message::Dealing {
+                public, private, ..
+            } => {
+                if self.spec.dealers.position(from).is_none() {
+                    return Err(Rejection::hostile("dealing from a non-dealer"));
+                }
+                self.accept_dealing(from, public, private)
+            }
+            Message::Ack { ack, .. } => self.accept_ack(from, ack),
+            Message::Log { log, .. } => self.accept_log(from, log),
+        }
+    }
+
+    fn accept_dealing(
+        &mut self,
+        dealer: &PublicKey,
+        public: DealerPubMsg<Variant>,
+        private: DealerPrivMsg,
+    ) -> Result<Vec<Effect>, Rejection> {
+        let Some(player) = self.player.as_mut() else {
+            return Err(Rejection::hostile("dealing sent to a non-player"));
+        };
+        if let Some(ack) = self.acks.get(dealer) {
+            // Already acked this dealer: resend that very ack, never a new one.
+            return Ok(self.ack_effects(dealer, ack.clone(), None));
+        }
+        let record = Record::Dealing {
+            dealer: dealer.clone(),
+            public: public.clone(),
+            private: private.clone(),
+        };
+        match player.dealer_message::<Faults>(dealer.clone(), public, private) {
+            Ok(Some(ack)) => {
+                self.acks.insert(dealer.clone(), ack.clone());
+                Ok(self.ack_effects(dealer, ack, Some(record)))
+            }
+            Ok(None) => Err(Rejection::benign("dealer already handled")),
+            Err(e) => Err(Rejection::hostile(format!("invalid dealing: {e}"))),
+        }
+    }
+
+    /// Persist + sync the dealing (when new), then the ack: to ourselves directly, else sent.
+    fn ack_effects(
+        &mut self,
+        dealer: &PublicKey,
+        ack: PlayerAck<PublicKey>,
+        record: Option<Record>,
+    ) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let fresh = record.is_some();
+        if let Some(record) = record {
+            effects.push(Effect::Persist(record));
+            effects.push(Effect::Sync);
+        }
+        if *dealer == self.me_pk {
+            if let Some(side) = self.dealer.as_mut()
+                && let Some(d) = side.dealer.as_mut()
+                && d.receive_player_ack(self.me_pk.clone(), ack).is_ok()
+            {
+                side.acked.insert(self.me_pk.clone());
+            }
+            return effects;
+        }
+        if fresh {
+            effects.push(Effect::Acked {
+                dealer: dealer.clone(),
+                digest: sha256(&ack.encode()),
+            });
+        }
+        effects.push(Effect::Send {
+            to: To::One(dealer.clone()),
+            message: Message::Ack {
+                round: self.spec.round,
+                ack,
+            },
+        });
+        effects
+    }
+
+    fn accept_ack(
+        &mut self,
+        player: &PublicKey,
+        ack: PlayerAck<PublicKey>,
+    ) -> Result<Vec<Effect>, Rejection> {
+        let Some(side) = self.dealer.as_mut() else {
+            return Err(Rejection::hostile("ack sent to a non-dealer"));
+        };
+        let Some(dealer) = side.dealer.as_mut() else {
+            // Log already signed: a late ack changes nothing.
+            return Ok(Vec::new());
+        };
+        if side.acked.contains(player) {
+            return Ok(Vec::new());
+        }
+        dealer
+            .receive_player_ack(player.clone(), ack.clone())
+            .map_err(|e| Rejection::hostile(format!("invalid ack: {e}")))?;
+        side.acked.insert(player.clone());
+        Ok(vec![Effect::Persist(Record::Ack {
+            player: player.clone(),
+            ack,
+        })])
+    }
+
+    fn accept_log(
+        &mut self,
+        _from: &PublicKey,
+        log: SignedDealerLog<Variant, PublicKey>,
+    ) -> Result<Vec<Effect>, Rejection> {
+        let Some((dealer, _)) = log.clone().check(&self.info) else {
+            return Err(Rejection::hostile(
+                "log with an invalid signature or dealer",
+            ));
+        };
+        if dealer == self.me_pk || self.equivocators.contains(&dealer) {
+            return Ok(Vec::new());
+        }
+        match self.logs.get(&dealer) {
+            Some(known) if known.encode() == log.encode() => Ok(Vec::new()),
+            Some(_) => {
+                // Two different logs signed by one dealer: proof of equivocation.
+                self.logs.remove(&dealer);
+                self.equivocators.insert(dealer.clone());
+                Err(Rejection::benign(format!(
+                    "dealer {dealer} signed two different logs"
+                )))
+            }
+            None => {
+                self.logs.insert(dealer, log.clone());
+                // Echo on first sight, so every member ends up with every log.
+                Ok(vec![
+                    Effect::Persist(Record::Log(log.clone())),
+                    Effect::Send {
+                        to: To::All,
+                        message: Message::Log {
+                            round: self.spec.round,
+                            log,
+                        },
+                    },
+                ])
+            }
+        }
+    }
+
+    /// Dealers caught signing two different logs.
+    pub fn equivocators(&self) -> &BTreeSet<PublicKey> {
+        &self.equivocators
+    }
+
+    /// Number of dealer logs held (ours included).
+    pub fn logs_held(&self) -> usize {
+        self.logs.len() + usize::from(self.dealer.as_ref().is_some_and(|s| s.log.is_some()))
+    }
+
+    /// Finalizes over the logs held: the output, and our share if we are a player.
+    pub fn finish(self, rng: &mut impl CryptoRng) -> Result<Outcome, DkgError> {
+        let mut logs = Logs::<Variant, PublicKey, Faults>::new(self.info.clone());
+        let own = self.dealer.as_ref().and_then(|side| side.log.clone());
+        for log in self.logs.into_values().chain(own) {
+            if let Some((dealer, log)) = log.check(&self.info)
+                && !self.equivocators.contains(&dealer)
+            {
+                logs.record(dealer, log);
+            }
+        }
+        match self.player {
+            Some(player) => {
+                let (output, share) = player
+                    .finalize::<Faults>(rng, logs, &Sequential)
+                    .map_err(|e| DkgError::Finalize(e.to_string()))?;
+                Ok(Outcome {
+                    output,
+                    share: Some(share),
+                })
+            }
+            None => {
+                let output = observe::<Variant, PublicKey, Faults>(rng, logs, &Sequential)
+                    .map_err(|e| DkgError::Finalize(e.to_string()))?;
+                Ok(Outcome {
+                    output,
+                    share: None,
+                })
+            }
+        }
+    }
+}
