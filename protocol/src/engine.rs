@@ -9,6 +9,13 @@
 //! handshake. After the handshake the node keeps answering its peers for [`LINGER_PERIODS`] sync
 //! periods, so a peer whose acknowledgement was lost still gets a repeat before we go quiet.
 //!
+//! Crash safety: each step is recorded durably before it is announced, and completion (all
+//! members at the last step) is recorded before the shutdown handshake. A restarted node resumes
+//! the walk at its recorded step (the barrier then accepts peers around that step). One that had
+//! completed only rejoins the shutdown handshake (its peers may be waiting for its announcement
+//! or acknowledgement), bounded by the shutdown timeout. The handshake is best effort for a node
+//! that restarted: its peers may be gone, and it reports why instead of failing a completed walk.
+//!
 //! Connecting has no overall deadline: a node started before its peers waits for them, reporting
 //! the members still missing (an [`Event::WaitingForPeers`]) every phase timeout. Each single wait
 //! is still bounded, and any barrier error (a refused hello, a broken rule) ends the wait at once.
@@ -135,16 +142,19 @@ where
             if !cfg.cluster.is_member(&me) {
                 return Err(EngineError::NotMember(me));
             }
-            let (_meta, boot) =
+            let (mut meta, boot) =
                 NodeMeta::open_and_boot(context.child("meta"), &cfg.partition_prefix).await?;
             cfg.tracer.record(Event::Boot { boot });
+            let done = meta.done();
+            let resume_step = meta.barrier_step().min(cfg.walk_steps);
 
-            let (actor, mut mailbox) = barrier::Actor::new(
+            let (actor, mailbox) = barrier::Actor::new(
                 context.child("barrier"),
                 barrier::Config {
                     signer: cfg.identity.clone(),
                     cluster: cfg.cluster.clone(),
                     max_step: cfg.walk_steps,
+                    resume_step,
                     unresponsive_after: UNRESPONSIVE_AFTER,
                     mailbox_size: MAILBOX_SIZE,
                     tracer: cfg.tracer.clone(),
@@ -154,24 +164,62 @@ where
             let _barrier = actor.start(sender, receiver, blocker);
 
             let timing = *cfg.cluster.timing();
-            let walk = async {
+            let restarted = boot > 1;
+            let tracer = cfg.tracer.clone();
+            let walk_steps = cfg.walk_steps;
+            // The walk owns a mailbox clone; ours keeps the barrier alive for the linger after it.
+            let mut walk_mailbox = mailbox.clone();
+            let walk = async move {
+                let mailbox = &mut walk_mailbox;
+                if done {
+                    // Completed before this restart. Peers still in the shutdown handshake may
+                    // be waiting for us: rejoin it, bounded, then we are done.
+                    // Announce at once (peers that already left cannot be waited for; the
+                    // announcement reaches each remaining peer as its session opens).
+                    let rejoin = async {
+                        mailbox.shutdown(timing.shutdown_timeout).await?;
+                        mailbox.await_all_shutdown(timing.shutdown_timeout).await
+                    };
+                    if let Err(error) = rejoin.await {
+                        tracer.record(Event::ShutdownIncomplete {
+                            error: error.to_string(),
+                        });
+                    }
+                    return Ok(());
+                }
                 loop {
                     match mailbox.await_all_connected(timing.phase_timeout).await {
                         Ok(()) => break,
                         Err(BarrierError::Timeout { missing, .. }) => {
-                            cfg.tracer.record(Event::WaitingForPeers { missing })
+                            tracer.record(Event::WaitingForPeers { missing })
                         }
-                        Err(error) => return Err(error),
+                        Err(error) => return Err(EngineError::from(error)),
                     }
                 }
-                for step in 1..=cfg.walk_steps {
+                for step in resume_step.max(1)..=walk_steps {
+                    if step > meta.barrier_step() {
+                        meta = meta.record_barrier_step(step).await?;
+                    }
                     mailbox.set_step(step).await?;
                     mailbox
                         .await_all_at_step(step, timing.phase_timeout)
                         .await?;
                 }
-                mailbox.shutdown(timing.shutdown_timeout).await?;
-                mailbox.await_all_shutdown(timing.shutdown_timeout).await
+                let _meta = meta.record_done().await?;
+                let handshake = async {
+                    mailbox.shutdown(timing.shutdown_timeout).await?;
+                    mailbox.await_all_shutdown(timing.shutdown_timeout).await
+                };
+                match handshake.await {
+                    Ok(()) => Ok(()),
+                    Err(error) if restarted => {
+                        tracer.record(Event::ShutdownIncomplete {
+                            error: error.to_string(),
+                        });
+                        Ok(())
+                    }
+                    Err(error) => Err(error.into()),
+                }
             };
             match walk.await {
                 Ok(()) => {
@@ -188,7 +236,7 @@ where
                 }
                 Err(error) => {
                     context.sleep(timing.phase_timeout).await;
-                    Err(error.into())
+                    Err(error)
                 }
             }
         })

@@ -36,6 +36,7 @@ pub fn barrier_frames(data: &[u8]) {
             reconnect_cap: Duration::from_secs(5),
             unresponsive_after: 8,
             max_step: 16,
+            resume_step: 0,
         },
         now,
         &mut rng,

@@ -44,6 +44,8 @@ pub enum Event {
     },
     /// The engine's barrier walk finished every step and the shutdown handshake.
     WalkComplete { steps: u64 },
+    /// A restarted node completed its walk but not the shutdown handshake (its peers had left).
+    ShutdownIncomplete { error: String },
 }
 
 impl Event {
@@ -63,6 +65,7 @@ impl Event {
             Event::BarrierFailed { .. } => "barrier_failed",
             Event::InputRejected { .. } => "input_rejected",
             Event::WalkComplete { .. } => "walk_complete",
+            Event::ShutdownIncomplete { .. } => "shutdown_incomplete",
         }
     }
 }
@@ -95,6 +98,7 @@ impl fmt::Display for Event {
                 " channel={channel} peer={peer} reason={reason:?} blocked={blocked}"
             ),
             Event::WalkComplete { steps } => write!(f, " steps={steps}"),
+            Event::ShutdownIncomplete { error } => write!(f, " error={error:?}"),
         }
     }
 }
@@ -115,6 +119,7 @@ impl Tracer for LogTracer {
             Event::BarrierFailed { .. }
             | Event::InputRejected { .. }
             | Event::WaitingForPeers { .. }
+            | Event::ShutdownIncomplete { .. }
             | Event::PeerUnresponsive { .. } => {
                 tracing::warn!(event = event.name(), "{event}")
             }

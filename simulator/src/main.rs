@@ -90,6 +90,15 @@ fn print_failure(report: &RunReport) {
 }
 
 fn main() -> ExitCode {
+    // Protocol logs on stderr when asked for (RUST_LOG=cohort_protocol=trace, say): replaying a
+    // failing seed with them shows every message of the run.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .without_time()
+            .try_init();
+    }
     match execute(Cli::parse().command) {
         Ok(code) => code,
         Err(message) => {

@@ -38,6 +38,15 @@ pub enum Mismatch {
     ClusterHash,
 }
 
+/// One crash of one node: its tasks stop at `at_ms` (simulated, from the start of the run), its
+/// unsynced writes are lost, and it is rebuilt from its own storage `down_ms` later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrashPlan {
+    pub node: usize,
+    pub at_ms: u64,
+    pub down_ms: u64,
+}
+
 /// A run's fault plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultPlan {
@@ -47,6 +56,8 @@ pub struct FaultPlan {
     pub links: Vec<LinkPlan>,
     /// The misconfigured node, if the scenario has one.
     pub odd_node: Option<(usize, Mismatch)>,
+    /// Node crashes, in time order.
+    pub crashes: Vec<CrashPlan>,
 }
 
 /// The plan RNG of `seed`.
@@ -75,6 +86,38 @@ pub fn draw_links(rng: &mut ChaCha8Rng, nodes: usize) -> Vec<LinkPlan> {
     links
 }
 
+/// Most crashes one plan draws.
+pub const MAX_CRASHES: usize = 6;
+/// Crashes happen within this many milliseconds of the start.
+pub const CRASH_WINDOW_MS: u64 = 4_000;
+/// Longest downtime of a crashed node (below the cluster's 5 s shutdown timeout, so one outage
+/// alone never exceeds what the protocol is specified to wait for).
+pub const MAX_DOWN_MS: u64 = 3_000;
+/// Least time a restarted node stays up before its next crash, so the outages of one node do
+/// not merge into one longer than [`MAX_DOWN_MS`].
+pub const MIN_UP_MS: u64 = 2_000;
+
+/// Draws 1..=MAX_CRASHES crashes of any of `nodes` nodes, in time order.
+pub fn draw_crashes(rng: &mut ChaCha8Rng, nodes: usize) -> Vec<CrashPlan> {
+    let count = rng.random_range(1..=MAX_CRASHES);
+    let mut crashes: Vec<CrashPlan> = (0..count)
+        .map(|_| CrashPlan {
+            node: rng.random_range(0..nodes),
+            at_ms: rng.random_range(0..CRASH_WINDOW_MS),
+            down_ms: rng.random_range(10..=MAX_DOWN_MS),
+        })
+        .collect();
+    crashes.sort_by_key(|c| (c.at_ms, c.node));
+    // Push each crash of a node to at least MIN_UP_MS after its previous restart.
+    let mut up_again: Vec<u64> = vec![0; nodes];
+    for crash in &mut crashes {
+        crash.at_ms = crash.at_ms.max(up_again[crash.node]);
+        up_again[crash.node] = crash.at_ms + crash.down_ms + MIN_UP_MS;
+    }
+    crashes.sort_by_key(|c| (c.at_ms, c.node));
+    crashes
+}
+
 impl FaultPlan {
     /// The plan as one JSON line.
     pub fn to_json(&self) -> String {
@@ -85,6 +128,21 @@ impl FaultPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crashes_of_one_node_never_overlap() {
+        for seed in 0..500 {
+            let crashes = draw_crashes(&mut plan_rng(seed), 3);
+            assert!(!crashes.is_empty() && crashes.len() <= MAX_CRASHES);
+            assert!(crashes.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+            for node in 0..3 {
+                let mine: Vec<_> = crashes.iter().filter(|c| c.node == node).collect();
+                for pair in mine.windows(2) {
+                    assert!(pair[1].at_ms >= pair[0].at_ms + pair[0].down_ms + MIN_UP_MS);
+                }
+            }
+        }
+    }
 
     #[test]
     fn links_are_drawn_deterministically_within_bounds() {

@@ -110,8 +110,17 @@ impl Sink {
     }
 
     fn record(&mut self, t_us: u64, node: u32, event: Event) {
-        let detail = event.to_string();
-        let name = event.name();
+        self.observations.observe(t_us, node, &event);
+        self.hash_line(t_us, node, event.name(), event.to_string());
+    }
+
+    /// Records an event of the harness itself (a crash, a restart): hashed and traced like a
+    /// protocol event, so replays show and check it too.
+    pub fn record_harness(&mut self, t_us: u64, node: u32, name: &'static str, detail: String) {
+        self.hash_line(t_us, node, name, detail);
+    }
+
+    fn hash_line(&mut self, t_us: u64, node: u32, name: &'static str, detail: String) {
         self.hasher.update(&t_us.to_be_bytes());
         self.hasher.update(&node.to_be_bytes());
         self.hasher.update(name.as_bytes());
@@ -119,7 +128,6 @@ impl Sink {
         self.hasher
             .update(Sha256::hash(&[detail.as_bytes()]).as_ref());
         self.count += 1;
-        self.observations.observe(t_us, node, &event);
         let line = TraceLine {
             t_us,
             node,

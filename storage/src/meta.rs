@@ -1,8 +1,12 @@
-//! Node metadata: the boot counter.
+//! Node metadata: the boot counter and the last barrier step announced.
 //!
 //! Each start of a node increments and syncs its boot counter before any protocol runs, so the
 //! count survives every crash that happens after the node came up. The ledger's `Boot` op carries
 //! it, and logs and traces name the boot a line belongs to.
+//!
+//! The barrier step is synced *before* it is announced: peers never see a step this node could
+//! forget, so after a crash it resumes at a step at least as high as any it announced (SPEC 1:
+//! a peer's step never decreases).
 
 use crate::{Error, partition};
 use commonware_storage::{
@@ -13,6 +17,10 @@ use commonware_utils::sequence::U64;
 
 /// Key of the boot counter in the metadata store.
 const BOOT_COUNT: u64 = 0;
+/// Key of the last barrier step this node announced.
+const BARRIER_STEP: u64 = 1;
+/// Key of the flag "this node's ceremony completed".
+const CEREMONY_DONE: u64 = 2;
 
 /// The node's metadata store.
 pub struct NodeMeta<E: Context> {
@@ -44,6 +52,31 @@ impl<E: Context> NodeMeta<E> {
     pub fn boot_count(&self) -> u64 {
         self.store.get(&U64::new(BOOT_COUNT)).copied().unwrap_or(0)
     }
+
+    /// The last barrier step recorded (0 if none).
+    pub fn barrier_step(&self) -> u64 {
+        self.store
+            .get(&U64::new(BARRIER_STEP))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Records `step` durably; call before announcing it.
+    pub async fn record_barrier_step(self, step: u64) -> Result<Self, Error> {
+        let store = self.store.put_sync(U64::new(BARRIER_STEP), step).await?;
+        Ok(Self { store })
+    }
+
+    /// Whether this node's ceremony completed (recorded with [`NodeMeta::record_done`]).
+    pub fn done(&self) -> bool {
+        self.store.get(&U64::new(CEREMONY_DONE)).copied() == Some(1)
+    }
+
+    /// Records durably that this node's ceremony completed.
+    pub async fn record_done(self) -> Result<Self, Error> {
+        let store = self.store.put_sync(U64::new(CEREMONY_DONE), 1).await?;
+        Ok(Self { store })
+    }
 }
 
 #[cfg(test)]
@@ -65,6 +98,25 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(boot, 2);
+            // The barrier step survives a restart once recorded.
+            let (meta, _) = NodeMeta::open_and_boot(context.child("c"), "n0")
+                .await
+                .unwrap();
+            assert_eq!(meta.barrier_step(), 0);
+            let meta = meta.record_barrier_step(4).await.unwrap();
+            assert_eq!(meta.barrier_step(), 4);
+            drop(meta);
+            let (meta, boot) = NodeMeta::open_and_boot(context.child("d"), "n0")
+                .await
+                .unwrap();
+            assert_eq!((meta.barrier_step(), boot), (4, 4));
+            assert!(!meta.done());
+            let meta = meta.record_done().await.unwrap();
+            drop(meta);
+            let (meta, _) = NodeMeta::open_and_boot(context.child("e"), "n0")
+                .await
+                .unwrap();
+            assert!(meta.done());
             // Another node's prefix is its own.
             let (_, boot) = NodeMeta::open_and_boot(context, "n1").await.unwrap();
             assert_eq!(boot, 1);

@@ -109,6 +109,7 @@ fn actor_config(
         signer: key.clone(),
         cluster: cluster.clone(),
         max_step: 10,
+        resume_step: 0,
         unresponsive_after: 4,
         mailbox_size: 64,
         tracer,

@@ -45,6 +45,8 @@ pub struct Config<T: Tracer> {
     pub cluster: Cluster,
     /// The highest step any member may announce.
     pub max_step: u64,
+    /// The step to resume at after a restart (the last one recorded before it was announced).
+    pub resume_step: u64,
     /// Unanswered hellos after which a peer is reported unresponsive.
     pub unresponsive_after: u32,
     /// Capacity of the mailbox.
@@ -123,6 +125,7 @@ where
                 reconnect_cap: timing.reconnect_cap,
                 unresponsive_after: cfg.unresponsive_after,
                 max_step: cfg.max_step,
+                resume_step: cfg.resume_step,
             },
             now,
             &mut context,
@@ -183,6 +186,7 @@ where
                 self.metrics.received.inc();
                 match wire::decode(frame) {
                     Ok(message) => {
+                        tracing::trace!(me = %self.state.me(), %peer, ?message, "barrier recv");
                         let now = self.context.current();
                         self.state.on_message(now, &mut *self.context, &peer, message, &mut out);
                     }
@@ -235,6 +239,7 @@ where
         B: Blocker<PublicKey = PublicKey>,
     {
         for (peer, message) in out.sends {
+            tracing::trace!(me = %self.state.me(), %peer, ?message, "barrier send");
             sender.send(Recipients::One(peer), message.encode(), false);
             self.metrics.sent.inc();
         }

@@ -15,6 +15,10 @@
 //!   an error naming the peer, and the peer is blocked (the transport authenticates it, so a
 //!   broken rule is proof of misbehaviour). A peer's step history spans its sessions: a peer that
 //!   restarts must resume at its persisted step.
+//! - A node that itself restarted resumes at the step it recorded before announcing it
+//!   ([`Config::resume_step`] = s). Every peer is then at `s - 1`, `s` or `s + 1` (none can pass
+//!   `s + 1` without us, none was below `s - 1` when we moved to `s`), so the first step observed
+//!   of a peer must lie in that window; with `s = 0` that is the spec's "0 or 1".
 //! - A frame from a member that does not decode means the peer does not speak this protocol: it
 //!   is reported (error + block) and not dialled again. A silent peer is different (it may be
 //!   down): its hello is retried forever with capped exponential backoff and jitter, and it is
@@ -54,6 +58,8 @@ pub struct Config {
     pub unresponsive_after: u32,
     /// The highest step any member may announce.
     pub max_step: u64,
+    /// The step this node resumes at after a restart (0 on a first start).
+    pub resume_step: u64,
 }
 
 /// An error recorded by the barrier or returned to one waiter.
@@ -259,6 +265,7 @@ impl State {
                 (member.clone(), peer)
             })
             .collect();
+        let step = cfg.resume_step;
         Self {
             signer,
             me,
@@ -266,7 +273,7 @@ impl State {
             cluster_hash: cluster.hash(),
             members: cluster.members().to_vec(),
             cfg,
-            step: 0,
+            step,
             shutdown: false,
             peers,
             error: None,
@@ -477,7 +484,7 @@ impl State {
                     out.send(from, sync);
                 }
             }
-            Message::Sync(sync) => self.on_sync(from, sync, out),
+            Message::Sync(sync) => self.on_sync(now, rng, from, sync, out),
             Message::Reject { session, reason } => {
                 self.on_reject(now, rng, from, session, reason, out)
             }
@@ -577,10 +584,18 @@ impl State {
         }
     }
 
-    fn on_sync(&mut self, from: &PublicKey, sync: Sync, out: &mut Outputs) {
+    fn on_sync(
+        &mut self,
+        now: SystemTime,
+        rng: &mut impl Rng,
+        from: &PublicKey,
+        sync: Sync,
+        out: &mut Outputs,
+    ) {
         let max_step = self.cfg.max_step;
         let our_shutdown = self.shutdown;
         let our_step = self.step;
+        let resume = self.cfg.resume_step;
         let peer = self.peers.get_mut(from).expect("checked member");
         if peer.inbound != Some(sync.session) {
             out.send(
@@ -593,7 +608,8 @@ impl State {
             return;
         }
         let valid = match peer.step {
-            None => sync.step <= 1,
+            None if resume == 0 => sync.step <= 1,
+            None => sync.step + 1 >= resume && sync.step <= resume + 1,
             Some(previous) => sync.step >= previous && sync.step - previous <= 2,
         } && sync.step <= max_step;
         if !valid {
@@ -640,6 +656,23 @@ impl State {
         let newly_shutdown = sync.shutdown && !peer.shutdown;
         peer.shutdown |= sync.shutdown;
         peer.acked_ours |= sync.shutdown_ack && our_shutdown;
+        // The peer is demonstrably alive: if our own session to it is still waiting out a long
+        // backoff (grown while the peer was down), start over and say hello now.
+        if let Outbound::Connecting {
+            session,
+            next_hello,
+            ..
+        } = peer.outbound
+            && next_hello > now + self.cfg.sync_period
+        {
+            let delay = self.backoff(1, rng);
+            self.peers.get_mut(from).expect("checked member").outbound = Outbound::Connecting {
+                session,
+                attempt: 1,
+                next_hello: now + delay,
+            };
+            out.send(from, self.hello(session));
+        }
         if new_step || newly_shutdown {
             // Echo the new step / acknowledge at once rather than at the next tick.
             let ack = self.sync_for(&self.peers[from]);
@@ -800,6 +833,7 @@ mod tests {
             reconnect_cap: Duration::from_secs(5),
             unresponsive_after: 4,
             max_step: MAX_STEP,
+            resume_step: 0,
         }
     }
 
@@ -1190,6 +1224,44 @@ mod tests {
     }
 
     #[test]
+    fn a_restarted_node_accepts_peers_around_its_resume_step() {
+        let keys = signers(2);
+        let cluster = cluster_of(&keys);
+        let observe = |resume: u64, first: u64| {
+            let mut rng = ChaCha8Rng::seed_from_u64(4);
+            let now = SystemTime::UNIX_EPOCH;
+            let mut state = State::new(
+                keys[0].clone(),
+                &cluster,
+                Config {
+                    resume_step: resume,
+                    ..cfg()
+                },
+                now,
+                &mut rng,
+            );
+            assert_eq!(state.step(), resume);
+            let peer = keys[1].public_key();
+            let mut out = Outputs::default();
+            let hello = State::new(keys[1].clone(), &cluster, cfg(), now, &mut rng).hello(9);
+            state.on_message(now, &mut rng, &peer, hello, &mut out);
+            let sync = Message::Sync(Sync {
+                session: 9,
+                step: first,
+                seen: 0,
+                shutdown: false,
+                shutdown_ack: false,
+            });
+            state.on_message(now, &mut rng, &peer, sync, &mut out);
+            state.error().is_none()
+        };
+        assert!(observe(5, 4) && observe(5, 5) && observe(5, 6));
+        assert!(!observe(5, 3) && !observe(5, 7));
+        assert!(observe(0, 0) && observe(0, 1) && !observe(0, 2));
+        assert!(observe(1, 0) && observe(1, 2) && !observe(1, 3));
+    }
+
+    #[test]
     fn unknown_session_makes_the_sender_reconnect() {
         let mut net = Net::new(2);
         net.run(2);
@@ -1240,6 +1312,41 @@ mod tests {
         assert!(gaps.len() > 30, "kept retrying: {}", gaps.len());
         assert!(gaps.iter().all(|g| *g <= Duration::from_millis(5_100)));
         assert!(gaps[0] < gaps[6]);
+    }
+
+    #[test]
+    fn live_traffic_cuts_a_long_reconnect_backoff_short() {
+        let mut net = Net::new(2);
+        // Node 0 dials a silent node 1 until its backoff is at the cap.
+        for _ in 0..200 {
+            net.now += Duration::from_millis(100);
+            let mut out = Outputs::default();
+            let now = net.now;
+            net.states[0].on_tick(now, &mut net.rng, &mut out);
+        }
+        // Node 1 comes up and its hello gets through, but node 0's next hello is far away and
+        // node 0's hellos keep getting lost: a Sync from node 1 makes node 0 say hello at once.
+        let hello = net.states[1].hello(77);
+        let mut out = Outputs::default();
+        let now = net.now;
+        let one = net.states[1].me().clone();
+        net.states[0].on_message(now, &mut net.rng, &one, hello, &mut out);
+        let sync = Message::Sync(Sync {
+            session: 77,
+            step: 0,
+            seen: 0,
+            shutdown: false,
+            shutdown_ack: false,
+        });
+        let mut out = Outputs::default();
+        net.now += Duration::from_millis(150);
+        let now = net.now;
+        net.states[0].on_message(now, &mut net.rng, &one, sync, &mut out);
+        assert!(
+            out.sends
+                .iter()
+                .any(|(to, m)| *to == one && matches!(m, Message::Hello(_)))
+        );
     }
 
     #[test]

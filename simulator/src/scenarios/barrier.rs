@@ -7,6 +7,11 @@
 //! - `shutdown-completes`: every node finished the shutdown handshake;
 //! - `no-hang`: every engine ends before the scenario deadline.
 //!
+//! `barrier-crash`: as `barrier`, while nodes crash (tasks stop, unsynced writes lost) at drawn
+//! times and restart from their own storage after a drawn downtime. Invariants: `walk-completes`,
+//! `every-node-reaches-every-step`, `step-never-regresses` (across restarts) and `no-hang`.
+//! Shutdown completion is not required of a node that restarted after its peers had left.
+//!
 //! `barrier-mismatch`: one node (drawn) has another protocol version or cluster hash.
 //! Invariants: `mismatch-reported` (every honest node's engine fails with an error naming the odd
 //! node, within [`REPORT_DEADLINE`] of simulated time), `odd-node-refused` (the odd node fails
@@ -14,7 +19,7 @@
 
 use super::{Scenario, Violation};
 use crate::{
-    plan::{FaultPlan, Mismatch, draw_links, plan_rng},
+    plan::{CrashPlan, FaultPlan, Mismatch, draw_crashes, draw_links, plan_rng},
     trace::{SimTracer, Sink},
 };
 use cohort_protocol::{
@@ -24,7 +29,7 @@ use cohort_protocol::{
 use commonware_cryptography::{Signer as _, ed25519};
 use commonware_macros::select;
 use commonware_p2p::simulated::{self, Link, Network};
-use commonware_runtime::{Clock as _, Quota, Supervisor as _, deterministic};
+use commonware_runtime::{Clock as _, Quota, Spawner as _, Supervisor as _, deterministic};
 use commonware_utils::{NZU32, NZUsize, Probability};
 use rand::{Rng as _, RngExt as _};
 use std::{
@@ -63,11 +68,17 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         };
         (rng.random_range(0..nodes), mismatch)
     });
+    let crashes = if scenario == Scenario::BarrierCrash {
+        draw_crashes(&mut rng, nodes)
+    } else {
+        Vec::new()
+    };
     FaultPlan {
         nodes,
         steps,
         links,
         odd_node,
+        crashes,
     }
 }
 
@@ -124,6 +135,7 @@ pub async fn run(
     }
 
     let clock = Arc::new(context.child("clock"));
+    let start = context.current();
     let mut handles = Vec::with_capacity(plan.nodes);
     for (index, key) in keys.iter().enumerate() {
         let cluster = match plan.odd_node {
@@ -145,30 +157,29 @@ pub async fn run(
             ),
             _ => honest_cluster.clone(),
         };
-        let control = oracle.control(key.public_key());
-        let (sender, receiver) = control
-            .register(BARRIER_CHANNEL, Quota::per_second(NZU32!(QUOTA_PER_SECOND)))
-            .await
-            .expect("register barrier channel");
-        let engine = Engine::new(
-            context.child("node").with_attribute("index", index),
-            Config {
-                identity: key.clone(),
-                cluster,
-                partition_prefix: format!("node{index}"),
-                tracer: SimTracer::new(index as u32, clock.clone(), sink.clone()),
-                walk_steps: plan.steps,
-            },
+        let life = Life {
+            index,
+            key: key.clone(),
+            cluster,
+            steps: plan.steps,
+            crashes: plan
+                .crashes
+                .iter()
+                .filter(|c| c.node == index)
+                .cloned()
+                .collect(),
+            control: oracle.control(key.public_key()),
+            tracer: SimTracer::new(index as u32, clock.clone(), sink.clone()),
+            sink: sink.clone(),
+        };
+        handles.push(
+            context
+                .child("life")
+                .with_attribute("index", index)
+                .spawn(move |context| life.run(context, start)),
         );
-        handles.push(engine.start(
-            Channels {
-                barrier: (sender, receiver),
-            },
-            control,
-        ));
     }
 
-    let start = context.current();
     let results = select! {
         results = futures::future::join_all(handles) => Some(results),
         _ = context.sleep(SCENARIO_DEADLINE) => None,
@@ -200,6 +211,8 @@ pub async fn run(
 
     match plan.odd_node {
         None => {
+            let crashed: std::collections::BTreeSet<usize> =
+                plan.crashes.iter().map(|c| c.node).collect();
             for (index, result) in results.iter().enumerate() {
                 let node = index as u32;
                 if let Err(error) = result {
@@ -223,7 +236,7 @@ pub async fn run(
                         ),
                     ));
                 }
-                if !observations.walk_complete.contains(&node) {
+                if !crashed.contains(&index) && !observations.walk_complete.contains(&node) {
                     violations.push(Violation::new(
                         "shutdown-completes",
                         format!("node {index} ended without finishing its shutdown handshake"),
@@ -278,6 +291,79 @@ pub async fn run(
         }
     }
     violations
+}
+
+/// One node across its crashes: each life registers the node's channel anew and builds the
+/// engine from the node's own storage; a crash aborts every task of the life (so its unsynced
+/// writes are lost) and the next life starts after the downtime.
+struct Life {
+    index: usize,
+    key: ed25519::PrivateKey,
+    cluster: Cluster,
+    steps: u64,
+    crashes: Vec<CrashPlan>,
+    control: simulated::Control<PublicKey, deterministic::Context>,
+    tracer: SimTracer,
+    sink: Arc<Mutex<Sink>>,
+}
+
+impl Life {
+    async fn run(
+        self,
+        context: deterministic::Context,
+        start: std::time::SystemTime,
+    ) -> Result<Outcome, EngineError> {
+        let mut crashes = self.crashes.iter();
+        let mut lives = 0u32;
+        loop {
+            lives += 1;
+            let (sender, receiver) = self
+                .control
+                .register(BARRIER_CHANNEL, Quota::per_second(NZU32!(QUOTA_PER_SECOND)))
+                .await
+                .expect("register barrier channel");
+            let engine = Engine::new(
+                context.child("node").with_attribute("life", lives),
+                Config {
+                    identity: self.key.clone(),
+                    cluster: self.cluster.clone(),
+                    partition_prefix: format!("node{}", self.index),
+                    tracer: self.tracer.clone(),
+                    walk_steps: self.steps,
+                },
+            );
+            let mut handle = engine.start(
+                Channels {
+                    barrier: (sender, receiver),
+                },
+                self.control.clone(),
+            );
+            let Some(crash) = crashes.next() else {
+                return handle.await.expect("engine task did not panic");
+            };
+            let at = start + Duration::from_millis(crash.at_ms);
+            select! {
+                result = &mut handle => {
+                    // Ended before its crash: later crashes of this node do not happen.
+                    return result.expect("engine task did not panic");
+                },
+                _ = context.sleep_until(at) => {},
+            }
+            handle.abort();
+            let _ = handle.await;
+            self.harness_event(&context, "crashed", format!("down_ms={}", crash.down_ms));
+            context.sleep(Duration::from_millis(crash.down_ms)).await;
+            self.harness_event(&context, "restarted", format!("life={}", lives + 1));
+        }
+    }
+
+    fn harness_event(&self, context: &deterministic::Context, name: &'static str, detail: String) {
+        let t_us = micros(context.current());
+        self.sink
+            .lock()
+            .expect("sink")
+            .record_harness(t_us, self.index as u32, name, detail);
+    }
 }
 
 fn micros(t: std::time::SystemTime) -> u64 {

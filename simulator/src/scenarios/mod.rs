@@ -38,6 +38,7 @@ impl std::fmt::Display for Violation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scenario {
     Barrier,
+    BarrierCrash,
     BarrierMismatch,
 }
 
@@ -45,11 +46,16 @@ pub enum Scenario {
 pub const DEFAULT_SCENARIO: Scenario = Scenario::Barrier;
 
 impl Scenario {
-    pub const ALL: [Scenario; 2] = [Scenario::Barrier, Scenario::BarrierMismatch];
+    pub const ALL: [Scenario; 3] = [
+        Scenario::Barrier,
+        Scenario::BarrierCrash,
+        Scenario::BarrierMismatch,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Barrier => "barrier",
+            Scenario::BarrierCrash => "barrier-crash",
             Scenario::BarrierMismatch => "barrier-mismatch",
         }
     }
@@ -58,6 +64,9 @@ impl Scenario {
         match self {
             Scenario::Barrier => {
                 "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together"
+            }
+            Scenario::BarrierCrash => {
+                "as barrier, while nodes crash (unsynced writes lost) and restart from their storage"
             }
             Scenario::BarrierMismatch => {
                 "one node has another cluster hash or version; every honest node must report it, none may hang"
@@ -72,7 +81,7 @@ impl Scenario {
     /// Smallest and largest node count the scenario accepts.
     pub fn node_range(self) -> std::ops::RangeInclusive<usize> {
         match self {
-            Scenario::Barrier => 1..=64,
+            Scenario::Barrier | Scenario::BarrierCrash => 1..=64,
             Scenario::BarrierMismatch => 2..=64,
         }
     }
@@ -80,7 +89,9 @@ impl Scenario {
     /// Draws the fault plan of `seed` (with `nodes` members if given, else drawn).
     pub fn plan(self, seed: u64, nodes: Option<usize>) -> FaultPlan {
         match self {
-            Scenario::Barrier | Scenario::BarrierMismatch => barrier::plan(self, seed, nodes),
+            Scenario::Barrier | Scenario::BarrierCrash | Scenario::BarrierMismatch => {
+                barrier::plan(self, seed, nodes)
+            }
         }
     }
 
@@ -93,7 +104,7 @@ impl Scenario {
         sink: Arc<Mutex<Sink>>,
     ) -> Vec<Violation> {
         match self {
-            Scenario::Barrier | Scenario::BarrierMismatch => {
+            Scenario::Barrier | Scenario::BarrierCrash | Scenario::BarrierMismatch => {
                 barrier::run(context, seed, plan, sink).await
             }
         }
