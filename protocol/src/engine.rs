@@ -13,8 +13,10 @@
 //! members at the last step) is recorded before the shutdown handshake. A restarted node resumes
 //! the walk at its recorded step (the barrier then accepts peers around that step). One that had
 //! completed only rejoins the shutdown handshake (its peers may be waiting for its announcement
-//! or acknowledgement), bounded by the shutdown timeout. The handshake is best effort for a node
-//! that restarted: its peers may be gone, and it reports why instead of failing a completed walk.
+//! or acknowledgement), bounded by the shutdown timeout. Once every member reached the last step
+//! the walk is complete; a shutdown handshake that cannot finish after that (peers crashed or
+//! left) is reported as [`Event::ShutdownIncomplete`] rather than failing the completed walk,
+//! and the node then stays reachable for a whole phase timeout so a restarting peer can finish.
 //!
 //! Connecting has no overall deadline: a node started before its peers waits for them, reporting
 //! the members still missing (an [`Event::WaitingForPeers`]) every phase timeout. Each single wait
@@ -164,7 +166,6 @@ where
             let _barrier = actor.start(sender, receiver, blocker);
 
             let timing = *cfg.cluster.timing();
-            let restarted = boot > 1;
             let tracer = cfg.tracer.clone();
             let walk_steps = cfg.walk_steps;
             // The walk owns a mailbox clone; ours keeps the barrier alive for the linger after it.
@@ -180,12 +181,15 @@ where
                         mailbox.shutdown(timing.shutdown_timeout).await?;
                         mailbox.await_all_shutdown(timing.shutdown_timeout).await
                     };
-                    if let Err(error) = rejoin.await {
-                        tracer.record(Event::ShutdownIncomplete {
-                            error: error.to_string(),
-                        });
-                    }
-                    return Ok(());
+                    return match rejoin.await {
+                        Ok(()) => Ok(true),
+                        Err(error) => {
+                            tracer.record(Event::ShutdownIncomplete {
+                                error: error.to_string(),
+                            });
+                            Ok(false)
+                        }
+                    };
                 }
                 loop {
                     match mailbox.await_all_connected(timing.phase_timeout).await {
@@ -210,25 +214,31 @@ where
                     mailbox.shutdown(timing.shutdown_timeout).await?;
                     mailbox.await_all_shutdown(timing.shutdown_timeout).await
                 };
+                // Every member reached the last step: the walk is complete. The handshake that
+                // follows is reported when it cannot finish (peers crashed or left), not fatal.
                 match handshake.await {
-                    Ok(()) => Ok(()),
-                    Err(error) if restarted => {
+                    Ok(()) => Ok(true),
+                    Err(error) => {
                         tracer.record(Event::ShutdownIncomplete {
                             error: error.to_string(),
                         });
-                        Ok(())
+                        Ok(false)
                     }
-                    Err(error) => Err(error.into()),
                 }
             };
             match walk.await {
-                Ok(()) => {
+                Ok(handshake_complete) => {
                     cfg.tracer.record(Event::WalkComplete {
                         steps: cfg.walk_steps,
                     });
-                    context
-                        .sleep(timing.sync_period.saturating_mul(LINGER_PERIODS))
-                        .await;
+                    // A peer that missed the handshake may be restarting: stay reachable for a
+                    // whole phase so it can still finish; otherwise a short linger suffices.
+                    let linger = if handshake_complete {
+                        timing.sync_period.saturating_mul(LINGER_PERIODS)
+                    } else {
+                        timing.phase_timeout
+                    };
+                    context.sleep(linger).await;
                     Ok(Outcome {
                         boot,
                         steps: cfg.walk_steps,

@@ -88,8 +88,8 @@ pub fn draw_links(rng: &mut ChaCha8Rng, nodes: usize) -> Vec<LinkPlan> {
 
 /// Most crashes one plan draws.
 pub const MAX_CRASHES: usize = 6;
-/// Crashes happen within this many milliseconds of the start.
-pub const CRASH_WINDOW_MS: u64 = 4_000;
+/// Crashes happen within this many milliseconds of the start (a walk takes about 0.3 to 1.5 s).
+pub const CRASH_WINDOW_MS: u64 = 1_500;
 /// Longest downtime of a crashed node (below the cluster's 5 s shutdown timeout, so one outage
 /// alone never exceeds what the protocol is specified to wait for).
 pub const MAX_DOWN_MS: u64 = 3_000;

@@ -43,6 +43,8 @@ pub struct Observations {
     pub all_at: BTreeMap<u32, u64>,
     /// Nodes that finished their walk.
     pub walk_complete: BTreeSet<u32>,
+    /// Nodes whose shutdown handshake could not finish after their walk completed.
+    pub shutdown_incomplete: BTreeSet<u32>,
     /// First barrier failure of each node: time and error text.
     pub failures: BTreeMap<u32, (u64, String)>,
     /// Network inputs dropped, over all nodes.
@@ -78,6 +80,9 @@ impl Observations {
             }
             Event::WalkComplete { .. } => {
                 self.walk_complete.insert(node);
+            }
+            Event::ShutdownIncomplete { .. } => {
+                self.shutdown_incomplete.insert(node);
             }
             Event::BarrierFailed { error } => {
                 self.failures.entry(node).or_insert((t_us, error.clone()));

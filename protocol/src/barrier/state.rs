@@ -24,7 +24,8 @@
 //!   down): its hello is retried forever with capped exponential backoff and jitter, and it is
 //!   reported as unresponsive once.
 //! - Frames from non-members are dropped and their sender blocked; they never affect the barrier.
-//! - Every `Sync` echoes the step the sender has seen of the receiver. "All at step n" means
+//! - Every `Sync` echoes the step the sender has seen of the receiver (reset when the peer opens a
+//!   new session, i.e. restarted: only its current life's echoes count). "All at step n" means
 //!   every member is at `n` *and* has seen this node at `n`: a node cannot pass a step before every
 //!   peer knows it reached it, so under any message loss a peer observes each of our steps (never
 //!   a jump of more than the spec's tolerated 2, and a first observation of 0 or 1).
@@ -552,6 +553,12 @@ impl State {
         if peer.inbound != Some(hello.session) {
             let restarted = peer.inbound.is_some();
             peer.inbound = Some(hello.session);
+            if restarted {
+                // What the peer's previous life saw of us is gone with it: its new life must echo
+                // our step and acknowledge our shutdown again before they count.
+                peer.seen_ours = 0;
+                peer.acked_ours = false;
+            }
             // A new session from a peer we already knew means it restarted and forgot ours:
             // open a fresh one now instead of waiting for its `UnknownSession`.
             if restarted && matches!(peer.outbound, Outbound::Established { .. }) {
@@ -1312,6 +1319,46 @@ mod tests {
         assert!(gaps.len() > 30, "kept retrying: {}", gaps.len());
         assert!(gaps.iter().all(|g| *g <= Duration::from_millis(5_100)));
         assert!(gaps[0] < gaps[6]);
+    }
+
+    #[test]
+    fn echoes_of_a_peers_previous_life_do_not_count() {
+        // Found by `cohort-sim run --scenario barrier-crash --seed 737`.
+        let mut net = Net::new(2);
+        net.run(3);
+        net.set_step(0, 1);
+        net.deliver();
+        // Node 1's first life echoed our step 1. It restarts (a new session) and announces step
+        // 1 before it has seen anything of us: node 0 must not count the old echo.
+        let keys = signers(2);
+        let cluster = cluster_of(&keys);
+        let now = net.now;
+        let reborn = State::new(keys[1].clone(), &cluster, cfg(), now, &mut net.rng);
+        let one = reborn.me().clone();
+        let mut out = Outputs::default();
+        net.states[0].on_message(now, &mut net.rng, &one, reborn.hello(4242), &mut out);
+        let sync = Message::Sync(Sync {
+            session: 4242,
+            step: 1,
+            seen: 0,
+            shutdown: false,
+            shutdown_ack: false,
+        });
+        net.states[0].on_message(now, &mut net.rng, &one, sync, &mut out);
+        assert_eq!(
+            net.states[0].missing(Condition::AllAtStep(1)),
+            vec![one.clone()]
+        );
+        // Its echo in the new life counts.
+        let echo = Message::Sync(Sync {
+            session: 4242,
+            step: 1,
+            seen: 1,
+            shutdown: false,
+            shutdown_ack: false,
+        });
+        net.states[0].on_message(now, &mut net.rng, &one, echo, &mut out);
+        assert!(net.states[0].missing(Condition::AllAtStep(1)).is_empty());
     }
 
     #[test]
