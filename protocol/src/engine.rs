@@ -174,22 +174,9 @@ where
                 let mailbox = &mut walk_mailbox;
                 if done {
                     // Completed before this restart. Peers still in the shutdown handshake may
-                    // be waiting for us: rejoin it, bounded, then we are done.
-                    // Announce at once (peers that already left cannot be waited for; the
-                    // announcement reaches each remaining peer as its session opens).
-                    let rejoin = async {
-                        mailbox.shutdown(timing.shutdown_timeout).await?;
-                        mailbox.await_all_shutdown(timing.shutdown_timeout).await
-                    };
-                    return match rejoin.await {
-                        Ok(()) => Ok(true),
-                        Err(error) => {
-                            tracer.record(Event::ShutdownIncomplete {
-                                error: error.to_string(),
-                            });
-                            Ok(false)
-                        }
-                    };
+                    // be waiting for our announcement or acknowledgement: rejoin it at once
+                    // (peers that already left cannot be waited for).
+                    return Ok(shutdown_handshake(mailbox, &timing, &tracer).await);
                 }
                 loop {
                     match mailbox.await_all_connected(timing.phase_timeout).await {
@@ -210,21 +197,9 @@ where
                         .await?;
                 }
                 let _meta = meta.record_done().await?;
-                let handshake = async {
-                    mailbox.shutdown(timing.shutdown_timeout).await?;
-                    mailbox.await_all_shutdown(timing.shutdown_timeout).await
-                };
-                // Every member reached the last step: the walk is complete. The handshake that
-                // follows is reported when it cannot finish (peers crashed or left), not fatal.
-                match handshake.await {
-                    Ok(()) => Ok(true),
-                    Err(error) => {
-                        tracer.record(Event::ShutdownIncomplete {
-                            error: error.to_string(),
-                        });
-                        Ok(false)
-                    }
-                }
+                // Every member reached the last step: the walk is complete, whatever happens to
+                // the handshake that follows.
+                Ok(shutdown_handshake(mailbox, &timing, &tracer).await)
             };
             match walk.await {
                 Ok(handshake_complete) => {
@@ -250,5 +225,28 @@ where
                 }
             }
         })
+    }
+}
+
+/// Announces shutdown and waits (bounded) for every peer's acknowledgement and announcement.
+/// Returns whether it completed; when it cannot (peers crashed or left), that is reported as
+/// [`Event::ShutdownIncomplete`] rather than failing the ceremony that preceded it.
+async fn shutdown_handshake<T: Tracer>(
+    mailbox: &mut barrier::Mailbox,
+    timing: &crate::cluster::Timing,
+    tracer: &T,
+) -> bool {
+    let handshake = async {
+        mailbox.shutdown(timing.shutdown_timeout).await?;
+        mailbox.await_all_shutdown(timing.shutdown_timeout).await
+    };
+    match handshake.await {
+        Ok(()) => true,
+        Err(error) => {
+            tracer.record(Event::ShutdownIncomplete {
+                error: error.to_string(),
+            });
+            false
+        }
     }
 }

@@ -67,6 +67,50 @@ pub fn barrier_frames(data: &[u8]) {
     }
 }
 
+/// Splits `data` into frames (a sender byte, a 2-byte big-endian length, then that many bytes),
+/// decodes each as a DKG message of a 4-member cluster
+/// and feeds it to a running ceremony of member 0; every message it answers with must fit the
+/// bound. Returns how many messages the ceremony accepted. Must never panic.
+pub fn dkg_frames(data: &[u8]) -> usize {
+    use crate::dkg::{Ceremony, Effect, RoundSpec, round_of, wire};
+    use commonware_utils::ordered::Set;
+    let keys: Vec<ed25519::PrivateKey> = (0..4).map(ed25519::PrivateKey::from_seed).collect();
+    let members = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
+    let spec = RoundSpec {
+        round: round_of(0, 0),
+        previous: None,
+        dealers: members.clone(),
+        players: members,
+    };
+    let participants = spec.participants();
+    let Ok((mut ceremony, _)) = Ceremony::start(spec, keys[0].clone(), None, [3; 32]) else {
+        unreachable!("a valid round starts");
+    };
+    let mut accepted = 0;
+    let mut rest = data;
+    while rest.len() >= 3 {
+        let from = keys[1 + (rest[0] as usize % 3)].public_key();
+        let len = u16::from_be_bytes([rest[1], rest[2]]) as usize;
+        let take = len.min(rest.len() - 3);
+        let (frame, tail) = rest[3..].split_at(take);
+        rest = tail;
+        let Ok(message) = wire::decode(bytes::Bytes::copy_from_slice(frame), participants) else {
+            continue;
+        };
+        if let Ok(effects) = ceremony.on_message(&from, message) {
+            accepted += 1;
+            for effect in effects {
+                if let Effect::Send { message, .. } = effect {
+                    let encoded = commonware_codec::Encode::encode(&message);
+                    assert!(encoded.len() <= wire::Message::max_size(participants));
+                }
+            }
+        }
+    }
+    let _ = ceremony.finalize_log();
+    accepted
+}
+
 /// Decodes a cluster definition; a decoded one re-encodes to the same bytes.
 pub fn cluster_decode(data: &[u8]) {
     if let Ok(cluster) = Cluster::decode(bytes::Bytes::copy_from_slice(data)) {
@@ -91,6 +135,54 @@ mod tests {
             barrier_frames(&data);
             cluster_decode(&data);
         }
+        for _ in 0..20 {
+            let len = rng.random_range(0..4096);
+            let mut data = vec![0u8; len];
+            rng.fill_bytes(&mut data);
+            let _ = dkg_frames(&data);
+        }
+    }
+
+    #[test]
+    fn structured_dkg_inputs() {
+        use crate::dkg::{Ceremony, Effect, RoundSpec, round_of};
+        use commonware_utils::ordered::Set;
+        // Real dealings of members 1..3 for member 0, framed as `dkg_frames` reads them, so the
+        // fuzz body's deep paths (accepting a dealing, acking) are reached.
+        let keys: Vec<ed25519::PrivateKey> = (0..4).map(ed25519::PrivateKey::from_seed).collect();
+        let members = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
+        let spec = RoundSpec {
+            round: round_of(0, 0),
+            previous: None,
+            dealers: members.clone(),
+            players: members,
+        };
+        let mut data = Vec::new();
+        for dealer in 1..4 {
+            let (ceremony, _) =
+                Ceremony::start(spec.clone(), keys[dealer].clone(), None, [dealer as u8; 32])
+                    .unwrap();
+            for effect in ceremony.deal() {
+                let Effect::Send {
+                    to: crate::dkg::To::One(to),
+                    message,
+                } = effect
+                else {
+                    continue;
+                };
+                if to != keys[0].public_key() {
+                    continue;
+                }
+                let encoded = message.encode();
+                data.push((dealer - 1) as u8);
+                data.extend_from_slice(&(encoded.len() as u16).to_be_bytes());
+                data.extend_from_slice(&encoded);
+            }
+        }
+        assert_eq!(dkg_frames(&data), 3, "every real dealing is accepted");
+        // The same dealings again are answered (resent acks), never acked anew.
+        let doubled = [data.clone(), data].concat();
+        assert_eq!(dkg_frames(&doubled), 6);
     }
 
     #[test]
