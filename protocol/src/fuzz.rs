@@ -67,21 +67,27 @@ pub fn barrier_frames(data: &[u8]) {
     }
 }
 
+/// The round the DKG fuzz body runs: a first DKG of 4 members (keys from seeds 0..4).
+fn dkg_round() -> (Vec<ed25519::PrivateKey>, crate::dkg::RoundSpec) {
+    let keys: Vec<ed25519::PrivateKey> = (0..4).map(ed25519::PrivateKey::from_seed).collect();
+    let members =
+        commonware_utils::ordered::Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
+    let spec = crate::dkg::RoundSpec {
+        round: crate::dkg::round_of(0, 0),
+        previous: None,
+        dealers: members.clone(),
+        players: members,
+    };
+    (keys, spec)
+}
+
 /// Splits `data` into frames (a sender byte, a 2-byte big-endian length, then that many bytes),
 /// decodes each as a DKG message of a 4-member cluster
 /// and feeds it to a running ceremony of member 0; every message it answers with must fit the
 /// bound. Returns how many messages the ceremony accepted. Must never panic.
 pub fn dkg_frames(data: &[u8]) -> usize {
-    use crate::dkg::{Ceremony, Effect, RoundSpec, round_of, wire};
-    use commonware_utils::ordered::Set;
-    let keys: Vec<ed25519::PrivateKey> = (0..4).map(ed25519::PrivateKey::from_seed).collect();
-    let members = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
-    let spec = RoundSpec {
-        round: round_of(0, 0),
-        previous: None,
-        dealers: members.clone(),
-        players: members,
-    };
+    use crate::dkg::{Ceremony, Effect, wire};
+    let (keys, spec) = dkg_round();
     let participants = spec.participants();
     let Ok((mut ceremony, _)) = Ceremony::start(spec, keys[0].clone(), None, [3; 32]) else {
         unreachable!("a valid round starts");
@@ -145,18 +151,10 @@ mod tests {
 
     #[test]
     fn structured_dkg_inputs() {
-        use crate::dkg::{Ceremony, Effect, RoundSpec, round_of};
-        use commonware_utils::ordered::Set;
+        use crate::dkg::{Ceremony, Effect};
         // Real dealings of members 1..3 for member 0, framed as `dkg_frames` reads them, so the
         // fuzz body's deep paths (accepting a dealing, acking) are reached.
-        let keys: Vec<ed25519::PrivateKey> = (0..4).map(ed25519::PrivateKey::from_seed).collect();
-        let members = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
-        let spec = RoundSpec {
-            round: round_of(0, 0),
-            previous: None,
-            dealers: members.clone(),
-            players: members,
-        };
+        let (keys, spec) = dkg_round();
         let mut data = Vec::new();
         for dealer in 1..4 {
             let (ceremony, _) =

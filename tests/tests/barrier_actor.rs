@@ -3,10 +3,11 @@
 //! are counted and their sender blocked, and the real engine walks a cluster to the end.
 
 use cohort_protocol::{
-    Cluster, Event, PROTOCOL_VERSION, Timing, Tracer,
+    Cluster, Event, PROTOCOL_VERSION, Timing,
     barrier::{self, BarrierError},
     engine::BARRIER_CHANNEL,
 };
+use cohort_tests::Recorder;
 use commonware_cryptography::{Signer as _, ed25519};
 use commonware_macros::select;
 use commonware_p2p::{Recipients, Sender as _, simulated};
@@ -15,25 +16,7 @@ use commonware_runtime::{
     deterministic,
 };
 use commonware_utils::{NZU32, NZUsize, probability};
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
-
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Event>>>);
-
-impl Tracer for Recorder {
-    fn record(&self, event: Event) {
-        self.0.lock().unwrap().push(event);
-    }
-}
-
-impl Recorder {
-    fn events(&self) -> Vec<Event> {
-        self.0.lock().unwrap().clone()
-    }
-}
+use std::time::Duration;
 
 fn keys(n: u64) -> Vec<ed25519::PrivateKey> {
     (0..n).map(ed25519::PrivateKey::from_seed).collect()

@@ -2,26 +2,14 @@
 //! timeout) is waited for and reported, and the cluster still completes its walk.
 
 use cohort_protocol::{
-    Channels, Cluster, Config, Engine, Event, PROTOCOL_VERSION, Timing, Tracer,
-    engine::BARRIER_CHANNEL,
+    Channels, Cluster, Config, Engine, Event, PROTOCOL_VERSION, Timing, engine::BARRIER_CHANNEL,
 };
+use cohort_tests::Recorder;
 use commonware_cryptography::{Signer as _, ed25519};
 use commonware_p2p::simulated;
 use commonware_runtime::{Clock as _, Quota, Runner as _, Supervisor as _, deterministic};
 use commonware_utils::{NZU32, NZUsize, probability};
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
-
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Event>>>);
-
-impl Tracer for Recorder {
-    fn record(&self, event: Event) {
-        self.0.lock().unwrap().push(event);
-    }
-}
+use std::time::Duration;
 
 #[test]
 fn a_late_member_is_waited_for_and_reported() {
@@ -90,7 +78,7 @@ fn a_late_member_is_waited_for_and_reported() {
             assert_eq!(outcome.steps, 3);
             assert_eq!(outcome.boot, 1);
         }
-        let early = recorders[0].0.lock().unwrap().clone();
+        let early = recorders[0].events();
         assert!(early.iter().any(|e| matches!(
             e,
             Event::WaitingForPeers { missing } if *missing == vec![members[2].clone()]

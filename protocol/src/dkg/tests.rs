@@ -201,6 +201,14 @@ impl Sim {
         }
     }
 
+    /// A whole undisturbed round: deal, settle, sign logs, settle.
+    fn run_round(&mut self, spec: &RoundSpec) {
+        self.start(spec);
+        self.settle(|_, _| {});
+        self.finalize_logs();
+        self.settle(|_, _| {});
+    }
+
     fn finish(&mut self) -> Vec<Outcome> {
         let mut outcomes = Vec::new();
         for i in 0..self.nodes.len() {
@@ -258,10 +266,7 @@ fn check_threshold(
 fn four_members_generate_one_threshold_key() {
     let keys = keys(4);
     let mut sim = Sim::new(&keys, BTreeMap::new());
-    sim.start(&spec(round_of(0, 0), set(&keys), set(&keys)));
-    sim.settle(|_, _| {});
-    sim.finalize_logs();
-    sim.settle(|_, _| {});
+    sim.run_round(&spec(round_of(0, 0), set(&keys), set(&keys)));
     let outcomes = sim.finish();
     assert_eq!(outcomes[0].output.public().required(), 3);
     check_threshold(&outcomes);
@@ -329,10 +334,7 @@ fn reshare_to_a_changed_committee_keeps_the_group_key() {
     let keys = keys(5);
     let first = &keys[..4];
     let mut sim = Sim::new(first, BTreeMap::new());
-    sim.start(&spec(round_of(0, 0), set(first), set(first)));
-    sim.settle(|_, _| {});
-    sim.finalize_logs();
-    sim.settle(|_, _| {});
+    sim.run_round(&spec(round_of(0, 0), set(first), set(first)));
     let outcomes = sim.finish();
     let group = check_threshold(&outcomes);
     let previous = outcomes[0].output.clone();
@@ -351,10 +353,7 @@ fn reshare_to_a_changed_committee_keeps_the_group_key() {
         players: set(new_players),
     };
     let mut sim = Sim::new(&keys, shares);
-    sim.start(&reshare);
-    sim.settle(|_, _| {});
-    sim.finalize_logs();
-    sim.settle(|_, _| {});
+    sim.run_round(&reshare);
     let outcomes = sim.finish();
     // The leaving member gets the output but no share.
     let leaver = sim.index(&keys[0].public_key());
@@ -471,10 +470,7 @@ fn records_round_trip() {
     let keys = keys(4);
     let round = spec(round_of(0, 0), set(&keys), set(&keys));
     let mut sim = Sim::new(&keys, BTreeMap::new());
-    sim.start(&round);
-    sim.settle(|_, _| {});
-    sim.finalize_logs();
-    sim.settle(|_, _| {});
+    sim.run_round(&round);
     let participants = round.participants();
     let mut kinds = std::collections::BTreeSet::new();
     for record in &sim.nodes[0].records {
