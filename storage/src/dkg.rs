@@ -330,13 +330,21 @@ mod tests {
         rand_chacha::ChaCha8Rng::seed_from_u64(1)
     }
 
+    /// Opens node `n0`'s journal under a fresh child context (one per "boot").
+    async fn open(
+        context: &deterministic::Context,
+        boot: &'static str,
+    ) -> (DkgJournal<deterministic::Context>, Replayed) {
+        DkgJournal::open(context.child(boot), "n0", key())
+            .await
+            .unwrap()
+    }
+
     #[test]
     fn synced_records_replay_in_order_per_epoch() {
         deterministic::Runner::default().start(|context| async move {
             let mut rng = rng();
-            let (mut journal, replayed) = DkgJournal::open(context.child("a"), "n0", key())
-                .await
-                .unwrap();
+            let (mut journal, replayed) = open(&context, "a").await;
             assert!(replayed.is_empty());
             journal
                 .append(0, &record(1, "seed"), true, &mut rng)
@@ -353,9 +361,7 @@ mod tests {
             journal.sync(0).await.unwrap();
             journal.sync(1).await.unwrap();
             drop(journal);
-            let (_, replayed) = DkgJournal::open(context.child("b"), "n0", key())
-                .await
-                .unwrap();
+            let (_, replayed) = open(&context, "b").await;
             assert_eq!(
                 replayed.get(&0).unwrap(),
                 &vec![record(1, "seed"), record(2, "dealing")]
@@ -368,9 +374,7 @@ mod tests {
     fn unsynced_records_are_lost_and_synced_ones_survive() {
         deterministic::Runner::default().start(|context| async move {
             let mut rng = rng();
-            let (mut journal, _) = DkgJournal::open(context.child("a"), "n0", key())
-                .await
-                .unwrap();
+            let (mut journal, _) = open(&context, "a").await;
             journal
                 .append_synced(0, &record(1, "durable"), true, &mut rng)
                 .await
@@ -381,9 +385,7 @@ mod tests {
                 .unwrap();
             // Crash: the handle goes away without a sync.
             drop(journal);
-            let (_, replayed) = DkgJournal::open(context.child("b"), "n0", key())
-                .await
-                .unwrap();
+            let (_, replayed) = open(&context, "b").await;
             assert_eq!(replayed.get(&0).unwrap(), &vec![record(1, "durable")]);
         });
     }
@@ -408,9 +410,7 @@ mod tests {
             let mut rng = rng();
             let secret = "SHARE-0123456789-abcdefghijklmnopqrstuvwxyz-SECRET";
             let public = "PUBLIC-commitment-9876543210-zyxwvutsrqponmlkjih";
-            let (mut journal, _) = DkgJournal::open(context.child("a"), "n0", key())
-                .await
-                .unwrap();
+            let (mut journal, _) = open(&context, "a").await;
             journal
                 .append(4, &record(9, secret), true, &mut rng)
                 .await
@@ -430,9 +430,7 @@ mod tests {
                 assert!(!raw.windows(piece.len()).any(|w| w == piece));
             }
             // It still reads back.
-            let (_, replayed) = DkgJournal::open(context.child("b"), "n0", key())
-                .await
-                .unwrap();
+            let (_, replayed) = open(&context, "b").await;
             assert_eq!(replayed[&4][0], record(9, secret));
         });
     }
@@ -441,9 +439,7 @@ mod tests {
     fn a_wrong_key_is_refused() {
         deterministic::Runner::default().start(|context| async move {
             let mut rng = rng();
-            let (mut journal, _) = DkgJournal::open(context.child("a"), "n0", key())
-                .await
-                .unwrap();
+            let (mut journal, _) = open(&context, "a").await;
             journal
                 .append_synced(2, &record(1, "share"), true, &mut rng)
                 .await
@@ -459,9 +455,7 @@ mod tests {
     fn pruning_drops_older_epochs() {
         deterministic::Runner::default().start(|context| async move {
             let mut rng = rng();
-            let (mut journal, _) = DkgJournal::open(context.child("a"), "n0", key())
-                .await
-                .unwrap();
+            let (mut journal, _) = open(&context, "a").await;
             for epoch in 0..4 {
                 journal
                     .append_synced(epoch, &record(1, "state"), false, &mut rng)
@@ -471,9 +465,7 @@ mod tests {
             journal.prune_before(2).await.unwrap();
             assert_eq!(journal.oldest_epoch(), Some(2));
             drop(journal);
-            let (_, replayed) = DkgJournal::open(context.child("b"), "n0", key())
-                .await
-                .unwrap();
+            let (_, replayed) = open(&context, "b").await;
             assert_eq!(replayed.keys().copied().collect::<Vec<_>>(), vec![2, 3]);
         });
     }
@@ -482,9 +474,7 @@ mod tests {
     fn oversized_records_are_refused() {
         deterministic::Runner::default().start(|context| async move {
             let mut rng = rng();
-            let (mut journal, _) = DkgJournal::open(context.child("a"), "n0", key())
-                .await
-                .unwrap();
+            let (mut journal, _) = open(&context, "a").await;
             let big = Record {
                 kind: 1,
                 payload: vec![0; MAX_RECORD_BYTES + 1],

@@ -1,7 +1,13 @@
 //! Cross-crate integration tests live in `tests/tests/`; this library holds what they share.
 
-use cohort_protocol::{Event, Tracer};
-use std::sync::{Arc, Mutex};
+use cohort_protocol::{Event, PublicKey, Tracer};
+use commonware_p2p::simulated;
+use commonware_runtime::{Supervisor as _, deterministic};
+use commonware_utils::{NZUsize, probability};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 /// A tracer that keeps every event, for assertions.
 #[derive(Clone, Default)]
@@ -18,4 +24,39 @@ impl Recorder {
     pub fn events(&self) -> Vec<Event> {
         self.0.lock().expect("recorder").clone()
     }
+}
+
+/// Starts a simulated network of `members` with a lossless link of `latency` (jitter 1/5 of it)
+/// in each direction between every two of them.
+pub async fn full_mesh(
+    context: &deterministic::Context,
+    members: &[PublicKey],
+    latency: Duration,
+) -> simulated::Oracle<PublicKey, deterministic::Context> {
+    let (network, oracle) = simulated::Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: 64 * 1024,
+            max_peers_per_set: NZUsize!(64),
+            disconnect_on_block: true,
+            tracked_peer_sets: NZUsize!(1),
+        },
+        members.iter().cloned(),
+    )
+    .await;
+    network.start();
+    for a in members {
+        for b in members.iter().filter(|b| *b != a) {
+            let link = simulated::Link {
+                latency,
+                jitter: latency / 5,
+                success_rate: probability!(1.0),
+            };
+            oracle
+                .add_link(a.clone(), b.clone(), link)
+                .await
+                .expect("link between known peers");
+        }
+    }
+    oracle
 }

@@ -7,7 +7,7 @@ use cohort_protocol::{
     barrier::{self, BarrierError},
     engine::BARRIER_CHANNEL,
 };
-use cohort_tests::Recorder;
+use cohort_tests::{Recorder, full_mesh};
 use commonware_cryptography::{Signer as _, ed25519};
 use commonware_macros::select;
 use commonware_p2p::{Recipients, Sender as _, simulated};
@@ -15,7 +15,7 @@ use commonware_runtime::{
     Clock as _, Handle, Metrics as _, Quota, Runner as _, Spawner as _, Supervisor as _,
     deterministic,
 };
-use commonware_utils::{NZU32, NZUsize, probability};
+use commonware_utils::NZU32;
 use std::time::Duration;
 
 fn keys(n: u64) -> Vec<ed25519::PrivateKey> {
@@ -36,37 +36,8 @@ async fn network(
     context: &deterministic::Context,
     keys: &[ed25519::PrivateKey],
 ) -> simulated::Oracle<ed25519::PublicKey, deterministic::Context> {
-    let (network, oracle) = simulated::Network::new_with_peers(
-        context.child("network"),
-        simulated::Config {
-            max_size: 64 * 1024,
-            max_peers_per_set: NZUsize!(16),
-            disconnect_on_block: true,
-            tracked_peer_sets: NZUsize!(1),
-        },
-        keys.iter().map(|k| k.public_key()),
-    )
-    .await;
-    network.start();
-    for a in keys {
-        for b in keys {
-            if a.public_key() != b.public_key() {
-                oracle
-                    .add_link(
-                        a.public_key(),
-                        b.public_key(),
-                        simulated::Link {
-                            latency: Duration::from_millis(5),
-                            jitter: Duration::from_millis(1),
-                            success_rate: probability!(1.0),
-                        },
-                    )
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-    oracle
+    let members: Vec<_> = keys.iter().map(|k| k.public_key()).collect();
+    full_mesh(context, &members, Duration::from_millis(5)).await
 }
 
 /// Registers `key` on the barrier channel and runs `actor` there.

@@ -4,11 +4,10 @@
 use cohort_protocol::{
     Channels, Cluster, Config, Engine, Event, PROTOCOL_VERSION, Timing, engine::BARRIER_CHANNEL,
 };
-use cohort_tests::Recorder;
+use cohort_tests::{Recorder, full_mesh};
 use commonware_cryptography::{Signer as _, ed25519};
-use commonware_p2p::simulated;
 use commonware_runtime::{Clock as _, Quota, Runner as _, Supervisor as _, deterministic};
-use commonware_utils::{NZU32, NZUsize, probability};
+use commonware_utils::NZU32;
 use std::time::Duration;
 
 #[test]
@@ -18,30 +17,7 @@ fn a_late_member_is_waited_for_and_reported() {
         let members: Vec<_> = keys.iter().map(|k| k.public_key()).collect();
         let timing = Timing::default();
         let cluster = Cluster::new(members.clone(), 2, PROTOCOL_VERSION, timing).unwrap();
-        let (network, oracle) = simulated::Network::new_with_peers(
-            context.child("network"),
-            simulated::Config {
-                max_size: 64 * 1024,
-                max_peers_per_set: NZUsize!(3),
-                disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
-            },
-            members.clone(),
-        )
-        .await;
-        network.start();
-        for a in &members {
-            for b in &members {
-                if a != b {
-                    let link = simulated::Link {
-                        latency: Duration::from_millis(10),
-                        jitter: Duration::ZERO,
-                        success_rate: probability!(1.0),
-                    };
-                    oracle.add_link(a.clone(), b.clone(), link).await.unwrap();
-                }
-            }
-        }
+        let oracle = full_mesh(&context, &members, Duration::from_millis(10)).await;
         let recorders: Vec<Recorder> = (0..3).map(|_| Recorder::default()).collect();
         let mut handles = Vec::new();
         for (i, key) in keys.iter().enumerate() {

@@ -415,27 +415,46 @@ fn hostile_inputs_are_refused_with_a_reason() {
     let ceremony = sim.nodes[target].ceremony.as_mut().unwrap();
     let rejection = ceremony.on_message(&from, misdirected).unwrap_err();
     assert!(rejection.misbehaviour, "{rejection}");
-    // The genuine dealing is still accepted afterwards.
-    assert!(ceremony.on_message(&from, message).is_ok());
-
-    // An ack sent to a member that never dealt to that player is refused as hostile.
-    let player = keys
-        .iter()
-        .find(|k| k.public_key() != to && k.public_key() != from)
-        .unwrap();
-    let bogus_ack = {
-        let (mut other, effects) =
-            Ceremony::start(round.clone(), player.clone(), None, [7; 32]).unwrap();
-        let _ = effects;
-        let dealing = Message::Dealing {
-            round: round.round,
-            public,
-            private,
-        };
-        // `player` acks `from`'s dealing meant for `to`: the share does not match, refused.
-        other.on_message(&from, dealing).unwrap_err()
+    // The genuine dealing is still accepted, and answered with an ack for `from`.
+    let effects = ceremony.on_message(&from, message).unwrap();
+    let ack = effects
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::Send {
+                message: Message::Ack { ack, .. },
+                ..
+            } => Some(ack),
+            _ => None,
+        })
+        .expect("an ack is sent");
+    let ack = Message::Ack {
+        round: round.round,
+        ack,
     };
-    assert!(bogus_ack.misbehaviour);
+    // That ack presented to another dealer (signed for the wrong dealing) is refused as hostile.
+    let other_dealer = keys
+        .iter()
+        .map(|k| k.public_key())
+        .find(|k| *k != from && *k != to)
+        .unwrap();
+    let other = sim.index(&other_dealer);
+    let rejection = sim.nodes[other]
+        .ceremony
+        .as_mut()
+        .unwrap()
+        .on_message(&to, ack.clone())
+        .unwrap_err();
+    assert!(rejection.misbehaviour, "{rejection}");
+    // The dealer it was meant for accepts it.
+    let dealer = sim.index(&from);
+    assert!(
+        sim.nodes[dealer]
+            .ceremony
+            .as_mut()
+            .unwrap()
+            .on_message(&to, ack)
+            .is_ok()
+    );
 }
 
 #[test]
