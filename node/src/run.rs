@@ -8,10 +8,14 @@
 //!
 //! SIGINT/SIGTERM stop the runtime gracefully (tasks get [`STOP_TIMEOUT`] to finish). A protocol
 //! failure (for example a peer with another cluster definition) is logged and ends the process
-//! with a non-zero status; a walk that completes leaves the node up until it is signalled.
+//! with a non-zero status; a DKG that completes (or was loaded from storage) leaves the node up until it is signalled.
 
 use crate::config::{self, ConfigError, Loaded, LogFormat};
-use cohort_protocol::{Channels, Config, Engine, EngineError, LogTracer, engine::BARRIER_CHANNEL};
+use cohort_protocol::{
+    Channels, Config, Engine, EngineError, LogTracer,
+    dkg::Keys,
+    engine::{BARRIER_CHANNEL, DKG_CHANNEL, Task},
+};
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
 use commonware_macros::select;
 use commonware_p2p::{Address, AddressableManager as _, authenticated::lookup};
@@ -34,8 +38,6 @@ use thiserror::Error;
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
-/// Steps of the barrier walk the node runs (until the DKG replaces it).
-pub const WALK_STEPS: u64 = 5;
 /// Namespace of the p2p handshake. Deliberately not derived from the cluster: a peer with another
 /// cluster definition must still connect, so that the barrier can name the mismatch.
 pub const P2P_NAMESPACE: &[u8] = b"_COHORT_P2P";
@@ -141,9 +143,10 @@ pub fn run(path: &Path, format: LogFormat) -> Result<(), NodeError> {
 
 /// Node-level metrics that outlive the engine's actors.
 struct NodeMetrics {
-    walk_complete: commonware_runtime::telemetry::metrics::Registered<Gauge>,
+    dkg_complete: commonware_runtime::telemetry::metrics::Registered<Gauge>,
+    /// `node_dkg_group_key{group_key="<hex>"} 1` once the group key is known.
+    group_key: commonware_runtime::telemetry::metrics::GaugeFamily<Vec<(String, String)>>,
     failed: commonware_runtime::telemetry::metrics::Registered<Gauge>,
-    _walk_steps: commonware_runtime::telemetry::metrics::Registered<Gauge>,
 }
 
 async fn node_main(
@@ -163,18 +166,17 @@ async fn node_main(
 
     let node_context = context.child("node");
     let metrics = NodeMetrics {
-        walk_complete: node_context.register(
-            "walk_complete",
-            "1 once the barrier walk completed",
+        dkg_complete: node_context.register(
+            "dkg_complete",
+            "1 once this node holds the epoch 0 result (group key and share)",
             Gauge::default(),
         ),
+        group_key: commonware_runtime::telemetry::metrics::MetricsExt::family(
+            &node_context,
+            "dkg_group_key",
+            "the group public key (hex) as a label",
+        ),
         failed: node_context.register("failed", "1 once the protocol failed", Gauge::default()),
-        _walk_steps: {
-            let gauge =
-                node_context.register("walk_steps", "steps of the barrier walk", Gauge::default());
-            gauge.set(WALK_STEPS as i64);
-            gauge
-        },
     };
     serve_metrics(
         context.child("metrics"),
@@ -209,8 +211,9 @@ async fn node_main(
     addresses.push((me.clone(), Address::from(loaded.config.listen)));
     let addresses = Map::try_from(addresses).expect("members are unique");
     let _ = oracle.track(0, addresses);
-    let (sender, receiver) =
-        network.register(BARRIER_CHANNEL, Quota::per_second(NZU32!(CHANNEL_QUOTA)));
+    let quota = Quota::per_second(NZU32!(CHANNEL_QUOTA));
+    let barrier = network.register(BARRIER_CHANNEL, quota);
+    let dkg = network.register(DKG_CHANNEL, quota);
     let _network = network.start();
 
     let engine = Engine::new(
@@ -220,15 +223,11 @@ async fn node_main(
             cluster: loaded.cluster.clone(),
             partition_prefix: PARTITION_PREFIX.to_string(),
             tracer: LogTracer,
-            walk_steps: WALK_STEPS,
+            task: Task::Dkg,
+            keys: Keys::default(),
         },
     );
-    let engine = engine.start(
-        Channels {
-            barrier: (sender, receiver),
-        },
-        oracle,
-    );
+    let engine = engine.start(Channels { barrier, dkg }, oracle);
 
     let mut terminate =
         ::tokio::signal::unix::signal(::tokio::signal::unix::SignalKind::terminate())
@@ -247,8 +246,23 @@ async fn node_main(
     let result = select! {
         outcome = engine => match outcome {
             Ok(Ok(outcome)) => {
-                metrics.walk_complete.set(1);
-                info!(node = %name, boot = outcome.boot, steps = outcome.steps, "barrier walk complete");
+                if let Some(dkg) = &outcome.dkg {
+                    let group_key = dkg.group_key_hex();
+                    metrics
+                        .group_key
+                        .get_or_create(&vec![("group_key".to_string(), group_key.clone())])
+                        .set(1);
+                    metrics.dkg_complete.set(1);
+                    info!(
+                        node = %name,
+                        boot = outcome.boot,
+                        epoch = dkg.epoch,
+                        round = dkg.round,
+                        %group_key,
+                        share = dkg.share.as_ref().map(|s| s.index.get()),
+                        "dkg complete"
+                    );
+                }
                 let signal = (&mut signalled).await;
                 info!(node = %name, signal, "stopping");
                 Ok(())

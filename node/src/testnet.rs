@@ -159,8 +159,25 @@ pub fn node_configs(dir: &Path) -> Result<Vec<(String, PathBuf)>, TestnetError> 
 pub struct Scrape {
     pub step: Option<f64>,
     pub connected: Option<f64>,
-    pub walk_complete: bool,
+    /// The node holds the epoch 0 result.
+    pub dkg_complete: bool,
+    /// The group public key (hex), once known.
+    pub group_key: Option<String>,
     pub failed: bool,
+}
+
+/// The value of label `label` of the first sample of `name` in a Prometheus text page.
+pub fn metric_label(page: &str, name: &str, label: &str) -> Option<String> {
+    let prefix = format!("{name}{{");
+    let key = format!("{label}=\"");
+    page.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let labels = line.strip_prefix(&prefix)?;
+            let start = labels.find(&key)? + key.len();
+            let end = labels[start..].find('"')? + start;
+            Some(labels[start..end].to_string())
+        })
 }
 
 /// Reads the value of the first sample of `name` (any labels) in a Prometheus text page.
@@ -192,7 +209,8 @@ pub fn scrape(addr: SocketAddr) -> Option<Scrape> {
     Some(Scrape {
         step: metric(&page, "cohort_barrier_step"),
         connected: metric(&page, "cohort_barrier_connected_peers"),
-        walk_complete: metric(&page, "node_walk_complete") == Some(1.0),
+        dkg_complete: metric(&page, "node_dkg_complete") == Some(1.0),
+        group_key: metric_label(&page, "node_dkg_group_key", "group_key"),
         failed: metric(&page, "node_failed") == Some(1.0),
     })
 }
@@ -212,7 +230,11 @@ fn status_line(node: &Running, scrape: Option<&Scrape>) -> String {
     match scrape {
         None => format!("{:<8} starting", node.name),
         Some(s) if s.failed => format!("{:<8} FAILED (see {}/node.log)", node.name, node.name),
-        Some(s) if s.walk_complete => format!("{:<8} walk complete", node.name),
+        Some(s) if s.dkg_complete => format!(
+            "{:<8} dkg complete, group key {}",
+            node.name,
+            s.group_key.as_deref().unwrap_or("?")
+        ),
         Some(s) => format!(
             "{:<8} step {} peers {}/{}",
             node.name,
@@ -361,10 +383,15 @@ mod tests {
 
     #[test]
     fn metric_parsing() {
-        let page = "# HELP x\ncohort_barrier_step 3\ncohort_barrier_step_other 9\nnode_walk_complete{a=\"b\"} 1\n";
+        let page = "# HELP x\ncohort_barrier_step 3\ncohort_barrier_step_other 9\nnode_dkg_complete{a=\"b\"} 1\nnode_dkg_group_key{group_key=\"ab01\"} 1\n";
         assert_eq!(metric(page, "cohort_barrier_step"), Some(3.0));
-        assert_eq!(metric(page, "node_walk_complete"), Some(1.0));
+        assert_eq!(metric(page, "node_dkg_complete"), Some(1.0));
         assert_eq!(metric(page, "node_failed"), None);
+        assert_eq!(
+            metric_label(page, "node_dkg_group_key", "group_key").as_deref(),
+            Some("ab01")
+        );
+        assert_eq!(metric_label(page, "node_dkg_complete", "group_key"), None);
     }
 
     #[test]

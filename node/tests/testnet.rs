@@ -1,10 +1,12 @@
-//! Real `cohort` processes on loopback: a 4-node cluster walks the barrier and stops cleanly; a
-//! node with another cluster definition is refused with a clear error on both sides; set-up
+//! Real `cohort` processes on loopback: a 4-node cluster runs its DKG to one group key, stops
+//! cleanly and loads the key after a restart without running the ceremony again; a node killed
+//! (SIGKILL) mid-ceremony and restarted still lets the cluster finish with one key; a node with
+//! another cluster definition is refused with a clear error on both sides; set-up
 //! mistakes are one clear line.
 //!
 //! Every wait is bounded; children are killed if a test fails half-way.
 
-use cohort_node::testnet::{metric, scrape};
+use cohort_node::testnet::scrape;
 use std::{
     net::{Ipv4Addr, SocketAddr, TcpListener},
     path::{Path, PathBuf},
@@ -14,7 +16,7 @@ use std::{
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_cohort");
-const WALK_DEADLINE: Duration = Duration::from_secs(90);
+const DKG_DEADLINE: Duration = Duration::from_secs(90);
 const EXIT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// A base port with `count` consecutive free ports. Each call probes its own region (tests of
@@ -58,6 +60,22 @@ fn init(dir: &Path, nodes: usize) -> u16 {
     base
 }
 
+fn spawn(dir: &Path, i: usize, log_path: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .unwrap();
+    Command::new(BIN)
+        .args(["run", "--log-format", "json", "--config"])
+        .arg(dir.join(format!("node{i}")).join("config.toml"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start cohort run")
+}
+
 /// Child processes, killed on drop.
 struct Nodes {
     children: Vec<Child>,
@@ -69,21 +87,22 @@ impl Nodes {
         let mut children = Vec::new();
         let mut logs = Vec::new();
         for i in 0..nodes {
-            let node_dir = dir.join(format!("node{i}"));
-            let log_path = node_dir.join("test.log");
-            let log = std::fs::File::create(&log_path).unwrap();
-            let child = Command::new(BIN)
-                .args(["run", "--log-format", "json", "--config"])
-                .arg(node_dir.join("config.toml"))
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .expect("start cohort run");
-            children.push(child);
+            let log_path = dir.join(format!("node{i}")).join("test.log");
+            children.push(spawn(dir, i, &log_path));
             logs.push(log_path);
         }
         Self { children, logs }
+    }
+
+    /// Kills node `i` with SIGKILL (no chance to flush or sync anything).
+    fn kill(&mut self, i: usize) {
+        let _ = self.children[i].kill();
+        let _ = self.children[i].wait();
+    }
+
+    /// Starts node `i` again (its log continues in the same file).
+    fn restart(&mut self, dir: &Path, i: usize) {
+        self.children[i] = spawn(dir, i, &self.logs[i]);
     }
 
     fn log(&self, i: usize) -> String {
@@ -130,29 +149,29 @@ fn metrics_addr(base: u16, i: usize) -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, base + 2 * i as u16 + 1))
 }
 
-#[test]
-fn four_nodes_walk_the_barrier_and_stop_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let base = init(dir.path(), 4);
-    let mut nodes = Nodes::start(dir.path(), 4);
-    let until = Instant::now() + WALK_DEADLINE;
+/// Waits (bounded) until all `n` nodes report the DKG complete; returns their group keys.
+fn wait_for_keys(nodes: &Nodes, base: u16, n: usize) -> Vec<String> {
+    let until = Instant::now() + DKG_DEADLINE;
     loop {
-        let complete = (0..4)
-            .filter(|i| scrape(metrics_addr(base, *i)).is_some_and(|s| s.walk_complete))
-            .count();
-        if complete == 4 {
-            break;
+        let keys: Vec<String> = (0..n)
+            .filter_map(|i| scrape(metrics_addr(base, i)))
+            .filter(|s| s.dkg_complete)
+            .filter_map(|s| s.group_key)
+            .collect();
+        if keys.len() == n {
+            return keys;
         }
         assert!(
             Instant::now() < until,
-            "only {complete}/4 nodes completed the walk; node0 log:\n{}",
+            "only {}/{n} nodes completed the DKG; node0 log:\n{}",
+            keys.len(),
             nodes.log(0)
         );
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(20));
     }
-    // Metrics are served over HTTP with the runtime's and the protocol's series.
-    let page = ureq_get(metrics_addr(base, 0));
-    assert_eq!(metric(&page, "node_walk_steps"), Some(5.0));
+}
+
+fn stop_cleanly(nodes: &mut Nodes) {
     nodes.signal_all();
     for (i, status) in nodes.wait_all(EXIT_DEADLINE).into_iter().enumerate() {
         assert!(
@@ -160,16 +179,70 @@ fn four_nodes_walk_the_barrier_and_stop_cleanly() {
             "node{i} exited with {status}:\n{}",
             nodes.log(i)
         );
-        let log = nodes.log(i);
-        for step in 1..=5 {
-            assert!(
-                log.contains(&format!("step_set step={step}")),
-                "node{i} step {step}"
-            );
-        }
-        assert!(log.contains("walk_complete"));
-        assert!(log.contains("stopping"));
+        assert!(nodes.log(i).contains("stopping"));
     }
+}
+
+#[test]
+fn four_nodes_agree_on_a_group_key_and_load_it_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = init(dir.path(), 4);
+    let mut nodes = Nodes::start(dir.path(), 4);
+    let keys = wait_for_keys(&nodes, base, 4);
+    assert!(keys.windows(2).all(|w| w[0] == w[1]), "{keys:?}");
+    assert_eq!(keys[0].len(), 96, "a hex MinPk group key");
+    // Metrics are served over HTTP with the runtime's and the protocol's series.
+    let page = ureq_get(metrics_addr(base, 0));
+    assert!(page.contains("node_dkg_group_key{group_key=") && page.contains("runtime_"));
+    stop_cleanly(&mut nodes);
+    for i in 0..4 {
+        let log = nodes.log(i);
+        assert!(
+            log.contains("dkg complete") && log.contains(&keys[0]),
+            "node{i}"
+        );
+        assert!(log.contains("phase=deal"));
+    }
+
+    // After a restart every node loads its result: same key, no ceremony.
+    for i in 0..4 {
+        std::fs::write(&nodes.logs[i], "").unwrap();
+    }
+    let mut nodes = Nodes::start(dir.path(), 4);
+    let again = wait_for_keys(&nodes, base, 4);
+    assert_eq!(again, keys);
+    stop_cleanly(&mut nodes);
+    for i in 0..4 {
+        let log = nodes.log(i);
+        assert!(
+            !log.contains("phase=deal"),
+            "node{i} ran the ceremony again"
+        );
+        assert!(log.contains(&keys[0]));
+    }
+}
+
+#[test]
+fn a_node_killed_mid_ceremony_restarts_and_the_cluster_still_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = init(dir.path(), 4);
+    let mut nodes = Nodes::start(dir.path(), 4);
+    // A moment drawn from the clock, within the first few hundred milliseconds of the
+    // ceremony (the whole ceremony takes about that long on loopback).
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let victim = (nanos % 4) as usize;
+    let delay = Duration::from_millis(50 + nanos % 400);
+    std::thread::sleep(delay);
+    nodes.kill(victim);
+    eprintln!("killed node{victim} after {delay:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    nodes.restart(dir.path(), victim);
+    let keys = wait_for_keys(&nodes, base, 4);
+    assert!(keys.windows(2).all(|w| w[0] == w[1]), "{keys:?}");
+    stop_cleanly(&mut nodes);
 }
 
 fn ureq_get(addr: SocketAddr) -> String {
@@ -226,7 +299,7 @@ fn a_node_with_another_cluster_definition_is_refused_on_both_sides() {
     };
 
     let mut nodes = Nodes::start(dir.path(), 4);
-    let statuses = nodes.wait_all(WALK_DEADLINE);
+    let statuses = nodes.wait_all(DKG_DEADLINE);
     for (i, status) in statuses.into_iter().enumerate() {
         let log = nodes.log(i);
         assert_eq!(status.code(), Some(1), "node{i} should fail:\n{log}");

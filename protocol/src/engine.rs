@@ -4,8 +4,9 @@
 //! The simulator and the production node both call [`Engine::start`]; nothing protocol-specific
 //! lives outside this crate.
 //!
-//! Until the DKG replaces it, the node's ceremony is a *barrier walk*: wait until every member is
-//! connected, move through steps `1..=walk_steps` together, then run the cluster-wide shutdown
+//! The node's ceremony is its [`Task`]: the epoch 0 DKG ([`Task::Dkg`], what the production node
+//! runs; see [`crate::dkg::actor`]), or a *barrier walk* ([`Task::Walk`], a test of the barrier
+//! alone: move through steps `1..=steps` together). Either ends with the cluster-wide shutdown
 //! handshake. After the handshake the node keeps answering its peers for [`LINGER_PERIODS`] sync
 //! periods, so a peer whose acknowledgement was lost still gets a repeat before we go quiet.
 //!
@@ -32,6 +33,7 @@
 use crate::{
     barrier::{self, BarrierError},
     cluster::{Cluster, PublicKey},
+    dkg,
     trace::{Event, Tracer},
 };
 use cohort_storage::meta::NodeMeta;
@@ -53,6 +55,18 @@ pub const MAILBOX_SIZE: usize = 1024;
 /// p2p channel of the step barrier.
 pub const BARRIER_CHANNEL: u64 = 0;
 
+/// p2p channel of the DKG.
+pub const DKG_CHANNEL: u64 = 1;
+
+/// What the engine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// The epoch 0 DKG.
+    Dkg,
+    /// A barrier walk through steps `1..=steps` (exercises the barrier alone).
+    Walk { steps: u64 },
+}
+
 /// Configuration of one node.
 #[derive(Clone)]
 pub struct Config<T: Tracer> {
@@ -64,23 +78,29 @@ pub struct Config<T: Tracer> {
     pub partition_prefix: String,
     /// Where protocol events go.
     pub tracer: T,
-    /// Steps of the barrier walk.
-    pub walk_steps: u64,
+    /// What to run.
+    pub task: Task,
+    /// Where the DKG result is published (for other actors).
+    pub keys: dkg::Keys,
 }
 
 /// The p2p channels the engine needs, one per protocol.
 pub struct Channels<S, R> {
     /// The barrier's channel ([`BARRIER_CHANNEL`]).
     pub barrier: (S, R),
+    /// The DKG's channel ([`DKG_CHANNEL`]).
+    pub dkg: (S, R),
 }
 
 /// How a node's run ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Outcome {
     /// This start's boot number.
     pub boot: u64,
-    /// Steps walked.
+    /// Barrier steps walked (the last step reached).
     pub steps: u64,
+    /// The DKG result ([`Task::Dkg`]).
+    pub dkg: Option<dkg::Completed>,
 }
 
 /// Why a node's run failed.
@@ -89,6 +109,9 @@ pub enum EngineError {
     /// The barrier failed (a peer refused, broke the rules, or did not arrive in time).
     #[error("barrier: {0}")]
     Barrier(#[from] BarrierError),
+    /// The DKG failed.
+    #[error("dkg: {0}")]
+    Dkg(#[from] dkg::actor::Error),
     /// Storage failed: fatal for the node, which recovers on restart.
     #[error("storage: {0}")]
     Storage(#[from] cohort_storage::Error),
@@ -102,6 +125,7 @@ impl EngineError {
     pub fn peer(&self) -> Option<&PublicKey> {
         match self {
             EngineError::Barrier(error) => error.peer(),
+            EngineError::Dkg(error) => error.peer(),
             _ => None,
         }
     }
@@ -136,7 +160,7 @@ where
     where
         S: Sender<PublicKey = PublicKey>,
         R: Receiver<PublicKey = PublicKey>,
-        B: Blocker<PublicKey = PublicKey>,
+        B: Blocker<PublicKey = PublicKey> + Clone,
     {
         let Self { context, cfg } = self;
         context.spawn(move |context| async move {
@@ -144,18 +168,24 @@ where
             if !cfg.cluster.is_member(&me) {
                 return Err(EngineError::NotMember(me));
             }
-            let (mut meta, boot) =
+            let (meta, boot) =
                 NodeMeta::open_and_boot(context.child("meta"), &cfg.partition_prefix).await?;
             cfg.tracer.record(Event::Boot { boot });
-            let done = meta.done();
-            let resume_step = meta.barrier_step().min(cfg.walk_steps);
+            let resume_step = match cfg.task {
+                Task::Walk { steps } => meta.barrier_step().min(steps),
+                Task::Dkg => meta.barrier_step(),
+            };
+            let max_step = match cfg.task {
+                Task::Walk { steps } => steps,
+                Task::Dkg => dkg::actor::MAX_STEP,
+            };
 
             let (actor, mailbox) = barrier::Actor::new(
                 context.child("barrier"),
                 barrier::Config {
                     signer: cfg.identity.clone(),
                     cluster: cfg.cluster.clone(),
-                    max_step: cfg.walk_steps,
+                    max_step,
                     resume_step,
                     unresponsive_after: UNRESPONSIVE_AFTER,
                     mailbox_size: MAILBOX_SIZE,
@@ -163,49 +193,56 @@ where
                 },
             );
             let (sender, receiver) = channels.barrier;
-            let _barrier = actor.start(sender, receiver, blocker);
+            let _barrier = actor.start(sender, receiver, blocker.clone());
 
             let timing = *cfg.cluster.timing();
             let tracer = cfg.tracer.clone();
-            let walk_steps = cfg.walk_steps;
-            // The walk owns a mailbox clone; ours keeps the barrier alive for the linger after it.
-            let mut walk_mailbox = mailbox.clone();
-            let walk = async move {
-                let mailbox = &mut walk_mailbox;
-                if done {
-                    // Completed before this restart. Peers still in the shutdown handshake may
-                    // be waiting for our announcement or acknowledgement: rejoin it at once
-                    // (peers that already left cannot be waited for).
-                    return Ok(shutdown_handshake(mailbox, &timing, &tracer).await);
-                }
-                loop {
-                    match mailbox.await_all_connected(timing.phase_timeout).await {
-                        Ok(()) => break,
-                        Err(BarrierError::Timeout { missing, .. }) => {
-                            tracer.record(Event::WaitingForPeers { missing })
-                        }
-                        Err(error) => return Err(EngineError::from(error)),
+            // The ceremony owns a mailbox clone; ours keeps the barrier alive for the linger
+            // after it.
+            let mut ceremony_mailbox = mailbox.clone();
+            let ceremony = async {
+                let mailbox = &mut ceremony_mailbox;
+                match cfg.task {
+                    Task::Walk { steps } => {
+                        walk(mailbox, meta, resume_step, steps, &timing, &tracer)
+                            .await
+                            .map(|handshake| (handshake, None))
                     }
-                }
-                for step in resume_step.max(1)..=walk_steps {
-                    if step > meta.barrier_step() {
-                        meta = meta.record_barrier_step(step).await?;
-                    }
-                    mailbox.set_step(step).await?;
-                    mailbox
-                        .await_all_at_step(step, timing.phase_timeout)
+                    Task::Dkg => {
+                        let dkg = dkg::Actor::open(
+                            context.child("dkg"),
+                            dkg::actor::Config {
+                                signer: cfg.identity.clone(),
+                                cluster: cfg.cluster.clone(),
+                                partition_prefix: cfg.partition_prefix.clone(),
+                                tracer: tracer.clone(),
+                                keys: cfg.keys.clone(),
+                            },
+                            channels.dkg,
+                            blocker,
+                        )
                         .await?;
+                        // A node that finished before this start does not wait for its peers.
+                        if dkg.completed()?.is_none() {
+                            connect(mailbox, &timing, &tracer).await?;
+                        }
+                        let (completed, meta) = dkg.run(mailbox, meta).await?;
+                        let _meta = meta.record_done().await?;
+                        let handshake = shutdown_handshake(mailbox, &timing, &tracer).await;
+                        Ok((handshake, Some(completed)))
+                    }
                 }
-                let _meta = meta.record_done().await?;
-                // Every member reached the last step: the walk is complete, whatever happens to
-                // the handshake that follows.
-                Ok(shutdown_handshake(mailbox, &timing, &tracer).await)
             };
-            match walk.await {
-                Ok(handshake_complete) => {
-                    cfg.tracer.record(Event::WalkComplete {
-                        steps: cfg.walk_steps,
-                    });
+            match ceremony.await {
+                Ok((handshake_complete, completed)) => {
+                    let steps = match (&cfg.task, &completed) {
+                        (Task::Walk { steps }, _) => *steps,
+                        (Task::Dkg, Some(c)) => dkg::actor::step_of(c.round, dkg::Phase::Done),
+                        (Task::Dkg, None) => 0,
+                    };
+                    if let Task::Walk { steps } = cfg.task {
+                        cfg.tracer.record(Event::WalkComplete { steps });
+                    }
                     // A peer that missed the handshake may be restarting: stay reachable for a
                     // whole phase so it can still finish; otherwise a short linger suffices.
                     let linger = if handshake_complete {
@@ -216,16 +253,74 @@ where
                     context.sleep(linger).await;
                     Ok(Outcome {
                         boot,
-                        steps: cfg.walk_steps,
+                        steps,
+                        dkg: completed,
                     })
                 }
                 Err(error) => {
+                    if let EngineError::Dkg(error) = &error {
+                        cfg.tracer.record(Event::DkgFailed {
+                            error: error.to_string(),
+                        });
+                    }
                     context.sleep(timing.phase_timeout).await;
                     Err(error)
                 }
             }
         })
     }
+}
+
+/// Waits until every member is connected. There is no overall deadline: a node started before
+/// its peers waits for them, reporting the members still missing every phase timeout. Any
+/// barrier error (a refused hello, a broken rule) ends the wait at once.
+async fn connect<T: Tracer>(
+    mailbox: &mut barrier::Mailbox,
+    timing: &crate::cluster::Timing,
+    tracer: &T,
+) -> Result<(), EngineError> {
+    loop {
+        match mailbox.await_all_connected(timing.phase_timeout).await {
+            Ok(()) => return Ok(()),
+            Err(BarrierError::Timeout { missing, .. }) => {
+                tracer.record(Event::WaitingForPeers { missing })
+            }
+            Err(error) => return Err(EngineError::from(error)),
+        }
+    }
+}
+
+/// The barrier walk: steps `resume_step.max(1)..=steps`, each recorded before it is announced,
+/// then completion recorded, then the shutdown handshake (whose result it returns). A node that
+/// had completed before this start only rejoins the handshake.
+async fn walk<E: cohort_storage::Context, T: Tracer>(
+    mailbox: &mut barrier::Mailbox,
+    mut meta: NodeMeta<E>,
+    resume_step: u64,
+    steps: u64,
+    timing: &crate::cluster::Timing,
+    tracer: &T,
+) -> Result<bool, EngineError> {
+    if meta.done() {
+        // Completed before this restart. Peers still in the shutdown handshake may be waiting
+        // for our announcement or acknowledgement: rejoin it at once (peers that already left
+        // cannot be waited for).
+        return Ok(shutdown_handshake(mailbox, timing, tracer).await);
+    }
+    connect(mailbox, timing, tracer).await?;
+    for step in resume_step.max(1)..=steps {
+        if step > meta.barrier_step() {
+            meta = meta.record_barrier_step(step).await?;
+        }
+        mailbox.set_step(step).await?;
+        mailbox
+            .await_all_at_step(step, timing.phase_timeout)
+            .await?;
+    }
+    let _meta = meta.record_done().await?;
+    // Every member reached the last step: the walk is complete, whatever happens to the
+    // handshake that follows.
+    Ok(shutdown_handshake(mailbox, timing, tracer).await)
 }
 
 /// Announces shutdown and waits (bounded) for every peer's acknowledgement and announcement.

@@ -73,7 +73,7 @@ fn dkg_round() -> (Vec<ed25519::PrivateKey>, crate::dkg::RoundSpec) {
     let members =
         commonware_utils::ordered::Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
     let spec = crate::dkg::RoundSpec {
-        round: crate::dkg::round_of(0, 0),
+        round: 0,
         previous: None,
         dealers: members.clone(),
         players: members,

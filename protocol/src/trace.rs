@@ -46,6 +46,27 @@ pub enum Event {
     WalkComplete { steps: u64 },
     /// A restarted node completed its walk but not the shutdown handshake (its peers had left).
     ShutdownIncomplete { error: String },
+    /// The DKG entered `phase` of round `round`.
+    DkgPhase { round: u64, phase: &'static str },
+    /// This node (as a dealer) produced its dealing of `round`; `commitment` is the hex sha256
+    /// of the encoded public dealing.
+    Dealt { round: u64, commitment: String },
+    /// This node (as a player) acked `dealer`'s dealing of `round`; `digest` is the hex sha256
+    /// of the encoded ack.
+    Acked {
+        round: u64,
+        dealer: PublicKey,
+        digest: String,
+    },
+    /// This node finished epoch `epoch` (round `round`) holding a share (or as an observer).
+    DkgComplete {
+        epoch: u64,
+        round: u64,
+        group_key: String,
+        share: bool,
+    },
+    /// The DKG failed at this node.
+    DkgFailed { error: String },
 }
 
 impl Event {
@@ -66,6 +87,11 @@ impl Event {
             Event::InputRejected { .. } => "input_rejected",
             Event::WalkComplete { .. } => "walk_complete",
             Event::ShutdownIncomplete { .. } => "shutdown_incomplete",
+            Event::DkgPhase { .. } => "dkg_phase",
+            Event::Dealt { .. } => "dealt",
+            Event::Acked { .. } => "acked",
+            Event::DkgComplete { .. } => "dkg_complete",
+            Event::DkgFailed { .. } => "dkg_failed",
         }
     }
 }
@@ -98,7 +124,27 @@ impl fmt::Display for Event {
                 " channel={channel} peer={peer} reason={reason:?} blocked={blocked}"
             ),
             Event::WalkComplete { steps } => write!(f, " steps={steps}"),
-            Event::ShutdownIncomplete { error } => write!(f, " error={error:?}"),
+            Event::ShutdownIncomplete { error } | Event::DkgFailed { error } => {
+                write!(f, " error={error:?}")
+            }
+            Event::DkgPhase { round, phase } => write!(f, " round={round} phase={phase}"),
+            Event::Dealt { round, commitment } => {
+                write!(f, " round={round} commitment={commitment}")
+            }
+            Event::Acked {
+                round,
+                dealer,
+                digest,
+            } => write!(f, " round={round} dealer={dealer} digest={digest}"),
+            Event::DkgComplete {
+                epoch,
+                round,
+                group_key,
+                share,
+            } => write!(
+                f,
+                " epoch={epoch} round={round} group_key={group_key} share={share}"
+            ),
         }
     }
 }
@@ -107,6 +153,14 @@ impl fmt::Display for Event {
 pub trait Tracer: Clone + Send + Sync + 'static {
     /// Records one event. Must not block.
     fn record(&self, event: Event);
+
+    /// Asked at each named crash point (e.g. right after a DKG record is synced, before the
+    /// message it protects leaves the node). `true` makes the node halt right there, as if it
+    /// crashed: the simulator uses it to draw crash points that wall-clock times cannot hit.
+    /// Production tracers keep the default (never).
+    fn crash_point(&self, _point: &'static str) -> bool {
+        false
+    }
 }
 
 /// A tracer that logs every event through `tracing` (the production node's choice).
@@ -120,10 +174,13 @@ impl Tracer for LogTracer {
             | Event::InputRejected { .. }
             | Event::WaitingForPeers { .. }
             | Event::ShutdownIncomplete { .. }
+            | Event::DkgFailed { .. }
             | Event::PeerUnresponsive { .. } => {
                 tracing::warn!(event = event.name(), "{event}")
             }
-            Event::PeerStep { .. } => tracing::debug!(event = event.name(), "{event}"),
+            Event::PeerStep { .. } | Event::Dealt { .. } | Event::Acked { .. } => {
+                tracing::debug!(event = event.name(), "{event}")
+            }
             _ => tracing::info!(event = event.name(), "{event}"),
         }
     }

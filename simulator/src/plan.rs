@@ -47,6 +47,17 @@ pub struct CrashPlan {
     pub down_ms: u64,
 }
 
+/// A crash at a *crash point* rather than at a time: node `node` halts the `hit`-th time its
+/// protocol code reaches a crash point (for the DKG: right after a journal sync, before the
+/// message the synced record protects leaves, e.g. between persisting a dealing and sending the
+/// ack), and is rebuilt from its storage `down_ms` later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointCrash {
+    pub node: usize,
+    pub hit: u64,
+    pub down_ms: u64,
+}
+
 /// A run's fault plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultPlan {
@@ -58,6 +69,9 @@ pub struct FaultPlan {
     pub odd_node: Option<(usize, Mismatch)>,
     /// Node crashes, in time order.
     pub crashes: Vec<CrashPlan>,
+    /// Crashes at crash points, per node in hit order.
+    #[serde(default)]
+    pub point_crashes: Vec<PointCrash>,
 }
 
 /// The plan RNG of `seed`.
@@ -115,6 +129,38 @@ pub fn draw_crashes(rng: &mut ChaCha8Rng, nodes: usize) -> Vec<CrashPlan> {
         up_again[crash.node] = crash.at_ms + crash.down_ms + MIN_UP_MS;
     }
     crashes.sort_by_key(|c| (c.at_ms, c.node));
+    crashes
+}
+
+/// Draws 1..=2 crash-point crashes of distinct nodes not in `exclude`, each at one of the first
+/// `max_hit` crash points of its node.
+pub fn draw_point_crashes(
+    rng: &mut ChaCha8Rng,
+    nodes: usize,
+    exclude: &[usize],
+    max_hit: u64,
+) -> Vec<PointCrash> {
+    let candidates: Vec<usize> = (0..nodes).filter(|n| !exclude.contains(n)).collect();
+    let mut crashes = Vec::new();
+    if candidates.is_empty() {
+        return crashes;
+    }
+    let count = rng.random_range(1..=2usize).min(candidates.len());
+    let mut chosen = Vec::new();
+    while chosen.len() < count {
+        let node = candidates[rng.random_range(0..candidates.len())];
+        if !chosen.contains(&node) {
+            chosen.push(node);
+        }
+    }
+    chosen.sort_unstable();
+    for node in chosen {
+        crashes.push(PointCrash {
+            node,
+            hit: rng.random_range(1..=max_hit.max(1)),
+            down_ms: rng.random_range(10..=MAX_DOWN_MS),
+        });
+    }
     crashes
 }
 

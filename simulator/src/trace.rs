@@ -49,6 +49,12 @@ pub struct Observations {
     pub failures: BTreeMap<u32, (u64, String)>,
     /// Network inputs dropped, over all nodes.
     pub rejected_inputs: u64,
+    /// Commitment of each dealing, by (dealer node, round).
+    pub dealt: BTreeMap<(u32, u64), String>,
+    /// Digest of each ack sent, by (player node, round, dealer).
+    pub acked: BTreeMap<(u32, u64, PublicKey), String>,
+    /// Group key each node reported on finishing, by node (the last report).
+    pub group_keys: BTreeMap<u32, String>,
     /// Online violations.
     pub violations: Vec<Violation>,
 }
@@ -88,6 +94,39 @@ impl Observations {
                 self.failures.entry(node).or_insert((t_us, error.clone()));
             }
             Event::InputRejected { .. } => self.rejected_inputs += 1,
+            Event::Dealt { round, commitment } => {
+                if let Some(previous) = self.dealt.insert((node, *round), commitment.clone())
+                    && previous != *commitment
+                {
+                    self.violations.push(Violation::new(
+                        "one-polynomial-per-dealer",
+                        format!(
+                            "node {node} dealt {previous} and then {commitment} in round {round}"
+                        ),
+                    ));
+                }
+            }
+            Event::Acked {
+                round,
+                dealer,
+                digest,
+            } => {
+                if let Some(previous) = self
+                    .acked
+                    .insert((node, *round, dealer.clone()), digest.clone())
+                    && previous != *digest
+                {
+                    self.violations.push(Violation::new(
+                        "one-ack-per-dealer",
+                        format!(
+                            "node {node} sent ack {previous} and then {digest} to dealer {dealer} in round {round}"
+                        ),
+                    ));
+                }
+            }
+            Event::DkgComplete { group_key, .. } => {
+                self.group_keys.insert(node, group_key.clone());
+            }
             _ => {}
         }
     }
@@ -174,11 +213,39 @@ pub struct SimTracer {
     node: u32,
     clock: Arc<deterministic::Context>,
     sink: Arc<Mutex<Sink>>,
+    points: Arc<Mutex<CrashPoints>>,
+}
+
+/// The crash points armed for one node (shared by all its lives).
+#[derive(Default)]
+struct CrashPoints {
+    hits: u64,
+    /// Hit numbers at which to halt, ascending.
+    at: VecDeque<u64>,
+    halt: Option<futures::channel::mpsc::UnboundedSender<()>>,
 }
 
 impl SimTracer {
     pub fn new(node: u32, clock: Arc<deterministic::Context>, sink: Arc<Mutex<Sink>>) -> Self {
-        Self { node, clock, sink }
+        Self {
+            node,
+            clock,
+            sink,
+            points: Arc::default(),
+        }
+    }
+
+    /// Makes the node halt at each of the given crash-point hits (counted over all its lives),
+    /// telling `halt` each time.
+    pub fn arm_crash_points(
+        &self,
+        mut hits: Vec<u64>,
+        halt: futures::channel::mpsc::UnboundedSender<()>,
+    ) {
+        hits.sort_unstable();
+        let mut points = self.points.lock().expect("crash points");
+        points.at = hits.into();
+        points.halt = Some(halt);
     }
 }
 
@@ -194,5 +261,18 @@ impl Tracer for SimTracer {
             .lock()
             .expect("trace sink poisoned")
             .record(t_us, self.node, event);
+    }
+
+    fn crash_point(&self, _point: &'static str) -> bool {
+        let mut points = self.points.lock().expect("crash points");
+        points.hits += 1;
+        if points.at.front() != Some(&points.hits) {
+            return false;
+        }
+        points.at.pop_front();
+        if let Some(halt) = &points.halt {
+            let _ = halt.unbounded_send(());
+        }
+        true
     }
 }

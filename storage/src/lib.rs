@@ -11,6 +11,9 @@
 pub mod dkg;
 pub mod meta;
 
+/// What a store needs from the runtime.
+pub use commonware_storage::Context;
+
 use thiserror::Error;
 
 /// Longest partition prefix accepted, in bytes. Partition names become file names.

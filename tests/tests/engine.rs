@@ -1,13 +1,13 @@
 //! The engine on the deterministic runtime: a member that starts late (after a whole phase
-//! timeout) is waited for and reported, and the cluster still completes its walk.
+//! timeout) is waited for and reported, and the cluster still completes its DKG with one group
+//! key; a restarted node loads its result instead of running the ceremony again.
 
 use cohort_protocol::{
-    Channels, Cluster, Config, Engine, Event, PROTOCOL_VERSION, Timing, engine::BARRIER_CHANNEL,
+    Cluster, Config, Engine, Event, PROTOCOL_VERSION, Timing, dkg::Keys, engine::Task,
 };
-use cohort_tests::{Recorder, full_mesh};
+use cohort_tests::{Recorder, channels, full_mesh};
 use commonware_cryptography::{Signer as _, ed25519};
-use commonware_runtime::{Clock as _, Quota, Runner as _, Supervisor as _, deterministic};
-use commonware_utils::NZU32;
+use commonware_runtime::{Clock as _, Runner as _, Supervisor as _, deterministic};
 use std::time::Duration;
 
 #[test]
@@ -16,7 +16,7 @@ fn a_late_member_is_waited_for_and_reported() {
         let keys: Vec<_> = (0..3).map(ed25519::PrivateKey::from_seed).collect();
         let members: Vec<_> = keys.iter().map(|k| k.public_key()).collect();
         let timing = Timing::default();
-        let cluster = Cluster::new(members.clone(), 2, PROTOCOL_VERSION, timing).unwrap();
+        let cluster = Cluster::new(members.clone(), 3, PROTOCOL_VERSION, timing).unwrap();
         let oracle = full_mesh(&context, &members, Duration::from_millis(10)).await;
         let recorders: Vec<Recorder> = (0..3).map(|_| Recorder::default()).collect();
         let mut handles = Vec::new();
@@ -28,10 +28,6 @@ fn a_late_member_is_waited_for_and_reported() {
                     .await;
             }
             let control = oracle.control(key.public_key());
-            let (sender, receiver) = control
-                .register(BARRIER_CHANNEL, Quota::per_second(NZU32!(100)))
-                .await
-                .unwrap();
             let engine = Engine::new(
                 context.child("node").with_attribute("index", i),
                 Config {
@@ -39,30 +35,62 @@ fn a_late_member_is_waited_for_and_reported() {
                     cluster: cluster.clone(),
                     partition_prefix: format!("node{i}"),
                     tracer: recorders[i].clone(),
-                    walk_steps: 3,
+                    task: Task::Dkg,
+                    keys: Keys::default(),
                 },
             );
-            handles.push(engine.start(
-                Channels {
-                    barrier: (sender, receiver),
-                },
-                control,
-            ));
+            handles.push(engine.start(channels(&control).await, control));
         }
+        let mut group_keys = Vec::new();
         for handle in handles {
             let outcome = handle.await.unwrap().unwrap();
-            assert_eq!(outcome.steps, 3);
             assert_eq!(outcome.boot, 1);
+            let dkg = outcome.dkg.expect("a DKG result");
+            assert!(dkg.share.is_some());
+            group_keys.push(dkg.group_key_hex());
         }
+        assert!(group_keys.windows(2).all(|w| w[0] == w[1]));
         let early = recorders[0].events();
         assert!(early.iter().any(|e| matches!(
             e,
             Event::WaitingForPeers { missing } if *missing == vec![members[2].clone()]
         )));
+        assert!(early.iter().any(
+            |e| matches!(e, Event::DkgComplete { group_key, .. } if *group_key == group_keys[0])
+        ));
+
+        // A restart loads the result: same key, and no dealing or ack again.
+        let restarted = Recorder::default();
+        let keys_handle = Keys::default();
+        let control = oracle.control(keys[0].public_key());
+        let engine = Engine::new(
+            context.child("restarted"),
+            Config {
+                identity: keys[0].clone(),
+                cluster: cluster.clone(),
+                partition_prefix: "node0".into(),
+                tracer: restarted.clone(),
+                task: Task::Dkg,
+                keys: keys_handle.clone(),
+            },
+        );
+        // Peers are gone: the handshake cannot finish, which is reported, not fatal.
+        let outcome = engine
+            .start(channels(&control).await, control)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(outcome.boot, 2);
+        assert_eq!(outcome.dkg.unwrap().group_key_hex(), group_keys[0]);
+        assert_eq!(
+            keys_handle.current().unwrap().group_key_hex(),
+            group_keys[0]
+        );
+        let events = restarted.events();
         assert!(
-            early
+            !events
                 .iter()
-                .any(|e| matches!(e, Event::WalkComplete { steps: 3 }))
+                .any(|e| matches!(e, Event::Dealt { .. } | Event::Acked { .. }))
         );
     });
 }

@@ -35,7 +35,10 @@ use commonware_cryptography::{
             Dealer, DealerPrivMsg, DealerPubMsg, Info, Logs, Output, Player, PlayerAck, Reveal,
             SignedDealerLog, observe,
         },
-        primitives::{group::Share, sharing::Mode},
+        primitives::{
+            group::Share,
+            sharing::{Mode, ModeVersion},
+        },
     },
     ed25519,
 };
@@ -106,6 +109,13 @@ pub enum Record {
     },
     /// A signed log: this node's own, or one it received.
     Log(SignedDealerLog<Variant, PublicKey>),
+    /// The output of a finished epoch (public: group polynomial, dealers, players).
+    Output {
+        epoch: u64,
+        output: Output<Variant, PublicKey>,
+    },
+    /// This node's share of a finished epoch (secret).
+    Share(Share),
 }
 
 impl Record {
@@ -116,12 +126,17 @@ impl Record {
             Record::Dealing { .. } => 2,
             Record::Ack { .. } => 3,
             Record::Log(_) => 4,
+            Record::Output { .. } => 5,
+            Record::Share(_) => 6,
         }
     }
 
     /// Whether the record must be sealed at rest.
     pub fn secret(&self) -> bool {
-        matches!(self, Record::Seed(_) | Record::Dealing { .. })
+        matches!(
+            self,
+            Record::Seed(_) | Record::Dealing { .. } | Record::Share(_)
+        )
     }
 
     /// Decodes a record of `kind` for a round of `participants` participants.
@@ -146,6 +161,11 @@ impl Record {
                 ack: PlayerAck::read(&mut buf)?,
             },
             4 => Record::Log(SignedDealerLog::read_cfg(&mut buf, &participants)?),
+            5 => Record::Output {
+                epoch: u64::read(&mut buf)?,
+                output: Output::read_cfg(&mut buf, &(participants, ModeVersion::v0()))?,
+            },
+            6 => Record::Share(Share::read(&mut buf)?),
             other => return Err(CodecError::InvalidEnum(other)),
         };
         if buf.has_remaining() {
@@ -173,6 +193,11 @@ impl Write for Record {
                 ack.write(buf);
             }
             Record::Log(log) => log.write(buf),
+            Record::Output { epoch, output } => {
+                epoch.write(buf);
+                output.write(buf);
+            }
+            Record::Share(share) => share.write(buf),
         }
     }
 }
@@ -188,6 +213,8 @@ impl EncodeSize for Record {
             } => dealer.encode_size() + public.encode_size() + private.encode_size(),
             Record::Ack { player, ack } => player.encode_size() + ack.encode_size(),
             Record::Log(log) => log.encode_size(),
+            Record::Output { epoch, output } => epoch.encode_size() + output.encode_size(),
+            Record::Share(share) => share.encode_size(),
         }
     }
 }
@@ -294,6 +321,8 @@ pub struct Ceremony {
     logs: BTreeMap<PublicKey, SignedDealerLog<Variant, PublicKey>>,
     /// Dealers caught with two different valid logs.
     equivocators: BTreeSet<PublicKey>,
+    /// sha256 of every valid log already handled.
+    seen_logs: BTreeSet<[u8; 32]>,
 }
 
 impl Ceremony {
@@ -345,6 +374,7 @@ impl Ceremony {
                     private,
                 } => dealings.push((dealer, public, private)),
                 Record::Ack { player, ack } => received_acks.push((player, ack)),
+                Record::Output { .. } | Record::Share(_) => {}
                 Record::Log(log) => {
                     if let Some((dealer, _)) = log.clone().check(&info) {
                         if dealer == me_pk {
@@ -385,6 +415,7 @@ impl Ceremony {
             acks,
             logs,
             equivocators: BTreeSet::new(),
+            seen_logs: BTreeSet::new(),
         };
 
         // Dealer side: same seed, same polynomial.
@@ -505,6 +536,39 @@ impl Ceremony {
         self.dealer
             .as_ref()
             .is_none_or(|side| side.private.keys().all(|p| side.acked.contains(p)))
+    }
+
+    /// True once our dealing is acked by every player and, as a player, we acked every dealer:
+    /// the deal phase has nothing left to wait for.
+    pub fn dealing_complete(&self) -> bool {
+        self.all_acked()
+            && (self.player.is_none()
+                || self
+                    .spec
+                    .dealers
+                    .iter()
+                    .all(|dealer| self.acks.contains_key(dealer)))
+    }
+
+    /// True once we hold a log from every dealer (or caught it equivocating): the log phase has
+    /// nothing left to wait for.
+    pub fn logs_complete(&self) -> bool {
+        self.missing_logs().is_empty()
+    }
+
+    /// Dealers whose log we still lack (for reports).
+    pub fn missing_logs(&self) -> Vec<PublicKey> {
+        self.spec
+            .dealers
+            .iter()
+            .filter(|dealer| {
+                !(self.logs.contains_key(*dealer)
+                    || self.equivocators.contains(*dealer)
+                    || (**dealer == self.me_pk
+                        && self.dealer.as_ref().is_some_and(|side| side.log.is_some())))
+            })
+            .cloned()
+            .collect()
     }
 
     /// Signs our log (revealing the shares of players whose acks we lack), persists and syncs it,
@@ -668,11 +732,17 @@ impl Ceremony {
         _from: &PublicKey,
         log: SignedDealerLog<Variant, PublicKey>,
     ) -> Result<Vec<Effect>, Rejection> {
+        // Echoes repeat every log n times: skip the signature checks of a log already seen.
+        let digest = sha256(&log.encode());
+        if self.seen_logs.contains(&digest) {
+            return Ok(Vec::new());
+        }
         let Some((dealer, _)) = log.clone().check(&self.info) else {
             return Err(Rejection::hostile(
                 "log with an invalid signature or dealer",
             ));
         };
+        self.seen_logs.insert(digest);
         if dealer == self.me_pk || self.equivocators.contains(&dealer) {
             return Ok(Vec::new());
         }

@@ -3,7 +3,6 @@
 
 use super::{
     ceremony::{Ceremony, Effect, Outcome, Record, RoundSpec, To},
-    round_of,
     wire::{Message, Variant},
 };
 use crate::cluster::PublicKey;
@@ -266,7 +265,7 @@ fn check_threshold(
 fn four_members_generate_one_threshold_key() {
     let keys = keys(4);
     let mut sim = Sim::new(&keys, BTreeMap::new());
-    sim.run_round(&spec(round_of(0, 0), set(&keys), set(&keys)));
+    sim.run_round(&spec(0, set(&keys), set(&keys)));
     let outcomes = sim.finish();
     assert_eq!(outcomes[0].output.public().required(), 3);
     check_threshold(&outcomes);
@@ -277,7 +276,7 @@ fn a_crash_at_any_point_of_the_ceremony_recovers_the_same_key() {
     let keys = keys(4);
     // Count the deliveries of an undisturbed run.
     let mut sim = Sim::new(&keys, BTreeMap::new());
-    let round = spec(round_of(0, 0), set(&keys), set(&keys));
+    let round = spec(0, set(&keys), set(&keys));
     sim.start(&round);
     sim.settle(|_, _| {});
     let deal_messages = sim.delivered;
@@ -307,7 +306,7 @@ fn a_crash_at_any_point_of_the_ceremony_recovers_the_same_key() {
 #[test]
 fn crashing_right_after_the_seed_or_a_dealing_is_synced_deals_and_acks_the_same() {
     let keys = keys(4);
-    let round = spec(round_of(0, 0), set(&keys), set(&keys));
+    let round = spec(0, set(&keys), set(&keys));
     let mut sim = Sim::new(&keys, BTreeMap::new());
     sim.start(&round);
     // Every node crashes at once, before any message is delivered: each dealer's seed is synced,
@@ -334,7 +333,7 @@ fn reshare_to_a_changed_committee_keeps_the_group_key() {
     let keys = keys(5);
     let first = &keys[..4];
     let mut sim = Sim::new(first, BTreeMap::new());
-    sim.run_round(&spec(round_of(0, 0), set(first), set(first)));
+    sim.run_round(&spec(0, set(first), set(first)));
     let outcomes = sim.finish();
     let group = check_threshold(&outcomes);
     let previous = outcomes[0].output.clone();
@@ -347,7 +346,7 @@ fn reshare_to_a_changed_committee_keeps_the_group_key() {
     // Epoch 1: member 0 leaves, member 4 joins. Dealers are the old players.
     let new_players = &keys[1..5];
     let reshare = RoundSpec {
-        round: round_of(1, 0),
+        round: 1,
         previous: Some(previous),
         dealers: set(first),
         players: set(new_players),
@@ -366,7 +365,7 @@ fn reshare_to_a_changed_committee_keeps_the_group_key() {
 #[test]
 fn hostile_inputs_are_refused_with_a_reason() {
     let keys = keys(4);
-    let round = spec(round_of(0, 0), set(&keys), set(&keys));
+    let round = spec(0, set(&keys), set(&keys));
     let mut sim = Sim::new(&keys, BTreeMap::new());
     sim.start(&round);
     let (from, to, message) = sim
@@ -386,7 +385,7 @@ fn hostile_inputs_are_refused_with_a_reason() {
         unreachable!()
     };
     let stale = Message::Dealing {
-        round: round_of(0, 1),
+        round: 2,
         public: public.clone(),
         private: private.clone(),
     };
@@ -460,7 +459,7 @@ fn hostile_inputs_are_refused_with_a_reason() {
 #[test]
 fn a_dealer_signing_two_logs_is_excluded() {
     let keys = keys(4);
-    let round = spec(round_of(0, 0), set(&keys), set(&keys));
+    let round = spec(0, set(&keys), set(&keys));
     let mut sim = Sim::new(&keys, BTreeMap::new());
     sim.start(&round);
     sim.settle(|_, _| {});
@@ -487,7 +486,7 @@ fn a_dealer_signing_two_logs_is_excluded() {
 #[test]
 fn records_round_trip() {
     let keys = keys(4);
-    let round = spec(round_of(0, 0), set(&keys), set(&keys));
+    let round = spec(0, set(&keys), set(&keys));
     let mut sim = Sim::new(&keys, BTreeMap::new());
     sim.run_round(&round);
     let participants = round.participants();
@@ -509,7 +508,7 @@ fn records_round_trip() {
 #[test]
 fn wire_messages_round_trip_and_are_bounded() {
     let keys = keys(4);
-    let round = spec(round_of(0, 0), set(&keys), set(&keys));
+    let round = spec(0, set(&keys), set(&keys));
     let mut sim = Sim::new(&keys, BTreeMap::new());
     sim.start(&round);
     let members = round.participants();

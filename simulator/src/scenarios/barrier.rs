@@ -18,20 +18,23 @@
 //! node, within [`REPORT_DEADLINE`] of simulated time), `odd-node-refused` (the odd node fails
 //! too), `honest-not-blocked` (no honest node blocks another), and `no-hang`.
 
-use super::{Scenario, Violation};
+use super::{
+    Scenario, Violation,
+    life::{Life, micros},
+};
 use crate::{
-    plan::{CrashPlan, FaultPlan, Mismatch, draw_crashes, draw_links, plan_rng},
+    plan::{FaultPlan, Mismatch, draw_crashes, draw_links, plan_rng},
     trace::{SimTracer, Sink},
 };
 use cohort_protocol::{
-    Channels, Cluster, Config, Engine, EngineError, Outcome, PROTOCOL_VERSION, ProtocolVersion,
-    PublicKey, Timing, engine::BARRIER_CHANNEL,
+    Cluster, EngineError, Outcome, PROTOCOL_VERSION, ProtocolVersion, PublicKey, Timing,
+    engine::Task,
 };
 use commonware_cryptography::{Signer as _, ed25519};
 use commonware_macros::select;
 use commonware_p2p::simulated::{self, Link, Network};
-use commonware_runtime::{Clock as _, Quota, Spawner as _, Supervisor as _, deterministic};
-use commonware_utils::{NZU32, NZUsize, Probability};
+use commonware_runtime::{Clock as _, Spawner as _, Supervisor as _, deterministic};
+use commonware_utils::{NZUsize, Probability};
 use rand::{Rng as _, RngExt as _};
 use std::{
     num::NonZeroUsize,
@@ -49,8 +52,6 @@ pub const SCENARIO_DEADLINE: Duration = Duration::from_secs(300);
 pub const REPORT_DEADLINE: Duration = Duration::from_secs(10);
 /// Largest frame the simulated network carries.
 const MAX_FRAME: u32 = 64 * 1024;
-/// Messages per second each node may send to each peer on a channel.
-const QUOTA_PER_SECOND: u32 = 1_000;
 
 pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
     let mut rng = plan_rng(seed);
@@ -80,18 +81,19 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         links,
         odd_node,
         crashes,
+        point_crashes: Vec::new(),
     }
 }
 
 /// The identity keys of a run, derived from the plan RNG's stream after the plan.
-fn identities(seed: u64, nodes: usize) -> Vec<ed25519::PrivateKey> {
+pub(super) fn identities(seed: u64, nodes: usize) -> Vec<ed25519::PrivateKey> {
     let mut rng = plan_rng(seed.wrapping_add(1));
     (0..nodes)
         .map(|_| ed25519::PrivateKey::from_seed(rng.next_u64()))
         .collect()
 }
 
-fn cluster(members: &[PublicKey], version: ProtocolVersion, timing: Timing) -> Cluster {
+pub(super) fn cluster(members: &[PublicKey], version: ProtocolVersion, timing: Timing) -> Cluster {
     let n = members.len();
     let threshold = (n - (n - 1) / 3) as u32;
     Cluster::new(members.to_vec(), threshold, version, timing).expect("valid simulated cluster")
@@ -107,33 +109,7 @@ pub async fn run(
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let honest_cluster = cluster(&members, PROTOCOL_VERSION, Timing::default());
 
-    let (network, oracle) = Network::new_with_peers(
-        context.child("network"),
-        simulated::Config {
-            max_size: MAX_FRAME,
-            max_peers_per_set: NonZeroUsize::new(plan.nodes).expect("at least one node"),
-            disconnect_on_block: true,
-            tracked_peer_sets: NZUsize!(1),
-        },
-        members.clone(),
-    )
-    .await;
-    network.start();
-    for link in &plan.links {
-        oracle
-            .add_link(
-                members[link.from].clone(),
-                members[link.to].clone(),
-                Link {
-                    latency: Duration::from_millis(link.latency_ms),
-                    jitter: Duration::from_millis(link.jitter_ms),
-                    success_rate: Probability::new(link.success_per_mille as u64, 1000)
-                        .expect("per-mille within bounds"),
-                },
-            )
-            .await
-            .expect("link between known peers");
-    }
+    let oracle = network(&context, &members, &plan.links).await;
 
     let clock = Arc::new(context.child("clock"));
     let start = context.current();
@@ -162,13 +138,14 @@ pub async fn run(
             index,
             key: key.clone(),
             cluster,
-            steps: plan.steps,
+            task: Task::Walk { steps: plan.steps },
             crashes: plan
                 .crashes
                 .iter()
                 .filter(|c| c.node == index)
                 .cloned()
                 .collect(),
+            point_crashes: Vec::new(),
             control: oracle.control(key.public_key()),
             tracer: SimTracer::new(index as u32, clock.clone(), sink.clone()),
             sink: sink.clone(),
@@ -294,83 +271,41 @@ pub async fn run(
     violations
 }
 
-/// One node across its crashes: each life registers the node's channel anew and builds the
-/// engine from the node's own storage; a crash aborts every task of the life (so its unsynced
-/// writes are lost) and the next life starts after the downtime.
-struct Life {
-    index: usize,
-    key: ed25519::PrivateKey,
-    cluster: Cluster,
-    steps: u64,
-    crashes: Vec<CrashPlan>,
-    control: simulated::Control<PublicKey, deterministic::Context>,
-    tracer: SimTracer,
-    sink: Arc<Mutex<Sink>>,
-}
-
-impl Life {
-    async fn run(
-        self,
-        context: deterministic::Context,
-        start: std::time::SystemTime,
-    ) -> Result<Outcome, EngineError> {
-        let mut crashes = self.crashes.iter();
-        let mut lives = 0u32;
-        loop {
-            lives += 1;
-            let (sender, receiver) = self
-                .control
-                .register(BARRIER_CHANNEL, Quota::per_second(NZU32!(QUOTA_PER_SECOND)))
-                .await
-                .expect("register barrier channel");
-            let engine = Engine::new(
-                context.child("node").with_attribute("life", lives),
-                Config {
-                    identity: self.key.clone(),
-                    cluster: self.cluster.clone(),
-                    partition_prefix: format!("node{}", self.index),
-                    tracer: self.tracer.clone(),
-                    walk_steps: self.steps,
+/// The simulated network of `members` with the drawn `links`, started.
+pub(super) async fn network(
+    context: &deterministic::Context,
+    members: &[PublicKey],
+    links: &[crate::plan::LinkPlan],
+) -> simulated::Oracle<PublicKey, deterministic::Context> {
+    let (network, oracle) = Network::new_with_peers(
+        context.child("network"),
+        simulated::Config {
+            max_size: MAX_FRAME,
+            max_peers_per_set: NonZeroUsize::new(members.len()).expect("at least one node"),
+            disconnect_on_block: true,
+            tracked_peer_sets: NZUsize!(1),
+        },
+        members.to_vec(),
+    )
+    .await;
+    network.start();
+    for link in links {
+        oracle
+            .add_link(
+                members[link.from].clone(),
+                members[link.to].clone(),
+                Link {
+                    latency: Duration::from_millis(link.latency_ms),
+                    jitter: Duration::from_millis(link.jitter_ms),
+                    success_rate: Probability::new(link.success_per_mille as u64, 1000)
+                        .expect("per-mille within bounds"),
                 },
-            );
-            let mut handle = engine.start(
-                Channels {
-                    barrier: (sender, receiver),
-                },
-                self.control.clone(),
-            );
-            let Some(crash) = crashes.next() else {
-                return handle.await.expect("engine task did not panic");
-            };
-            let at = start + Duration::from_millis(crash.at_ms);
-            select! {
-                result = &mut handle => {
-                    // Ended before its crash: later crashes of this node do not happen.
-                    return result.expect("engine task did not panic");
-                },
-                _ = context.sleep_until(at) => {},
-            }
-            handle.abort();
-            let _ = handle.await;
-            self.harness_event(&context, "crashed", format!("down_ms={}", crash.down_ms));
-            context.sleep(Duration::from_millis(crash.down_ms)).await;
-            self.harness_event(&context, "restarted", format!("life={}", lives + 1));
-        }
+            )
+            .await
+            .expect("link between known peers");
     }
 
-    fn harness_event(&self, context: &deterministic::Context, name: &'static str, detail: String) {
-        let t_us = micros(context.current());
-        self.sink
-            .lock()
-            .expect("sink")
-            .record_harness(t_us, self.index as u32, name, detail);
-    }
-}
-
-fn micros(t: std::time::SystemTime) -> u64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
+    oracle
 }
 
 fn micros_of(d: Duration) -> u64 {

@@ -5,6 +5,8 @@
 //! [`Scenario::run`] runs it on a deterministic runtime context.
 
 mod barrier;
+mod dkg;
+mod life;
 
 use crate::{plan::FaultPlan, trace::Sink};
 use commonware_runtime::deterministic;
@@ -40,16 +42,20 @@ pub enum Scenario {
     Barrier,
     BarrierCrash,
     BarrierMismatch,
+    Dkg,
+    DkgCrash,
 }
 
 /// The scenario `cohort-sim run` uses when none is named.
 pub const DEFAULT_SCENARIO: Scenario = Scenario::Barrier;
 
 impl Scenario {
-    pub const ALL: [Scenario; 3] = [
+    pub const ALL: [Scenario; 5] = [
         Scenario::Barrier,
         Scenario::BarrierCrash,
         Scenario::BarrierMismatch,
+        Scenario::Dkg,
+        Scenario::DkgCrash,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +63,8 @@ impl Scenario {
             Scenario::Barrier => "barrier",
             Scenario::BarrierCrash => "barrier-crash",
             Scenario::BarrierMismatch => "barrier-mismatch",
+            Scenario::Dkg => "dkg",
+            Scenario::DkgCrash => "dkg-crash",
         }
     }
 
@@ -71,6 +79,12 @@ impl Scenario {
             Scenario::BarrierMismatch => {
                 "one node has another cluster hash or version; every honest node must report it, none may hang"
             }
+            Scenario::Dkg => {
+                "epoch 0 DKG of 4..16 members under latency, jitter and loss: one group key, t partials recover"
+            }
+            Scenario::DkgCrash => {
+                "as dkg, while members crash at drawn times and crash points (e.g. between persisting a dealing and acking) and restart"
+            }
         }
     }
 
@@ -83,6 +97,7 @@ impl Scenario {
         match self {
             Scenario::Barrier | Scenario::BarrierCrash => 1..=64,
             Scenario::BarrierMismatch => 2..=64,
+            Scenario::Dkg | Scenario::DkgCrash => 1..=64,
         }
     }
 
@@ -92,6 +107,7 @@ impl Scenario {
             Scenario::Barrier | Scenario::BarrierCrash | Scenario::BarrierMismatch => {
                 barrier::plan(self, seed, nodes)
             }
+            Scenario::Dkg | Scenario::DkgCrash => dkg::plan(self, seed, nodes),
         }
     }
 
@@ -107,6 +123,7 @@ impl Scenario {
             Scenario::Barrier | Scenario::BarrierCrash | Scenario::BarrierMismatch => {
                 barrier::run(context, seed, plan, sink).await
             }
+            Scenario::Dkg | Scenario::DkgCrash => dkg::run(context, seed, plan, sink).await,
         }
     }
 }

@@ -1,0 +1,665 @@
+//! The DKG actor: runs this node's part (dealer, player, or both) of an epoch's ceremony on the
+//! DKG channel, gated by the step barrier, and persists through the node's DKG journal.
+//!
+//! # Phases and barrier steps
+//!
+//! Round `r` (one attempt of one epoch; see [`step_of`]) owns the barrier steps `4r+1..=4r+4`:
+//!
+//! | step | phase | entered when | work while the step's barrier wait runs |
+//! |---|---|---|---|
+//! | `4r+1` | `deal` | every member is connected | deal to every player whose ack is missing; answer dealings with acks |
+//! | `4r+2` | `log` | all members are at `deal` and our dealing is fully acked and we acked every dealer (or the deal window passed) | keep dealing |
+//! | `4r+3` | `finish` | all members are at `log`, our log is signed, persisted, synced and broadcast, and we hold a log of every dealer | resend our log |
+//! | `4r+4` | `done` | all members are at `finish`; the output and our share are persisted (share sealed) and synced | |
+//!
+//! A member finalizes only after every member reached `finish`, and a member reaches `finish`
+//! only holding every dealer's log (a dealer proved to have signed two logs counts as held, and is
+//! excluded). So every member finalizes over the same log set, and the output is the same for all.
+//! The journal is synced before `finish` is announced, so a member that restarts at `finish` still
+//! holds that set.
+//!
+//! Every step is recorded in the node metadata *before* it is announced; a restarted node resumes
+//! at its recorded step, rebuilds its [`Ceremony`] from the round's journal section (resending its
+//! acks and its signed log), and carries on with the phase it was in. A node that finished before
+//! the restart loads its output and share and does not run the ceremony again.
+//!
+//! # Deadlines
+//!
+//! Every barrier wait after connecting, and the wait for missing logs, has the cluster's phase
+//! timeout as its deadline: a ceremony that cannot progress fails with [`Error::Deadline`], which
+//! names the phase and the members or dealers it was waiting for. It never hangs.
+//! Connecting has no deadline (a member started early waits for the rest, reporting who is
+//! missing every phase timeout).
+//!
+//! # Bad input
+//!
+//! Every frame is decoded with bounds from the round's participant count. Undecodable frames and
+//! inputs that prove misbehaviour (a dealing from a non-dealer, an invalid dealing, a forged ack or
+//! log) are traced as [`Event::InputRejected`], counted, and the peer is blocked. Benign refusals
+//! (another round, a duplicate) are traced and counted without blocking. Storage errors are fatal
+//! for the node: the actor returns them and the node recovers from its journal on restart.
+//!
+//! # Crash points
+//!
+//! After every journal sync the actor asks its tracer whether to halt there
+//! ([`Tracer::crash_point`]): the simulator uses that to crash a node exactly between persisting a
+//! dealing and sending its ack.
+
+use super::{
+    ceremony::{Ceremony, DkgError, Effect, Outcome, Record, RoundSpec, To},
+    wire::{self, Variant},
+};
+use crate::{
+    barrier::{self, BarrierError},
+    cluster::{Cluster, PublicKey},
+    trace::{Event, Tracer},
+};
+use cohort_storage::{
+    dkg::{DkgJournal, Record as Stored, Replayed, SealingKey},
+    meta::NodeMeta,
+};
+use commonware_codec::Encode as _;
+use commonware_cryptography::{
+    Signer as _,
+    bls12381::{dkg::feldman_desmedt::Output, primitives::group::Share},
+    ed25519,
+};
+use commonware_macros::select;
+use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
+use commonware_runtime::{Clock, Metrics, Spawner, Storage};
+use commonware_utils::ordered::Set;
+use futures::channel::oneshot;
+use rand_core::CryptoRng;
+use std::{
+    future::Future,
+    num::NonZeroU32,
+    pin::pin,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use thiserror::Error;
+
+/// Barrier steps per round.
+pub const PHASES: u64 = 4;
+
+/// The highest barrier step the DKG may use.
+pub const MAX_STEP: u64 = u32::MAX as u64;
+
+/// Sync periods the deal phase waits for missing acks before moving on (the dealer then reveals
+/// the shares of players that did not ack).
+pub const DEAL_WINDOW_PERIODS: u32 = 20;
+
+/// Purpose string of the journal's sealing key.
+const SEALING_PURPOSE: &[u8] = b"dkg-journal";
+
+/// A phase of one round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Deal = 1,
+    Log = 2,
+    Finish = 3,
+    Done = 4,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Deal => "deal",
+            Phase::Log => "log",
+            Phase::Finish => "finish",
+            Phase::Done => "done",
+        }
+    }
+}
+
+/// The barrier step of `phase` of round `round`.
+pub fn step_of(round: u64, phase: Phase) -> u64 {
+    round * PHASES + phase as u64
+}
+
+/// The round and phase a barrier step belongs to (`None` for step 0: nothing started).
+pub fn position(step: u64) -> Option<(u64, Phase)> {
+    let index = step.checked_sub(1)?;
+    let phase = match index % PHASES {
+        0 => Phase::Deal,
+        1 => Phase::Log,
+        2 => Phase::Finish,
+        _ => Phase::Done,
+    };
+    Some((index / PHASES, phase))
+}
+
+/// The result of a finished epoch.
+#[derive(Clone, Debug)]
+pub struct Completed {
+    pub epoch: u64,
+    pub round: u64,
+    pub output: Output<Variant, PublicKey>,
+    /// This node's share (`None` if it is not a player of the epoch).
+    pub share: Option<Share>,
+}
+
+impl Completed {
+    /// The group public key.
+    pub fn group_key(
+        &self,
+    ) -> &<Variant as commonware_cryptography::bls12381::primitives::variant::Variant>::Public {
+        self.output.public().public()
+    }
+
+    /// The group public key, hex encoded.
+    pub fn group_key_hex(&self) -> String {
+        hex(&self.group_key().encode())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where other actors find the DKG result (checkpoints sign with the share). Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Keys {
+    inner: Arc<Mutex<KeysInner>>,
+}
+
+#[derive(Default)]
+struct KeysInner {
+    completed: Option<Completed>,
+    waiters: Vec<oneshot::Sender<Completed>>,
+}
+
+impl Keys {
+    /// The latest completed epoch, if any.
+    pub fn current(&self) -> Option<Completed> {
+        self.inner.lock().expect("keys lock").completed.clone()
+    }
+
+    /// Resolves with the first completed epoch (at once if there is one).
+    pub fn subscribe(&self) -> oneshot::Receiver<Completed> {
+        let (sender, receiver) = oneshot::channel();
+        let mut inner = self.inner.lock().expect("keys lock");
+        match &inner.completed {
+            Some(completed) => {
+                let _ = sender.send(completed.clone());
+            }
+            None => inner.waiters.push(sender),
+        }
+        receiver
+    }
+
+    fn publish(&self, completed: Completed) {
+        let mut inner = self.inner.lock().expect("keys lock");
+        for waiter in inner.waiters.drain(..) {
+            let _ = waiter.send(completed.clone());
+        }
+        inner.completed = Some(completed);
+    }
+}
+
+/// Why the DKG stopped at this node.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Ceremony(#[from] DkgError),
+    /// Fatal: the node stops and recovers from its journal on restart.
+    #[error("storage: {0}")]
+    Storage(#[from] cohort_storage::Error),
+    #[error("barrier: {0}")]
+    Barrier(#[from] BarrierError),
+    #[error("round {round} missed its deadline in phase {phase}: {detail}")]
+    Deadline {
+        round: u64,
+        phase: &'static str,
+        detail: String,
+    },
+    #[error("the DKG channel closed")]
+    Closed,
+}
+
+impl Error {
+    /// The peer the failure names, if any.
+    pub fn peer(&self) -> Option<&PublicKey> {
+        match self {
+            Error::Barrier(error) => error.peer(),
+            _ => None,
+        }
+    }
+}
+
+/// Configuration of the actor.
+#[derive(Clone)]
+pub struct Config<T: Tracer> {
+    pub signer: ed25519::PrivateKey,
+    pub cluster: Cluster,
+    pub partition_prefix: String,
+    pub tracer: T,
+    /// Where the result is published.
+    pub keys: Keys,
+}
+
+/// One node's DKG actor.
+pub struct Actor<E, S, R, B, T>
+where
+    E: Clock + Spawner + Metrics + Storage + CryptoRng,
+    T: Tracer,
+{
+    context: E,
+    cfg: Config<T>,
+    me: PublicKey,
+    journal: DkgJournal<E>,
+    replayed: Replayed,
+    sender: S,
+    receiver: R,
+    blocker: B,
+    sync_period: Duration,
+    phase_timeout: Duration,
+}
+
+impl<E, S, R, B, T> Actor<E, S, R, B, T>
+where
+    E: Clock + Spawner + Metrics + Storage + CryptoRng,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+    B: Blocker<PublicKey = PublicKey>,
+    T: Tracer,
+{
+    /// Opens the node's DKG journal (replaying it) on the DKG channel.
+    pub async fn open(
+        context: E,
+        cfg: Config<T>,
+        (sender, receiver): (S, R),
+        blocker: B,
+    ) -> Result<Self, Error> {
+        let key = SealingKey::derive(&cfg.signer.encode(), SEALING_PURPOSE);
+        let (journal, replayed) =
+            DkgJournal::open(context.child("journal"), &cfg.partition_prefix, key).await?;
+        let timing = *cfg.cluster.timing();
+        Ok(Self {
+            me: cfg.signer.public_key(),
+            context,
+            cfg,
+            journal,
+            replayed,
+            sender,
+            receiver,
+            blocker,
+            sync_period: timing.sync_period,
+            phase_timeout: timing.phase_timeout,
+        })
+    }
+
+    /// The round set-up of epoch 0: the cluster's members deal and play.
+    fn spec(&self, round: u64) -> RoundSpec {
+        let members = Set::from_iter_dedup(self.cfg.cluster.members().iter().cloned());
+        RoundSpec {
+            round,
+            previous: None,
+            dealers: members.clone(),
+            players: members,
+        }
+    }
+
+    fn participants(&self) -> NonZeroU32 {
+        NonZeroU32::new(self.cfg.cluster.members().len().max(1) as u32).expect("non-zero")
+    }
+
+    /// Decoded records of round `round`'s journal section.
+    fn records(&self, round: u64) -> Result<Vec<Record>, Error> {
+        let participants = self.participants();
+        self.replayed
+            .get(&round)
+            .map(|stored| {
+                stored
+                    .iter()
+                    .map(|s| {
+                        Record::decode(s.kind, &s.payload, participants).map_err(|e| {
+                            DkgError::Recovery(format!("record of round {round}: {e}")).into()
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    /// The latest epoch this node finished, from its journal.
+    pub fn completed(&self) -> Result<Option<Completed>, Error> {
+        for &round in self.replayed.keys().rev() {
+            let records = self.records(round)?;
+            let mut found = None;
+            let mut share = None;
+            for record in records {
+                match record {
+                    Record::Output { epoch, output } => found = Some((epoch, output)),
+                    Record::Share(s) => share = Some(s),
+                    _ => {}
+                }
+            }
+            if let Some((epoch, output)) = found {
+                return Ok(Some(Completed {
+                    epoch,
+                    round,
+                    output,
+                    share,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Runs epoch 0 to completion (or loads it, if it finished before this start). The barrier
+    /// must be connected; `meta` records every step before it is announced.
+    pub async fn run(
+        mut self,
+        barrier: &mut barrier::Mailbox,
+        meta: NodeMeta<E>,
+    ) -> Result<(Completed, NodeMeta<E>), Error> {
+        if let Some(completed) = self.completed()? {
+            // Finished before this restart: make sure peers see us done, and publish.
+            let meta = self
+                .enter(barrier, meta, completed.round, Phase::Done)
+                .await?;
+            self.complete(&completed);
+            return Ok((completed, meta));
+        }
+        let resume = meta.barrier_step();
+        let (round, phase) = position(resume).unwrap_or((0, Phase::Deal));
+        let records = self.records(round)?;
+        let mut seed = [0u8; 32];
+        self.context.fill_bytes(&mut seed);
+        let (mut ceremony, effects) = Ceremony::recover(
+            self.spec(round),
+            self.cfg.signer.clone(),
+            None,
+            records,
+            seed,
+        )?;
+        self.apply(&ceremony, effects).await?;
+
+        let mut meta = meta;
+        if phase <= Phase::Deal {
+            meta = self.enter(barrier, meta, round, Phase::Deal).await?;
+            let step = step_of(round, Phase::Deal);
+            self.gate(&mut ceremony, barrier, step, Phase::Deal, Ceremony::deal)
+                .await?;
+            // The deal window: until every ack is in, or it passes.
+            let window = self.sync_period.saturating_mul(DEAL_WINDOW_PERIODS);
+            let sleep = self.context.sleep(window);
+            self.pump(
+                &mut ceremony,
+                sleep,
+                Ceremony::dealing_complete,
+                Ceremony::deal,
+            )
+            .await?;
+            meta = self.enter(barrier, meta, round, Phase::Log).await?;
+        }
+        if phase <= Phase::Log {
+            let step = step_of(round, Phase::Log);
+            self.gate(&mut ceremony, barrier, step, Phase::Log, Ceremony::deal)
+                .await?;
+            let effects = ceremony.finalize_log();
+            self.apply(&ceremony, effects).await?;
+            let deadline = self.context.sleep(self.phase_timeout);
+            let waited = self
+                .pump(
+                    &mut ceremony,
+                    deadline,
+                    Ceremony::logs_complete,
+                    Ceremony::resend_log,
+                )
+                .await?;
+            if waited.is_some() {
+                let missing: Vec<String> = ceremony
+                    .missing_logs()
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect();
+                return Err(Error::Deadline {
+                    round,
+                    phase: Phase::Log.name(),
+                    detail: format!("no log from dealers {}", missing.join(", ")),
+                });
+            }
+            // Everything held so far is durable before anyone may finalize.
+            self.journal.sync(round).await?;
+            meta = self.enter(barrier, meta, round, Phase::Finish).await?;
+        }
+        // Phase finish (a node resumed at `done` always found its output above).
+        let step = step_of(round, Phase::Finish);
+        self.gate(
+            &mut ceremony,
+            barrier,
+            step,
+            Phase::Finish,
+            Ceremony::resend_log,
+        )
+        .await?;
+        let Outcome { output, share } = ceremony.finish(&mut self.context)?;
+        let completed = Completed {
+            epoch: 0,
+            round,
+            output,
+            share,
+        };
+        self.persist(&completed).await?;
+        let meta = self.enter(barrier, meta, round, Phase::Done).await?;
+        self.complete(&completed);
+        Ok((completed, meta))
+    }
+
+    /// Persists (and syncs) the output and the sealed share, then prunes older rounds.
+    async fn persist(&mut self, completed: &Completed) -> Result<(), Error> {
+        let round = completed.round;
+        let mut records = vec![Record::Output {
+            epoch: completed.epoch,
+            output: completed.output.clone(),
+        }];
+        if let Some(share) = &completed.share {
+            records.push(Record::Share(share.clone()));
+        }
+        for record in records {
+            self.journal
+                .append(round, &stored(&record), record.secret(), &mut self.context)
+                .await?;
+        }
+        self.journal.sync(round).await?;
+        self.journal.prune_before(round).await?;
+        Ok(())
+    }
+
+    fn complete(&self, completed: &Completed) {
+        self.cfg.tracer.record(Event::DkgComplete {
+            epoch: completed.epoch,
+            round: completed.round,
+            group_key: completed.group_key_hex(),
+            share: completed.share.is_some(),
+        });
+        self.cfg.keys.publish(completed.clone());
+    }
+
+    /// Records `phase`'s step durably, then announces it.
+    async fn enter(
+        &mut self,
+        barrier: &mut barrier::Mailbox,
+        meta: NodeMeta<E>,
+        round: u64,
+        phase: Phase,
+    ) -> Result<NodeMeta<E>, Error> {
+        let step = step_of(round, phase);
+        let meta = if meta.barrier_step() < step {
+            meta.record_barrier_step(step).await?
+        } else {
+            meta
+        };
+        barrier.set_step(step).await?;
+        self.cfg.tracer.record(Event::DkgPhase {
+            round,
+            phase: phase.name(),
+        });
+        Ok(meta)
+    }
+
+    /// Keeps the ceremony going until every member is at `step` (deadline: the phase timeout).
+    async fn gate(
+        &mut self,
+        ceremony: &mut Ceremony,
+        barrier: &mut barrier::Mailbox,
+        step: u64,
+        phase: Phase,
+        retransmit: fn(&Ceremony) -> Vec<super::Effect>,
+    ) -> Result<(), Error> {
+        let wait = barrier.await_all_at_step(step, self.phase_timeout);
+        match self.pump(ceremony, wait, |_| false, retransmit).await? {
+            Some(Ok(())) | None => Ok(()),
+            Some(Err(BarrierError::Timeout { missing, .. })) => {
+                let missing: Vec<String> = missing.iter().map(|k| k.to_string()).collect();
+                Err(Error::Deadline {
+                    round: ceremony.round(),
+                    phase: phase.name(),
+                    detail: format!("members not there: {}", missing.join(", ")),
+                })
+            }
+            Some(Err(error)) => Err(error.into()),
+        }
+    }
+
+    /// Handles DKG traffic and retransmits every sync period until `stop` holds (`None`) or
+    /// `wait` resolves (`Some`).
+    async fn pump<O>(
+        &mut self,
+        ceremony: &mut Ceremony,
+        wait: impl Future<Output = O>,
+        stop: impl Fn(&Ceremony) -> bool,
+        retransmit: fn(&Ceremony) -> Vec<Effect>,
+    ) -> Result<Option<O>, Error> {
+        let mut wait = pin!(wait);
+        let mut next = self.context.current();
+        loop {
+            if stop(ceremony) {
+                return Ok(None);
+            }
+            select! {
+                out = &mut wait => return Ok(Some(out)),
+                _ = self.context.sleep_until(next) => {
+                    let effects = retransmit(ceremony);
+                    self.apply(ceremony, effects).await?;
+                    next = self.context.current() + self.sync_period;
+                },
+                frame = self.receiver.recv() => {
+                    let Ok((peer, frame)) = frame else {
+                        return Err(Error::Closed);
+                    };
+                    self.on_frame(ceremony, peer, frame).await?;
+                },
+            }
+        }
+    }
+
+    async fn on_frame(
+        &mut self,
+        ceremony: &mut Ceremony,
+        peer: PublicKey,
+        frame: impl commonware_codec::Buf,
+    ) -> Result<(), Error> {
+        if !self.cfg.cluster.is_member(&peer) {
+            self.reject(peer, "frame from a non-member".into(), true);
+            return Ok(());
+        }
+        let message = match wire::decode(frame, ceremony.spec().participants()) {
+            Ok(message) => message,
+            Err(error) => {
+                self.reject(peer, format!("undecodable frame: {error}"), true);
+                return Ok(());
+            }
+        };
+        match ceremony.on_message(&peer, message) {
+            Ok(effects) => self.apply(ceremony, effects).await,
+            Err(rejection) => {
+                self.reject(peer, rejection.reason, rejection.misbehaviour);
+                Ok(())
+            }
+        }
+    }
+
+    fn reject(&mut self, peer: PublicKey, reason: String, block: bool) {
+        tracing::debug!(me = %self.me, %peer, %reason, block, "dkg input rejected");
+        if block {
+            commonware_p2p::block!(self.blocker, peer.clone(), "dkg: peer proved misbehaviour");
+        }
+        self.cfg.tracer.record(Event::InputRejected {
+            channel: "dkg",
+            peer,
+            reason,
+            blocked: block,
+        });
+    }
+
+    /// Carries out `effects` in order (a sync completes before anything after it).
+    async fn apply(&mut self, ceremony: &Ceremony, effects: Vec<Effect>) -> Result<(), Error> {
+        let round = ceremony.round();
+        for effect in effects {
+            match effect {
+                Effect::Persist(record) => {
+                    self.journal
+                        .append(round, &stored(&record), record.secret(), &mut self.context)
+                        .await?;
+                }
+                Effect::Sync => {
+                    self.journal.sync(round).await?;
+                    if self.cfg.tracer.crash_point("dkg-synced") {
+                        // Halt here, as if the node crashed right after the sync.
+                        futures::future::pending::<()>().await;
+                    }
+                }
+                Effect::Send { to, message } => {
+                    let recipients = match to {
+                        To::One(peer) => Recipients::One(peer),
+                        To::All => Recipients::Some(others(ceremony.spec(), &self.me)),
+                    };
+                    tracing::trace!(me = %self.me, round, kind = message_kind(&message), "dkg send");
+                    self.sender.send(recipients, message.encode(), false);
+                }
+                Effect::Dealt { commitment } => self.cfg.tracer.record(Event::Dealt {
+                    round,
+                    commitment: hex(&commitment),
+                }),
+                Effect::Acked { dealer, digest } => self.cfg.tracer.record(Event::Acked {
+                    round,
+                    dealer,
+                    digest: hex(&digest),
+                }),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn message_kind(message: &wire::Message) -> &'static str {
+    match message {
+        wire::Message::Dealing { .. } => "dealing",
+        wire::Message::Ack { .. } => "ack",
+        wire::Message::Log { .. } => "log",
+    }
+}
+
+/// Every participant of `spec` but `me`, in key order.
+fn others(spec: &RoundSpec, me: &PublicKey) -> Vec<PublicKey> {
+    let mut all: Vec<PublicKey> = spec
+        .dealers
+        .iter()
+        .chain(spec.players.iter())
+        .filter(|k| *k != me)
+        .cloned()
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+fn stored(record: &Record) -> Stored {
+    Stored {
+        kind: record.kind(),
+        payload: record.encode().to_vec(),
+    }
+}

@@ -1,0 +1,139 @@
+//! One simulated node across its crashes.
+//!
+//! Each life registers the node's channels anew and builds the engine from the node's own storage
+//! (its partition prefix). A crash aborts every task of the life, so whatever the node had not
+//! synced is lost, and the next life starts after the drawn downtime. Crashes come at drawn
+//! simulated times ([`CrashPlan`]) or at the `hit`-th crash point the node's protocol code reaches
+//! ([`PointCrash`]; see `Tracer::crash_point`).
+
+use crate::{
+    plan::{CrashPlan, PointCrash},
+    trace::{SimTracer, Sink},
+};
+use cohort_protocol::{
+    Channels, Cluster, Config, Engine, EngineError, Outcome, PublicKey,
+    dkg::Keys,
+    engine::{BARRIER_CHANNEL, DKG_CHANNEL, Task},
+};
+use commonware_cryptography::ed25519;
+use commonware_macros::select;
+use commonware_p2p::simulated;
+use commonware_runtime::{Clock as _, Quota, Supervisor as _, deterministic};
+use commonware_utils::NZU32;
+use futures::StreamExt as _;
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
+
+/// Messages per second each node may send to each peer on a channel.
+pub const QUOTA_PER_SECOND: u32 = 1_000;
+
+/// One node across its lives.
+pub struct Life {
+    pub index: usize,
+    pub key: ed25519::PrivateKey,
+    pub cluster: Cluster,
+    pub task: Task,
+    /// This node's time crashes, in time order.
+    pub crashes: Vec<CrashPlan>,
+    /// This node's crash-point crashes, in hit order.
+    pub point_crashes: Vec<PointCrash>,
+    pub control: simulated::Control<PublicKey, deterministic::Context>,
+    pub tracer: SimTracer,
+    pub sink: Arc<Mutex<Sink>>,
+}
+
+impl Life {
+    /// Runs the node until an engine ends; returns that engine's result.
+    pub async fn run(
+        self,
+        context: deterministic::Context,
+        start: SystemTime,
+    ) -> Result<Outcome, EngineError> {
+        let mut crashes = self.crashes.iter().peekable();
+        let (halt, mut halted) = futures::channel::mpsc::unbounded();
+        self.tracer
+            .arm_crash_points(self.point_crashes.iter().map(|c| c.hit).collect(), halt);
+        let mut point_crashes = self.point_crashes.iter();
+        let keys = Keys::default();
+        let mut lives = 0u32;
+        loop {
+            lives += 1;
+            let quota = Quota::per_second(NZU32!(QUOTA_PER_SECOND));
+            let barrier = self
+                .control
+                .register(BARRIER_CHANNEL, quota)
+                .await
+                .expect("register barrier channel");
+            let dkg = self
+                .control
+                .register(DKG_CHANNEL, quota)
+                .await
+                .expect("register dkg channel");
+            let engine = Engine::new(
+                context.child("node").with_attribute("life", lives),
+                Config {
+                    identity: self.key.clone(),
+                    cluster: self.cluster.clone(),
+                    partition_prefix: format!("node{}", self.index),
+                    tracer: self.tracer.clone(),
+                    task: self.task,
+                    keys: keys.clone(),
+                },
+            );
+            let mut handle = engine.start(Channels { barrier, dkg }, self.control.clone());
+            let next_time = crashes
+                .peek()
+                .map(|c| start + Duration::from_millis(c.at_ms));
+            let time_crash = async {
+                match next_time {
+                    Some(at) => context.sleep_until(at).await,
+                    None => futures::future::pending().await,
+                }
+            };
+            let down_ms;
+            select! {
+                result = &mut handle => {
+                    // Ended: later crashes of this node do not happen.
+                    return result.expect("engine task did not panic");
+                },
+                _ = time_crash => {
+                    let crash = crashes.next().expect("peeked");
+                    down_ms = crash.down_ms;
+                    handle.abort();
+                    let _ = (&mut handle).await;
+                    self.harness_event(&context, "crashed", format!("down_ms={down_ms}"));
+                },
+                _ = halted.next() => {
+                    let crash = point_crashes.next().expect("a crash point was armed");
+                    down_ms = crash.down_ms;
+                    handle.abort();
+                    let _ = (&mut handle).await;
+                    self.harness_event(
+                        &context,
+                        "crashed",
+                        format!("point_hit={} down_ms={down_ms}", crash.hit),
+                    );
+                },
+            }
+            context.sleep(Duration::from_millis(down_ms)).await;
+            self.harness_event(&context, "restarted", format!("life={}", lives + 1));
+        }
+    }
+
+    fn harness_event(&self, context: &deterministic::Context, name: &'static str, detail: String) {
+        let t_us = micros(context.current());
+        self.sink
+            .lock()
+            .expect("sink")
+            .record_harness(t_us, self.index as u32, name, detail);
+    }
+}
+
+/// Simulated microseconds since the Unix epoch.
+pub fn micros(t: SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
