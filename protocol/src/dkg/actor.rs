@@ -8,7 +8,7 @@
 //! | step | phase | entered when | work while the step's barrier wait runs |
 //! |---|---|---|---|
 //! | `4r+1` | `deal` | every member is connected | deal to every player whose ack is missing; answer dealings with acks |
-//! | `4r+2` | `log` | all members are at `deal` and our dealing is fully acked and we acked every dealer (or the deal window passed) | keep dealing |
+//! | `4r+2` | `log` | all members are at `deal` and every player acked our dealing (or the deal window, half a phase timeout, passed: the log then reveals the missing players' shares) | keep dealing |
 //! | `4r+3` | `finish` | all members are at `log`, our log is signed, persisted, synced and broadcast, and we hold a log of every dealer | resend our log |
 //! | `4r+4` | `done` | all members are at `finish`; the output and our share are persisted (share sealed) and synced | |
 //!
@@ -71,6 +71,7 @@ use commonware_utils::ordered::Set;
 use futures::channel::oneshot;
 use rand_core::CryptoRng;
 use std::{
+    collections::BTreeSet,
     future::Future,
     num::NonZeroU32,
     pin::pin,
@@ -84,10 +85,6 @@ pub const PHASES: u64 = 4;
 
 /// The highest barrier step the DKG may use.
 pub const MAX_STEP: u64 = u32::MAX as u64;
-
-/// Sync periods the deal phase waits for missing acks before moving on (the dealer then reveals
-/// the shares of players that did not ack).
-pub const DEAL_WINDOW_PERIODS: u32 = 20;
 
 /// Purpose string of the journal's sealing key.
 const SEALING_PURPOSE: &[u8] = b"dkg-journal";
@@ -254,6 +251,26 @@ where
     blocker: B,
     sync_period: Duration,
     phase_timeout: Duration,
+    /// Digests ([`frame_digest`]) of this round's frames already accepted.
+    handled: BTreeSet<[u8; 32]>,
+}
+
+/// Most accepted frames remembered per round (a bound; honest traffic of 256 members stays far
+/// below it).
+const MAX_HANDLED: usize = 1 << 16;
+
+/// What identifies a repeat: a log is the same whoever relays it (echoes), a dealing or an ack
+/// only from the same sender.
+fn frame_digest(peer: &PublicKey, frame: &[u8]) -> [u8; 32] {
+    use commonware_cryptography::{Hasher as _, Sha256};
+    let digest = if frame.first() == Some(&wire::TAG_LOG) {
+        Sha256::hash(&[frame])
+    } else {
+        Sha256::hash(&[peer.as_ref(), frame])
+    };
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 impl<E, S, R, B, T> Actor<E, S, R, B, T>
@@ -286,6 +303,7 @@ where
             blocker,
             sync_period: timing.sync_period,
             phase_timeout: timing.phase_timeout,
+            handled: BTreeSet::new(),
         })
     }
 
@@ -382,16 +400,11 @@ where
             let step = step_of(round, Phase::Deal);
             self.gate(&mut ceremony, barrier, step, Phase::Deal, Ceremony::deal)
                 .await?;
-            // The deal window: until every ack is in, or it passes.
-            let window = self.sync_period.saturating_mul(DEAL_WINDOW_PERIODS);
-            let sleep = self.context.sleep(window);
-            self.pump(
-                &mut ceremony,
-                sleep,
-                Ceremony::dealing_complete,
-                Ceremony::deal,
-            )
-            .await?;
+            // The deal window: until every player acked our dealing, or half a phase timeout
+            // passed (a player down or silent that long gets its share revealed in our log).
+            let sleep = self.context.sleep(self.phase_timeout / 2);
+            self.pump(&mut ceremony, sleep, Ceremony::all_acked, Ceremony::deal)
+                .await?;
             meta = self.enter(barrier, meta, round, Phase::Log).await?;
         }
         if phase <= Phase::Log {
@@ -560,21 +573,38 @@ where
         &mut self,
         ceremony: &mut Ceremony,
         peer: PublicKey,
-        frame: impl commonware_codec::Buf,
+        mut frame: impl commonware_codec::Buf,
     ) -> Result<(), Error> {
         if !self.cfg.cluster.is_member(&peer) {
             self.reject(peer, "frame from a non-member".into(), true);
             return Ok(());
         }
-        let message = match wire::decode(frame, ceremony.spec().participants()) {
+        // Repeats (retransmitted dealings, echoed logs) are recognised by digest before any
+        // decoding: decoding checks every curve point, which would otherwise dominate the cost.
+        let bytes = frame.copy_to_bytes(frame.remaining());
+        let digest = frame_digest(&peer, &bytes);
+        if self.handled.contains(&digest) {
+            let effects = match bytes.first() {
+                Some(&wire::TAG_DEALING) => ceremony.resend_ack(&peer),
+                _ => Vec::new(),
+            };
+            return self.apply(ceremony, effects).await;
+        }
+        let message = match wire::decode(bytes, ceremony.spec().participants()) {
             Ok(message) => message,
             Err(error) => {
                 self.reject(peer, format!("undecodable frame: {error}"), true);
                 return Ok(());
             }
         };
+        let round = message.round();
         match ceremony.on_message(&peer, message) {
-            Ok(effects) => self.apply(ceremony, effects).await,
+            Ok(effects) => {
+                if round == ceremony.round() && self.handled.len() < MAX_HANDLED {
+                    self.handled.insert(digest);
+                }
+                self.apply(ceremony, effects).await
+            }
             Err(rejection) => {
                 self.reject(peer, rejection.reason, rejection.misbehaviour);
                 Ok(())

@@ -538,18 +538,6 @@ impl Ceremony {
             .is_none_or(|side| side.private.keys().all(|p| side.acked.contains(p)))
     }
 
-    /// True once our dealing is acked by every player and, as a player, we acked every dealer:
-    /// the deal phase has nothing left to wait for.
-    pub fn dealing_complete(&self) -> bool {
-        self.all_acked()
-            && (self.player.is_none()
-                || self
-                    .spec
-                    .dealers
-                    .iter()
-                    .all(|dealer| self.acks.contains_key(dealer)))
-    }
-
     /// True once we hold a log from every dealer (or caught it equivocating): the log phase has
     /// nothing left to wait for.
     pub fn logs_complete(&self) -> bool {
@@ -593,6 +581,21 @@ impl Ceremony {
                 },
             },
         ]
+    }
+
+    /// The ack we already sent `dealer`, again (for a repeated dealing; nothing if we never
+    /// acked it).
+    pub fn resend_ack(&self, dealer: &PublicKey) -> Vec<Effect> {
+        match self.acks.get(dealer) {
+            Some(ack) if *dealer != self.me_pk => vec![Effect::Send {
+                to: To::One(dealer.clone()),
+                message: Message::Ack {
+                    round: self.spec.round,
+                    ack: ack.clone(),
+                },
+            }],
+            _ => Vec::new(),
+        }
     }
 
     /// Our signed log again, if we have one (log phase; call periodically).

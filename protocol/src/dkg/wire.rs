@@ -45,9 +45,12 @@ pub enum Message {
     },
 }
 
-const TAG_DEALING: u8 = 0;
-const TAG_ACK: u8 = 1;
-const TAG_LOG: u8 = 2;
+/// First byte of an encoded [`Message::Dealing`].
+pub const TAG_DEALING: u8 = 0;
+/// First byte of an encoded [`Message::Ack`].
+pub const TAG_ACK: u8 = 1;
+/// First byte of an encoded [`Message::Log`].
+pub const TAG_LOG: u8 = 2;
 
 impl Message {
     /// The ceremony attempt the message belongs to.
