@@ -10,7 +10,7 @@ lint:
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # One seed of one scenario, with a determinism check.
-sim scenario="barrier" seed="7":
+sim scenario="dkg" seed="7":
     cargo run --release -p cohort-simulator --bin cohort-sim -- run --scenario {{scenario}} --seed {{seed}} --check-determinism
 
 # A range of seeds.

@@ -6,6 +6,7 @@
 //! node's outcome; and the run digest (sha256 over the runtime auditor and every trace event)
 //! makes any seed replay bit for bit.
 
+pub mod bench;
 pub mod explore;
 pub mod plan;
 pub mod run;

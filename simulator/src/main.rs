@@ -39,6 +39,18 @@ enum Command {
         #[arg(long)]
         check_determinism: bool,
     },
+    /// Benchmark: `bench dkg --nodes 4,8,16` times a whole simulated ceremony (zero latency)
+    /// next to the same cryptography done directly, and prints the ratio.
+    Bench {
+        /// What to benchmark (`dkg`).
+        what: String,
+        /// Committee sizes, comma separated.
+        #[arg(long, default_value = "4,8,16")]
+        nodes: String,
+        /// Repetitions per size (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+    },
     /// Run every seed of a range (`A..B`, or `A..=B` to include B).
     Explore {
         #[arg(long, default_value = "barrier")]
@@ -155,6 +167,33 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             }
             println!("{}", report.summary_line());
             Ok(verdict(report.passed()))
+        }
+        Command::Bench { what, nodes, reps } => {
+            if what != "dkg" {
+                return Err(format!("unknown benchmark {what:?}; known: dkg"));
+            }
+            let sizes: Vec<usize> = nodes
+                .split(',')
+                .map(|n| n.trim().parse::<usize>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("--nodes {nodes:?}: {e}"))?;
+            if sizes.iter().any(|n| !(1..=64).contains(n)) {
+                return Err("--nodes: each size must be within 1..=64".into());
+            }
+            println!(
+                "{:>5} {:>10} {:>10} {:>7}",
+                "nodes", "sim_ms", "raw_ms", "ratio"
+            );
+            for result in cohort_simulator::bench::dkg(&sizes, reps)? {
+                println!(
+                    "{:>5} {:>10.1} {:>10.1} {:>7.2}",
+                    result.nodes,
+                    result.sim.as_secs_f64() * 1e3,
+                    result.raw.as_secs_f64() * 1e3,
+                    result.ratio()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Explore {
             scenario: name,

@@ -72,6 +72,9 @@ pub struct FaultPlan {
     /// Crashes at crash points, per node in hit order.
     #[serde(default)]
     pub point_crashes: Vec<PointCrash>,
+    /// A benchmark run: skip the observer's own heavy checks (threshold signing) after the run.
+    #[serde(default)]
+    pub bench: bool,
 }
 
 /// The plan RNG of `seed`.

@@ -87,8 +87,12 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Runs one seed once.
 pub fn run(options: &RunOptions) -> std::io::Result<RunReport> {
+    run_plan(options, options.scenario.plan(options.seed, options.nodes))
+}
+
+/// Runs one seed once with the given plan (instead of the one the seed draws).
+pub fn run_plan(options: &RunOptions, plan: FaultPlan) -> std::io::Result<RunReport> {
     let wall = Instant::now();
-    let plan = options.scenario.plan(options.seed, options.nodes);
     let writer: Option<Box<dyn std::io::Write + Send>> = match &options.trace {
         Some(path) => Some(Box::new(std::io::BufWriter::new(std::fs::File::create(
             path,

@@ -82,6 +82,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         odd_node,
         crashes,
         point_crashes: Vec::new(),
+        bench: false,
     }
 }
 

@@ -64,6 +64,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         odd_node: None,
         crashes,
         point_crashes,
+        bench: false,
     }
 }
 
@@ -176,7 +177,7 @@ pub async fn run(
             ));
         }
     }
-    if completed.len() == plan.nodes && violations.is_empty() {
+    if completed.len() == plan.nodes && violations.is_empty() && !plan.bench {
         let shares: Vec<_> = completed
             .iter()
             .filter_map(|(_, c)| c.share.clone())

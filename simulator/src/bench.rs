@@ -1,0 +1,165 @@
+//! `cohort-sim bench dkg`: what the protocol, storage and scheduling add to the cryptography of a
+//! DKG.
+//!
+//! For each committee size it measures, in the same process and run:
+//! - `sim`: the wall time of one whole simulated epoch 0 ceremony (the `dkg` scenario's world with
+//!   zero-latency, lossless links; every node's engine, barrier, journal and p2p included, and the
+//!   observer's own threshold checks left out);
+//! - `raw`: the wall time of the same cryptographic work done directly and single-threaded: every
+//!   dealer's `Dealer::start`, every player's `dealer_message` for every dealer (and the dealer
+//!   taking the ack), every dealer's log, and every player's `finalize` over all logs;
+//!
+//! and reports `ratio = sim / raw`, the medians of `reps` repetitions each.
+
+use crate::{
+    Scenario,
+    plan::LinkPlan,
+    run::{RunOptions, run_plan},
+};
+use cohort_protocol::dkg::{ceremony::NAMESPACE, wire::Variant};
+use commonware_cryptography::{
+    Signer as _,
+    bls12381::{
+        dkg::feldman_desmedt::{Dealer, Info, Logs, Player, Reveal},
+        primitives::sharing::Mode,
+    },
+    ed25519,
+};
+use commonware_parallel::Sequential;
+use commonware_utils::{N3f1, ordered::Set};
+use rand::SeedableRng as _;
+use rand_chacha::ChaCha20Rng;
+use std::time::{Duration, Instant};
+
+/// One committee size's measurement.
+#[derive(Clone, Debug)]
+pub struct DkgBench {
+    pub nodes: usize,
+    pub sim: Duration,
+    pub raw: Duration,
+}
+
+impl DkgBench {
+    pub fn ratio(&self) -> f64 {
+        self.sim.as_secs_f64() / self.raw.as_secs_f64().max(1e-9)
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// One simulated ceremony of `nodes` members on zero-latency lossless links.
+fn simulated(nodes: usize, seed: u64) -> Result<Duration, String> {
+    let options = RunOptions {
+        scenario: Scenario::Dkg,
+        seed,
+        nodes: Some(nodes),
+        trace: None,
+    };
+    let mut plan = Scenario::Dkg.plan(seed, Some(nodes));
+    plan.bench = true;
+    plan.links = (0..nodes)
+        .flat_map(|from| {
+            (0..nodes)
+                .filter(move |to| *to != from)
+                .map(move |to| (from, to))
+        })
+        .map(|(from, to)| LinkPlan {
+            from,
+            to,
+            latency_ms: 0,
+            jitter_ms: 0,
+            success_per_mille: 1000,
+        })
+        .collect();
+    let start = Instant::now();
+    let report = run_plan(&options, plan).map_err(|e| e.to_string())?;
+    let elapsed = start.elapsed();
+    if !report.passed() {
+        return Err(format!(
+            "simulated ceremony of {nodes} failed: {:?}",
+            report.violations
+        ));
+    }
+    Ok(elapsed)
+}
+
+/// The same cryptographic work, done directly on one thread.
+fn raw(nodes: usize, seed: u64) -> Result<Duration, String> {
+    let mut keys: Vec<ed25519::PrivateKey> = (0..nodes as u64)
+        .map(|i| ed25519::PrivateKey::from_seed(seed.wrapping_mul(1000) + i))
+        .collect();
+    // In the set's order, so a player's index is its position in `keys`.
+    keys.sort_by_key(|k| k.public_key());
+    let set = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
+    let start = Instant::now();
+    let info = Info::<Variant, _>::new::<N3f1>(
+        NAMESPACE,
+        0,
+        None,
+        Mode::NonZeroCounter,
+        Reveal::V1,
+        set.clone(),
+        set.clone(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut players: Vec<Player<Variant, ed25519::PrivateKey>> = keys
+        .iter()
+        .map(|k| Player::new(info.clone(), k.clone()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let mut logs = Logs::<Variant, _, N3f1>::new(info.clone());
+    let mut signed = Vec::new();
+    for (d, key) in keys.iter().enumerate() {
+        let rng = ChaCha20Rng::seed_from_u64(seed ^ d as u64);
+        let (mut dealer, public, private) =
+            Dealer::start::<N3f1>(rng, info.clone(), key.clone(), None)
+                .map_err(|e| e.to_string())?;
+        for (player_key, private) in private {
+            let p = set.position(&player_key).expect("a player");
+            if let Some(ack) = players[p]
+                .dealer_message::<N3f1>(key.public_key(), public.clone(), private)
+                .map_err(|e| e.to_string())?
+            {
+                dealer
+                    .receive_player_ack(player_key, ack)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        signed.push(dealer.finalize::<N3f1>());
+    }
+    for log in signed {
+        if let Some((dealer, log)) = log.check(&info) {
+            logs.record(dealer, log);
+        }
+    }
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    for player in players {
+        player
+            .finalize::<N3f1>(&mut rng, logs.clone(), &Sequential)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(start.elapsed())
+}
+
+/// Measures each committee size `reps` times (medians).
+pub fn dkg(sizes: &[usize], reps: usize) -> Result<Vec<DkgBench>, String> {
+    let mut results = Vec::new();
+    for &nodes in sizes {
+        let mut sims = Vec::new();
+        let mut raws = Vec::new();
+        for rep in 0..reps.max(1) as u64 {
+            // Interleaved, so both see the same machine load.
+            sims.push(simulated(nodes, rep + 1)?);
+            raws.push(raw(nodes, rep + 1)?);
+        }
+        results.push(DkgBench {
+            nodes,
+            sim: median(sims),
+            raw: median(raws),
+        });
+    }
+    Ok(results)
+}
