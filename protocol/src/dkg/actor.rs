@@ -354,6 +354,12 @@ where
                 }
             }
             if let Some((epoch, output)) = found {
+                // Output and share are synced together; should only the output have reached
+                // the disk, the round is not finished for a player (finishing again gives the
+                // same output from the same synced logs).
+                if share.is_none() && output.players().position(&self.me).is_some() {
+                    continue;
+                }
                 return Ok(Some(Completed {
                     epoch,
                     round,
