@@ -20,20 +20,18 @@
 
 use super::{
     Scenario, Violation,
-    life::{Life, micros},
+    life::{micros, run_all},
 };
 use crate::{
     plan::{FaultPlan, Mismatch, draw_crashes, draw_links, plan_rng},
-    trace::{SimTracer, Sink},
+    trace::Sink,
 };
 use cohort_protocol::{
-    Cluster, EngineError, Outcome, PROTOCOL_VERSION, ProtocolVersion, PublicKey, Timing,
-    engine::Task,
+    Cluster, PROTOCOL_VERSION, ProtocolVersion, PublicKey, Timing, engine::Task,
 };
 use commonware_cryptography::{Signer as _, ed25519};
-use commonware_macros::select;
 use commonware_p2p::simulated::{self, Link, Network};
-use commonware_runtime::{Clock as _, Spawner as _, Supervisor as _, deterministic};
+use commonware_runtime::{Clock as _, Supervisor as _, deterministic};
 use commonware_utils::{NZUsize, Probability};
 use rand::{Rng as _, RngExt as _};
 use std::{
@@ -112,11 +110,9 @@ pub async fn run(
 
     let oracle = network(&context, &members, &plan.links).await;
 
-    let clock = Arc::new(context.child("clock"));
     let start = context.current();
-    let mut handles = Vec::with_capacity(plan.nodes);
-    for (index, key) in keys.iter().enumerate() {
-        let cluster = match plan.odd_node {
+    let clusters: Vec<Cluster> = (0..plan.nodes)
+        .map(|index| match plan.odd_node {
             Some((odd, Mismatch::Version)) if odd == index => cluster(
                 &members,
                 ProtocolVersion {
@@ -134,35 +130,19 @@ pub async fn run(
                 },
             ),
             _ => honest_cluster.clone(),
-        };
-        let life = Life {
-            index,
-            key: key.clone(),
-            cluster,
-            task: Task::Walk { steps: plan.steps },
-            crashes: plan
-                .crashes
-                .iter()
-                .filter(|c| c.node == index)
-                .cloned()
-                .collect(),
-            point_crashes: Vec::new(),
-            control: oracle.control(key.public_key()),
-            tracer: SimTracer::new(index as u32, clock.clone(), sink.clone()),
-            sink: sink.clone(),
-        };
-        handles.push(
-            context
-                .child("life")
-                .with_attribute("index", index)
-                .spawn(move |context| life.run(context, start)),
-        );
-    }
-
-    let results = select! {
-        results = futures::future::join_all(handles) => Some(results),
-        _ = context.sleep(SCENARIO_DEADLINE) => None,
-    };
+        })
+        .collect();
+    let results = run_all(
+        &context,
+        plan,
+        &keys,
+        clusters,
+        Task::Walk { steps: plan.steps },
+        &oracle,
+        &sink,
+        SCENARIO_DEADLINE,
+    )
+    .await;
     let mut violations = Vec::new();
     let Some(results) = results else {
         let observations = &sink.lock().expect("sink").observations;
@@ -180,10 +160,6 @@ pub async fn run(
         ));
         return violations;
     };
-    let results: Vec<Result<Outcome, EngineError>> = results
-        .into_iter()
-        .map(|r| r.expect("engine task did not panic"))
-        .collect();
     let blocked = oracle.blocked().await.unwrap_or_default();
     let observations = &sink.lock().expect("sink").observations;
     violations.extend(observations.violations.iter().cloned());

@@ -17,19 +17,16 @@
 use super::{
     Scenario, Violation,
     barrier::{cluster, identities, network},
-    life::Life,
+    life::run_all,
 };
 use crate::{
     plan::{FaultPlan, draw_crashes, draw_links, draw_point_crashes, plan_rng},
-    trace::{SimTracer, Sink},
+    trace::Sink,
 };
-use cohort_protocol::{
-    EngineError, Outcome, PROTOCOL_VERSION, PublicKey, Timing, dkg::check, engine::Task,
-};
+use cohort_protocol::{Outcome, PROTOCOL_VERSION, PublicKey, Timing, dkg::check, engine::Task};
 use commonware_codec::Encode as _;
 use commonware_cryptography::Signer as _;
-use commonware_macros::select;
-use commonware_runtime::{Clock as _, Spawner as _, Supervisor as _, deterministic};
+use commonware_runtime::deterministic;
 use rand::{RngExt as _, SeedableRng as _};
 use std::{
     sync::{Arc, Mutex},
@@ -79,43 +76,17 @@ pub async fn run(
     let cluster = cluster(&members, PROTOCOL_VERSION, Timing::default());
     let oracle = network(&context, &members, &plan.links).await;
 
-    let clock = Arc::new(context.child("clock"));
-    let start = context.current();
-    let mut handles = Vec::with_capacity(plan.nodes);
-    for (index, key) in keys.iter().enumerate() {
-        let life = Life {
-            index,
-            key: key.clone(),
-            cluster: cluster.clone(),
-            task: Task::Dkg,
-            crashes: plan
-                .crashes
-                .iter()
-                .filter(|c| c.node == index)
-                .cloned()
-                .collect(),
-            point_crashes: plan
-                .point_crashes
-                .iter()
-                .filter(|c| c.node == index)
-                .cloned()
-                .collect(),
-            control: oracle.control(key.public_key()),
-            tracer: SimTracer::new(index as u32, clock.clone(), sink.clone()),
-            sink: sink.clone(),
-        };
-        handles.push(
-            context
-                .child("life")
-                .with_attribute("index", index)
-                .spawn(move |context| life.run(context, start)),
-        );
-    }
-
-    let results = select! {
-        results = futures::future::join_all(handles) => Some(results),
-        _ = context.sleep(SCENARIO_DEADLINE) => None,
-    };
+    let results = run_all(
+        &context,
+        plan,
+        &keys,
+        vec![cluster; plan.nodes],
+        Task::Dkg,
+        &oracle,
+        &sink,
+        SCENARIO_DEADLINE,
+    )
+    .await;
     let mut violations = Vec::new();
     let Some(results) = results else {
         let observations = &sink.lock().expect("sink").observations;
@@ -130,10 +101,6 @@ pub async fn run(
         ));
         return violations;
     };
-    let results: Vec<Result<Outcome, EngineError>> = results
-        .into_iter()
-        .map(|r| r.expect("engine task did not panic"))
-        .collect();
     let observations = &sink.lock().expect("sink").observations;
     violations.extend(observations.violations.iter().cloned());
 

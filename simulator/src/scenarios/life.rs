@@ -137,3 +137,62 @@ pub fn micros(t: SystemTime) -> u64 {
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
 }
+
+/// Starts one [`Life`] per key (node `i` with `clusters[i]`, its crashes from `plan`) and waits
+/// for all of them; `None` when some engine is still running at `deadline` (simulated time).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_all(
+    context: &deterministic::Context,
+    plan: &crate::plan::FaultPlan,
+    keys: &[ed25519::PrivateKey],
+    clusters: Vec<Cluster>,
+    task: Task,
+    oracle: &simulated::Oracle<PublicKey, deterministic::Context>,
+    sink: &Arc<Mutex<Sink>>,
+    deadline: Duration,
+) -> Option<Vec<Result<Outcome, EngineError>>> {
+    use commonware_cryptography::Signer as _;
+    use commonware_runtime::Spawner as _;
+    let clock = Arc::new(context.child("clock"));
+    let start = context.current();
+    let mut handles = Vec::with_capacity(keys.len());
+    for (index, (key, cluster)) in keys.iter().zip(clusters).enumerate() {
+        let life = Life {
+            index,
+            key: key.clone(),
+            cluster,
+            task,
+            crashes: plan
+                .crashes
+                .iter()
+                .filter(|c| c.node == index)
+                .cloned()
+                .collect(),
+            point_crashes: plan
+                .point_crashes
+                .iter()
+                .filter(|c| c.node == index)
+                .cloned()
+                .collect(),
+            control: oracle.control(key.public_key()),
+            tracer: SimTracer::new(index as u32, clock.clone(), sink.clone()),
+            sink: sink.clone(),
+        };
+        handles.push(
+            context
+                .child("life")
+                .with_attribute("index", index)
+                .spawn(move |context| life.run(context, start)),
+        );
+    }
+    let results = select! {
+        results = futures::future::join_all(handles) => Some(results),
+        _ = context.sleep(deadline) => None,
+    }?;
+    Some(
+        results
+            .into_iter()
+            .map(|r| r.expect("engine task did not panic"))
+            .collect(),
+    )
+}
