@@ -19,8 +19,10 @@
 //! left) is reported as [`Event::ShutdownIncomplete`] rather than failing the completed walk,
 //! and the node then stays reachable for a whole phase timeout so a restarting peer can finish.
 //!
-//! Connecting has no overall deadline: a node started before its peers waits for them, reporting
-//! the members still missing (an [`Event::WaitingForPeers`]) every phase timeout. Each single wait
+//! Connecting a walk has no overall deadline: a node started before its peers waits for them,
+//! reporting the members still missing (an [`Event::WaitingForPeers`]) every phase timeout. (The
+//! DKG connects in the deal gate of each attempt instead, bounded by the phase timeout, and
+//! retries a failed attempt; see [`crate::dkg::actor`].) Each single wait
 //! is still bounded, and any barrier error (a refused hello, a broken rule) ends the wait at once.
 //! The steps after connecting each have the phase timeout as their deadline.
 //!
@@ -187,6 +189,10 @@ where
                     cluster: cfg.cluster.clone(),
                     max_step,
                     resume_step,
+                    block: match cfg.task {
+                        Task::Walk { .. } => 0,
+                        Task::Dkg => dkg::actor::PHASES,
+                    },
                     unresponsive_after: UNRESPONSIVE_AFTER,
                     mailbox_size: MAILBOX_SIZE,
                     tracer: cfg.tracer.clone(),
@@ -222,10 +228,8 @@ where
                             blocker,
                         )
                         .await?;
-                        // A node that finished before this start does not wait for its peers.
-                        if dkg.completed()?.is_none() {
-                            connect(mailbox, &timing, &tracer).await?;
-                        }
+                        // Connecting is the deal gate of each attempt (bounded by the phase
+                        // timeout; an attempt whose members are not all there is retried).
                         let (completed, meta) = dkg.run(mailbox, meta).await?;
                         let _meta = meta.record_done().await?;
                         let handshake = shutdown_handshake(mailbox, &timing, &tracer).await;

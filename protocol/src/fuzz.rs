@@ -37,6 +37,7 @@ pub fn barrier_frames(data: &[u8]) {
             unresponsive_after: 8,
             max_step: 16,
             resume_step: 0,
+            block: 4,
         },
         now,
         &mut rng,

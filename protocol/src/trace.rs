@@ -67,6 +67,12 @@ pub enum Event {
     },
     /// The DKG failed at this node.
     DkgFailed { error: String },
+    /// An attempt (round) of the DKG could not finish; the ceremony goes on with round `next`.
+    DkgAttemptFailed {
+        round: u64,
+        next: u64,
+        error: String,
+    },
 }
 
 impl Event {
@@ -92,6 +98,7 @@ impl Event {
             Event::Acked { .. } => "acked",
             Event::DkgComplete { .. } => "dkg_complete",
             Event::DkgFailed { .. } => "dkg_failed",
+            Event::DkgAttemptFailed { .. } => "dkg_attempt_failed",
         }
     }
 }
@@ -128,6 +135,9 @@ impl fmt::Display for Event {
                 write!(f, " error={error:?}")
             }
             Event::DkgPhase { round, phase } => write!(f, " round={round} phase={phase}"),
+            Event::DkgAttemptFailed { round, next, error } => {
+                write!(f, " round={round} next={next} error={error:?}")
+            }
             Event::Dealt { round, commitment } => {
                 write!(f, " round={round} commitment={commitment}")
             }
@@ -175,6 +185,7 @@ impl Tracer for LogTracer {
             | Event::WaitingForPeers { .. }
             | Event::ShutdownIncomplete { .. }
             | Event::DkgFailed { .. }
+            | Event::DkgAttemptFailed { .. }
             | Event::PeerUnresponsive { .. } => {
                 tracing::warn!(event = event.name(), "{event}")
             }

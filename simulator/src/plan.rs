@@ -75,6 +75,16 @@ pub struct FaultPlan {
     /// A benchmark run: skip the observer's own heavy checks (threshold signing) after the run.
     #[serde(default)]
     pub bench: bool,
+    /// Nodes that start late (absent until then).
+    #[serde(default)]
+    pub late_starts: Vec<LateStart>,
+}
+
+/// Node `node` is absent from the start and starts `at_ms` into the run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateStart {
+    pub node: usize,
+    pub at_ms: u64,
 }
 
 /// The plan RNG of `seed`.

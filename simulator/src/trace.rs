@@ -55,6 +55,8 @@ pub struct Observations {
     pub acked: BTreeMap<(u32, u64, PublicKey), String>,
     /// Group key each node reported on finishing, by node (the last report).
     pub group_keys: BTreeMap<u32, String>,
+    /// Failed DKG attempts of each node: (time, round, error).
+    pub attempt_failures: BTreeMap<u32, Vec<(u64, u64, String)>>,
     /// Online violations.
     pub violations: Vec<Violation>,
 }
@@ -126,6 +128,12 @@ impl Observations {
             }
             Event::DkgComplete { group_key, .. } => {
                 self.group_keys.insert(node, group_key.clone());
+            }
+            Event::DkgAttemptFailed { round, error, .. } => {
+                self.attempt_failures
+                    .entry(node)
+                    .or_default()
+                    .push((t_us, *round, error.clone()));
             }
             _ => {}
         }

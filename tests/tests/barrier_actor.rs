@@ -64,6 +64,7 @@ fn actor_config(
         cluster: cluster.clone(),
         max_step: 10,
         resume_step: 0,
+        block: 0,
         unresponsive_after: 4,
         mailbox_size: 64,
         tracer,

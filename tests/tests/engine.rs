@@ -1,6 +1,7 @@
 //! The engine on the deterministic runtime: a member that starts late (after a whole phase
-//! timeout) is waited for and reported, and the cluster still completes its DKG with one group
-//! key; a restarted node loads its result instead of running the ceremony again.
+//! timeout) fails the first DKG attempt with a deadline error naming it, and the cluster then
+//! completes a later attempt with one group key; a restarted node loads its result instead of
+//! running the ceremony again.
 
 use cohort_protocol::{
     Cluster, Config, Engine, Event, PROTOCOL_VERSION, Timing, dkg::Keys, engine::Task,
@@ -11,7 +12,7 @@ use commonware_runtime::{Clock as _, Runner as _, Supervisor as _, deterministic
 use std::time::Duration;
 
 #[test]
-fn a_late_member_is_waited_for_and_reported() {
+fn a_late_member_fails_an_attempt_and_a_later_attempt_completes() {
     deterministic::Runner::seeded(5).start(|context| async move {
         let keys: Vec<_> = (0..3).map(ed25519::PrivateKey::from_seed).collect();
         let members: Vec<_> = keys.iter().map(|k| k.public_key()).collect();
@@ -51,10 +52,17 @@ fn a_late_member_is_waited_for_and_reported() {
         }
         assert!(group_keys.windows(2).all(|w| w[0] == w[1]));
         let early = recorders[0].events();
+        let late = members[2].to_string();
         assert!(early.iter().any(|e| matches!(
             e,
-            Event::WaitingForPeers { missing } if *missing == vec![members[2].clone()]
+            Event::DkgAttemptFailed { round: 0, next: 1, error }
+                if error.contains("missed its deadline in phase deal") && error.contains(&late)
         )));
+        let completed_round = early.iter().find_map(|e| match e {
+            Event::DkgComplete { round, .. } => Some(*round),
+            _ => None,
+        });
+        assert!(completed_round.is_some_and(|round| round > 0));
         assert!(early.iter().any(
             |e| matches!(e, Event::DkgComplete { group_key, .. } if *group_key == group_keys[0])
         ));

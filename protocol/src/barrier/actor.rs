@@ -47,6 +47,8 @@ pub struct Config<T: Tracer> {
     pub max_step: u64,
     /// The step to resume at after a restart (the last one recorded before it was announced).
     pub resume_step: u64,
+    /// Length of an attempt block (0: none); see [`super::state::Config::block`].
+    pub block: u64,
     /// Unanswered hellos after which a peer is reported unresponsive.
     pub unresponsive_after: u32,
     /// Capacity of the mailbox.
@@ -126,6 +128,7 @@ where
                 unresponsive_after: cfg.unresponsive_after,
                 max_step: cfg.max_step,
                 resume_step: cfg.resume_step,
+                block: cfg.block,
             },
             now,
             &mut context,

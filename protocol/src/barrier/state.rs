@@ -19,6 +19,13 @@
 //!   ([`Config::resume_step`] = s). Every peer is then at `s - 1`, `s` or `s + 1` (none can pass
 //!   `s + 1` without us, none was below `s - 1` when we moved to `s`), so the first step observed
 //!   of a peer must lie in that window; with `s = 0` that is the spec's "0 or 1".
+//! - **Attempt blocks** (an extension of the spec's rule, off unless [`Config::block`] is set):
+//!   a ceremony that runs its attempts as blocks of `block` steps may abandon an attempt that
+//!   missed its deadline by jumping forward to the first step of a later block. So with blocks a
+//!   peer may also jump to any later block start; a node that restarted accepts a first
+//!   observation at any block start above `s`, and, when `s` is itself a block start (it may have
+//!   jumped there alone), any step up to `s + 1`. The ceremony, not the barrier, decides what a
+//!   peer in a later block means (see `dkg::actor`).
 //! - A frame from a member that does not decode means the peer does not speak this protocol: it
 //!   is reported (error + block) and not dialled again. A silent peer is different (it may be
 //!   down): its hello is retried forever with capped exponential backoff and jitter, and it is
@@ -61,6 +68,11 @@ pub struct Config {
     pub max_step: u64,
     /// The step this node resumes at after a restart (0 on a first start).
     pub resume_step: u64,
+    /// Length of an *attempt block* (0: no blocks). With blocks, steps `k * block + 1` are
+    /// block starts, and a member may also jump forward to any block start: that is how a
+    /// ceremony attempt that missed its deadline is abandoned for a new one (see
+    /// [`is_block_start`]).
+    pub block: u64,
 }
 
 /// An error recorded by the barrier or returned to one waiter.
@@ -119,6 +131,11 @@ impl BarrierError {
             | BarrierError::Stopped => None,
         }
     }
+}
+
+/// Whether `step` starts an attempt block of length `block` (never without blocks).
+pub fn is_block_start(block: u64, step: u64) -> bool {
+    block > 0 && step > 0 && (step - 1).is_multiple_of(block)
 }
 
 fn display_keys(keys: &[PublicKey]) -> String {
@@ -614,10 +631,24 @@ impl State {
             );
             return;
         }
+        let block = self.cfg.block;
         let valid = match peer.step {
-            None if resume == 0 => sync.step <= 1,
-            None => sync.step + 1 >= resume && sync.step <= resume + 1,
-            Some(previous) => sync.step >= previous && sync.step - previous <= 2,
+            None if resume == 0 => sync.step <= 1 || is_block_start(block, sync.step),
+            // Around our resume step; below it too if we resumed at a block start (we may have
+            // jumped there without the others); or a later block start (they moved on).
+            None => {
+                let lowest = if is_block_start(block, resume) {
+                    0
+                } else {
+                    resume - 1
+                };
+                (sync.step >= lowest && sync.step <= resume + 1)
+                    || (sync.step > resume && is_block_start(block, sync.step))
+            }
+            Some(previous) => {
+                sync.step >= previous
+                    && (sync.step - previous <= 2 || is_block_start(block, sync.step))
+            }
         } && sync.step <= max_step;
         if !valid {
             let previous = peer.step;
@@ -841,6 +872,7 @@ mod tests {
             unresponsive_after: 4,
             max_step: MAX_STEP,
             resume_step: 0,
+            block: 0,
         }
     }
 
@@ -1178,7 +1210,12 @@ mod tests {
 
     /// Node 1 opens a session to node 0 and presents `steps` on it; only node 0 processes input.
     fn observe_steps(steps: &[u64]) -> Option<BarrierError> {
+        observe_steps_in_blocks(0, steps)
+    }
+
+    fn observe_steps_in_blocks(block: u64, steps: &[u64]) -> Option<BarrierError> {
         let mut net = Net::new(2);
+        net.states[0].cfg.block = block;
         let session = 42;
         let hello = net.states[1].hello(session);
         net.send(1, 0, hello);
@@ -1231,22 +1268,40 @@ mod tests {
     }
 
     #[test]
+    fn jumps_to_a_later_block_start_are_allowed_only_with_blocks() {
+        // Blocks of 4: starts 1, 5, 9 (the last step is 10).
+        assert_eq!(observe_steps_in_blocks(4, &[0, 1, 5, 6, 9, 10]), None);
+        assert_eq!(
+            observe_steps_in_blocks(4, &[9]),
+            None,
+            "a first sight at a block start"
+        );
+        for (block, steps, got) in [
+            (0, &[1u64, 5][..], 5),
+            (4, &[1, 6][..], 6),
+            (4, &[9, 5][..], 5),
+            (4, &[3][..], 3),
+        ] {
+            match observe_steps_in_blocks(block, steps) {
+                Some(BarrierError::StepViolation { got: g, .. }) => assert_eq!(g, got, "{steps:?}"),
+                other => panic!("{block} {steps:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn a_restarted_node_accepts_peers_around_its_resume_step() {
         let keys = signers(2);
         let cluster = cluster_of(&keys);
-        let observe = |resume: u64, first: u64| {
+        let observe_in = |block: u64, resume: u64, first: u64| {
             let mut rng = ChaCha8Rng::seed_from_u64(4);
             let now = SystemTime::UNIX_EPOCH;
-            let mut state = State::new(
-                keys[0].clone(),
-                &cluster,
-                Config {
-                    resume_step: resume,
-                    ..cfg()
-                },
-                now,
-                &mut rng,
-            );
+            let config = Config {
+                resume_step: resume,
+                block,
+                ..cfg()
+            };
+            let mut state = State::new(keys[0].clone(), &cluster, config, now, &mut rng);
             assert_eq!(state.step(), resume);
             let peer = keys[1].public_key();
             let mut out = Outputs::default();
@@ -1262,10 +1317,17 @@ mod tests {
             state.on_message(now, &mut rng, &peer, sync, &mut out);
             state.error().is_none()
         };
+        let observe = |resume: u64, first: u64| observe_in(0, resume, first);
         assert!(observe(5, 4) && observe(5, 5) && observe(5, 6));
         assert!(!observe(5, 3) && !observe(5, 7));
         assert!(observe(0, 0) && observe(0, 1) && !observe(0, 2));
         assert!(observe(1, 0) && observe(1, 2) && !observe(1, 3));
+        // With blocks of 4: also any later block start, and anything below a resumed block start.
+        let observe_blocks = |resume: u64, first: u64| observe_in(4, resume, first);
+        assert!(observe_blocks(7, 6) && observe_blocks(7, 8) && observe_blocks(7, 9));
+        assert!(!observe_blocks(7, 5) && !observe_blocks(7, 10) && !observe_blocks(7, 1));
+        assert!(observe_blocks(5, 2) && observe_blocks(5, 6) && observe_blocks(5, 9));
+        assert!(!observe_blocks(5, 7) && observe_blocks(0, 9) && !observe_blocks(0, 2));
     }
 
     #[test]

@@ -23,13 +23,33 @@
 //! acks and its signed log), and carries on with the phase it was in. A node that finished before
 //! the restart loads its output and share and does not run the ceremony again.
 //!
-//! # Deadlines
+//! # Deadlines and attempts
 //!
-//! Every barrier wait after connecting, and the wait for missing logs, has the cluster's phase
-//! timeout as its deadline: a ceremony that cannot progress fails with [`Error::Deadline`], which
-//! names the phase and the members or dealers it was waiting for. It never hangs.
-//! Connecting has no deadline (a member started early waits for the rest, reporting who is
-//! missing every phase timeout).
+//! Every barrier wait, and the wait for missing logs, has the cluster's phase timeout as its
+//! deadline. The deal gate is also where members connect: a member started early, or a cluster
+//! with members down, fails that attempt after the phase timeout. An attempt that misses its
+//! deadline fails with [`Error::Deadline`] (naming the phase and the members or dealers it waited
+//! for), traced as [`Event::DkgAttemptFailed`], and the ceremony goes on with a new attempt: the
+//! next round, whose steps are the next block of the barrier (fresh dealing seed, fresh journal
+//! section). It never hangs, and it succeeds once every member is back.
+//!
+//! Abandoning a round must never split the cluster (some members finalizing it, others not).
+//! The rules:
+//! - A member abandons on its own deadline only *before* it announced `finish`, by jumping to the
+//!   first step of the next block (the barrier admits jumps to block starts; see
+//!   `barrier::state`).
+//! - A member finalizes only when every member is at `finish` *and*, looked at after the wait,
+//!   none is in a later round. A member that jumped never announced `finish`, and steps never
+//!   decrease, so if any member jumped nobody finalizes, and if anybody finalizes nobody jumped.
+//! - After every gate wait, a member that sees a peer in a later round abandons its own round for
+//!   that one (the peer gave this round up, so nobody finalized it). At `finish` that is the only
+//!   way out: its own deadline only reports the members it is waiting for
+//!   ([`Event::WaitingForPeers`]) and waits on, since a peer may be finalizing.
+//! - A member leaves a finished round's block only after finishing it, so a peer in a later block
+//!   is never mistaken for one that jumped.
+//!
+//! A restarted member resumes in the round and phase it recorded; if its peers moved on
+//! meanwhile, its first gate wait sees them in a later round and it follows.
 //!
 //! # Bad input
 //!
@@ -85,6 +105,9 @@ pub const PHASES: u64 = 4;
 
 /// The highest barrier step the DKG may use.
 pub const MAX_STEP: u64 = u32::MAX as u64;
+
+/// A gate waits in slices of this many sync periods (see [`Actor::gate`]).
+const GATE_SLICE_PERIODS: u32 = 5;
 
 /// Purpose string of the journal's sealing key.
 const SEALING_PURPOSE: &[u8] = b"dkg-journal";
@@ -210,6 +233,12 @@ pub enum Error {
         phase: &'static str,
         detail: String,
     },
+    #[error("round {round} abandoned in phase {phase}: a member moved on to round {next}")]
+    Overtaken {
+        round: u64,
+        phase: &'static str,
+        next: u64,
+    },
     #[error("the DKG channel closed")]
     Closed,
 }
@@ -253,6 +282,18 @@ where
     phase_timeout: Duration,
     /// Digests ([`frame_digest`]) of this round's frames already accepted.
     handled: BTreeSet<[u8; 32]>,
+    /// The node metadata (held while [`Actor::run`] runs; records every step).
+    meta: Option<NodeMeta<E>>,
+}
+
+/// How one attempt ended (fatal errors aside).
+enum Attempt {
+    Finished(Completed),
+    /// Given up (the error says why): the ceremony goes on with round `next`.
+    Abandoned {
+        next: u64,
+        error: Error,
+    },
 }
 
 /// Most accepted frames remembered per round (a bound; honest traffic of 256 members stays far
@@ -304,6 +345,7 @@ where
             sync_period: timing.sync_period,
             phase_timeout: timing.phase_timeout,
             handled: BTreeSet::new(),
+            meta: None,
         })
     }
 
@@ -371,23 +413,52 @@ where
         Ok(None)
     }
 
-    /// Runs epoch 0 to completion (or loads it, if it finished before this start). The barrier
-    /// must be connected; `meta` records every step before it is announced.
+    /// Runs epoch 0 to completion (or loads it, if it finished before this start), attempt after
+    /// attempt: an attempt that misses its deadline is traced ([`Event::DkgAttemptFailed`]) and
+    /// the next one starts (see the module docs). `meta` records every step before it is
+    /// announced. Returns only once the epoch is finished, or on a fatal error.
     pub async fn run(
         mut self,
         barrier: &mut barrier::Mailbox,
         meta: NodeMeta<E>,
     ) -> Result<(Completed, NodeMeta<E>), Error> {
+        self.meta = Some(meta);
         if let Some(completed) = self.completed()? {
             // Finished before this restart: make sure peers see us done, and publish.
-            let meta = self
-                .enter(barrier, meta, completed.round, Phase::Done)
-                .await?;
+            self.enter(barrier, completed.round, Phase::Done).await?;
             self.complete(&completed);
-            return Ok((completed, meta));
+            return Ok((completed, self.meta.take().expect("meta is held")));
         }
-        let resume = meta.barrier_step();
-        let (round, phase) = position(resume).unwrap_or((0, Phase::Deal));
+        let resume = self.meta.as_ref().expect("meta is held").barrier_step();
+        let (mut round, mut phase) = position(resume).unwrap_or((0, Phase::Deal));
+        loop {
+            match self.attempt(barrier, round, phase).await? {
+                Attempt::Finished(completed) => {
+                    return Ok((completed, self.meta.take().expect("meta is held")));
+                }
+                Attempt::Abandoned { next, error } => {
+                    if step_of(next, Phase::Done) > MAX_STEP {
+                        return Err(error);
+                    }
+                    self.cfg.tracer.record(Event::DkgAttemptFailed {
+                        round,
+                        next,
+                        error: error.to_string(),
+                    });
+                    round = next;
+                    phase = Phase::Deal;
+                }
+            }
+        }
+    }
+
+    /// Runs round `round` from `phase` (where a restart left it, or `deal`).
+    async fn attempt(
+        &mut self,
+        barrier: &mut barrier::Mailbox,
+        round: u64,
+        phase: Phase,
+    ) -> Result<Attempt, Error> {
         let records = self.records(round)?;
         let mut seed = [0u8; 32];
         self.context.fill_bytes(&mut seed);
@@ -398,25 +469,31 @@ where
             records,
             seed,
         )?;
+        self.handled.clear();
         self.apply(&ceremony, effects).await?;
 
-        let mut meta = meta;
         if phase <= Phase::Deal {
-            meta = self.enter(barrier, meta, round, Phase::Deal).await?;
-            let step = step_of(round, Phase::Deal);
-            self.gate(&mut ceremony, barrier, step, Phase::Deal, Ceremony::deal)
-                .await?;
+            self.enter(barrier, round, Phase::Deal).await?;
+            if let Some(stop) = self
+                .gate(&mut ceremony, barrier, Phase::Deal, Ceremony::deal)
+                .await?
+            {
+                return Ok(stop);
+            }
             // The deal window: until every player acked our dealing, or half a phase timeout
             // passed (a player down or silent that long gets its share revealed in our log).
             let sleep = self.context.sleep(self.phase_timeout / 2);
             self.pump(&mut ceremony, sleep, Ceremony::all_acked, Ceremony::deal)
                 .await?;
-            meta = self.enter(barrier, meta, round, Phase::Log).await?;
+            self.enter(barrier, round, Phase::Log).await?;
         }
         if phase <= Phase::Log {
-            let step = step_of(round, Phase::Log);
-            self.gate(&mut ceremony, barrier, step, Phase::Log, Ceremony::deal)
-                .await?;
+            if let Some(stop) = self
+                .gate(&mut ceremony, barrier, Phase::Log, Ceremony::deal)
+                .await?
+            {
+                return Ok(stop);
+            }
             let effects = ceremony.finalize_log();
             self.apply(&ceremony, effects).await?;
             let deadline = self.context.sleep(self.phase_timeout);
@@ -434,26 +511,29 @@ where
                     .iter()
                     .map(|k| k.to_string())
                     .collect();
-                return Err(Error::Deadline {
+                let error = Error::Deadline {
                     round,
                     phase: Phase::Log.name(),
                     detail: format!("no log from dealers {}", missing.join(", ")),
+                };
+                // We never announced `finish`, so nobody can finalize this round: move on.
+                let later = self.later_round(barrier, round).await?;
+                return Ok(Attempt::Abandoned {
+                    next: later.unwrap_or(round + 1).max(round + 1),
+                    error,
                 });
             }
             // Everything held so far is durable before anyone may finalize.
             self.journal.sync(round).await?;
-            meta = self.enter(barrier, meta, round, Phase::Finish).await?;
+            self.enter(barrier, round, Phase::Finish).await?;
         }
-        // Phase finish (a node resumed at `done` always found its output above).
-        let step = step_of(round, Phase::Finish);
-        self.gate(
-            &mut ceremony,
-            barrier,
-            step,
-            Phase::Finish,
-            Ceremony::resend_log,
-        )
-        .await?;
+        // Phase finish (a node resumed at `done` always found its output in `run`).
+        if let Some(stop) = self
+            .gate(&mut ceremony, barrier, Phase::Finish, Ceremony::resend_log)
+            .await?
+        {
+            return Ok(stop);
+        }
         let Outcome { output, share } = ceremony.finish(&mut self.context)?;
         let completed = Completed {
             epoch: 0,
@@ -462,9 +542,25 @@ where
             share,
         };
         self.persist(&completed).await?;
-        let meta = self.enter(barrier, meta, round, Phase::Done).await?;
+        self.enter(barrier, round, Phase::Done).await?;
         self.complete(&completed);
-        Ok((completed, meta))
+        Ok(Attempt::Finished(completed))
+    }
+
+    /// The highest round a peer is in beyond `round`, if any (from the barrier's view).
+    async fn later_round(
+        &mut self,
+        barrier: &mut barrier::Mailbox,
+        round: u64,
+    ) -> Result<Option<u64>, Error> {
+        let status = barrier.status().await?;
+        Ok(status
+            .peers
+            .iter()
+            .filter_map(|peer| peer.step.and_then(position))
+            .map(|(r, _)| r)
+            .filter(|r| *r > round)
+            .max())
     }
 
     /// Persists (and syncs) the output and the sealed share, then prunes older rounds.
@@ -501,45 +597,92 @@ where
     async fn enter(
         &mut self,
         barrier: &mut barrier::Mailbox,
-        meta: NodeMeta<E>,
         round: u64,
         phase: Phase,
-    ) -> Result<NodeMeta<E>, Error> {
+    ) -> Result<(), Error> {
         let step = step_of(round, phase);
+        let meta = self.meta.take().expect("meta is held");
         let meta = if meta.barrier_step() < step {
             meta.record_barrier_step(step).await?
         } else {
             meta
         };
+        self.meta = Some(meta);
         barrier.set_step(step).await?;
         self.cfg.tracer.record(Event::DkgPhase {
             round,
             phase: phase.name(),
         });
-        Ok(meta)
+        Ok(())
     }
 
-    /// Keeps the ceremony going until every member is at `step` (deadline: the phase timeout).
+    /// Keeps the ceremony going until every member is at `phase`'s step, each wait bounded by
+    /// the phase timeout. `Some` when the attempt must be abandoned: a peer is in a later round
+    /// (it gave this one up before `finish`, so nobody can finalize it), or the deadline passed
+    /// before we announced `finish`. At `finish` our own deadline never abandons the round (a
+    /// peer may already be finalizing it): we report the members missing and wait on.
     async fn gate(
         &mut self,
         ceremony: &mut Ceremony,
         barrier: &mut barrier::Mailbox,
-        step: u64,
         phase: Phase,
         retransmit: fn(&Ceremony) -> Vec<super::Effect>,
-    ) -> Result<(), Error> {
-        let wait = barrier.await_all_at_step(step, self.phase_timeout);
-        match self.pump(ceremony, wait, |_| false, retransmit).await? {
-            Some(Ok(())) | None => Ok(()),
-            Some(Err(BarrierError::Timeout { missing, .. })) => {
-                let missing: Vec<String> = missing.iter().map(|k| k.to_string()).collect();
-                Err(Error::Deadline {
-                    round: ceremony.round(),
-                    phase: phase.name(),
-                    detail: format!("members not there: {}", missing.join(", ")),
-                })
+    ) -> Result<Option<Attempt>, Error> {
+        let round = ceremony.round();
+        let step = step_of(round, phase);
+        loop {
+            // Waited in slices, so a peer that moved on to a later round is followed within a
+            // slice rather than at the deadline.
+            let deadline = self.context.current() + self.phase_timeout;
+            let (result, later) = loop {
+                let now = self.context.current();
+                let slice = deadline
+                    .duration_since(now)
+                    .unwrap_or_default()
+                    .min(self.sync_period.saturating_mul(GATE_SLICE_PERIODS));
+                let wait = barrier.await_all_at_step(step, slice);
+                let result = self
+                    .pump(ceremony, wait, |_| false, retransmit)
+                    .await?
+                    .unwrap_or(Ok(()));
+                // After the wait, never before: a peer counted "at step" because it is in a
+                // later round shows up here (steps never decrease).
+                let later = self.later_round(barrier, round).await?;
+                let timed_out = matches!(result, Err(BarrierError::Timeout { .. }));
+                if !timed_out || later.is_some() || self.context.current() >= deadline {
+                    break (result, later);
+                }
+            };
+            let missing = match result {
+                Ok(()) => None,
+                Err(BarrierError::Timeout { missing, .. }) => Some(missing),
+                Err(error) => return Err(error.into()),
+            };
+            if let Some(next) = later {
+                return Ok(Some(Attempt::Abandoned {
+                    next,
+                    error: Error::Overtaken {
+                        round,
+                        phase: phase.name(),
+                        next,
+                    },
+                }));
             }
-            Some(Err(error)) => Err(error.into()),
+            let Some(missing) = missing else {
+                return Ok(None);
+            };
+            if phase < Phase::Finish {
+                let names: Vec<String> = missing.iter().map(|k| k.to_string()).collect();
+                return Ok(Some(Attempt::Abandoned {
+                    next: round + 1,
+                    error: Error::Deadline {
+                        round,
+                        phase: phase.name(),
+                        detail: format!("members not there: {}", names.join(", ")),
+                    },
+                }));
+            }
+            self.cfg.tracer.record(Event::WaitingForPeers { missing });
         }
     }
 

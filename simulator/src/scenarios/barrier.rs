@@ -81,6 +81,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         crashes,
         point_crashes: Vec::new(),
         bench: false,
+        late_starts: Vec::new(),
     }
 }
 

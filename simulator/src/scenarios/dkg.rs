@@ -1,9 +1,11 @@
-//! `dkg` and `dkg-crash`: the epoch 0 DKG on a lossy, jittery simulated network.
+//! `dkg`, `dkg-crash` and `dkg-absent`: the epoch 0 DKG on a lossy, jittery simulated network.
 //!
 //! `dkg`: n members (4..=16 drawn unless `--nodes`), threshold `t = N3f1::quorum(n)`, run the
 //! ceremony and the shutdown handshake. `dkg-crash`: the same while members crash at drawn times
 //! and at drawn crash points (right after a journal sync, e.g. between persisting a dealing and
-//! sending its ack) and restart from their own storage.
+//! sending its ack) and restart from their own storage. `dkg-absent`: `f + 1` members (so fewer
+//! than `t` are live) start only after 2.5 to 4 phase timeouts (a shorter phase timeout,
+//! [`ABSENT_PHASE_TIMEOUT`], keeps the run short).
 //!
 //! Invariants:
 //! - `dkg-completes`: every node's engine ends `Ok` with an epoch 0 result: restarted nodes too;
@@ -13,20 +15,25 @@
 //!   `cohort_protocol::dkg::check::threshold`, over a message drawn from the seed;
 //! - `one-polynomial-per-dealer`, `one-ack-per-dealer` (online, from the trace, across restarts);
 //! - `no-hang`: every engine ends before the scenario deadline.
+//! - `absent-attempt-fails` (`dkg-absent`): while the late members are away, every live member's
+//!   first attempt (round 0) fails within a phase timeout and a margin of the start (no hang), at
+//!   least one of them with a deadline error naming a late member (the others may follow it to
+//!   the next round before their own deadline); and `absent-later-attempt-succeeds`: once they come, the
+//!   ceremony finishes in a later round (with `dkg-completes` and the key checks above).
 
 use super::{
     Scenario, Violation,
     barrier::{cluster, identities, network},
-    life::run_all,
+    life::{micros, run_all},
 };
 use crate::{
-    plan::{FaultPlan, draw_crashes, draw_links, draw_point_crashes, plan_rng},
+    plan::{FaultPlan, LateStart, draw_crashes, draw_links, draw_point_crashes, plan_rng},
     trace::Sink,
 };
 use cohort_protocol::{Outcome, PROTOCOL_VERSION, PublicKey, Timing, dkg::check, engine::Task};
 use commonware_codec::Encode as _;
 use commonware_cryptography::Signer as _;
-use commonware_runtime::deterministic;
+use commonware_runtime::{Clock as _, deterministic};
 use rand::{RngExt as _, SeedableRng as _};
 use std::{
     sync::{Arc, Mutex},
@@ -39,6 +46,20 @@ const DRAWN_NODES: std::ops::RangeInclusive<usize> = 4..=16;
 pub const SCENARIO_DEADLINE: Duration = Duration::from_secs(300);
 /// Random quorums the threshold check tries.
 const QUORUMS_CHECKED: usize = 3;
+/// The phase timeout of `dkg-absent`.
+pub const ABSENT_PHASE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How late an attempt's failure may be reported after its phase timeout ran out.
+const FAILURE_MARGIN: Duration = Duration::from_secs(2);
+
+fn timing(scenario: Scenario) -> Timing {
+    match scenario {
+        Scenario::DkgAbsent => Timing {
+            phase_timeout: ABSENT_PHASE_TIMEOUT,
+            ..Timing::default()
+        },
+        _ => Timing::default(),
+    }
+}
 
 pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
     let mut rng = plan_rng(seed);
@@ -54,6 +75,28 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
     } else {
         (Vec::new(), Vec::new())
     };
+    let late_starts = if scenario == Scenario::DkgAbsent {
+        // f + 1 late members: t - 1 live, one short of a quorum.
+        let late = (nodes - 1) / 3 + 1;
+        let mut chosen: Vec<usize> = Vec::new();
+        while chosen.len() < late.min(nodes) {
+            let node = rng.random_range(0..nodes);
+            if !chosen.contains(&node) {
+                chosen.push(node);
+            }
+        }
+        chosen.sort_unstable();
+        let phase = ABSENT_PHASE_TIMEOUT.as_millis() as u64;
+        chosen
+            .into_iter()
+            .map(|node| LateStart {
+                node,
+                at_ms: rng.random_range(phase * 5 / 2..=phase * 4),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     FaultPlan {
         nodes,
         steps: 0,
@@ -62,10 +105,12 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         crashes,
         point_crashes,
         bench: false,
+        late_starts,
     }
 }
 
 pub async fn run(
+    scenario: Scenario,
     context: deterministic::Context,
     seed: u64,
     plan: &FaultPlan,
@@ -73,7 +118,8 @@ pub async fn run(
 ) -> Vec<Violation> {
     let keys = identities(seed, plan.nodes);
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
-    let cluster = cluster(&members, PROTOCOL_VERSION, Timing::default());
+    let cluster = cluster(&members, PROTOCOL_VERSION, timing(scenario));
+    let start_us = micros(context.current());
     let oracle = network(&context, &members, &plan.links).await;
 
     let results = run_all(
@@ -144,6 +190,16 @@ pub async fn run(
             ));
         }
     }
+    if !plan.late_starts.is_empty() {
+        check_absence(
+            plan,
+            &members,
+            start_us,
+            observations,
+            &completed,
+            &mut violations,
+        );
+    }
     if completed.len() == plan.nodes && violations.is_empty() && !plan.bench {
         let shares: Vec<_> = completed
             .iter()
@@ -158,4 +214,78 @@ pub async fn run(
         }
     }
     violations
+}
+
+/// `absent-attempt-fails` and `absent-later-attempt-succeeds` (see the module docs).
+fn check_absence(
+    plan: &FaultPlan,
+    members: &[PublicKey],
+    start_us: u64,
+    observations: &crate::trace::Observations,
+    completed: &[(usize, cohort_protocol::dkg::Completed)],
+    violations: &mut Vec<Violation>,
+) {
+    let first_back = plan.late_starts.iter().map(|l| l.at_ms).min().unwrap_or(0);
+    let late: Vec<String> = plan
+        .late_starts
+        .iter()
+        .map(|l| members[l.node].to_string())
+        .collect();
+    let bound_us = (ABSENT_PHASE_TIMEOUT + FAILURE_MARGIN).as_micros() as u64;
+    for node in 0..plan.nodes {
+        if plan.late_starts.iter().any(|l| l.node == node) {
+            continue;
+        }
+        let failures = observations
+            .attempt_failures
+            .get(&(node as u32))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        match failures.first() {
+            None => violations.push(Violation::new(
+                "absent-attempt-fails",
+                format!("live node {node} never reported a failed attempt"),
+            )),
+            Some((t_us, round, error)) => {
+                let after = t_us.saturating_sub(start_us);
+                if after > bound_us || after > first_back * 1000 {
+                    violations.push(Violation::new(
+                        "absent-attempt-fails",
+                        format!(
+                            "live node {node}'s first attempt failed {after} us into the run (bound {bound_us} us, first late start {first_back} ms)"
+                        ),
+                    ));
+                }
+                if *round != 0 {
+                    violations.push(Violation::new(
+                        "absent-attempt-fails",
+                        format!("live node {node}'s first failure is of round {round}: {error}"),
+                    ));
+                }
+            }
+        }
+    }
+    // Someone's own deadline ended round 0, naming a late member (the others may have followed
+    // it rather than wait for their own).
+    let named = observations.attempt_failures.values().any(|failures| {
+        failures.first().is_some_and(|(_, round, error)| {
+            *round == 0
+                && error.contains("missed its deadline")
+                && late.iter().any(|k| error.contains(k.as_str()))
+        })
+    });
+    if !named {
+        violations.push(Violation::new(
+            "absent-attempt-fails",
+            "no member's round 0 failed with a deadline error naming a late member",
+        ));
+    }
+    for (index, c) in completed {
+        if c.round == 0 {
+            violations.push(Violation::new(
+                "absent-later-attempt-succeeds",
+                format!("node {index} finished round 0, which could not have had a quorum"),
+            ));
+        }
+    }
 }

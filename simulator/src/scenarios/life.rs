@@ -39,6 +39,8 @@ pub struct Life {
     pub crashes: Vec<CrashPlan>,
     /// This node's crash-point crashes, in hit order.
     pub point_crashes: Vec<PointCrash>,
+    /// When the first life starts (simulated ms from the start of the run; 0: at once).
+    pub start_ms: u64,
     pub control: simulated::Control<PublicKey, deterministic::Context>,
     pub tracer: SimTracer,
     pub sink: Arc<Mutex<Sink>>,
@@ -58,6 +60,12 @@ impl Life {
         let mut point_crashes = self.point_crashes.iter();
         let keys = Keys::default();
         let mut lives = 0u32;
+        if self.start_ms > 0 {
+            context
+                .sleep_until(start + Duration::from_millis(self.start_ms))
+                .await;
+            self.harness_event(&context, "started", format!("at_ms={}", self.start_ms));
+        }
         loop {
             lives += 1;
             let quota = Quota::per_second(NZU32!(QUOTA_PER_SECOND));
@@ -174,6 +182,11 @@ pub async fn run_all(
                 .filter(|c| c.node == index)
                 .cloned()
                 .collect(),
+            start_ms: plan
+                .late_starts
+                .iter()
+                .find(|l| l.node == index)
+                .map_or(0, |l| l.at_ms),
             control: oracle.control(key.public_key()),
             tracer: SimTracer::new(index as u32, clock.clone(), sink.clone()),
             sink: sink.clone(),

@@ -44,18 +44,20 @@ pub enum Scenario {
     BarrierMismatch,
     Dkg,
     DkgCrash,
+    DkgAbsent,
 }
 
 /// The scenario `cohort-sim run` uses when none is named.
 pub const DEFAULT_SCENARIO: Scenario = Scenario::Barrier;
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Barrier,
         Scenario::BarrierCrash,
         Scenario::BarrierMismatch,
         Scenario::Dkg,
         Scenario::DkgCrash,
+        Scenario::DkgAbsent,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +67,7 @@ impl Scenario {
             Scenario::BarrierMismatch => "barrier-mismatch",
             Scenario::Dkg => "dkg",
             Scenario::DkgCrash => "dkg-crash",
+            Scenario::DkgAbsent => "dkg-absent",
         }
     }
 
@@ -85,6 +88,9 @@ impl Scenario {
             Scenario::DkgCrash => {
                 "as dkg, while members crash at drawn times and crash points (e.g. between persisting a dealing and acking) and restart"
             }
+            Scenario::DkgAbsent => {
+                "f+1 members start late: attempts fail with a deadline error (no hang), a later attempt succeeds once they come"
+            }
         }
     }
 
@@ -97,7 +103,7 @@ impl Scenario {
         match self {
             Scenario::Barrier | Scenario::BarrierCrash => 1..=64,
             Scenario::BarrierMismatch => 2..=64,
-            Scenario::Dkg | Scenario::DkgCrash => 1..=64,
+            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent => 1..=64,
         }
     }
 
@@ -107,7 +113,9 @@ impl Scenario {
             Scenario::Barrier | Scenario::BarrierCrash | Scenario::BarrierMismatch => {
                 barrier::plan(self, seed, nodes)
             }
-            Scenario::Dkg | Scenario::DkgCrash => dkg::plan(self, seed, nodes),
+            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent => {
+                dkg::plan(self, seed, nodes)
+            }
         }
     }
 
@@ -123,7 +131,9 @@ impl Scenario {
             Scenario::Barrier | Scenario::BarrierCrash | Scenario::BarrierMismatch => {
                 barrier::run(context, seed, plan, sink).await
             }
-            Scenario::Dkg | Scenario::DkgCrash => dkg::run(context, seed, plan, sink).await,
+            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent => {
+                dkg::run(self, context, seed, plan, sink).await
+            }
         }
     }
 }
