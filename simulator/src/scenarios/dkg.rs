@@ -3,7 +3,9 @@
 //! `dkg`: n members (4..=16 drawn unless `--nodes`), threshold `t = N3f1::quorum(n)`, run the
 //! ceremony and the shutdown handshake. `dkg-crash`: the same while members crash at drawn times
 //! and at drawn crash points (right after a journal sync, e.g. between persisting a dealing and
-//! sending its ack) and restart from their own storage. `dkg-absent`: `f + 1` members (so fewer
+//! sending its ack) and restart from their own storage, with a phase timeout
+//! ([`CRASH_PHASE_TIMEOUT`]) about as long as an outage, so attempts also fail and are retried
+//! around the crashes. `dkg-absent`: `f + 1` members (so fewer
 //! than `t` are live) start only after 2.5 to 4 phase timeouts (a shorter phase timeout,
 //! [`ABSENT_PHASE_TIMEOUT`], keeps the run short).
 //!
@@ -48,6 +50,8 @@ pub const SCENARIO_DEADLINE: Duration = Duration::from_secs(300);
 const QUORUMS_CHECKED: usize = 3;
 /// The phase timeout of `dkg-absent`.
 pub const ABSENT_PHASE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The phase timeout of `dkg-crash`.
+pub const CRASH_PHASE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How late an attempt's failure may be reported after its phase timeout ran out.
 const FAILURE_MARGIN: Duration = Duration::from_secs(2);
 
@@ -55,6 +59,12 @@ fn timing(scenario: Scenario) -> Timing {
     match scenario {
         Scenario::DkgAbsent => Timing {
             phase_timeout: ABSENT_PHASE_TIMEOUT,
+            ..Timing::default()
+        },
+        // Outages (up to 3 s) about as long as a phase: some attempts fail and are retried
+        // while members crash and restart, which is where abandoning a round must stay safe.
+        Scenario::DkgCrash => Timing {
+            phase_timeout: CRASH_PHASE_TIMEOUT,
             ..Timing::default()
         },
         _ => Timing::default(),
