@@ -109,6 +109,10 @@ pub struct ClusterFile {
     /// Member identities, hex.
     pub members: Vec<String>,
     pub timing: TimingFile,
+    /// The committee (hex identities) of each DKG epoch, epoch 0 first; absent: one epoch whose
+    /// committee is every member. Epoch `e + 1` reshares the key to committee `e + 1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committees: Option<Vec<Vec<String>>>,
 }
 
 /// Timing parameters in milliseconds.
@@ -143,6 +147,13 @@ impl From<&Cluster> for ClusterFile {
                 .map(|m| hex::encode(m.as_ref()))
                 .collect(),
             timing: cluster.timing().into(),
+            committees: (cluster.committees() != [cluster.members().to_vec()]).then(|| {
+                cluster
+                    .committees()
+                    .iter()
+                    .map(|c| c.iter().map(|m| hex::encode(m.as_ref())).collect())
+                    .collect()
+            }),
         }
     }
 }
@@ -152,23 +163,26 @@ pub fn parse_public_key(text: &str) -> Option<PublicKey> {
     PublicKey::decode(hex::decode(text)?).ok()
 }
 
+/// Parses hex public keys, naming the first bad one (`what`: which list it is in).
+fn parse_keys(path: &Path, keys: &[String], what: &str) -> Result<Vec<PublicKey>, ConfigError> {
+    keys.iter()
+        .map(|k| {
+            parse_public_key(k).ok_or_else(|| {
+                malformed(
+                    path,
+                    format!("{what} {k:?} is not a hex ed25519 public key"),
+                )
+            })
+        })
+        .collect()
+}
+
 /// Loads and validates a cluster definition.
 pub fn load_cluster(path: &Path) -> Result<Cluster, ConfigError> {
     let file: ClusterFile =
         toml::from_str(&read(path)?).map_err(|e| malformed(path, e.message()))?;
     let version: ProtocolVersion = file.version.parse().map_err(|e| malformed(path, e))?;
-    let members = file
-        .members
-        .iter()
-        .map(|m| {
-            parse_public_key(m).ok_or_else(|| {
-                malformed(
-                    path,
-                    format!("member {m:?} is not a hex ed25519 public key"),
-                )
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let members = parse_keys(path, &file.members, "member")?;
     let t = &file.timing;
     let timing = Timing {
         sync_period: Duration::from_millis(t.sync_period_ms),
@@ -176,7 +190,20 @@ pub fn load_cluster(path: &Path) -> Result<Cluster, ConfigError> {
         phase_timeout: Duration::from_millis(t.phase_timeout_ms),
         shutdown_timeout: Duration::from_millis(t.shutdown_timeout_ms),
     };
-    Cluster::new(members, file.threshold, version, timing).map_err(|e| malformed(path, e))
+    let cluster =
+        Cluster::new(members, file.threshold, version, timing).map_err(|e| malformed(path, e))?;
+    match &file.committees {
+        None => Ok(cluster),
+        Some(committees) => {
+            let committees = committees
+                .iter()
+                .map(|committee| parse_keys(path, committee, "committee member"))
+                .collect::<Result<Vec<_>, _>>()?;
+            cluster
+                .with_committees(committees)
+                .map_err(|e| malformed(path, e))
+        }
+    }
 }
 
 /// Writes a cluster definition.
@@ -276,4 +303,54 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         cluster,
         peers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(n: u64) -> Vec<PublicKey> {
+        (0..n)
+            .map(|i| ed25519::PrivateKey::from_seed(i).public_key())
+            .collect()
+    }
+
+    #[test]
+    fn committees_round_trip_through_the_cluster_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cluster.toml");
+        let all = keys(5);
+        let plain = Cluster::new(
+            all.clone(),
+            3,
+            cohort_protocol::PROTOCOL_VERSION,
+            Timing::default(),
+        )
+        .unwrap();
+        save_cluster(&path, &plain).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("committees"),
+            "the default is not written: {text}"
+        );
+        assert_eq!(load_cluster(&path).unwrap(), plain);
+
+        let resharing = plain
+            .with_committees(vec![all[..4].to_vec(), all[1..].to_vec()])
+            .unwrap();
+        save_cluster(&path, &resharing).unwrap();
+        let loaded = load_cluster(&path).unwrap();
+        assert_eq!(loaded, resharing);
+        assert_eq!(loaded.hash(), resharing.hash());
+        assert_eq!(loaded.last_epoch(), 1);
+
+        let bad = std::fs::read_to_string(&path).unwrap().replacen(
+            "committees = [[\"",
+            "committees = [[\"zz",
+            1,
+        );
+        std::fs::write(&path, bad).unwrap();
+        let error = load_cluster(&path).unwrap_err().to_string();
+        assert!(error.contains("committee member"), "{error}");
+    }
 }

@@ -8,6 +8,17 @@
 //! Canonical order: members are kept sorted by key bytes and must be unique, so two operators who
 //! list the same members in a different order still compute the same hash, and a member's index
 //! (used by the DKG) is its position in that order.
+//!
+//! **Committees.** The definition also lists the *committee* of every DKG epoch, epoch 0 first:
+//! the players who hold that epoch's shares (sorted, unique, a subset of the members). Epoch 0's
+//! committee deals and plays; epoch `e + 1` reshares the key from committee `e` (the dealers) to
+//! committee `e + 1` (the players). By default there is one committee, every member. Members in
+//! no committee of an epoch still walk its barrier steps and observe its output. Listing the
+//! committee changes in the definition is a decision: every member must agree on who deals and
+//! who plays, and the cluster hash makes any disagreement a refused hello instead of a split
+//! ceremony. Every member runs with the whole schedule from its first start; changing the
+//! definition of a running cluster is not supported yet (the barrier's resume window would
+//! refuse a newcomer's first steps).
 
 use commonware_codec::{EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt, Write};
 use commonware_cryptography::{Hasher, Sha256, ed25519, sha256};
@@ -16,6 +27,9 @@ use thiserror::Error;
 
 /// Most members a cluster may have. Bounds every per-member vector on the wire and in memory.
 pub const MAX_MEMBERS: usize = 256;
+
+/// Most committees (DKG epochs) one definition may list.
+pub const MAX_EPOCHS: usize = 64;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion { major: 1, minor: 0 };
@@ -175,6 +189,8 @@ pub enum ClusterError {
     BadTiming(&'static str),
     #[error("version {0:?} is not of the form MAJOR.MINOR")]
     BadVersion(String),
+    #[error("committee of epoch {epoch}: {reason}")]
+    BadCommittee { epoch: usize, reason: String },
 }
 
 /// A validated cluster definition.
@@ -184,6 +200,8 @@ pub struct Cluster {
     threshold: u32,
     version: ProtocolVersion,
     timing: Timing,
+    /// Players of each DKG epoch, epoch 0 first (see module docs).
+    committees: Vec<Vec<PublicKey>>,
     hash: ClusterHash,
 }
 
@@ -212,15 +230,71 @@ impl Cluster {
             });
         }
         timing.validate()?;
+        let committees = vec![members.clone()];
         let mut cluster = Self {
             members,
             threshold,
             version,
             timing,
+            committees,
             hash: ClusterHash::from([0u8; 32]),
         };
-        cluster.hash = Sha256::hash(&[&commonware_codec::Encode::encode(&cluster)]);
+        cluster.rehash();
         Ok(cluster)
+    }
+
+    fn rehash(&mut self) {
+        self.hash = Sha256::hash(&[&commonware_codec::Encode::encode(self)]);
+    }
+
+    /// The same definition with these committees (epoch 0 first; each in any order): each must
+    /// be non-empty, without duplicates, and made of members.
+    pub fn with_committees(
+        mut self,
+        committees: Vec<Vec<PublicKey>>,
+    ) -> Result<Self, ClusterError> {
+        if committees.is_empty() || committees.len() > MAX_EPOCHS {
+            return Err(ClusterError::BadCommittee {
+                epoch: committees.len(),
+                reason: format!("between 1 and {MAX_EPOCHS} committees are needed"),
+            });
+        }
+        let mut sorted = Vec::with_capacity(committees.len());
+        for (epoch, mut committee) in committees.into_iter().enumerate() {
+            let bad = |reason: String| ClusterError::BadCommittee { epoch, reason };
+            if committee.is_empty() {
+                return Err(bad("empty".into()));
+            }
+            committee.sort();
+            if let Some(pair) = committee.windows(2).find(|w| w[0] == w[1]) {
+                return Err(bad(format!("{} is listed twice", pair[0])));
+            }
+            if let Some(outsider) = committee.iter().find(|k| !self.is_member(k)) {
+                return Err(bad(format!("{outsider} is not a member")));
+            }
+            sorted.push(committee);
+        }
+        self.committees = sorted;
+        self.rehash();
+        Ok(self)
+    }
+
+    /// The committee (players) of `epoch`, in canonical order.
+    pub fn committee(&self, epoch: u64) -> Option<&[PublicKey]> {
+        usize::try_from(epoch)
+            .ok()
+            .and_then(|e| self.committees.get(e))
+            .map(Vec::as_slice)
+    }
+
+    /// Every committee, epoch 0 first.
+    pub fn committees(&self) -> &[Vec<PublicKey>] {
+        &self.committees
+    }
+
+    /// The last DKG epoch the definition lists.
+    pub fn last_epoch(&self) -> u64 {
+        self.committees.len() as u64 - 1
     }
 
     /// Members in canonical (sorted) order.
@@ -265,6 +339,7 @@ impl Write for Cluster {
         self.threshold.write(buf);
         self.version.write(buf);
         self.timing.write(buf);
+        self.committees.write(buf);
     }
 }
 
@@ -274,6 +349,7 @@ impl EncodeSize for Cluster {
             + self.threshold.encode_size()
             + self.version.encode_size()
             + self.timing.encode_size()
+            + self.committees.encode_size()
     }
 }
 
@@ -284,14 +360,22 @@ impl Read for Cluster {
         let threshold = u32::read(buf)?;
         let version = ProtocolVersion::read(buf)?;
         let timing = Timing::read(buf)?;
-        let sorted = members.windows(2).all(|w| w[0] < w[1]);
-        if !sorted {
+        let committees = Vec::<Vec<PublicKey>>::read_cfg(
+            buf,
+            &(
+                RangeCfg::new(1..=MAX_EPOCHS),
+                (RangeCfg::new(1..=MAX_MEMBERS), ()),
+            ),
+        )?;
+        let canonical = |keys: &[PublicKey]| keys.windows(2).all(|w| w[0] < w[1]);
+        if !canonical(&members) || !committees.iter().all(|c| canonical(c)) {
             return Err(CodecError::Invalid(
                 "Cluster",
                 "members not in canonical order",
             ));
         }
         Self::new(members, threshold, version, timing)
+            .and_then(|cluster| cluster.with_committees(committees))
             .map_err(|_| CodecError::Invalid("Cluster", "invalid definition"))
     }
 }
@@ -331,7 +415,17 @@ mod tests {
         };
         let other_timing = Cluster::new(members.clone(), 3, PROTOCOL_VERSION, timing).unwrap();
         let other_members = Cluster::new(keys(5), 3, PROTOCOL_VERSION, Timing::default()).unwrap();
-        for other in [other_t, other_v, other_timing, other_members] {
+        let other_committees = a
+            .clone()
+            .with_committees(vec![members.clone(), members[..3].to_vec()])
+            .unwrap();
+        for other in [
+            other_t,
+            other_v,
+            other_timing,
+            other_members,
+            other_committees,
+        ] {
             assert_ne!(a.hash(), other.hash());
         }
     }
@@ -342,6 +436,35 @@ mod tests {
         let decoded = Cluster::decode(cluster.encode()).unwrap();
         assert_eq!(decoded, cluster);
         assert_eq!(decoded.hash(), cluster.hash());
+        assert_eq!(cluster.committees(), &[cluster.members().to_vec()]);
+        let all = keys(7);
+        let resharing = cluster
+            .with_committees(vec![all[..5].to_vec(), all[2..].to_vec()])
+            .unwrap();
+        let decoded = Cluster::decode(resharing.encode()).unwrap();
+        assert_eq!(decoded, resharing);
+        assert_eq!(decoded.last_epoch(), 1);
+        let mut second = all[2..].to_vec();
+        second.sort();
+        assert_eq!(decoded.committee(1), Some(&second[..]));
+    }
+
+    #[test]
+    fn committees_are_validated() {
+        let all = keys(5);
+        let cluster =
+            Cluster::new(all[..4].to_vec(), 3, PROTOCOL_VERSION, Timing::default()).unwrap();
+        for committees in [
+            vec![],
+            vec![vec![]],
+            vec![all[..4].to_vec(), all[1..].to_vec()],
+            vec![vec![all[0].clone(), all[0].clone()]],
+        ] {
+            assert!(matches!(
+                cluster.clone().with_committees(committees),
+                Err(ClusterError::BadCommittee { .. })
+            ));
+        }
     }
 
     #[test]

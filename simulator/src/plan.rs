@@ -78,6 +78,10 @@ pub struct FaultPlan {
     /// Nodes that start late (absent until then).
     #[serde(default)]
     pub late_starts: Vec<LateStart>,
+    /// The committee of each DKG epoch, as node indices, epoch 0 first (empty: one epoch, every
+    /// node).
+    #[serde(default)]
+    pub committees: Vec<Vec<usize>>,
 }
 
 /// Node `node` is absent from the start and starts `at_ms` into the run.

@@ -55,6 +55,8 @@ pub struct Observations {
     pub acked: BTreeMap<(u32, u64, PublicKey), String>,
     /// Group key each node reported on finishing, by node (the last report).
     pub group_keys: BTreeMap<u32, String>,
+    /// Group key each node reported for each epoch it finished, by (node, epoch).
+    pub epoch_keys: BTreeMap<(u32, u64), String>,
     /// Failed DKG attempts of each node: (time, round, error).
     pub attempt_failures: BTreeMap<u32, Vec<(u64, u64, String)>>,
     /// Online violations.
@@ -126,8 +128,11 @@ impl Observations {
                     ));
                 }
             }
-            Event::DkgComplete { group_key, .. } => {
+            Event::DkgComplete {
+                epoch, group_key, ..
+            } => {
                 self.group_keys.insert(node, group_key.clone());
+                self.epoch_keys.insert((node, *epoch), group_key.clone());
             }
             Event::DkgAttemptFailed { round, error, .. } => {
                 self.attempt_failures

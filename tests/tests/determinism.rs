@@ -8,11 +8,11 @@ fn options(scenario: Scenario, seed: u64) -> RunOptions {
         seed,
         // DKG scenarios at a small committee, so the debug-build test stays quick (the release
         // campaign in CI draws 4..=16).
-        nodes: matches!(
-            scenario,
-            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent
-        )
-        .then_some(5),
+        nodes: match scenario {
+            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent => Some(5),
+            Scenario::Reshare => Some(6),
+            _ => None,
+        },
         trace: None,
     }
 }

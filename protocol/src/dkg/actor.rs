@@ -349,15 +349,33 @@ where
         })
     }
 
-    /// The round set-up of epoch 0: the cluster's members deal and play.
-    fn spec(&self, round: u64) -> RoundSpec {
-        let members = Set::from_iter_dedup(self.cfg.cluster.members().iter().cloned());
-        RoundSpec {
+    /// The set-up of round `round` of `epoch`: epoch 0's committee deals and plays; epoch
+    /// `e + 1`'s dealers are committee `e` (holding `previous`'s shares), its players committee
+    /// `e + 1`.
+    fn spec(
+        &self,
+        epoch: u64,
+        round: u64,
+        previous: Option<&Completed>,
+    ) -> Result<RoundSpec, Error> {
+        let committee = |e: u64| {
+            self.cfg
+                .cluster
+                .committee(e)
+                .map(|c| Set::from_iter_dedup(c.iter().cloned()))
+                .ok_or_else(|| DkgError::Setup(format!("the cluster lists no committee {e}")))
+        };
+        let players = committee(epoch)?;
+        let dealers = match epoch {
+            0 => players.clone(),
+            e => committee(e - 1)?,
+        };
+        Ok(RoundSpec {
             round,
-            previous: None,
-            dealers: members.clone(),
-            players: members,
-        }
+            previous: previous.map(|p| p.output.clone()),
+            dealers,
+            players,
+        })
     }
 
     fn participants(&self) -> NonZeroU32 {
@@ -413,29 +431,58 @@ where
         Ok(None)
     }
 
-    /// Runs epoch 0 to completion (or loads it, if it finished before this start), attempt after
-    /// attempt: an attempt that misses its deadline is traced ([`Event::DkgAttemptFailed`]) and
-    /// the next one starts (see the module docs). `meta` records every step before it is
-    /// announced. Returns only once the epoch is finished, or on a fatal error.
+    /// Runs every epoch the cluster lists to completion, attempt after attempt (loading the
+    /// epochs finished before this start): an attempt that misses its deadline is traced
+    /// ([`Event::DkgAttemptFailed`]) and the next one starts (see the module docs). `meta`
+    /// records every step before it is announced. Returns the last epoch's result, or a fatal
+    /// error.
     pub async fn run(
         mut self,
         barrier: &mut barrier::Mailbox,
         meta: NodeMeta<E>,
     ) -> Result<(Completed, NodeMeta<E>), Error> {
         self.meta = Some(meta);
-        if let Some(completed) = self.completed()? {
-            // Finished before this restart: make sure peers see us done, and publish.
-            self.enter(barrier, completed.round, Phase::Done).await?;
-            self.complete(&completed);
-            return Ok((completed, self.meta.take().expect("meta is held")));
+        let mut last = self.completed()?;
+        if let Some(completed) = &last {
+            // Finished before this restart: make sure peers see us done (unless we had already
+            // moved on to the next epoch's rounds), and publish.
+            let done = step_of(completed.round, Phase::Done);
+            if self.meta.as_ref().expect("meta is held").barrier_step() <= done {
+                self.enter(barrier, completed.round, Phase::Done).await?;
+            }
+            self.complete(completed);
         }
+        loop {
+            let epoch = last.as_ref().map_or(0, |c| c.epoch + 1);
+            if epoch > self.cfg.cluster.last_epoch() {
+                let completed = last.expect("at least epoch 0 is listed");
+                return Ok((completed, self.meta.take().expect("meta is held")));
+            }
+            let completed = self.epoch(barrier, epoch, last.as_ref()).await?;
+            last = Some(completed);
+        }
+    }
+
+    /// Runs `epoch` (after `previous`) to completion, attempt after attempt.
+    async fn epoch(
+        &mut self,
+        barrier: &mut barrier::Mailbox,
+        epoch: u64,
+        previous: Option<&Completed>,
+    ) -> Result<Completed, Error> {
         let resume = self.meta.as_ref().expect("meta is held").barrier_step();
         let (mut round, mut phase) = position(resume).unwrap_or((0, Phase::Deal));
+        if let Some(previous) = previous {
+            // Leave the previous epoch's block only once every member finished it: a member
+            // seen in a later block must mean one that gave its round up (module docs).
+            self.await_all_done(barrier, previous.round).await?;
+            if round <= previous.round {
+                (round, phase) = (previous.round + 1, Phase::Deal);
+            }
+        }
         loop {
-            match self.attempt(barrier, round, phase).await? {
-                Attempt::Finished(completed) => {
-                    return Ok((completed, self.meta.take().expect("meta is held")));
-                }
+            match self.attempt(barrier, epoch, round, phase, previous).await? {
+                Attempt::Finished(completed) => return Ok(completed),
                 Attempt::Abandoned { next, error } => {
                     if step_of(next, Phase::Done) > MAX_STEP {
                         return Err(error);
@@ -452,20 +499,43 @@ where
         }
     }
 
+    /// Waits (reporting who is missing every phase timeout) until every member is done with
+    /// round `round`.
+    async fn await_all_done(
+        &mut self,
+        barrier: &mut barrier::Mailbox,
+        round: u64,
+    ) -> Result<(), Error> {
+        loop {
+            match barrier
+                .await_all_at_step(step_of(round, Phase::Done), self.phase_timeout)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(BarrierError::Timeout { missing, .. }) => {
+                    self.cfg.tracer.record(Event::WaitingForPeers { missing });
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
     /// Runs round `round` from `phase` (where a restart left it, or `deal`).
     async fn attempt(
         &mut self,
         barrier: &mut barrier::Mailbox,
+        epoch: u64,
         round: u64,
         phase: Phase,
+        previous: Option<&Completed>,
     ) -> Result<Attempt, Error> {
         let records = self.records(round)?;
         let mut seed = [0u8; 32];
         self.context.fill_bytes(&mut seed);
         let (mut ceremony, effects) = Ceremony::recover(
-            self.spec(round),
+            self.spec(epoch, round, previous)?,
             self.cfg.signer.clone(),
-            None,
+            previous.and_then(|p| p.share.clone()),
             records,
             seed,
         )?;
@@ -536,7 +606,7 @@ where
         }
         let Outcome { output, share } = ceremony.finish(&mut self.context)?;
         let completed = Completed {
-            epoch: 0,
+            epoch,
             round,
             output,
             share,
@@ -794,7 +864,7 @@ where
                 Effect::Send { to, message } => {
                     let recipients = match to {
                         To::One(peer) => Recipients::One(peer),
-                        To::All => Recipients::Some(others(ceremony.spec(), &self.me)),
+                        To::All => Recipients::Some(others(&self.cfg.cluster, &self.me)),
                     };
                     tracing::trace!(me = %self.me, round, kind = message_kind(&message), "dkg send");
                     self.sender.send(recipients, message.encode(), false);
@@ -822,18 +892,15 @@ fn message_kind(message: &wire::Message) -> &'static str {
     }
 }
 
-/// Every participant of `spec` but `me`, in key order.
-fn others(spec: &RoundSpec, me: &PublicKey) -> Vec<PublicKey> {
-    let mut all: Vec<PublicKey> = spec
-        .dealers
+/// Every cluster member but `me`, in key order: observers of an epoch (members in neither of
+/// its committees) receive its logs too, and compute its public output.
+fn others(cluster: &Cluster, me: &PublicKey) -> Vec<PublicKey> {
+    cluster
+        .members()
         .iter()
-        .chain(spec.players.iter())
         .filter(|k| *k != me)
         .cloned()
-        .collect();
-    all.sort();
-    all.dedup();
-    all
+        .collect()
 }
 
 fn stored(record: &Record) -> Stored {

@@ -82,6 +82,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         point_crashes: Vec::new(),
         bench: false,
         late_starts: Vec::new(),
+        committees: Vec::new(),
     }
 }
 

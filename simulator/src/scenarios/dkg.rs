@@ -7,7 +7,10 @@
 //! ([`CRASH_PHASE_TIMEOUT`]) about as long as an outage, so attempts also fail and are retried
 //! around the crashes. `dkg-absent`: `f + 1` members (so fewer
 //! than `t` are live) start only after 2.5 to 4 phase timeouts (a shorter phase timeout,
-//! [`ABSENT_PHASE_TIMEOUT`], keeps the run short).
+//! [`ABSENT_PHASE_TIMEOUT`], keeps the run short). `reshare`: nodes `0..k` (k = 4..=14) run
+//! epoch 0 while nodes `k` and `k + 1` observe it; epoch 1 reshares the key to a committee where
+//! node `k` replaces a drawn member and node `k + 1` is added; members crash and restart as in
+//! `dkg-crash` (so some restart between the epochs, or in epoch 1 with epoch 0 loaded).
 //!
 //! Invariants:
 //! - `dkg-completes`: every node's engine ends `Ok` with an epoch 0 result: restarted nodes too;
@@ -17,6 +20,10 @@
 //!   `cohort_protocol::dkg::check::threshold`, over a message drawn from the seed;
 //! - `one-polynomial-per-dealer`, `one-ack-per-dealer` (online, from the trace, across restarts);
 //! - `no-hang`: every engine ends before the scenario deadline.
+//! - `key-unchanged-by-reshare` (`reshare`): every node finishes every epoch, and the group key
+//!   it reports for each is epoch 0's; `shares-follow-committee`: after the reshare exactly the
+//!   new committee's members hold shares (the replaced member holds none, the newcomers do), and
+//!   the threshold checks run over the new committee's shares;
 //! - `absent-attempt-fails` (`dkg-absent`): while the late members are away, every live member's
 //!   first attempt (round 0) fails within a phase timeout and a margin of the start (no hang), at
 //!   least one of them with a deadline error naming a late member (the others may follow it to
@@ -63,7 +70,7 @@ fn timing(scenario: Scenario) -> Timing {
         },
         // Outages (up to 3 s) about as long as a phase: some attempts fail and are retried
         // while members crash and restart, which is where abandoning a round must stay safe.
-        Scenario::DkgCrash => Timing {
+        Scenario::DkgCrash | Scenario::Reshare => Timing {
             phase_timeout: CRASH_PHASE_TIMEOUT,
             ..Timing::default()
         },
@@ -73,14 +80,19 @@ fn timing(scenario: Scenario) -> Timing {
 
 pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
     let mut rng = plan_rng(seed);
-    let drawn = rng.random_range(DRAWN_NODES);
+    let drawn = match scenario {
+        // Epoch 0's committee of 4..=14, plus the two newcomers of epoch 1.
+        Scenario::Reshare => rng.random_range(6..=16),
+        _ => rng.random_range(DRAWN_NODES),
+    };
     let nodes = nodes.unwrap_or(drawn);
     let links = draw_links(&mut rng, nodes);
-    let (crashes, point_crashes) = if scenario == Scenario::DkgCrash {
+    let (crashes, point_crashes) = if matches!(scenario, Scenario::DkgCrash | Scenario::Reshare) {
         let crashes = draw_crashes(&mut rng, nodes);
         let crashed: Vec<usize> = crashes.iter().map(|c| c.node).collect();
-        // Crash points per node: the seed, one per dealing accepted, the log.
-        let points = draw_point_crashes(&mut rng, nodes, &crashed, nodes as u64 + 2);
+        // Crash points per node and epoch: the seed, one per dealing accepted, the log.
+        let epochs = if scenario == Scenario::Reshare { 2 } else { 1 };
+        let points = draw_point_crashes(&mut rng, nodes, &crashed, epochs * (nodes as u64 + 2));
         (crashes, points)
     } else {
         (Vec::new(), Vec::new())
@@ -107,6 +119,17 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
     } else {
         Vec::new()
     };
+    let committees = if scenario == Scenario::Reshare {
+        // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node
+        // k and adds node k + 1.
+        let k = nodes - 2;
+        let replaced = rng.random_range(0..k);
+        let first: Vec<usize> = (0..k).collect();
+        let second: Vec<usize> = (0..nodes).filter(|i| *i != replaced).collect();
+        vec![first, second]
+    } else {
+        Vec::new()
+    };
     FaultPlan {
         nodes,
         steps: 0,
@@ -116,6 +139,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         point_crashes,
         bench: false,
         late_starts,
+        committees,
     }
 }
 
@@ -128,7 +152,18 @@ pub async fn run(
 ) -> Vec<Violation> {
     let keys = identities(seed, plan.nodes);
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
-    let cluster = cluster(&members, PROTOCOL_VERSION, timing(scenario));
+    let mut cluster = cluster(&members, PROTOCOL_VERSION, timing(scenario));
+    if !plan.committees.is_empty() {
+        let committees = plan
+            .committees
+            .iter()
+            .map(|c| c.iter().map(|i| members[*i].clone()).collect())
+            .collect();
+        cluster = cluster
+            .with_committees(committees)
+            .expect("drawn committees are valid");
+    }
+    let last_epoch = cluster.last_epoch();
     let start_us = micros(context.current());
     let oracle = network(&context, &members, &plan.links).await;
 
@@ -136,7 +171,7 @@ pub async fn run(
         &context,
         plan,
         &keys,
-        vec![cluster; plan.nodes],
+        vec![cluster.clone(); plan.nodes],
         Task::Dkg,
         &oracle,
         &sink,
@@ -163,7 +198,13 @@ pub async fn run(
     let mut completed = Vec::new();
     for (index, result) in results.iter().enumerate() {
         match result {
-            Ok(Outcome { dkg: Some(c), .. }) => completed.push((index, c.clone())),
+            Ok(Outcome { dkg: Some(c), .. }) if c.epoch == last_epoch => {
+                completed.push((index, c.clone()))
+            }
+            Ok(Outcome { dkg: Some(c), .. }) => violations.push(Violation::new(
+                "dkg-completes",
+                format!("node {index} ended at epoch {} of {last_epoch}", c.epoch),
+            )),
             Ok(_) => violations.push(Violation::new(
                 "dkg-completes",
                 format!("node {index} ended without a DKG result"),
@@ -199,6 +240,15 @@ pub async fn run(
                 ),
             ));
         }
+    }
+    if last_epoch > 0 {
+        check_reshare(
+            &cluster,
+            &members,
+            observations,
+            &completed,
+            &mut violations,
+        );
     }
     if !plan.late_starts.is_empty() {
         check_absence(
@@ -295,6 +345,58 @@ fn check_absence(
             violations.push(Violation::new(
                 "absent-later-attempt-succeeds",
                 format!("node {index} finished round 0, which could not have had a quorum"),
+            ));
+        }
+    }
+}
+
+/// `key-unchanged-by-reshare` and `shares-follow-committee` (see the module docs).
+fn check_reshare(
+    cluster: &cohort_protocol::Cluster,
+    members: &[PublicKey],
+    observations: &crate::trace::Observations,
+    completed: &[(usize, cohort_protocol::dkg::Completed)],
+    violations: &mut Vec<Violation>,
+) {
+    // Every epoch every node finished reported the key of the first epoch-0 finisher.
+    let Some(((first_node, _), key)) = observations.epoch_keys.iter().find(|((_, e), _)| *e == 0)
+    else {
+        violations.push(Violation::new(
+            "key-unchanged-by-reshare",
+            "no node traced finishing epoch 0",
+        ));
+        return;
+    };
+    for ((node, epoch), other) in &observations.epoch_keys {
+        if other != key {
+            violations.push(Violation::new(
+                "key-unchanged-by-reshare",
+                format!(
+                    "node {node} finished epoch {epoch} with group key {other}, node {first_node} finished epoch 0 with {key}"
+                ),
+            ));
+        }
+    }
+    for node in 0..members.len() as u32 {
+        for epoch in 0..=cluster.last_epoch() {
+            if !observations.epoch_keys.contains_key(&(node, epoch)) {
+                violations.push(Violation::new(
+                    "dkg-completes",
+                    format!("node {node} never traced finishing epoch {epoch}"),
+                ));
+            }
+        }
+    }
+    let committee = cluster.committee(cluster.last_epoch()).unwrap_or_default();
+    for (index, c) in completed {
+        let player = committee.contains(&members[*index]);
+        if c.share.is_some() != player {
+            violations.push(Violation::new(
+                "shares-follow-committee",
+                format!(
+                    "node {index} (in the last committee: {player}) holds a share: {}",
+                    c.share.is_some()
+                ),
             ));
         }
     }

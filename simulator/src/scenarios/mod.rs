@@ -45,19 +45,21 @@ pub enum Scenario {
     Dkg,
     DkgCrash,
     DkgAbsent,
+    Reshare,
 }
 
 /// The scenario `cohort-sim run` uses when none is named.
 pub const DEFAULT_SCENARIO: Scenario = Scenario::Barrier;
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Barrier,
         Scenario::BarrierCrash,
         Scenario::BarrierMismatch,
         Scenario::Dkg,
         Scenario::DkgCrash,
         Scenario::DkgAbsent,
+        Scenario::Reshare,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,6 +70,7 @@ impl Scenario {
             Scenario::Dkg => "dkg",
             Scenario::DkgCrash => "dkg-crash",
             Scenario::DkgAbsent => "dkg-absent",
+            Scenario::Reshare => "reshare",
         }
     }
 
@@ -91,6 +94,9 @@ impl Scenario {
             Scenario::DkgAbsent => {
                 "f+1 members start late: attempts fail with a deadline error (no hang), a later attempt succeeds once they come"
             }
+            Scenario::Reshare => {
+                "epoch 0 DKG, then a reshare to a committee with one member replaced and one added: same group key"
+            }
         }
     }
 
@@ -104,6 +110,8 @@ impl Scenario {
             Scenario::Barrier | Scenario::BarrierCrash => 1..=64,
             Scenario::BarrierMismatch => 2..=64,
             Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent => 1..=64,
+            // The epoch 0 committee is every node but the two newcomers.
+            Scenario::Reshare => 4..=64,
         }
     }
 
@@ -113,7 +121,7 @@ impl Scenario {
             Scenario::Barrier | Scenario::BarrierCrash | Scenario::BarrierMismatch => {
                 barrier::plan(self, seed, nodes)
             }
-            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent => {
+            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent | Scenario::Reshare => {
                 dkg::plan(self, seed, nodes)
             }
         }
@@ -131,7 +139,7 @@ impl Scenario {
             Scenario::Barrier | Scenario::BarrierCrash | Scenario::BarrierMismatch => {
                 barrier::run(context, seed, plan, sink).await
             }
-            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent => {
+            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent | Scenario::Reshare => {
                 dkg::run(self, context, seed, plan, sink).await
             }
         }
