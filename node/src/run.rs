@@ -225,6 +225,7 @@ async fn node_main(
             tracer: LogTracer,
             task: Task::Dkg,
             keys: Keys::default(),
+            tamper: None,
         },
     );
     let engine = engine.start(Channels { barrier, dkg }, oracle);

@@ -19,12 +19,18 @@ const BIN: &str = env!("CARGO_BIN_EXE_cohort");
 const DKG_DEADLINE: Duration = Duration::from_secs(90);
 const EXIT_DEADLINE: Duration = Duration::from_secs(30);
 
+/// Lowest and span of the ports the tests use: below Linux's ephemeral range (32768 and up), so
+/// an outgoing connection of a parallel test cannot take a port between our probe and the bind.
+const PORTS_FROM: u16 = 10_000;
+const PORTS_SPAN: u16 = 22_000;
+
 /// A base port with `count` consecutive free ports. Each call probes its own region (tests of
 /// one process run in parallel), starting from a per-process offset (test binaries too).
 fn free_base_port(count: u16) -> u16 {
     static NEXT_REGION: AtomicU16 = AtomicU16::new(0);
     let region = NEXT_REGION.fetch_add(1, Ordering::Relaxed);
-    let mut candidate = 20_000 + (std::process::id() % 100) as u16 * 300 + region * 1_000 % 30_000;
+    let offset = (std::process::id() % 50) as u16 * 200 + region * 1_100;
+    let mut candidate = PORTS_FROM + offset % (PORTS_SPAN - count);
     loop {
         let free = (0..count).all(|i| {
             TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, candidate + i))).is_ok()
@@ -32,7 +38,7 @@ fn free_base_port(count: u16) -> u16 {
         if free {
             return candidate;
         }
-        candidate = 20_000 + (candidate - 20_000 + 97 * count) % 40_000;
+        candidate = PORTS_FROM + (candidate - PORTS_FROM + 97 * count) % (PORTS_SPAN - count);
     }
 }
 

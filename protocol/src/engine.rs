@@ -84,6 +84,8 @@ pub struct Config<T: Tracer> {
     pub task: Task,
     /// Where the DKG result is published (for other actors).
     pub keys: dkg::Keys,
+    /// Rewrites what the DKG sends: the simulator's byzantine members only (`None` otherwise).
+    pub tamper: Option<std::sync::Arc<dyn dkg::actor::Tamper>>,
 }
 
 /// The p2p channels the engine needs, one per protocol.
@@ -223,6 +225,7 @@ where
                                 partition_prefix: cfg.partition_prefix.clone(),
                                 tracer: tracer.clone(),
                                 keys: cfg.keys.clone(),
+                                tamper: cfg.tamper.clone(),
                             },
                             channels.dkg,
                             blocker,

@@ -7,6 +7,7 @@
 //! makes any seed replay bit for bit.
 
 pub mod bench;
+pub mod byzantine;
 pub mod explore;
 pub mod plan;
 pub mod run;

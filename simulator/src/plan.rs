@@ -82,6 +82,9 @@ pub struct FaultPlan {
     /// node).
     #[serde(default)]
     pub committees: Vec<Vec<usize>>,
+    /// The byzantine member, if any.
+    #[serde(default)]
+    pub byzantine: Option<crate::byzantine::Byzantine>,
 }
 
 /// Node `node` is absent from the start and starts `at_ms` into the run.

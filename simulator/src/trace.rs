@@ -16,6 +16,9 @@ use std::{
     time::UNIX_EPOCH,
 };
 
+/// Refusal reasons kept per (node, peer).
+pub const REASONS_KEPT: usize = 16;
+
 /// Events kept for a failure report.
 pub const RECENT_EVENTS: usize = 40;
 
@@ -59,6 +62,8 @@ pub struct Observations {
     pub epoch_keys: BTreeMap<(u32, u64), String>,
     /// Failed DKG attempts of each node: (time, round, error).
     pub attempt_failures: BTreeMap<u32, Vec<(u64, u64, String)>>,
+    /// Reasons of the inputs each node refused from each peer (the first few per pair).
+    pub refused: BTreeMap<(u32, PublicKey), Vec<String>>,
     /// Online violations.
     pub violations: Vec<Violation>,
 }
@@ -97,7 +102,13 @@ impl Observations {
             Event::BarrierFailed { error } => {
                 self.failures.entry(node).or_insert((t_us, error.clone()));
             }
-            Event::InputRejected { .. } => self.rejected_inputs += 1,
+            Event::InputRejected { peer, reason, .. } => {
+                self.rejected_inputs += 1;
+                let reasons = self.refused.entry((node, peer.clone())).or_default();
+                if reasons.len() < REASONS_KEPT {
+                    reasons.push(reason.clone());
+                }
+            }
             Event::Dealt { round, commitment } => {
                 if let Some(previous) = self.dealt.insert((node, *round), commitment.clone())
                     && previous != *commitment

@@ -9,7 +9,9 @@ fn options(scenario: Scenario, seed: u64) -> RunOptions {
         // DKG scenarios at a small committee, so the debug-build test stays quick (the release
         // campaign in CI draws 4..=16).
         nodes: match scenario {
-            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent => Some(5),
+            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent | Scenario::DkgByzantine => {
+                Some(5)
+            }
             Scenario::Reshare => Some(6),
             _ => None,
         },

@@ -38,6 +38,7 @@ fn a_late_member_fails_an_attempt_and_a_later_attempt_completes() {
                     tracer: recorders[i].clone(),
                     task: Task::Dkg,
                     keys: Keys::default(),
+                    tamper: None,
                 },
             );
             handles.push(engine.start(channels(&control).await, control));
@@ -80,6 +81,7 @@ fn a_late_member_fails_an_attempt_and_a_later_attempt_completes() {
                 tracer: restarted.clone(),
                 task: Task::Dkg,
                 keys: keys_handle.clone(),
+                tamper: None,
             },
         );
         // Peers are gone: the handshake cannot finish, which is reported, not fatal.

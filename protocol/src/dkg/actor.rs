@@ -53,11 +53,18 @@
 //!
 //! # Bad input
 //!
-//! Every frame is decoded with bounds from the round's participant count. Undecodable frames and
-//! inputs that prove misbehaviour (a dealing from a non-dealer, an invalid dealing, a forged ack or
-//! log) are traced as [`Event::InputRejected`], counted, and the peer is blocked. Benign refusals
-//! (another round, a duplicate) are traced and counted without blocking. Storage errors are fatal
-//! for the node: the actor returns them and the node recovers from its journal on restart.
+//! Every frame is decoded with bounds from the cluster's size. Undecodable frames and inputs that
+//! prove misbehaviour (a dealing from a non-dealer, an invalid dealing, a forged ack or log) are
+//! traced as [`Event::InputRejected`] and counted. A non-member is blocked at the transport. A
+//! *member* that proves hostile is **muted** on the DKG channel instead (its later DKG frames are
+//! dropped unread for the rest of this actor's life, except its logs), not blocked: the step barrier needs every
+//! member at every step, so a transport block would let one hostile member stall the ceremony
+//! for everyone (it could no longer hear the blocker, nor the blocker it). Muting costs the
+//! ceremony nothing it needs: logs are signed, so a muted member's log is still taken (from it
+//! or from the echoes of others) and every member ends with the same log set; a player that refused a dealing gets its share from the dealer's log (revealed), or the
+//! dealer is dropped by every member alike when it reveals too many. Benign refusals (another
+//! round, a duplicate) are traced and counted without muting. Storage errors are fatal for the
+//! node: the actor returns them and the node recovers from its journal on restart.
 //!
 //! # Crash points
 //!
@@ -262,6 +269,20 @@ pub struct Config<T: Tracer> {
     pub tracer: T,
     /// Where the result is published.
     pub keys: Keys,
+    /// Rewrites what this node sends (the simulator's byzantine members); `None` everywhere else.
+    pub tamper: Option<Arc<dyn Tamper>>,
+}
+
+/// A hook on what a node sends on the DKG channel: the simulator builds its byzantine members
+/// with it (bad shares, two dealings, forged acks, garbage). An honest node has none.
+pub trait Tamper: Send + Sync + 'static {
+    /// The frames to send in place of `message` (meant for `to`), each to one peer.
+    fn outgoing(
+        &self,
+        spec: &RoundSpec,
+        to: &[PublicKey],
+        message: &wire::Message,
+    ) -> Vec<(PublicKey, bytes::Bytes)>;
 }
 
 /// One node's DKG actor.
@@ -284,6 +305,8 @@ where
     handled: BTreeSet<[u8; 32]>,
     /// The node metadata (held while [`Actor::run`] runs; records every step).
     meta: Option<NodeMeta<E>>,
+    /// Members muted on the DKG channel for proved misbehaviour (for this actor's life).
+    muted: BTreeSet<PublicKey>,
 }
 
 /// How one attempt ended (fatal errors aside).
@@ -346,6 +369,7 @@ where
             phase_timeout: timing.phase_timeout,
             handled: BTreeSet::new(),
             meta: None,
+            muted: BTreeSet::new(),
         })
     }
 
@@ -801,6 +825,11 @@ where
         // Repeats (retransmitted dealings, echoed logs) are recognised by digest before any
         // decoding: decoding checks every curve point, which would otherwise dominate the cost.
         let bytes = frame.copy_to_bytes(frame.remaining());
+        // A muted member's logs still count (signed, so checkable from anyone): every member
+        // must end with the same log set, whoever muted whom.
+        if self.muted.contains(&peer) && bytes.first() != Some(&wire::TAG_LOG) {
+            return Ok(());
+        }
         let digest = frame_digest(&peer, &bytes);
         if self.handled.contains(&digest) {
             let effects = match bytes.first() {
@@ -809,7 +838,9 @@ where
             };
             return self.apply(ceremony, effects).await;
         }
-        let message = match wire::decode(bytes, ceremony.spec().participants()) {
+        // Bounded by the cluster, not this round: a frame of another epoch (more participants)
+        // must decode, then be refused as another round's, not taken for garbage.
+        let message = match wire::decode(bytes, self.participants()) {
             Ok(message) => message,
             Err(error) => {
                 self.reject(peer, format!("undecodable frame: {error}"), true);
@@ -831,11 +862,21 @@ where
         }
     }
 
-    fn reject(&mut self, peer: PublicKey, reason: String, block: bool) {
-        tracing::debug!(me = %self.me, %peer, %reason, block, "dkg input rejected");
+    /// Drops an input with its reason. A non-member that proved misbehaviour is blocked at the
+    /// transport; a member is muted on this channel instead (see the module docs).
+    fn reject(&mut self, peer: PublicKey, reason: String, misbehaviour: bool) {
+        let member = self.cfg.cluster.is_member(&peer);
+        let block = misbehaviour && !member;
+        let mute = misbehaviour && member;
+        tracing::debug!(me = %self.me, %peer, %reason, block, mute, "dkg input rejected");
         if block {
             commonware_p2p::block!(self.blocker, peer.clone(), "dkg: peer proved misbehaviour");
         }
+        let reason = if mute && self.muted.insert(peer.clone()) {
+            format!("{reason} (member muted on the dkg channel)")
+        } else {
+            reason
+        };
         self.cfg.tracer.record(Event::InputRejected {
             channel: "dkg",
             peer,
@@ -862,12 +903,22 @@ where
                     }
                 }
                 Effect::Send { to, message } => {
-                    let recipients = match to {
-                        To::One(peer) => Recipients::One(peer),
-                        To::All => Recipients::Some(others(&self.cfg.cluster, &self.me)),
+                    let to = match to {
+                        To::One(peer) => vec![peer],
+                        To::All => others(&self.cfg.cluster, &self.me),
                     };
                     tracing::trace!(me = %self.me, round, kind = message_kind(&message), "dkg send");
-                    self.sender.send(recipients, message.encode(), false);
+                    match &self.cfg.tamper {
+                        None => {
+                            self.sender
+                                .send(Recipients::Some(to), message.encode(), false);
+                        }
+                        Some(tamper) => {
+                            for (peer, frame) in tamper.outgoing(ceremony.spec(), &to, &message) {
+                                self.sender.send(Recipients::One(peer), frame, false);
+                            }
+                        }
+                    }
                 }
                 Effect::Dealt { commitment } => self.cfg.tracer.record(Event::Dealt {
                     round,

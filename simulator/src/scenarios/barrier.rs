@@ -83,6 +83,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         bench: false,
         late_starts: Vec::new(),
         committees: Vec::new(),
+        byzantine: None,
     }
 }
 

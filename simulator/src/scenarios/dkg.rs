@@ -1,4 +1,5 @@
-//! `dkg`, `dkg-crash` and `dkg-absent`: the epoch 0 DKG on a lossy, jittery simulated network.
+//! The DKG scenarios (`dkg`, `dkg-crash`, `dkg-absent`, `dkg-byzantine`, `reshare`) on a lossy,
+//! jittery simulated network.
 //!
 //! `dkg`: n members (4..=16 drawn unless `--nodes`), threshold `t = N3f1::quorum(n)`, run the
 //! ceremony and the shutdown handshake. `dkg-crash`: the same while members crash at drawn times
@@ -7,7 +8,9 @@
 //! ([`CRASH_PHASE_TIMEOUT`]) about as long as an outage, so attempts also fail and are retried
 //! around the crashes. `dkg-absent`: `f + 1` members (so fewer
 //! than `t` are live) start only after 2.5 to 4 phase timeouts (a shorter phase timeout,
-//! [`ABSENT_PHASE_TIMEOUT`], keeps the run short). `reshare`: nodes `0..k` (k = 4..=14) run
+//! [`ABSENT_PHASE_TIMEOUT`], keeps the run short). `dkg-byzantine`: as `dkg`, with one member
+//! lying on the DKG channel (see [`crate::byzantine`]; the misbehaviour, the liar and its victims
+//! are drawn). `reshare`: nodes `0..k` (k = 4..=14) run
 //! epoch 0 while nodes `k` and `k + 1` observe it; epoch 1 reshares the key to a committee where
 //! node `k` replaces a drawn member and node `k + 1` is added; members crash and restart as in
 //! `dkg-crash` (so some restart between the epochs, or in epoch 1 with epoch 0 loaded).
@@ -20,6 +23,10 @@
 //!   `cohort_protocol::dkg::check::threshold`, over a message drawn from the seed;
 //! - `one-polynomial-per-dealer`, `one-ack-per-dealer` (online, from the trace, across restarts);
 //! - `no-hang`: every engine ends before the scenario deadline.
+//! - `misbehaviour-detected` (`dkg-byzantine`): every victim refused the liar's input for what it
+//!   is (an invalid dealing, an invalid ack, an undecodable frame; two dealings are each valid
+//!   alone, so there only the outcome is checked); `honest-never-muted`: no honest member muted
+//!   another; and every invariant above holds over the honest members (the liar is left out);
 //! - `key-unchanged-by-reshare` (`reshare`): every node finishes every epoch, and the group key
 //!   it reports for each is epoch 0's; `shares-follow-committee`: after the reshare exactly the
 //!   new committee's members hold shares (the replaced member holds none, the newcomers do), and
@@ -36,6 +43,7 @@ use super::{
     life::{micros, run_all},
 };
 use crate::{
+    byzantine::{Byzantine, Misbehaviour},
     plan::{FaultPlan, LateStart, draw_crashes, draw_links, draw_point_crashes, plan_rng},
     trace::Sink,
 };
@@ -70,7 +78,7 @@ fn timing(scenario: Scenario) -> Timing {
         },
         // Outages (up to 3 s) about as long as a phase: some attempts fail and are retried
         // while members crash and restart, which is where abandoning a round must stay safe.
-        Scenario::DkgCrash | Scenario::Reshare => Timing {
+        Scenario::DkgCrash | Scenario::Reshare | Scenario::DkgByzantine => Timing {
             phase_timeout: CRASH_PHASE_TIMEOUT,
             ..Timing::default()
         },
@@ -119,6 +127,32 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
     } else {
         Vec::new()
     };
+    let byzantine = (scenario == Scenario::DkgByzantine).then(|| {
+        let node = rng.random_range(0..nodes);
+        let misbehaviour = Misbehaviour::ALL[rng.random_range(0..Misbehaviour::ALL.len())];
+        let others: Vec<usize> = (0..nodes).filter(|i| *i != node).collect();
+        let victims = if misbehaviour == Misbehaviour::Garbage {
+            others
+        } else {
+            // 1..=f victims (more would only make the dealer reveal too many and be dropped).
+            let count = rng.random_range(1..=((nodes - 1) / 3).max(1));
+            let mut victims = Vec::new();
+            while victims.len() < count {
+                let victim = others[rng.random_range(0..others.len())];
+                if !victims.contains(&victim) {
+                    victims.push(victim);
+                }
+            }
+            victims.sort_unstable();
+            victims
+        };
+        Byzantine {
+            node,
+            misbehaviour,
+            victims,
+            seed: rng.random(),
+        }
+    });
     let committees = if scenario == Scenario::Reshare {
         // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node
         // k and adds node k + 1.
@@ -140,6 +174,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         bench: false,
         late_starts,
         committees,
+        byzantine,
     }
 }
 
@@ -195,8 +230,13 @@ pub async fn run(
     let observations = &sink.lock().expect("sink").observations;
     violations.extend(observations.violations.iter().cloned());
 
+    let byzantine = plan.byzantine.as_ref().map(|b| b.node);
     let mut completed = Vec::new();
     for (index, result) in results.iter().enumerate() {
+        if Some(index) == byzantine {
+            // Whatever the liar ends with is its own business.
+            continue;
+        }
         match result {
             Ok(Outcome { dkg: Some(c), .. }) if c.epoch == last_epoch => {
                 completed.push((index, c.clone()))
@@ -240,6 +280,9 @@ pub async fn run(
                 ),
             ));
         }
+    }
+    if let Some(b) = &plan.byzantine {
+        check_byzantine(b, &members, observations, &mut violations);
     }
     if last_epoch > 0 {
         check_reshare(
@@ -397,6 +440,52 @@ fn check_reshare(
                     "node {index} (in the last committee: {player}) holds a share: {}",
                     c.share.is_some()
                 ),
+            ));
+        }
+    }
+}
+
+/// `misbehaviour-detected` and `honest-never-muted` (see the module docs).
+fn check_byzantine(
+    byzantine: &Byzantine,
+    members: &[PublicKey],
+    observations: &crate::trace::Observations,
+    violations: &mut Vec<Violation>,
+) {
+    let liar = &members[byzantine.node];
+    // What each victim must have refused from the liar (two dealings are each valid alone: the
+    // victims cannot tell, the liar's log settles it).
+    let expected = match byzantine.misbehaviour {
+        Misbehaviour::BadShares => Some("invalid dealing"),
+        Misbehaviour::WrongAck => Some("invalid ack"),
+        Misbehaviour::Garbage => Some("undecodable"),
+        Misbehaviour::TwoDealings => None,
+    };
+    if let Some(expected) = expected {
+        for victim in &byzantine.victims {
+            let refused = observations
+                .refused
+                .get(&(*victim as u32, liar.clone()))
+                .is_some_and(|reasons| reasons.iter().any(|r| r.contains(expected)));
+            if !refused {
+                violations.push(Violation::new(
+                    "misbehaviour-detected",
+                    format!(
+                        "victim node {victim} never refused an input of byzantine node {} as {expected:?}",
+                        byzantine.node
+                    ),
+                ));
+            }
+        }
+    }
+    for ((node, peer), reasons) in &observations.refused {
+        if *node as usize == byzantine.node || peer == liar {
+            continue;
+        }
+        if let Some(reason) = reasons.iter().find(|r| r.contains("muted")) {
+            violations.push(Violation::new(
+                "honest-never-muted",
+                format!("node {node} muted honest member {peer}: {reason}"),
             ));
         }
     }

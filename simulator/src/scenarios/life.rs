@@ -12,7 +12,7 @@ use crate::{
 };
 use cohort_protocol::{
     Channels, Cluster, Config, Engine, EngineError, Outcome, PublicKey,
-    dkg::Keys,
+    dkg::{Keys, actor::Tamper},
     engine::{BARRIER_CHANNEL, DKG_CHANNEL, Task},
 };
 use commonware_cryptography::ed25519;
@@ -39,6 +39,8 @@ pub struct Life {
     pub crashes: Vec<CrashPlan>,
     /// This node's crash-point crashes, in hit order.
     pub point_crashes: Vec<PointCrash>,
+    /// Rewrites what the node sends on the DKG channel (a byzantine member).
+    pub tamper: Option<Arc<dyn Tamper>>,
     /// When the first life starts (simulated ms from the start of the run; 0: at once).
     pub start_ms: u64,
     pub control: simulated::Control<PublicKey, deterministic::Context>,
@@ -88,6 +90,7 @@ impl Life {
                     tracer: self.tracer.clone(),
                     task: self.task,
                     keys: keys.clone(),
+                    tamper: self.tamper.clone(),
                 },
             );
             let mut handle = engine.start(Channels { barrier, dkg }, self.control.clone());
@@ -162,6 +165,7 @@ pub async fn run_all(
     use commonware_cryptography::Signer as _;
     use commonware_runtime::Spawner as _;
     let clock = Arc::new(context.child("clock"));
+    let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let start = context.current();
     let mut handles = Vec::with_capacity(keys.len());
     for (index, (key, cluster)) in keys.iter().zip(clusters).enumerate() {
@@ -182,6 +186,11 @@ pub async fn run_all(
                 .filter(|c| c.node == index)
                 .cloned()
                 .collect(),
+            tamper: plan
+                .byzantine
+                .as_ref()
+                .filter(|b| b.node == index)
+                .map(|b| b.tamper(key, &members)),
             start_ms: plan
                 .late_starts
                 .iter()

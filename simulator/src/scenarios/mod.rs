@@ -46,13 +46,14 @@ pub enum Scenario {
     DkgCrash,
     DkgAbsent,
     Reshare,
+    DkgByzantine,
 }
 
 /// The scenario `cohort-sim run` uses when none is named.
 pub const DEFAULT_SCENARIO: Scenario = Scenario::Barrier;
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Barrier,
         Scenario::BarrierCrash,
         Scenario::BarrierMismatch,
@@ -60,6 +61,7 @@ impl Scenario {
         Scenario::DkgCrash,
         Scenario::DkgAbsent,
         Scenario::Reshare,
+        Scenario::DkgByzantine,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +73,7 @@ impl Scenario {
             Scenario::DkgCrash => "dkg-crash",
             Scenario::DkgAbsent => "dkg-absent",
             Scenario::Reshare => "reshare",
+            Scenario::DkgByzantine => "dkg-byzantine",
         }
     }
 
@@ -94,6 +97,9 @@ impl Scenario {
             Scenario::DkgAbsent => {
                 "f+1 members start late: attempts fail with a deadline error (no hang), a later attempt succeeds once they come"
             }
+            Scenario::DkgByzantine => {
+                "one member lies on the DKG channel (bad shares, two dealings, forged acks or garbage): the honest ones agree on one key"
+            }
             Scenario::Reshare => {
                 "epoch 0 DKG, then a reshare to a committee with one member replaced and one added: same group key"
             }
@@ -110,6 +116,8 @@ impl Scenario {
             Scenario::Barrier | Scenario::BarrierCrash => 1..=64,
             Scenario::BarrierMismatch => 2..=64,
             Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent => 1..=64,
+            // One byzantine member needs f >= 1.
+            Scenario::DkgByzantine => 4..=64,
             // The epoch 0 committee is every node but the two newcomers.
             Scenario::Reshare => 4..=64,
         }
@@ -121,9 +129,11 @@ impl Scenario {
             Scenario::Barrier | Scenario::BarrierCrash | Scenario::BarrierMismatch => {
                 barrier::plan(self, seed, nodes)
             }
-            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent | Scenario::Reshare => {
-                dkg::plan(self, seed, nodes)
-            }
+            Scenario::Dkg
+            | Scenario::DkgCrash
+            | Scenario::DkgAbsent
+            | Scenario::Reshare
+            | Scenario::DkgByzantine => dkg::plan(self, seed, nodes),
         }
     }
 
@@ -139,9 +149,11 @@ impl Scenario {
             Scenario::Barrier | Scenario::BarrierCrash | Scenario::BarrierMismatch => {
                 barrier::run(context, seed, plan, sink).await
             }
-            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent | Scenario::Reshare => {
-                dkg::run(self, context, seed, plan, sink).await
-            }
+            Scenario::Dkg
+            | Scenario::DkgCrash
+            | Scenario::DkgAbsent
+            | Scenario::Reshare
+            | Scenario::DkgByzantine => dkg::run(self, context, seed, plan, sink).await,
         }
     }
 }

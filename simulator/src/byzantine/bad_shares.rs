@@ -1,0 +1,55 @@
+//! A dealer whose dealings to its victims carry a share that does not match the commitment.
+//!
+//! Expected of the honest victims: refuse the dealing ("invalid dealing"), mute the dealer, never
+//! ack it; the dealer's log then reveals their shares (or, with too many reveals, every member
+//! drops that dealer alike).
+
+use super::{honest, rng_for};
+use cohort_protocol::{
+    PublicKey,
+    dkg::{RoundSpec, actor::Tamper, wire::Message},
+};
+use commonware_codec::Encode as _;
+use commonware_cryptography::bls12381::{
+    dkg::feldman_desmedt::DealerPrivMsg, primitives::group::Scalar,
+};
+use rand::Rng as _;
+use std::collections::BTreeSet;
+
+pub struct BadShares {
+    victims: BTreeSet<PublicKey>,
+    seed: u64,
+}
+
+impl BadShares {
+    pub fn new(victims: BTreeSet<PublicKey>, seed: u64) -> Self {
+        Self { victims, seed }
+    }
+}
+
+impl Tamper for BadShares {
+    fn outgoing(
+        &self,
+        _spec: &RoundSpec,
+        to: &[PublicKey],
+        message: &Message,
+    ) -> Vec<(PublicKey, bytes::Bytes)> {
+        let Message::Dealing { round, public, .. } = message else {
+            return honest(to, message);
+        };
+        to.iter()
+            .map(|peer| {
+                if !self.victims.contains(peer) {
+                    return honest(std::slice::from_ref(peer), message).remove(0);
+                }
+                let mut rng = rng_for(self.seed, *round, peer.as_ref());
+                let bad = Message::Dealing {
+                    round: *round,
+                    public: public.clone(),
+                    private: DealerPrivMsg::new(Scalar::from_u64(rng.next_u64())),
+                };
+                (peer.clone(), bad.encode())
+            })
+            .collect()
+    }
+}
