@@ -45,6 +45,12 @@ pub const P2P_NAMESPACE: &[u8] = b"_COHORT_P2P";
 pub const MAX_MESSAGE_SIZE: u32 = 64 * 1024;
 /// Messages per second the node may send each peer on a channel.
 pub const CHANNEL_QUOTA: u32 = 200;
+/// How long p2p waits after a connection attempt with a peer before another (either direction).
+pub const P2P_PEER_COOLDOWN: Duration = Duration::from_millis(100);
+/// How often p2p dials a peer it is not connected to.
+pub const P2P_DIAL_FREQUENCY: Duration = Duration::from_millis(50);
+/// Handshakes per second p2p accepts from one IP address.
+pub const P2P_HANDSHAKES_PER_IP: u32 = 128;
 /// Time given to tasks to finish after a stop signal.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Partition prefix of the node's storage (the data folder is per node already).
@@ -142,6 +148,7 @@ pub fn run(path: &Path, format: LogFormat) -> Result<(), NodeError> {
 }
 
 /// Node-level metrics that outlive the engine's actors.
+#[derive(Clone)]
 struct NodeMetrics {
     dkg_complete: commonware_runtime::telemetry::metrics::Registered<Gauge>,
     /// `node_dkg_group_key{group_key="<hex>"} 1` once the group key is known.
@@ -194,7 +201,7 @@ async fn node_main(
         },
         cups::Version::V1,
     );
-    let p2p_config = lookup::Config::local(
+    let mut p2p_config = lookup::Config::local(
         handshake,
         P2P_NAMESPACE,
         loaded.config.listen,
@@ -202,6 +209,14 @@ async fn node_main(
         MAX_MESSAGE_SIZE,
         NZUsize!(1024),
     );
+    // The preset's 1 s per-peer cooldown also follows a dial refused because the peer is not
+    // listening yet, and two members dialling each other at once are both refused: members
+    // started together then take 1 to 5 s to mesh. A fixed cluster of known members redials
+    // cheaply: 100 ms cooldown, dials every 50 ms, and room for every member's handshakes from
+    // one address (loopback testnets). Measured with scripts/loopback-dkg-timing.sh.
+    p2p_config.peer_connection_cooldown = P2P_PEER_COOLDOWN;
+    p2p_config.dial_frequency = P2P_DIAL_FREQUENCY;
+    p2p_config.allowed_handshake_rate_per_ip = Quota::per_second(NZU32!(P2P_HANDSHAKES_PER_IP));
     let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
     let mut addresses: Vec<(cohort_protocol::PublicKey, Address)> = loaded
         .peers
@@ -216,6 +231,32 @@ async fn node_main(
     let dkg = network.register(DKG_CHANNEL, quota);
     let _network = network.start();
 
+    // Published as soon as the node holds the result durably (not when the engine ends, after
+    // the shutdown handshake and its linger).
+    let keys = Keys::default();
+    {
+        let completed = keys.subscribe();
+        let metrics = metrics.clone();
+        let name = name.clone();
+        context.child("keys").spawn(move |_| async move {
+            if let Ok(dkg) = completed.await {
+                let group_key = dkg.group_key_hex();
+                metrics
+                    .group_key
+                    .get_or_create(&vec![("group_key".to_string(), group_key.clone())])
+                    .set(1);
+                metrics.dkg_complete.set(1);
+                info!(
+                    node = %name,
+                    epoch = dkg.epoch,
+                    round = dkg.round,
+                    %group_key,
+                    share = dkg.share.as_ref().map(|s| s.index.get()),
+                    "dkg complete"
+                );
+            }
+        });
+    }
     let engine = Engine::new(
         context.child("cohort"),
         Config {
@@ -224,7 +265,7 @@ async fn node_main(
             partition_prefix: PARTITION_PREFIX.to_string(),
             tracer: LogTracer,
             task: Task::Dkg,
-            keys: Keys::default(),
+            keys,
             tamper: None,
         },
     );
@@ -247,23 +288,12 @@ async fn node_main(
     let result = select! {
         outcome = engine => match outcome {
             Ok(Ok(outcome)) => {
-                if let Some(dkg) = &outcome.dkg {
-                    let group_key = dkg.group_key_hex();
-                    metrics
-                        .group_key
-                        .get_or_create(&vec![("group_key".to_string(), group_key.clone())])
-                        .set(1);
-                    metrics.dkg_complete.set(1);
-                    info!(
-                        node = %name,
-                        boot = outcome.boot,
-                        epoch = dkg.epoch,
-                        round = dkg.round,
-                        %group_key,
-                        share = dkg.share.as_ref().map(|s| s.index.get()),
-                        "dkg complete"
-                    );
-                }
+                info!(
+                    node = %name,
+                    boot = outcome.boot,
+                    epoch = outcome.dkg.as_ref().map(|d| d.epoch),
+                    "ceremonies done; serving until signalled"
+                );
                 let signal = (&mut signalled).await;
                 info!(node = %name, signal, "stopping");
                 Ok(())

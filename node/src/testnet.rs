@@ -56,6 +56,9 @@ pub enum TestnetError {
     Signals(std::io::Error),
 }
 
+/// The barrier's reconnect cap in a testnet's cluster definition.
+pub const TESTNET_RECONNECT_CAP: std::time::Duration = std::time::Duration::from_millis(400);
+
 /// Writes a testnet of `nodes` nodes under `dir`.
 pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError> {
     if nodes == 0 || nodes > MAX_TESTNET_NODES {
@@ -81,11 +84,16 @@ pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError
         })
         .collect();
     let threshold = (nodes - (nodes - 1) / 3) as u32;
+    // On loopback a silent peer is only still starting: retry hellos at most 400 ms apart.
+    let timing = Timing {
+        reconnect_cap: TESTNET_RECONNECT_CAP,
+        ..Timing::default()
+    };
     let cluster = Cluster::new(
         keys.iter().map(|k| k.public_key()).collect(),
         threshold,
         PROTOCOL_VERSION,
-        Timing::default(),
+        timing,
     )
     .expect("generated cluster is valid");
     let address = |i: usize, offset: u16| {
