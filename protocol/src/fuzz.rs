@@ -82,6 +82,111 @@ fn dkg_round() -> (Vec<ed25519::PrivateKey>, crate::dkg::RoundSpec) {
     (keys, spec)
 }
 
+/// Every frame an honest 4-member round sends to member 0 (dealings and acks of its dealing
+/// from members 1..=3, their logs and the echoes), with the sender's index: real messages for
+/// [`dkg_mutated`] to mutate. Built once per process.
+fn real_dkg_frames() -> &'static [(usize, bytes::Bytes)] {
+    use crate::dkg::{Ceremony, Effect, To};
+    use std::{collections::VecDeque, sync::OnceLock};
+    static FRAMES: OnceLock<Vec<(usize, bytes::Bytes)>> = OnceLock::new();
+    FRAMES.get_or_init(|| {
+        let (keys, spec) = dkg_round();
+        let index = |k: &crate::PublicKey| keys.iter().position(|x| x.public_key() == *k);
+        let mut ceremonies: Vec<Ceremony> = (0..4)
+            .map(|i| {
+                Ceremony::start(spec.clone(), keys[i].clone(), None, [i as u8; 32])
+                    .expect("a valid round starts")
+                    .0
+            })
+            .collect();
+        let mut queue = VecDeque::new();
+        let send = |from: usize, effects: Vec<Effect>, queue: &mut VecDeque<_>| {
+            for effect in effects {
+                if let Effect::Send { to, message } = effect {
+                    let targets: Vec<usize> = match to {
+                        To::One(peer) => index(&peer).into_iter().collect(),
+                        To::All => (0..4).filter(|i| *i != from).collect(),
+                    };
+                    for to in targets {
+                        queue.push_back((from, to, message.clone()));
+                    }
+                }
+            }
+        };
+        for (i, ceremony) in ceremonies.iter().enumerate() {
+            send(i, ceremony.deal(), &mut queue);
+        }
+        let mut frames = Vec::new();
+        for finalize in [false, true] {
+            if finalize {
+                for i in 1..4 {
+                    let effects = ceremonies[i].finalize_log();
+                    send(i, effects, &mut queue);
+                }
+            }
+            while let Some((from, to, message)) = queue.pop_front() {
+                if to == 0 {
+                    frames.push((from, commonware_codec::Encode::encode(&message)));
+                }
+                let sender = keys[from].public_key();
+                if let Ok(effects) = ceremonies[to].on_message(&sender, message) {
+                    send(to, effects, &mut queue);
+                }
+            }
+        }
+        frames
+    })
+}
+
+/// Reads `data` as mutations of real DKG frames (4 bytes each: which frame, a 2-byte position
+/// taken modulo the frame's length + 1, a byte to xor there; an xor of 0 truncates the frame at
+/// the position instead, so position = length leaves the frame whole) and feeds each
+/// mutated frame to a fresh ceremony of member 0 (dealer and player, same seed as the real
+/// round, so the real acks verify). Every message it answers with must fit the bound; at the end
+/// it signs its log and, holding every log, finalizes. Returns how many frames were accepted.
+/// Must never panic.
+pub fn dkg_mutated(data: &[u8]) -> usize {
+    use crate::dkg::{Ceremony, Effect, wire};
+    let frames = real_dkg_frames();
+    let (keys, spec) = dkg_round();
+    let participants = spec.participants();
+    let Ok((mut ceremony, _)) = Ceremony::start(spec, keys[0].clone(), None, [0; 32]) else {
+        unreachable!("a valid round starts");
+    };
+    let mut accepted = 0;
+    for chunk in data.chunks_exact(4) {
+        let (sender, frame) = &frames[chunk[0] as usize % frames.len()];
+        let mut frame = frame.to_vec();
+        let position = u16::from_be_bytes([chunk[1], chunk[2]]) as usize % (frame.len() + 1);
+        match chunk[3] {
+            0 => frame.truncate(position),
+            xor => {
+                if let Some(byte) = frame.get_mut(position) {
+                    *byte ^= xor;
+                }
+            }
+        }
+        let Ok(message) = wire::decode(bytes::Bytes::from(frame), participants) else {
+            continue;
+        };
+        if let Ok(effects) = ceremony.on_message(&keys[*sender].public_key(), message) {
+            accepted += 1;
+            for effect in effects {
+                if let Effect::Send { message, .. } = effect {
+                    let encoded = commonware_codec::Encode::encode(&message);
+                    assert!(encoded.len() <= wire::Message::max_size(participants));
+                }
+            }
+        }
+    }
+    let _ = ceremony.finalize_log();
+    if ceremony.logs_complete() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let _ = ceremony.finish(&mut rng);
+    }
+    accepted
+}
+
 /// Splits `data` into frames (a sender byte, a 2-byte big-endian length, then that many bytes),
 /// decodes each as a DKG message of a 4-member cluster
 /// and feeds it to a running ceremony of member 0; every message it answers with must fit the
@@ -147,6 +252,33 @@ mod tests {
             let mut data = vec![0u8; len];
             rng.fill_bytes(&mut data);
             let _ = dkg_frames(&data);
+        }
+    }
+
+    #[test]
+    fn mutated_dkg_frames() {
+        let frames = real_dkg_frames().len();
+        assert!(frames >= 9, "dealings, acks and logs: {frames}");
+        // Every real frame, unmutated (truncated at its own length).
+        let untouched: Vec<u8> = real_dkg_frames()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (_, frame))| {
+                let [hi, lo] = (frame.len() as u16).to_be_bytes();
+                [i as u8, hi, lo, 0]
+            })
+            .collect();
+        let all = dkg_mutated(&untouched);
+        assert!(
+            all >= frames - 3,
+            "nearly every real frame is accepted: {all} of {frames}"
+        );
+        // Mutations are refused or accepted, never a panic.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..50 {
+            let mut data = vec![0u8; 4 * rng.random_range(1..24)];
+            rng.fill_bytes(&mut data);
+            let _ = dkg_mutated(&data);
         }
     }
 
