@@ -119,9 +119,8 @@ fn real_dkg_frames() -> &'static [(usize, bytes::Bytes)] {
         let mut frames = Vec::new();
         for finalize in [false, true] {
             if finalize {
-                for i in 1..4 {
-                    let effects = ceremonies[i].finalize_log();
-                    send(i, effects, &mut queue);
+                for (i, ceremony) in ceremonies.iter_mut().enumerate().skip(1) {
+                    send(i, ceremony.finalize_log(), &mut queue);
                 }
             }
             while let Some((from, to, message)) = queue.pop_front() {
