@@ -82,6 +82,26 @@ fn dkg_round() -> (Vec<ed25519::PrivateKey>, crate::dkg::RoundSpec) {
     (keys, spec)
 }
 
+/// Decodes `frame` (bounded by the round) and hands it to `ceremony` as sent by `from`; every
+/// message the ceremony answers with must fit the bound. True if the ceremony accepted it.
+fn feed(ceremony: &mut crate::dkg::Ceremony, from: &crate::PublicKey, frame: bytes::Bytes) -> bool {
+    use crate::dkg::{Effect, wire};
+    let participants = ceremony.spec().participants();
+    let Ok(message) = wire::decode(frame, participants) else {
+        return false;
+    };
+    let Ok(effects) = ceremony.on_message(from, message) else {
+        return false;
+    };
+    for effect in effects {
+        if let Effect::Send { message, .. } = effect {
+            let encoded = commonware_codec::Encode::encode(&message);
+            assert!(encoded.len() <= wire::Message::max_size(participants));
+        }
+    }
+    true
+}
+
 /// Every frame an honest 4-member round sends to member 0 (dealings and acks of its dealing
 /// from members 1..=3, their logs and the echoes), with the sender's index: real messages for
 /// [`dkg_mutated`] to mutate. Built once per process.
@@ -145,10 +165,9 @@ fn real_dkg_frames() -> &'static [(usize, bytes::Bytes)] {
 /// it signs its log and, holding every log, finalizes. Returns how many frames were accepted.
 /// Must never panic.
 pub fn dkg_mutated(data: &[u8]) -> usize {
-    use crate::dkg::{Ceremony, Effect, wire};
+    use crate::dkg::Ceremony;
     let frames = real_dkg_frames();
     let (keys, spec) = dkg_round();
-    let participants = spec.participants();
     let Ok((mut ceremony, _)) = Ceremony::start(spec, keys[0].clone(), None, [0; 32]) else {
         unreachable!("a valid round starts");
     };
@@ -165,17 +184,8 @@ pub fn dkg_mutated(data: &[u8]) -> usize {
                 }
             }
         }
-        let Ok(message) = wire::decode(bytes::Bytes::from(frame), participants) else {
-            continue;
-        };
-        if let Ok(effects) = ceremony.on_message(&keys[*sender].public_key(), message) {
+        if feed(&mut ceremony, &keys[*sender].public_key(), frame.into()) {
             accepted += 1;
-            for effect in effects {
-                if let Effect::Send { message, .. } = effect {
-                    let encoded = commonware_codec::Encode::encode(&message);
-                    assert!(encoded.len() <= wire::Message::max_size(participants));
-                }
-            }
         }
     }
     let _ = ceremony.finalize_log();
@@ -191,9 +201,8 @@ pub fn dkg_mutated(data: &[u8]) -> usize {
 /// and feeds it to a running ceremony of member 0; every message it answers with must fit the
 /// bound. Returns how many messages the ceremony accepted. Must never panic.
 pub fn dkg_frames(data: &[u8]) -> usize {
-    use crate::dkg::{Ceremony, Effect, wire};
+    use crate::dkg::Ceremony;
     let (keys, spec) = dkg_round();
-    let participants = spec.participants();
     let Ok((mut ceremony, _)) = Ceremony::start(spec, keys[0].clone(), None, [3; 32]) else {
         unreachable!("a valid round starts");
     };
@@ -205,17 +214,8 @@ pub fn dkg_frames(data: &[u8]) -> usize {
         let take = len.min(rest.len() - 3);
         let (frame, tail) = rest[3..].split_at(take);
         rest = tail;
-        let Ok(message) = wire::decode(bytes::Bytes::copy_from_slice(frame), participants) else {
-            continue;
-        };
-        if let Ok(effects) = ceremony.on_message(&from, message) {
+        if feed(&mut ceremony, &from, bytes::Bytes::copy_from_slice(frame)) {
             accepted += 1;
-            for effect in effects {
-                if let Effect::Send { message, .. } = effect {
-                    let encoded = commonware_codec::Encode::encode(&message);
-                    assert!(encoded.len() <= wire::Message::max_size(participants));
-                }
-            }
         }
     }
     let _ = ceremony.finalize_log();

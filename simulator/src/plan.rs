@@ -152,6 +152,20 @@ pub fn draw_crashes(rng: &mut ChaCha8Rng, nodes: usize) -> Vec<CrashPlan> {
     crashes
 }
 
+/// Draws `count` distinct items of `candidates` (at most all of them), sorted.
+pub fn draw_distinct(rng: &mut ChaCha8Rng, candidates: &[usize], count: usize) -> Vec<usize> {
+    let count = count.min(candidates.len());
+    let mut chosen = Vec::with_capacity(count);
+    while chosen.len() < count {
+        let item = candidates[rng.random_range(0..candidates.len())];
+        if !chosen.contains(&item) {
+            chosen.push(item);
+        }
+    }
+    chosen.sort_unstable();
+    chosen
+}
+
 /// Draws 1..=2 crash-point crashes of distinct nodes not in `exclude`, each at one of the first
 /// `max_hit` crash points of its node.
 pub fn draw_point_crashes(
@@ -166,15 +180,7 @@ pub fn draw_point_crashes(
         return crashes;
     }
     let count = rng.random_range(1..=2usize).min(candidates.len());
-    let mut chosen = Vec::new();
-    while chosen.len() < count {
-        let node = candidates[rng.random_range(0..candidates.len())];
-        if !chosen.contains(&node) {
-            chosen.push(node);
-        }
-    }
-    chosen.sort_unstable();
-    for node in chosen {
+    for node in draw_distinct(rng, &candidates, count) {
         crashes.push(PointCrash {
             node,
             hit: rng.random_range(1..=max_hit.max(1)),

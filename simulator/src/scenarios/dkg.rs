@@ -44,7 +44,9 @@ use super::{
 };
 use crate::{
     byzantine::{Byzantine, Misbehaviour},
-    plan::{FaultPlan, LateStart, draw_crashes, draw_links, draw_point_crashes, plan_rng},
+    plan::{
+        FaultPlan, LateStart, draw_crashes, draw_distinct, draw_links, draw_point_crashes, plan_rng,
+    },
     trace::Sink,
 };
 use cohort_protocol::{Outcome, PROTOCOL_VERSION, PublicKey, Timing, dkg::check, engine::Task};
@@ -108,14 +110,8 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
     let late_starts = if scenario == Scenario::DkgAbsent {
         // f + 1 late members: t - 1 live, one short of a quorum.
         let late = (nodes - 1) / 3 + 1;
-        let mut chosen: Vec<usize> = Vec::new();
-        while chosen.len() < late.min(nodes) {
-            let node = rng.random_range(0..nodes);
-            if !chosen.contains(&node) {
-                chosen.push(node);
-            }
-        }
-        chosen.sort_unstable();
+        let all: Vec<usize> = (0..nodes).collect();
+        let chosen = draw_distinct(&mut rng, &all, late);
         let phase = ABSENT_PHASE_TIMEOUT.as_millis() as u64;
         chosen
             .into_iter()
@@ -136,15 +132,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         } else {
             // 1..=f victims (more would only make the dealer reveal too many and be dropped).
             let count = rng.random_range(1..=((nodes - 1) / 3).max(1));
-            let mut victims = Vec::new();
-            while victims.len() < count {
-                let victim = others[rng.random_range(0..others.len())];
-                if !victims.contains(&victim) {
-                    victims.push(victim);
-                }
-            }
-            victims.sort_unstable();
-            victims
+            draw_distinct(&mut rng, &others, count)
         };
         Byzantine {
             node,
