@@ -32,8 +32,8 @@ use commonware_cryptography::{
     Signer as _,
     bls12381::{
         dkg::feldman_desmedt::{
-            Dealer, DealerPrivMsg, DealerPubMsg, Info, Logs, Output, Player, PlayerAck, Reveal,
-            SignedDealerLog, observe,
+            Dealer, DealerLog, DealerPrivMsg, DealerPubMsg, Info, Logs, Output, Player, PlayerAck,
+            Reveal, SignedDealerLog, observe,
         },
         primitives::{
             group::Share,
@@ -299,6 +299,13 @@ struct DealerSide {
     log: Option<SignedDealerLog<Variant, PublicKey>>,
 }
 
+/// A dealer's signed log as received, and what its signature check gave (kept, so finalizing
+/// does not check every log again).
+struct HeldLog {
+    signed: SignedDealerLog<Variant, PublicKey>,
+    checked: DealerLog<Variant, PublicKey>,
+}
+
 /// The result of a finished ceremony.
 #[derive(Clone, Debug)]
 pub struct Outcome {
@@ -317,8 +324,8 @@ pub struct Ceremony {
     player: Option<Player<Variant, ed25519::PrivateKey>>,
     /// Acks this node sent, by dealer (resent on request; never replaced).
     acks: BTreeMap<PublicKey, PlayerAck<PublicKey>>,
-    /// Valid logs received, by dealer.
-    logs: BTreeMap<PublicKey, SignedDealerLog<Variant, PublicKey>>,
+    /// Valid logs received, by dealer (checked once, on arrival).
+    logs: BTreeMap<PublicKey, HeldLog>,
     /// Dealers caught with two different valid logs.
     equivocators: BTreeSet<PublicKey>,
     /// sha256 of every valid log already handled.
@@ -363,7 +370,7 @@ impl Ceremony {
         let mut seed = None;
         let mut dealings = Vec::new();
         let mut received_acks = Vec::new();
-        let mut logs: BTreeMap<PublicKey, SignedDealerLog<Variant, PublicKey>> = BTreeMap::new();
+        let mut logs: BTreeMap<PublicKey, HeldLog> = BTreeMap::new();
         let mut own_log = None;
         for record in records {
             match record {
@@ -376,11 +383,15 @@ impl Ceremony {
                 Record::Ack { player, ack } => received_acks.push((player, ack)),
                 Record::Output { .. } | Record::Share(_) => {}
                 Record::Log(log) => {
-                    if let Some((dealer, _)) = log.clone().check(&info) {
+                    if let Some((dealer, checked)) = log.clone().check(&info) {
                         if dealer == me_pk {
-                            own_log = Some(log);
+                            own_log = Some((log, checked));
                         } else {
-                            logs.insert(dealer, log);
+                            let held = HeldLog {
+                                signed: log,
+                                checked,
+                            };
+                            logs.insert(dealer, held);
                         }
                     }
                 }
@@ -392,9 +403,9 @@ impl Ceremony {
         let mut acks = BTreeMap::new();
         let player = if is_player {
             let checked: BTreeMap<_, _> = logs
-                .values()
-                .chain(own_log.iter())
-                .filter_map(|log| log.clone().check(&info))
+                .iter()
+                .map(|(dealer, held)| (dealer.clone(), held.checked.clone()))
+                .chain(own_log.iter().map(|(_, log)| (me_pk.clone(), log.clone())))
                 .collect();
             let (player, resumed) =
                 Player::resume::<Faults>(info.clone(), me.clone(), &checked, dealings)
@@ -453,7 +464,7 @@ impl Ceremony {
                     side.acked.insert(player);
                 }
             }
-            if let Some(log) = own_log {
+            if let Some((log, _)) = own_log {
                 side.dealer = None;
                 side.log = Some(log);
             }
@@ -740,7 +751,7 @@ impl Ceremony {
         if self.seen_logs.contains(&digest) {
             return Ok(Vec::new());
         }
-        let Some((dealer, _)) = log.clone().check(&self.info) else {
+        let Some((dealer, checked)) = log.clone().check(&self.info) else {
             return Err(Rejection::hostile(
                 "log with an invalid signature or dealer",
             ));
@@ -750,7 +761,7 @@ impl Ceremony {
             return Ok(Vec::new());
         }
         match self.logs.get(&dealer) {
-            Some(known) if known.encode() == log.encode() => Ok(Vec::new()),
+            Some(known) if known.signed.encode() == log.encode() => Ok(Vec::new()),
             Some(_) => {
                 // Two different logs signed by one dealer: proof of equivocation.
                 self.logs.remove(&dealer);
@@ -760,7 +771,11 @@ impl Ceremony {
                 )))
             }
             None => {
-                self.logs.insert(dealer, log.clone());
+                let held = HeldLog {
+                    signed: log.clone(),
+                    checked,
+                };
+                self.logs.insert(dealer, held);
                 // Echo on first sight, so every member ends up with every log.
                 Ok(vec![
                     Effect::Persist(Record::Log(log.clone())),
@@ -789,11 +804,17 @@ impl Ceremony {
     /// Finalizes over the logs held: the output, and our share if we are a player.
     pub fn finish(self, rng: &mut impl CryptoRng) -> Result<Outcome, DkgError> {
         let mut logs = Logs::<Variant, PublicKey, Faults>::new(self.info.clone());
-        let own = self.dealer.as_ref().and_then(|side| side.log.clone());
-        for log in self.logs.into_values().chain(own) {
-            if let Some((dealer, log)) = log.check(&self.info)
-                && !self.equivocators.contains(&dealer)
-            {
+        let own = self
+            .dealer
+            .as_ref()
+            .and_then(|side| side.log.clone())
+            .and_then(|log| log.check(&self.info));
+        let held = self
+            .logs
+            .into_iter()
+            .map(|(dealer, held)| (dealer, held.checked));
+        for (dealer, log) in held.chain(own) {
+            if !self.equivocators.contains(&dealer) {
                 logs.record(dealer, log);
             }
         }
