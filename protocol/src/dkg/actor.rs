@@ -93,7 +93,13 @@ use commonware_cryptography::{
 };
 use commonware_macros::select;
 use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
-use commonware_runtime::{Clock, Metrics, Spawner, Storage};
+use commonware_runtime::{
+    Clock, Metrics, Spawner, Storage,
+    telemetry::metrics::{
+        Registered,
+        raw::{Counter, Gauge},
+    },
+};
 use commonware_utils::ordered::Set;
 use futures::channel::oneshot;
 use rand_core::CryptoRng;
@@ -307,6 +313,44 @@ where
     meta: Option<NodeMeta<E>>,
     /// Members muted on the DKG channel for proved misbehaviour (for this actor's life).
     muted: BTreeSet<PublicKey>,
+    metrics: DkgMetrics,
+}
+
+/// The DKG's metrics (under the actor's context: `..._dkg_*`).
+struct DkgMetrics {
+    rejected: Registered<Counter>,
+    muted: Registered<Counter>,
+    attempts_failed: Registered<Counter>,
+    round: Registered<Gauge>,
+    epochs_completed: Registered<Counter>,
+}
+
+impl DkgMetrics {
+    fn new(context: &impl Metrics) -> Self {
+        Self {
+            rejected: context.register(
+                "inputs_rejected",
+                "dkg frames refused: undecodable, another round, a non-member, an invalid dealing, ack or log",
+                Counter::default(),
+            ),
+            muted: context.register(
+                "members_muted",
+                "members muted on the dkg channel after proving hostile",
+                Counter::default(),
+            ),
+            attempts_failed: context.register(
+                "attempts_failed",
+                "dkg attempts that missed their deadline or were abandoned",
+                Counter::default(),
+            ),
+            round: context.register("round", "the dkg round (attempt) this node is in", Gauge::default()),
+            epochs_completed: context.register(
+                "epochs_completed",
+                "dkg epochs finished (or loaded) by this node",
+                Counter::default(),
+            ),
+        }
+    }
 }
 
 /// How one attempt ended (fatal errors aside).
@@ -356,6 +400,7 @@ where
         let (journal, replayed) =
             DkgJournal::open(context.child("journal"), &cfg.partition_prefix, key).await?;
         let timing = *cfg.cluster.timing();
+        let metrics = DkgMetrics::new(&context);
         Ok(Self {
             me: cfg.signer.public_key(),
             context,
@@ -370,6 +415,7 @@ where
             handled: BTreeSet::new(),
             meta: None,
             muted: BTreeSet::new(),
+            metrics,
         })
     }
 
@@ -511,6 +557,7 @@ where
                     if step_of(next, Phase::Done) > MAX_STEP {
                         return Err(error);
                     }
+                    self.metrics.attempts_failed.inc();
                     self.cfg.tracer.record(Event::DkgAttemptFailed {
                         round,
                         next,
@@ -553,6 +600,7 @@ where
         phase: Phase,
         previous: Option<&Completed>,
     ) -> Result<Attempt, Error> {
+        self.metrics.round.set(round as i64);
         let records = self.records(round)?;
         let mut seed = [0u8; 32];
         self.context.fill_bytes(&mut seed);
@@ -678,6 +726,7 @@ where
     }
 
     fn complete(&self, completed: &Completed) {
+        self.metrics.epochs_completed.inc();
         self.cfg.tracer.record(Event::DkgComplete {
             epoch: completed.epoch,
             round: completed.round,
@@ -872,7 +921,9 @@ where
         if block {
             commonware_p2p::block!(self.blocker, peer.clone(), "dkg: peer proved misbehaviour");
         }
+        self.metrics.rejected.inc();
         let reason = if mute && self.muted.insert(peer.clone()) {
+            self.metrics.muted.inc();
             format!("{reason} (member muted on the dkg channel)")
         } else {
             reason
