@@ -57,14 +57,15 @@
 //! prove misbehaviour (a dealing from a non-dealer, an invalid dealing, a forged ack or log) are
 //! traced as [`Event::InputRejected`] and counted. A non-member is blocked at the transport. A
 //! *member* that proves hostile is **muted** on the DKG channel instead (its later DKG frames are
-//! dropped unread for the rest of this actor's life, except its logs), not blocked: the step barrier needs every
-//! member at every step, so a transport block would let one hostile member stall the ceremony
-//! for everyone (it could no longer hear the blocker, nor the blocker it). Muting costs the
-//! ceremony nothing it needs: logs are signed, so a muted member's log is still taken (from it
-//! or from the echoes of others) and every member ends with the same log set; a player that refused a dealing gets its share from the dealer's log (revealed), or the
-//! dealer is dropped by every member alike when it reveals too many. Benign refusals (another
-//! round, a duplicate) are traced and counted without muting. Storage errors are fatal for the
-//! node: the actor returns them and the node recovers from its journal on restart.
+//! dropped unread for the rest of this actor's life, except its logs), not blocked: the step
+//! barrier needs every member at every step, so a transport block would let one hostile member
+//! stall the ceremony for everyone (it could no longer hear the blocker, nor the blocker it).
+//! Muting costs the ceremony nothing it needs: logs are signed, so a muted member's log is still
+//! taken (from it or from the echoes of others) and every member ends with the same log set; a
+//! player that refused a dealing gets its share from the dealer's log (revealed), or the dealer is
+//! dropped by every member alike when it reveals too many. Benign refusals (another round, a
+//! duplicate) are traced and counted without muting. Storage errors are fatal for the node: the
+//! actor returns them and the node recovers from its journal on restart.
 //!
 //! # Crash points
 //!

@@ -34,8 +34,9 @@
 //! - `absent-attempt-fails` (`dkg-absent`): while the late members are away, every live member's
 //!   first attempt (round 0) fails within a phase timeout and a margin of the start (no hang), at
 //!   least one of them with a deadline error naming a late member (the others may follow it to
-//!   the next round before their own deadline); and `absent-later-attempt-succeeds`: once they come, the
-//!   ceremony finishes in a later round (with `dkg-completes` and the key checks above).
+//!   the next round before their own deadline); and `absent-later-attempt-succeeds`: once they
+//!   come, the ceremony finishes in a later round (with `dkg-completes` and the key checks
+//!   above).
 
 use super::{
     Scenario, Violation,
