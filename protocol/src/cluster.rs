@@ -514,6 +514,21 @@ mod tests {
         PROTOCOL_VERSION.write(&mut buf);
         Timing::default().write(&mut buf);
         assert!(Cluster::decode(bytes::Bytes::from(buf)).is_err());
+        // More committees than MAX_EPOCHS, or a committee out of canonical order, are refused.
+        let head = |buf: &mut Vec<u8>| {
+            cluster.members().to_vec().write(buf);
+            2u32.write(buf);
+            PROTOCOL_VERSION.write(buf);
+            Timing::default().write(buf);
+        };
+        let mut buf = Vec::new();
+        head(&mut buf);
+        commonware_codec::varint::UInt((MAX_EPOCHS + 1) as u32).write(&mut buf);
+        assert!(Cluster::decode(bytes::Bytes::from(buf)).is_err());
+        let mut buf = Vec::new();
+        head(&mut buf);
+        vec![members].write(&mut buf);
+        assert!(Cluster::decode(bytes::Bytes::from(buf)).is_err());
     }
 
     #[test]
