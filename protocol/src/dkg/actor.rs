@@ -47,6 +47,10 @@
 //!   ([`Event::WaitingForPeers`]) and waits on, since a peer may be finalizing.
 //! - A member leaves a finished round's block only after finishing it, so a peer in a later block
 //!   is never mistaken for one that jumped.
+//! - Past `finish`, finalizing itself may fail (too few usable logs: e.g. dealers had to reveal
+//!   more shares than the fault bound allows while members were down or lying). That outcome is
+//!   a function of the log set, which every member shares, so all of them fail alike and move
+//!   on to the next round together: the round is given up, never the node.
 //!
 //! A restarted member resumes in the round and phase it recorded; if its peers moved on
 //! meanwhile, its first gate wait sees them in a later round and it follows.
@@ -677,7 +681,19 @@ where
         {
             return Ok(stop);
         }
-        let Outcome { output, share } = ceremony.finish(&mut self.context)?;
+        let Outcome { output, share } = match ceremony.finish(&mut self.context) {
+            Ok(outcome) => outcome,
+            // Too few usable logs (e.g. a dealer had to reveal more shares than the fault bound
+            // allows while members were down or lying). Every member finalizes over the same
+            // log set, so every one of them fails alike: the round is given up, not the node.
+            Err(DkgError::Finalize(reason)) => {
+                return Ok(Attempt::Abandoned {
+                    next: round + 1,
+                    error: DkgError::Finalize(reason).into(),
+                });
+            }
+            Err(error) => return Err(error.into()),
+        };
         let completed = Completed {
             epoch,
             round,

@@ -10,7 +10,7 @@
 //! than `t` are live) start only after 2.5 to 4 phase timeouts (a shorter phase timeout,
 //! [`ABSENT_PHASE_TIMEOUT`], keeps the run short). `dkg-byzantine`: as `dkg`, with one member
 //! lying on the DKG channel (see [`crate::byzantine`]; the misbehaviour, the liar and its victims
-//! are drawn). `reshare`: nodes `0..k` (k = 4..=14) run
+//! are drawn) while members crash and restart as in `dkg-crash`. `reshare`: nodes `0..k` (k = 4..=14) run
 //! epoch 0 while nodes `k` and `k + 1` observe it; epoch 1 reshares the key to a committee where
 //! node `k` replaces a drawn member and node `k + 1` is added; members crash and restart as in
 //! `dkg-crash` (so some restart between the epochs, or in epoch 1 with epoch 0 loaded).
@@ -98,7 +98,10 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
     };
     let nodes = nodes.unwrap_or(drawn);
     let links = draw_links(&mut rng, nodes);
-    let (crashes, point_crashes) = if matches!(scenario, Scenario::DkgCrash | Scenario::Reshare) {
+    let (crashes, point_crashes) = if matches!(
+        scenario,
+        Scenario::DkgCrash | Scenario::Reshare | Scenario::DkgByzantine
+    ) {
         let crashes = draw_crashes(&mut rng, nodes);
         let crashed: Vec<usize> = crashes.iter().map(|c| c.node).collect();
         // Crash points per node and epoch: the seed, one per dealing accepted, the log.
