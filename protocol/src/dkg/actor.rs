@@ -666,7 +666,7 @@ where
                 // We never announced `finish`, so nobody can finalize this round: move on.
                 let later = self.later_round(barrier, round).await?;
                 return Ok(Attempt::Abandoned {
-                    next: later.unwrap_or(round + 1).max(round + 1),
+                    next: later.unwrap_or(round + 1),
                     error,
                 });
             }

@@ -4,12 +4,11 @@
 //! ack it; the dealer's log then reveals their shares (or, with too many reveals, every member
 //! drops that dealer alike).
 
-use super::{honest, rng_for};
+use super::{honest, rewrite, rng_for};
 use cohort_protocol::{
     PublicKey,
     dkg::{RoundSpec, actor::Tamper, wire::Message},
 };
-use commonware_codec::Encode as _;
 use commonware_cryptography::bls12381::{
     dkg::feldman_desmedt::DealerPrivMsg, primitives::group::Scalar,
 };
@@ -37,19 +36,15 @@ impl Tamper for BadShares {
         let Message::Dealing { round, public, .. } = message else {
             return honest(to, message);
         };
-        to.iter()
-            .map(|peer| {
-                if !self.victims.contains(peer) {
-                    return honest(std::slice::from_ref(peer), message).remove(0);
-                }
+        rewrite(to, message, |peer| {
+            self.victims.contains(peer).then(|| {
                 let mut rng = rng_for(self.seed, *round, peer.as_ref());
-                let bad = Message::Dealing {
+                Message::Dealing {
                     round: *round,
                     public: public.clone(),
                     private: DealerPrivMsg::new(Scalar::from_u64(rng.next_u64())),
-                };
-                (peer.clone(), bad.encode())
+                }
             })
-            .collect()
+        })
     }
 }

@@ -37,7 +37,7 @@ impl Tamper for Garbage {
         message: &Message,
     ) -> Vec<(PublicKey, bytes::Bytes)> {
         let mut frames = honest(to, message);
-        for (peer, frame) in honest(to, message) {
+        for (peer, frame) in frames.clone() {
             let n = self.sent.fetch_add(1, Ordering::Relaxed);
             let mut rng = rng_for(self.seed, n, b"garbage");
             let junk: Vec<u8> = match n % 3 {

@@ -80,6 +80,22 @@ fn honest(to: &[PublicKey], message: &Message) -> Vec<(PublicKey, bytes::Bytes)>
         .collect()
 }
 
+/// `message` to each of `to` (encoded once), except that a peer for which `replace` gives another
+/// message gets that one.
+fn rewrite(
+    to: &[PublicKey],
+    message: &Message,
+    replace: impl Fn(&PublicKey) -> Option<Message>,
+) -> Vec<(PublicKey, bytes::Bytes)> {
+    let frame = message.encode();
+    to.iter()
+        .map(|peer| match replace(peer) {
+            Some(other) => (peer.clone(), other.encode()),
+            None => (peer.clone(), frame.clone()),
+        })
+        .collect()
+}
+
 /// A ChaCha RNG for one draw, from the plan's seed and what is being drawn.
 fn rng_for(seed: u64, round: u64, salt: &[u8]) -> rand_chacha::ChaCha20Rng {
     use commonware_cryptography::{Hasher as _, Sha256};

@@ -5,7 +5,7 @@
 //! real dealing, so its (single, signed) log reveals the victims' shares. Every honest member
 //! finalizes over that same log, so they all still agree on the output.
 
-use super::{honest, rng_for};
+use super::{honest, rewrite, rng_for};
 use cohort_protocol::{
     PublicKey,
     dkg::{
@@ -15,7 +15,6 @@ use cohort_protocol::{
         wire::{Message, Variant},
     },
 };
-use commonware_codec::Encode as _;
 use commonware_cryptography::{
     bls12381::dkg::feldman_desmedt::{Dealer, DealerPrivMsg, DealerPubMsg},
     ed25519,
@@ -71,24 +70,13 @@ impl Tamper for TwoDealings {
             return honest(to, message);
         };
         let second = self.second(spec);
-        to.iter()
-            .map(|peer| {
-                let other = second
-                    .as_ref()
-                    .filter(|_| self.victims.contains(peer))
-                    .and_then(|(public, private)| Some((public, private.get(peer)?)));
-                match other {
-                    Some((public, private)) => {
-                        let dealing = Message::Dealing {
-                            round: *round,
-                            public: public.clone(),
-                            private: private.clone(),
-                        };
-                        (peer.clone(), dealing.encode())
-                    }
-                    None => honest(std::slice::from_ref(peer), message).remove(0),
-                }
+        rewrite(to, message, |peer| {
+            let (public, private) = second.as_ref().filter(|_| self.victims.contains(peer))?;
+            Some(Message::Dealing {
+                round: *round,
+                public: public.clone(),
+                private: private.get(peer)?.clone(),
             })
-            .collect()
+        })
     }
 }

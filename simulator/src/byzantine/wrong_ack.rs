@@ -4,12 +4,11 @@
 //! Expected of the honest victims: refuse the ack ("invalid ack"), mute the player, and reveal
 //! its share in their logs.
 
-use super::{honest, rng_for};
+use super::{honest, rewrite, rng_for};
 use cohort_protocol::{
     PublicKey,
     dkg::{RoundSpec, actor::Tamper, ceremony::Faults, wire::Message},
 };
-use commonware_codec::Encode as _;
 use commonware_cryptography::{
     Signer as _,
     bls12381::dkg::feldman_desmedt::{Dealer, Player, PlayerAck},
@@ -72,21 +71,12 @@ impl Tamper for WrongAck {
         let Message::Ack { round, .. } = message else {
             return honest(to, message);
         };
-        to.iter()
-            .map(|dealer| {
-                let forged = self
-                    .victims
-                    .contains(dealer)
-                    .then(|| self.forge(spec, dealer))
-                    .flatten();
-                match forged {
-                    Some(ack) => {
-                        let ack = Message::Ack { round: *round, ack };
-                        (dealer.clone(), ack.encode())
-                    }
-                    None => honest(std::slice::from_ref(dealer), message).remove(0),
-                }
-            })
-            .collect()
+        rewrite(to, message, |dealer| {
+            let ack = self
+                .victims
+                .contains(dealer)
+                .then(|| self.forge(spec, dealer))??;
+            Some(Message::Ack { round: *round, ack })
+        })
     }
 }
