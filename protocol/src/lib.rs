@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod dkg;
 pub mod engine;
 pub mod fuzz;
+pub mod ledger;
 pub mod trace;
 
 pub use cluster::{Cluster, PROTOCOL_VERSION, ProtocolVersion, PublicKey, Timing};

@@ -1,0 +1,646 @@
+//! The ledger as a pure state machine: a DAG of signed ops (SPEC section 3).
+//!
+//! [`Dag::apply`] takes decoded ops, from gossip or a backfill page, and answers each with an
+//! [`Outcome`]:
+//!
+//! - `Duplicate`: the id is already applied or already waiting (apply is idempotent by id).
+//! - `Rejected(reason)`: a non-member author, a bad signature, or a broken author chain (see
+//!   below). Nothing of a rejected op is kept.
+//! - `Pending`: a parent is unknown. The op waits in a bounded buffer ([`Config::max_pending`];
+//!   the oldest waiting op is evicted on overflow and counted) and is applied as soon as its last
+//!   missing parent is applied, whichever path that parent came by. Ops cannot wait on each other
+//!   in a cycle: an id is a hash over the parents' ids, so a cycle would need a hash collision.
+//! - `Applied`: the op is in the DAG. Applied ops get consecutive *positions* (the local log,
+//!   parents always before children), which the op store persists in that order and the
+//!   backfill server pages through.
+//!
+//! **Author chains.** An op `(author, seq > 1)` must have exactly one parent by its author, with
+//! `seq - 1`; an op with `seq = 1` has none (checked when all parents are known; see
+//! [`crate::ledger::op`]). So an author's ops form a hash chain, and a second op with a known
+//! `(author, seq)` but another id is a fork: **equivocation**. Both ops are applied (every honest
+//! node then holds the same DAG whatever order the forks arrived in), the pair is kept as
+//! [`Evidence`], and the author is flagged. Nothing is silently resolved.
+//!
+//! **Heads and digest.** Heads are the applied ops no applied op lists as a parent. Since an id
+//! commits to its parents, the heads determine the whole DAG, and the state digest
+//! ([`Dag::digest`]) is sha256 over the sorted head ids: equal digests mean equal ledgers.
+//!
+//! Signatures are checked in batches ([`Dag::apply`] verifies every new op of a call with one
+//! batch equation, falling back to one check per op only when the batch fails), so a backfilled
+//! page costs about one batch verification per op.
+//!
+//! Everything here is deterministic: maps are ordered, and the only randomness (the batch
+//! verifier's) comes from the caller's RNG and never reaches a decision.
+
+use super::op::{AuthorKey, MAX_PARENTS, OpId, SignedOp};
+use crate::cluster::PublicKey;
+use commonware_cryptography::{BatchEntry, BatchVerifier as _, Hasher as _, Sha256, sha256};
+use commonware_parallel::Sequential;
+use rand_core::CryptoRng;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+
+/// Default bound of the pending buffer, in ops.
+pub const DEFAULT_MAX_PENDING: usize = 16_384;
+
+/// Most ids a node lists as what it knows in a backfill request ([`Dag::known`]).
+pub const MAX_KNOWN: usize = 512;
+
+/// Configuration of a [`Dag`].
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Most ops waiting for a parent; the oldest is evicted beyond it.
+    pub max_pending: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_pending: DEFAULT_MAX_PENDING,
+        }
+    }
+}
+
+/// Why an op was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    /// The author is not a member of the cluster.
+    NonMember,
+    /// The signature does not verify under the author's key.
+    BadSignature,
+    /// The bytes do not decode (malformed, oversized): set by the decoding caller.
+    Malformed,
+    /// The parents break the author chain (no parent `seq - 1` by the author, or another one).
+    BadChain,
+    /// A parent was rejected, so the op can never apply.
+    RejectedParent,
+}
+
+impl Reason {
+    /// A short name for logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::NonMember => "non_member",
+            Reason::BadSignature => "bad_signature",
+            Reason::Malformed => "malformed",
+            Reason::BadChain => "bad_chain",
+            Reason::RejectedParent => "rejected_parent",
+        }
+    }
+}
+
+/// What applying one op did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    Duplicate,
+    Pending,
+    Rejected(Reason),
+}
+
+/// Two ops of one author with one seq.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Evidence {
+    pub seq: u64,
+    /// The op applied first at that seq.
+    pub first: OpId,
+    /// The conflicting op.
+    pub second: OpId,
+}
+
+/// What one [`Dag::apply`] call did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// One outcome per input op, in input order.
+    pub outcomes: Vec<Outcome>,
+    /// Every op applied by this call (inputs and drained pending ops), in position order.
+    pub applied: Vec<OpId>,
+    /// Ops that had been pending and were rejected now (their parents proved them invalid).
+    pub rejected_later: Vec<(OpId, Reason)>,
+    /// Pending ops evicted by this call to keep the buffer bounded.
+    pub evicted: usize,
+    /// Authors flagged for equivocation by this call.
+    pub flagged: Vec<PublicKey>,
+}
+
+/// An applied op.
+#[derive(Clone, Debug)]
+struct Entry {
+    op: SignedOp,
+    position: u64,
+    author: u16,
+}
+
+/// An op waiting for parents.
+#[derive(Clone, Debug)]
+struct Waiting {
+    op: SignedOp,
+    author: u16,
+    missing: usize,
+    arrival: u64,
+}
+
+/// The ledger DAG of one node.
+#[derive(Clone, Debug)]
+pub struct Dag {
+    cfg: Config,
+    keys: Vec<PublicKey>,
+    index: BTreeMap<AuthorKey, u16>,
+    ops: BTreeMap<OpId, Entry>,
+    log: Vec<OpId>,
+    heads: BTreeSet<OpId>,
+    /// The first op applied at each `(author, seq)`.
+    chains: BTreeMap<(u16, u64), OpId>,
+    /// Highest applied seq of each author (0: none).
+    tips: Vec<u64>,
+    evidence: BTreeMap<u16, Vec<Evidence>>,
+    pending: BTreeMap<OpId, Waiting>,
+    waiters: BTreeMap<OpId, Vec<OpId>>,
+    pending_order: VecDeque<(u64, OpId)>,
+    arrivals: u64,
+    evicted_total: u64,
+}
+
+impl Dag {
+    /// An empty ledger of the cluster whose members are `members` (at most `u16::MAX`).
+    pub fn new(members: &[PublicKey], cfg: Config) -> Self {
+        let keys: Vec<PublicKey> = members.iter().take(u16::MAX as usize).cloned().collect();
+        let index = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let mut raw = [0u8; 32];
+                raw.copy_from_slice(k.as_ref());
+                (raw, i as u16)
+            })
+            .collect();
+        Self {
+            cfg,
+            tips: vec![0; keys.len()],
+            keys,
+            index,
+            ops: BTreeMap::new(),
+            log: Vec::new(),
+            heads: BTreeSet::new(),
+            chains: BTreeMap::new(),
+            evidence: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            waiters: BTreeMap::new(),
+            pending_order: VecDeque::new(),
+            arrivals: 0,
+            evicted_total: 0,
+        }
+    }
+
+    /// The member index of an author key, if it is a member.
+    pub fn member(&self, author: &AuthorKey) -> Option<usize> {
+        self.index.get(author).map(|i| *i as usize)
+    }
+
+    /// Applies `ops` in order (see the module docs). `rng` only randomizes batch verification.
+    pub fn apply(&mut self, ops: Vec<SignedOp>, rng: &mut impl CryptoRng) -> Report {
+        let mut report = Report {
+            outcomes: Vec::with_capacity(ops.len()),
+            ..Report::default()
+        };
+        // Screen out duplicates and strangers before paying for signatures.
+        let mut screened: Vec<Option<(SignedOp, u16)>> = Vec::with_capacity(ops.len());
+        let mut seen = BTreeSet::new();
+        for op in ops {
+            let id = op.id();
+            if self.ops.contains_key(&id) || self.pending.contains_key(&id) || !seen.insert(id) {
+                report.outcomes.push(Outcome::Duplicate);
+                screened.push(None);
+                continue;
+            }
+            match self.index.get(&op.op().author) {
+                None => {
+                    report.outcomes.push(Outcome::Rejected(Reason::NonMember));
+                    screened.push(None);
+                }
+                Some(&author) => {
+                    // Filled in below.
+                    report.outcomes.push(Outcome::Pending);
+                    screened.push(Some((op, author)));
+                }
+            }
+        }
+        let valid = self.verify(&screened, rng);
+        for (i, (entry, ok)) in screened.into_iter().zip(valid).enumerate() {
+            let Some((op, author)) = entry else { continue };
+            report.outcomes[i] = if ok {
+                self.admit(op, author, &mut report)
+            } else {
+                Outcome::Rejected(Reason::BadSignature)
+            };
+        }
+        report
+    }
+
+    /// Which screened ops carry a valid signature: one batch check, then single checks only if
+    /// the batch fails (it is all-or-nothing).
+    fn verify(&self, screened: &[Option<(SignedOp, u16)>], rng: &mut impl CryptoRng) -> Vec<bool> {
+        let candidates: Vec<(&SignedOp, &PublicKey)> = screened
+            .iter()
+            .flatten()
+            .map(|(op, author)| (op, &self.keys[*author as usize]))
+            .collect();
+        let all_ok = match candidates.len() {
+            0 => true,
+            1 => candidates[0].0.verify(candidates[0].1),
+            _ => PublicKey::verify_batch(
+                rng,
+                &candidates,
+                |_, (op, key)| BatchEntry {
+                    namespace: super::op::NAMESPACE,
+                    message: op.message(),
+                    public_key: key,
+                    signature: op.signature(),
+                },
+                &Sequential,
+            ),
+        };
+        screened
+            .iter()
+            .map(|entry| match entry {
+                None => false,
+                Some(_) if all_ok => true,
+                Some((op, author)) => op.verify(&self.keys[*author as usize]),
+            })
+            .collect()
+    }
+
+    /// An op with a valid signature: applies it, or parks it until its parents are known.
+    fn admit(&mut self, op: SignedOp, author: u16, report: &mut Report) -> Outcome {
+        let missing = op
+            .op()
+            .parents
+            .iter()
+            .filter(|p| !self.ops.contains_key(*p))
+            .count();
+        if missing == 0 {
+            return match self.insert(op, author, report) {
+                Ok(()) => Outcome::Applied,
+                Err(reason) => Outcome::Rejected(reason),
+            };
+        }
+        let id = op.id();
+        for parent in op
+            .op()
+            .parents
+            .iter()
+            .filter(|p| !self.ops.contains_key(*p))
+        {
+            self.waiters.entry(*parent).or_default().push(id);
+        }
+        self.arrivals += 1;
+        self.pending_order.push_back((self.arrivals, id));
+        self.pending.insert(
+            id,
+            Waiting {
+                op,
+                author,
+                missing,
+                arrival: self.arrivals,
+            },
+        );
+        while self.pending.len() > self.cfg.max_pending {
+            let Some((arrival, oldest)) = self.pending_order.pop_front() else {
+                break;
+            };
+            if self
+                .pending
+                .get(&oldest)
+                .is_some_and(|w| w.arrival == arrival)
+            {
+                self.unpark(&oldest);
+                self.evicted_total += 1;
+                report.evicted += 1;
+            }
+        }
+        Outcome::Pending
+    }
+
+    /// Removes a pending op and its waiter registrations.
+    fn unpark(&mut self, id: &OpId) -> Option<Waiting> {
+        let waiting = self.pending.remove(id)?;
+        for parent in &waiting.op.op().parents {
+            if let Some(list) = self.waiters.get_mut(parent) {
+                list.retain(|w| w != id);
+                if list.is_empty() {
+                    self.waiters.remove(parent);
+                }
+            }
+        }
+        Some(waiting)
+    }
+
+    /// Inserts an op whose parents are all applied, then drains every pending op it unblocks.
+    fn insert(&mut self, op: SignedOp, author: u16, report: &mut Report) -> Result<(), Reason> {
+        let mut work = vec![(op, author)];
+        let mut first = None;
+        while let Some((op, author)) = work.pop() {
+            let id = op.id();
+            let result = self.insert_one(op, author, report);
+            if first.is_none() {
+                first = Some(result);
+            } else if let Err(reason) = result {
+                report.rejected_later.push((id, reason));
+            }
+            match result {
+                Ok(()) => {
+                    for waiter in self.waiters.remove(&id).unwrap_or_default() {
+                        let ready = match self.pending.get_mut(&waiter) {
+                            Some(w) => {
+                                w.missing -= 1;
+                                w.missing == 0
+                            }
+                            None => false,
+                        };
+                        if ready && let Some(w) = self.unpark(&waiter) {
+                            work.push((w.op, w.author));
+                        }
+                    }
+                }
+                Err(_) => self.reject_waiters(id, report),
+            }
+        }
+        first.expect("at least one op")
+    }
+
+    /// Drops every pending op that (transitively) waits on a rejected op.
+    fn reject_waiters(&mut self, rejected: OpId, report: &mut Report) {
+        let mut work = vec![rejected];
+        while let Some(id) = work.pop() {
+            for waiter in self.waiters.remove(&id).unwrap_or_default() {
+                if self.unpark(&waiter).is_some() {
+                    report.rejected_later.push((waiter, Reason::RejectedParent));
+                    work.push(waiter);
+                }
+            }
+        }
+    }
+
+    fn insert_one(&mut self, op: SignedOp, author: u16, report: &mut Report) -> Result<(), Reason> {
+        let id = op.id();
+        let seq = op.op().seq;
+        // The author chain: exactly one parent by the author, at seq - 1 (none for seq 1).
+        let mut own = op
+            .op()
+            .parents
+            .iter()
+            .filter_map(|p| self.ops.get(p))
+            .filter(|e| e.author == author);
+        let chained = match (seq, own.next(), own.next()) {
+            (1, None, _) => true,
+            (s, Some(prev), None) => s > 1 && prev.op.op().seq == s - 1,
+            _ => false,
+        };
+        if !chained {
+            return Err(Reason::BadChain);
+        }
+        for parent in &op.op().parents {
+            self.heads.remove(parent);
+        }
+        self.heads.insert(id);
+        match self.chains.get(&(author, seq)) {
+            None => {
+                self.chains.insert((author, seq), id);
+            }
+            Some(first) => {
+                let evidence = self.evidence.entry(author).or_default();
+                if evidence.is_empty() {
+                    report.flagged.push(self.keys[author as usize].clone());
+                }
+                evidence.push(Evidence {
+                    seq,
+                    first: *first,
+                    second: id,
+                });
+            }
+        }
+        let tip = &mut self.tips[author as usize];
+        *tip = (*tip).max(seq);
+        let position = self.log.len() as u64;
+        self.log.push(id);
+        self.ops.insert(
+            id,
+            Entry {
+                op,
+                position,
+                author,
+            },
+        );
+        report.applied.push(id);
+        Ok(())
+    }
+
+    /// The applied op with this id.
+    pub fn get(&self, id: &OpId) -> Option<&SignedOp> {
+        self.ops.get(id).map(|e| &e.op)
+    }
+
+    /// Whether the id is applied.
+    pub fn contains(&self, id: &OpId) -> bool {
+        self.ops.contains_key(id)
+    }
+
+    /// The position of an applied op.
+    pub fn position(&self, id: &OpId) -> Option<u64> {
+        self.ops.get(id).map(|e| e.position)
+    }
+
+    /// The applied op at `position`.
+    pub fn at(&self, position: u64) -> Option<&SignedOp> {
+        let id = self.log.get(usize::try_from(position).ok()?)?;
+        self.get(id)
+    }
+
+    /// Applied ops.
+    pub fn len(&self) -> u64 {
+        self.log.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.log.is_empty()
+    }
+
+    /// The current heads, ascending.
+    pub fn heads(&self) -> impl Iterator<Item = &OpId> {
+        self.heads.iter()
+    }
+
+    /// Number of heads.
+    pub fn head_count(&self) -> usize {
+        self.heads.len()
+    }
+
+    /// The state digest: sha256 over the sorted head ids.
+    pub fn digest(&self) -> sha256::Digest {
+        let mut hasher = Sha256::default();
+        for head in &self.heads {
+            hasher.update(head.as_ref());
+        }
+        hasher.finalize().1
+    }
+
+    /// Ops waiting for a parent.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Parents some pending op waits for that are not pending themselves (ascending, at most
+    /// `limit`): what to ask a peer for.
+    pub fn missing(&self, limit: usize) -> Vec<OpId> {
+        self.waiters
+            .keys()
+            .filter(|id| !self.pending.contains_key(*id))
+            .take(limit)
+            .copied()
+            .collect()
+    }
+
+    /// Pending ops evicted since this ledger was created.
+    pub fn evicted_total(&self) -> u64 {
+        self.evicted_total
+    }
+
+    /// The next seq of `author`'s chain.
+    pub fn next_seq(&self, author: usize) -> u64 {
+        self.tips.get(author).copied().unwrap_or(0) + 1
+    }
+
+    /// The parents of `author`'s next op: its previous op (if any) and the newest other heads,
+    /// at most [`MAX_PARENTS`] in all, ascending.
+    pub fn parents_for(&self, author: usize) -> Vec<OpId> {
+        let tip = self.tips.get(author).copied().unwrap_or(0);
+        let own = (tip > 0)
+            .then(|| self.chains.get(&(author as u16, tip)).copied())
+            .flatten();
+        let mut heads: Vec<(u64, OpId)> = self
+            .heads
+            .iter()
+            .filter(|h| Some(**h) != own)
+            .map(|h| (self.ops[h].position, *h))
+            .collect();
+        heads.sort_unstable_by(|a, b| b.cmp(a));
+        let mut parents: Vec<OpId> = own.into_iter().collect();
+        parents.extend(
+            heads
+                .into_iter()
+                .take(MAX_PARENTS - parents.len())
+                .map(|(_, id)| id),
+        );
+        parents.sort_unstable();
+        parents
+    }
+
+    /// Authors flagged for equivocation, with their evidence.
+    pub fn equivocations(&self) -> impl Iterator<Item = (&PublicKey, &[Evidence])> {
+        self.evidence
+            .iter()
+            .map(|(a, e)| (&self.keys[*a as usize], e.as_slice()))
+    }
+
+    /// Whether `author` (a member index) is flagged.
+    pub fn is_flagged(&self, author: usize) -> bool {
+        u16::try_from(author).is_ok_and(|a| self.evidence.contains_key(&a))
+    }
+
+    /// What this node knows, for a backfill request: its heads and each author's newest op
+    /// (the newest ids first when there are more than [`MAX_KNOWN`]), ascending.
+    pub fn known(&self) -> Vec<OpId> {
+        let mut known: Vec<(u64, OpId)> = self
+            .heads
+            .iter()
+            .copied()
+            .chain(
+                self.tips
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, tip)| **tip > 0)
+                    .map(|(a, &tip)| self.chains[&(a as u16, tip)]),
+            )
+            .map(|id| (self.ops[&id].position, id))
+            .collect();
+        known.sort_unstable_by(|a, b| b.cmp(a));
+        known.dedup();
+        let mut ids: Vec<OpId> = known
+            .into_iter()
+            .take(MAX_KNOWN)
+            .map(|(_, id)| id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Positions (ascending) of the applied ops a peer that knows `known` lacks, among the
+    /// ancestors of `roots` (all heads when `roots` is empty).
+    ///
+    /// Walks back from the roots in descending position, marking the ancestors of known ops as
+    /// known; since a parent's position is below its children's, an op's mark is final when it
+    /// is reached. The walk stops as soon as nothing unknown is left to visit, so it costs about
+    /// the size of the answer plus the frontier, not the size of the ledger. Ids the peer knows
+    /// but we do not are ignored (we may then send some ops it has: they are duplicates to it).
+    pub fn unknown_to(&self, known: &[OpId], roots: &[OpId]) -> Vec<u64> {
+        if roots.is_empty() && !known.iter().any(|k| self.ops.contains_key(k)) {
+            // The peer knows nothing we have: it lacks everything.
+            return (0..self.len()).collect();
+        }
+        let mut marks: BTreeMap<u64, bool> = BTreeMap::new();
+        let mut heap = BinaryHeap::new();
+        let mut unknown = 0usize;
+        for id in known {
+            if let Some(e) = self.ops.get(id)
+                && marks.insert(e.position, true).is_none()
+            {
+                heap.push(e.position);
+            }
+        }
+        let roots: Vec<&OpId> = if roots.is_empty() {
+            self.heads.iter().collect()
+        } else {
+            roots.iter().collect()
+        };
+        for id in roots {
+            if let Some(e) = self.ops.get(id)
+                && !marks.contains_key(&e.position)
+            {
+                marks.insert(e.position, false);
+                heap.push(e.position);
+                unknown += 1;
+            }
+        }
+        let mut out = Vec::new();
+        while unknown > 0 {
+            let Some(position) = heap.pop() else { break };
+            let is_known = marks[&position];
+            if !is_known {
+                out.push(position);
+                unknown -= 1;
+            }
+            let entry = &self.ops[&self.log[position as usize]];
+            for parent in &entry.op.op().parents {
+                let p = self.ops[parent].position;
+                match marks.get(&p) {
+                    None => {
+                        marks.insert(p, is_known);
+                        heap.push(p);
+                        if !is_known {
+                            unknown += 1;
+                        }
+                    }
+                    Some(false) if is_known => {
+                        marks.insert(p, true);
+                        unknown -= 1;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        out.reverse();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

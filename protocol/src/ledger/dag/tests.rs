@@ -1,0 +1,356 @@
+use super::*;
+use crate::ledger::op::{Op, OpKind};
+use bytes::Bytes;
+use commonware_codec::Encode as _;
+use commonware_cryptography::{Signer as _, ed25519};
+use rand::{RngExt as _, seq::SliceRandom as _};
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng as _;
+
+fn keys(n: u64) -> Vec<ed25519::PrivateKey> {
+    (0..n)
+        .map(|i| ed25519::PrivateKey::from_seed(500 + i))
+        .collect()
+}
+
+fn publics(keys: &[ed25519::PrivateKey]) -> Vec<PublicKey> {
+    keys.iter().map(|k| k.public_key()).collect()
+}
+
+fn rng() -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(3)
+}
+
+/// Signs `author`'s next op on top of `dag` (not applied).
+fn next(dag: &Dag, keys: &[ed25519::PrivateKey], author: usize, payload: &str) -> SignedOp {
+    SignedOp::sign(
+        &keys[author],
+        Op {
+            author: [0; 32],
+            seq: dag.next_seq(author),
+            parents: dag.parents_for(author),
+            kind: OpKind::Data(Bytes::from(payload.to_string())),
+            time_ms: 0,
+        },
+    )
+}
+
+/// Appends `author`'s next op to `dag`.
+fn append(dag: &mut Dag, keys: &[ed25519::PrivateKey], author: usize) -> SignedOp {
+    let op = next(dag, keys, author, "x");
+    let report = dag.apply(vec![op.clone()], &mut rng());
+    assert_eq!(report.outcomes, vec![Outcome::Applied]);
+    op
+}
+
+/// A DAG built by `ops` appends from random authors, each on top of a random earlier view.
+fn random_history(seed: u64, n: usize, ops: usize) -> (Vec<ed25519::PrivateKey>, Vec<SignedOp>) {
+    let keys = keys(n as u64);
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    // Each author appends on its own view, which merges the global history now and then.
+    let mut views: Vec<Dag> = (0..n)
+        .map(|_| Dag::new(&publics(&keys), Config::default()))
+        .collect();
+    let mut all = Vec::new();
+    for _ in 0..ops {
+        let author = r.random_range(0..n);
+        if r.random_bool(0.5) {
+            views[author].apply(all.clone(), &mut rng());
+        }
+        let op = append(&mut views[author], &keys, author);
+        all.push(op);
+    }
+    (keys, all)
+}
+
+#[test]
+fn apply_is_idempotent_and_tracks_heads() {
+    let keys = keys(3);
+    let mut dag = Dag::new(&publics(&keys), Config::default());
+    let empty = dag.digest();
+    let a = append(&mut dag, &keys, 0);
+    assert_eq!(dag.heads().copied().collect::<Vec<_>>(), vec![a.id()]);
+    let b = append(&mut dag, &keys, 1);
+    assert_eq!(b.op().parents, vec![a.id()]);
+    assert_eq!(dag.head_count(), 1);
+    let c = append(&mut dag, &keys, 0);
+    assert_eq!(c.op().seq, 2);
+    assert_eq!(dag.len(), 3);
+    assert_ne!(dag.digest(), empty);
+    let report = dag.apply(vec![a.clone(), c.clone()], &mut rng());
+    assert_eq!(report.outcomes, vec![Outcome::Duplicate; 2]);
+    assert!(report.applied.is_empty());
+    assert_eq!(dag.position(&c.id()), Some(2));
+    assert_eq!(dag.at(1).map(|o| o.id()), Some(b.id()));
+}
+
+#[test]
+fn strangers_and_forgeries_are_rejected_without_spoiling_the_batch() {
+    let keys = keys(3);
+    let mut dag = Dag::new(&publics(&keys), Config::default());
+    let good = next(&dag, &keys, 0, "good");
+    let stranger = ed25519::PrivateKey::from_seed(99);
+    let alien = SignedOp::sign(
+        &stranger,
+        Op {
+            author: [0; 32],
+            seq: 1,
+            parents: vec![],
+            kind: OpKind::Boot { boot_count: 1 },
+            time_ms: 0,
+        },
+    );
+    // Signed by the stranger but claiming member 1 as its author.
+    let mut forged_op = next(&dag, &keys, 1, "forged").op().clone();
+    forged_op
+        .author
+        .copy_from_slice(keys[1].public_key().as_ref());
+    let mut encoded = forged_op.encode().to_vec();
+    let signature = stranger.sign(crate::ledger::op::NAMESPACE, &encoded);
+    encoded.extend_from_slice(signature.as_ref());
+    let forged = SignedOp::parse(Bytes::from(encoded)).expect("decodes");
+    let other = next(&dag, &keys, 2, "other");
+    let report = dag.apply(vec![good, alien, forged, other], &mut rng());
+    assert_eq!(
+        report.outcomes,
+        vec![
+            Outcome::Applied,
+            Outcome::Rejected(Reason::NonMember),
+            Outcome::Rejected(Reason::BadSignature),
+            Outcome::Applied,
+        ]
+    );
+    assert_eq!(dag.len(), 2);
+}
+
+/// The ops without parents, and the others.
+fn split_roots(history: &[SignedOp]) -> (Vec<SignedOp>, Vec<SignedOp>) {
+    history
+        .iter()
+        .cloned()
+        .partition(|op| op.op().parents.is_empty())
+}
+
+#[test]
+fn pending_ops_drain_when_their_parents_arrive() {
+    let (keys, history) = random_history(1, 4, 60);
+    let (roots, mut rest) = split_roots(&history);
+    let mut dag = Dag::new(&publics(&keys), Config::default());
+    // Children first: everything but the roots waits.
+    rest.reverse();
+    let report = dag.apply(rest.clone(), &mut rng());
+    assert!(report.outcomes.iter().all(|o| *o == Outcome::Pending));
+    assert_eq!(dag.pending_len(), rest.len());
+    let mut root_ids: Vec<OpId> = roots.iter().map(|r| r.id()).collect();
+    root_ids.sort();
+    assert_eq!(dag.missing(100), root_ids);
+    let report = dag.apply(roots.clone(), &mut rng());
+    assert_eq!(report.outcomes, vec![Outcome::Applied; roots.len()]);
+    assert_eq!(report.applied.len(), 60);
+    assert_eq!(dag.pending_len(), 0);
+    // Positions put parents before children.
+    for op in &history {
+        for parent in &op.op().parents {
+            assert!(dag.position(parent) < dag.position(&op.id()));
+        }
+    }
+}
+
+#[test]
+fn every_arrival_order_gives_the_same_digest() {
+    for seed in 0..8 {
+        let (keys, history) = random_history(seed, 5, 80);
+        let mut reference = Dag::new(&publics(&keys), Config::default());
+        reference.apply(history.clone(), &mut rng());
+        assert_eq!(reference.len(), 80);
+        let mut r = ChaCha8Rng::seed_from_u64(seed + 100);
+        for _ in 0..4 {
+            let mut shuffled = history.clone();
+            shuffled.shuffle(&mut r);
+            let mut dag = Dag::new(&publics(&keys), Config::default());
+            for chunk in shuffled.chunks(7) {
+                dag.apply(chunk.to_vec(), &mut rng());
+            }
+            assert_eq!(dag.len(), 80);
+            assert_eq!(dag.digest(), reference.digest());
+            assert_eq!(dag.pending_len(), 0);
+        }
+    }
+}
+
+#[test]
+fn the_pending_buffer_is_bounded() {
+    let (keys, history) = random_history(2, 3, 40);
+    let (_, rest) = split_roots(&history);
+    let mut dag = Dag::new(&publics(&keys), Config { max_pending: 10 });
+    let report = dag.apply(rest.clone(), &mut rng());
+    assert_eq!(dag.pending_len(), 10);
+    assert_eq!(report.evicted, rest.len() - 10);
+    assert_eq!(dag.evicted_total(), rest.len() as u64 - 10);
+    // The evicted ops come again later (gossip or backfill) and everything applies.
+    dag.apply(history.clone(), &mut rng());
+    assert_eq!(dag.len(), 40);
+    assert_eq!(dag.pending_len(), 0);
+}
+
+#[test]
+fn a_broken_author_chain_is_rejected_with_its_waiters() {
+    let keys = keys(2);
+    let mut dag = Dag::new(&publics(&keys), Config::default());
+    let first = append(&mut dag, &keys, 0);
+    // Seq 2 without its own seq 1 as parent.
+    let orphan = SignedOp::sign(
+        &keys[0],
+        Op {
+            author: [0; 32],
+            seq: 2,
+            parents: vec![],
+            kind: OpKind::Boot { boot_count: 2 },
+            time_ms: 0,
+        },
+    );
+    // Seq 1 claiming a parent of its own author.
+    let early = SignedOp::sign(
+        &keys[0],
+        Op {
+            author: [0; 32],
+            seq: 1,
+            parents: vec![first.id()],
+            kind: OpKind::Boot { boot_count: 2 },
+            time_ms: 0,
+        },
+    );
+    let report = dag.apply(vec![orphan.clone(), early], &mut rng());
+    assert_eq!(
+        report.outcomes,
+        vec![Outcome::Rejected(Reason::BadChain); 2]
+    );
+
+    // A bad op that waited, and an op waiting on it: both go once the parent arrives.
+    let mut other = Dag::new(&publics(&keys), Config::default());
+    let bad_child = SignedOp::sign(
+        &keys[1],
+        Op {
+            author: [0; 32],
+            seq: 1,
+            parents: vec![orphan.id()],
+            kind: OpKind::Boot { boot_count: 1 },
+            time_ms: 0,
+        },
+    );
+    let lost = SignedOp::sign(
+        &keys[0],
+        Op {
+            author: [0; 32],
+            seq: 2,
+            parents: vec![first.id()],
+            kind: OpKind::Boot { boot_count: 2 },
+            time_ms: 0,
+        },
+    );
+    let report = other.apply(vec![lost, bad_child.clone()], &mut rng());
+    assert_eq!(report.outcomes, vec![Outcome::Pending; 2]);
+    // `lost` is fine; orphan (seq 2 with no own parent) is not, nor its waiter.
+    let report = other.apply(vec![first.clone()], &mut rng());
+    assert_eq!(report.applied.len(), 2);
+    let report = other.apply(vec![orphan.clone()], &mut rng());
+    assert_eq!(report.outcomes, vec![Outcome::Rejected(Reason::BadChain)]);
+    assert_eq!(
+        report.rejected_later,
+        vec![(bad_child.id(), Reason::RejectedParent)]
+    );
+    assert_eq!(other.pending_len(), 0);
+}
+
+#[test]
+fn equivocation_keeps_both_forks_and_flags_the_author() {
+    let keys = keys(3);
+    let mut base = Dag::new(&publics(&keys), Config::default());
+    let a1 = append(&mut base, &keys, 0);
+    let fork_a = next(&base, &keys, 0, "left");
+    let fork_b = next(&base, &keys, 0, "right");
+    assert_eq!(fork_a.op().seq, fork_b.op().seq);
+    let mut digests = Vec::new();
+    for order in [[&fork_a, &fork_b], [&fork_b, &fork_a]] {
+        let mut dag = Dag::new(&publics(&keys), Config::default());
+        dag.apply(vec![a1.clone(), order[0].clone()], &mut rng());
+        let report = dag.apply(vec![order[1].clone()], &mut rng());
+        assert_eq!(report.outcomes, vec![Outcome::Applied]);
+        assert_eq!(report.flagged, vec![keys[0].public_key()]);
+        assert!(dag.is_flagged(0) && !dag.is_flagged(1));
+        let evidence: Vec<_> = dag.equivocations().collect();
+        assert_eq!(evidence.len(), 1);
+        assert_eq!(evidence[0].1[0].seq, 2);
+        assert_eq!(dag.head_count(), 2);
+        digests.push(dag.digest());
+    }
+    assert_eq!(digests[0], digests[1]);
+}
+
+#[test]
+fn parents_are_bounded_and_include_the_previous_op() {
+    let n = MAX_PARENTS as u64 + 6;
+    let keys = keys(n);
+    let mut dag = Dag::new(&publics(&keys), Config::default());
+    let first = append(&mut dag, &keys, 0);
+    // Everyone else appends concurrently on top of `first` only.
+    let concurrent: Vec<SignedOp> = (1..n as usize).map(|a| next(&dag, &keys, a, "c")).collect();
+    dag.apply(concurrent, &mut rng());
+    assert_eq!(dag.head_count(), n as usize - 1);
+    let parents = dag.parents_for(0);
+    assert_eq!(parents.len(), MAX_PARENTS);
+    // Author 0's own previous op is a head no longer, but is a parent.
+    assert!(parents.contains(&first.id()));
+    append(&mut dag, &keys, 0);
+    assert_eq!(dag.head_count(), n as usize - MAX_PARENTS + 1);
+}
+
+/// Brute force: positions of every applied op that is not an ancestor-or-self of `known`.
+fn brute_unknown(dag: &Dag, known: &[OpId]) -> Vec<u64> {
+    let mut covered = BTreeSet::new();
+    let mut work: Vec<OpId> = known.iter().filter(|k| dag.contains(k)).copied().collect();
+    while let Some(id) = work.pop() {
+        if covered.insert(id) {
+            work.extend(dag.get(&id).unwrap().op().parents.iter().copied());
+        }
+    }
+    (0..dag.len())
+        .filter(|p| !covered.contains(&dag.at(*p).unwrap().id()))
+        .collect()
+}
+
+#[test]
+fn unknown_to_matches_brute_force() {
+    for seed in 0..6 {
+        let (keys, history) = random_history(seed, 4, 70);
+        let mut full = Dag::new(&publics(&keys), Config::default());
+        full.apply(history.clone(), &mut rng());
+        let mut r = ChaCha8Rng::seed_from_u64(seed);
+        for _ in 0..10 {
+            // A peer holding a random causally closed prefix of some arrival order.
+            let cut = r.random_range(0..=history.len());
+            let mut peer = Dag::new(&publics(&keys), Config::default());
+            peer.apply(history[..cut].to_vec(), &mut rng());
+            let known = peer.known();
+            let unknown = full.unknown_to(&known, &[]);
+            assert_eq!(
+                unknown,
+                brute_unknown(&full, &known),
+                "seed {seed} cut {cut}"
+            );
+            // Sending those makes the peer equal.
+            let ops = unknown
+                .iter()
+                .map(|p| full.at(*p).unwrap().clone())
+                .collect();
+            let report = peer.apply(ops, &mut rng());
+            assert!(report.outcomes.iter().all(|o| *o == Outcome::Applied));
+            assert_eq!(peer.digest(), full.digest());
+        }
+        // Rooted at one op: only its unknown ancestors.
+        let root = history[35].id();
+        let unknown = full.unknown_to(&[], &[root]);
+        assert!(unknown.iter().all(|p| *p <= full.position(&root).unwrap()));
+        assert!(unknown.contains(&full.position(&root).unwrap()));
+    }
+}
