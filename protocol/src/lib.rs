@@ -10,6 +10,7 @@ pub mod dkg;
 pub mod engine;
 pub mod fuzz;
 pub mod ledger;
+pub mod sync;
 pub mod trace;
 
 pub use cluster::{Cluster, PROTOCOL_VERSION, ProtocolVersion, PublicKey, Timing};
