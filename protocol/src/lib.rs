@@ -4,6 +4,7 @@
 //! from the runtime context and p2p handles passed in, so the same code runs in the deterministic
 //! simulator and in the production node. [`engine::Engine`] is the one entry point both use.
 
+pub mod backfill;
 pub mod barrier;
 pub mod cluster;
 pub mod dkg;

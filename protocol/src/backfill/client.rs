@@ -1,0 +1,271 @@
+//! One backfill *run* with one peer, as a pure state machine: the requests to send and the
+//! judgement of each reply.
+//!
+//! A run keeps the `known` and `missing` ids of its first request for every page (so the server
+//! pages through one plan), and follows `next_cursor` until the server says `more == false`: a
+//! ledger of any size syncs completely, with no silent cap. Every reply is adversarial:
+//!
+//! - a reply with another request id is not for this run (late, or forged) and is ignored;
+//! - `Busy { retry_after }` and `Rejected` end the run as a failure (the scheduler backs off);
+//! - a page that claims `more` but holds no op, or does not move the cursor forward, proves the
+//!   server hostile (an honest server always makes progress), as does any op the ledger rejects
+//!   or any op still waiting for a parent once the page is applied (an honest server sends
+//!   parents before children, and leaves out only ancestors of what the client knows);
+//! - [`MAX_IDLE_PAGES`] pages in a row that bring nothing new while claiming `more` end the run
+//!   as stalled: replayed old ops cannot keep a client busy forever.
+
+use super::wire::{MAX_PAGE_OPS, Message, RejectReason};
+use crate::ledger::OpId;
+use std::time::Duration;
+
+/// Consecutive pages without a new op after which a run that still claims `more` is abandoned.
+pub const MAX_IDLE_PAGES: u32 = 4;
+
+/// How a run ended badly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The server is over its rate limit for us.
+    Busy { retry_after: Duration },
+    /// The server refused the request.
+    Rejected(RejectReason),
+    /// Pages kept coming without anything new.
+    Stalled,
+    /// The server broke the protocol (the reason says how); it should be blocked.
+    Hostile(&'static str),
+}
+
+/// What to do after a reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send this request next.
+    Next(Message),
+    /// The server has nothing more: caught up with it.
+    Done,
+    Failed(Failure),
+}
+
+/// What applying a page's ops gave (from the ledger's report).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageResult {
+    /// Ops that were new to the ledger (applied or now waiting).
+    pub new_ops: usize,
+    /// Ops the ledger rejected.
+    pub rejected: usize,
+    /// Ops of the page still waiting for a parent after the whole page was applied.
+    pub left_pending: usize,
+}
+
+/// One run with one peer.
+#[derive(Clone, Debug)]
+pub struct Run {
+    peer: usize,
+    id: u64,
+    known: Vec<OpId>,
+    missing: Vec<OpId>,
+    cursor: u64,
+    limit: u32,
+    pages: u64,
+    idle: u32,
+    new_ops: u64,
+}
+
+impl Run {
+    /// A run with `peer` (the caller's index) under request id `id`.
+    pub fn new(peer: usize, id: u64, known: Vec<OpId>, missing: Vec<OpId>, limit: u32) -> Self {
+        Self {
+            peer,
+            id,
+            known,
+            missing,
+            cursor: 0,
+            limit: limit.clamp(1, MAX_PAGE_OPS as u32),
+            pages: 0,
+            idle: 0,
+            new_ops: 0,
+        }
+    }
+
+    pub fn peer(&self) -> usize {
+        self.peer
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Pages received so far.
+    pub fn pages(&self) -> u64 {
+        self.pages
+    }
+
+    /// New ops received so far.
+    pub fn new_ops(&self) -> u64 {
+        self.new_ops
+    }
+
+    /// The request for the next page.
+    pub fn request(&self) -> Message {
+        Message::Request {
+            id: self.id,
+            known: self.known.clone(),
+            missing: self.missing.clone(),
+            cursor: self.cursor,
+            limit: self.limit,
+        }
+    }
+
+    /// Whether `reply` (from `peer`) belongs to this run.
+    pub fn is_reply(&self, peer: usize, reply: &Message) -> bool {
+        peer == self.peer && reply.id() == self.id && !matches!(reply, Message::Request { .. })
+    }
+
+    /// Judges a page's shape before its ops are applied: `Some` ends the run.
+    pub fn check_page(&self, ops: usize, next_cursor: u64, more: bool) -> Option<Verdict> {
+        if more && (ops == 0 || next_cursor <= self.cursor) {
+            return Some(Verdict::Failed(Failure::Hostile("page makes no progress")));
+        }
+        if ops > 0 && next_cursor <= self.cursor {
+            return Some(Verdict::Failed(Failure::Hostile("cursor moved backwards")));
+        }
+        None
+    }
+
+    /// Judges a page once its ops are applied.
+    pub fn after_page(&mut self, next_cursor: u64, more: bool, result: PageResult) -> Verdict {
+        self.pages += 1;
+        if result.rejected > 0 {
+            return Verdict::Failed(Failure::Hostile("served an invalid op"));
+        }
+        if result.left_pending > 0 {
+            return Verdict::Failed(Failure::Hostile("served ops out of order"));
+        }
+        self.new_ops += result.new_ops as u64;
+        if !more {
+            return Verdict::Done;
+        }
+        if result.new_ops == 0 {
+            self.idle += 1;
+            if self.idle >= MAX_IDLE_PAGES {
+                return Verdict::Failed(Failure::Stalled);
+            }
+        } else {
+            self.idle = 0;
+        }
+        self.cursor = next_cursor;
+        Verdict::Next(self.request())
+    }
+
+    /// Judges a `Busy` or `Rejected` reply.
+    pub fn refused(&self, reply: &Message) -> Option<Verdict> {
+        match reply {
+            Message::Busy { retry_after_ms, .. } => Some(Verdict::Failed(Failure::Busy {
+                retry_after: Duration::from_millis(*retry_after_ms),
+            })),
+            Message::Rejected { reason, .. } => Some(Verdict::Failed(Failure::Rejected(*reason))),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(new_ops: usize) -> PageResult {
+        PageResult {
+            new_ops,
+            ..PageResult::default()
+        }
+    }
+
+    #[test]
+    fn a_run_follows_the_cursor_until_no_more() {
+        let mut run = Run::new(2, 9, vec![], vec![], 100);
+        let Message::Request { cursor, id, .. } = run.request() else {
+            panic!()
+        };
+        assert_eq!((cursor, id), (0, 9));
+        assert_eq!(run.check_page(100, 100, true), None);
+        let Verdict::Next(Message::Request { cursor, .. }) = run.after_page(100, true, page(100))
+        else {
+            panic!()
+        };
+        assert_eq!(cursor, 100);
+        assert_eq!(run.after_page(150, false, page(50)), Verdict::Done);
+        assert_eq!((run.pages(), run.new_ops()), (2, 150));
+    }
+
+    #[test]
+    fn replies_of_other_runs_are_not_ours() {
+        let run = Run::new(2, 9, vec![], vec![], 100);
+        let busy = Message::Busy {
+            id: 9,
+            retry_after_ms: 5,
+        };
+        assert!(run.is_reply(2, &busy));
+        assert!(!run.is_reply(3, &busy));
+        assert!(!run.is_reply(
+            2,
+            &Message::Busy {
+                id: 8,
+                retry_after_ms: 5
+            }
+        ));
+        assert!(!run.is_reply(2, &run.request()));
+        assert_eq!(
+            run.refused(&busy),
+            Some(Verdict::Failed(Failure::Busy {
+                retry_after: Duration::from_millis(5)
+            }))
+        );
+    }
+
+    #[test]
+    fn a_server_that_claims_more_forever_is_caught() {
+        let mut run = Run::new(0, 1, vec![], vec![], 100);
+        // No op but `more`: hostile at once.
+        assert!(matches!(
+            run.check_page(0, 10, true),
+            Some(Verdict::Failed(Failure::Hostile(_)))
+        ));
+        // Old ops with `more`, again and again: stalled after MAX_IDLE_PAGES.
+        let mut cursor = 0;
+        for i in 1..=MAX_IDLE_PAGES {
+            cursor += 10;
+            assert_eq!(run.check_page(10, cursor, true), None);
+            let verdict = run.after_page(cursor, true, page(0));
+            if i < MAX_IDLE_PAGES {
+                assert!(matches!(verdict, Verdict::Next(_)));
+            } else {
+                assert_eq!(verdict, Verdict::Failed(Failure::Stalled));
+            }
+        }
+        // A cursor that does not move forward.
+        let run = Run::new(0, 1, vec![], vec![], 100);
+        assert!(run.check_page(5, 0, false).is_some());
+    }
+
+    #[test]
+    fn invalid_or_out_of_order_ops_prove_the_server_hostile() {
+        let mut run = Run::new(0, 1, vec![], vec![], 100);
+        let bad = PageResult {
+            new_ops: 3,
+            rejected: 1,
+            left_pending: 0,
+        };
+        assert_eq!(
+            run.after_page(3, true, bad),
+            Verdict::Failed(Failure::Hostile("served an invalid op"))
+        );
+        let mut run = Run::new(0, 1, vec![], vec![], 100);
+        let unordered = PageResult {
+            new_ops: 3,
+            rejected: 0,
+            left_pending: 2,
+        };
+        assert_eq!(
+            run.after_page(3, false, unordered),
+            Verdict::Failed(Failure::Hostile("served ops out of order"))
+        );
+    }
+}

@@ -1,0 +1,308 @@
+//! Backfill wire messages and their bounded codec (SPEC section 4).
+//!
+//! ```text
+//!   client -> server  Request  { id, known, missing, cursor, limit }
+//!   server -> client  Response { id, ops, next_cursor, more }     ops: parents before children
+//!                   | Busy     { id, retry_after_ms }              over the rate limit
+//!                   | Rejected { id, reason }                      a request it will not serve
+//! ```
+//!
+//! `id` pairs a reply with its request (a reply to anything but the outstanding request is
+//! dropped). `known` lists ids the client holds (its heads and each author's newest op); the
+//! server sends the ops that are not their ancestors, or, when `missing` is not empty, only the
+//! unknown ancestors of those ids. `cursor` is a position in the server's log: a page holds the
+//! wanted ops at positions `>= cursor`, and `next_cursor` is where the next page starts.
+//!
+//! Every vector is bounded ([`MAX_KNOWN`], [`MAX_MISSING`], [`MAX_PAGE_OPS`], each op by
+//! `MAX_OP_BYTES`), so no message can make the decoder allocate more than [`MAX_MESSAGE_BYTES`].
+
+use crate::ledger::{OpId, SignedOp, dag::MAX_KNOWN, op::MAX_OP_BYTES};
+use bytes::BufMut;
+use commonware_codec::{
+    Buf, EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt as _, Write, varint::UInt,
+};
+
+/// Most missing ids one request may name.
+pub const MAX_MISSING: usize = 256;
+
+/// Most ops in one page.
+pub const MAX_PAGE_OPS: usize = 4096;
+
+/// Largest encoded page of ops, in bytes: a server stops adding ops before this (the p2p frame
+/// limit of the node is 64 KiB; the header and framing fit in the rest).
+pub const MAX_PAGE_BYTES: usize = 60 * 1024;
+
+/// Largest encoded backfill message a receiver decodes (anything larger is dropped undecoded).
+pub const MAX_MESSAGE_BYTES: usize = MAX_PAGE_BYTES + MAX_OP_BYTES + 64;
+
+const TAG_REQUEST: u8 = 0;
+const TAG_RESPONSE: u8 = 1;
+const TAG_BUSY: u8 = 2;
+const TAG_REJECTED: u8 = 3;
+
+/// Why a server refused a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectReason {
+    /// The cursor is beyond the server's log.
+    BadCursor,
+    /// `limit` is 0.
+    BadLimit,
+}
+
+impl RejectReason {
+    fn tag(self) -> u8 {
+        match self {
+            RejectReason::BadCursor => 0,
+            RejectReason::BadLimit => 1,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RejectReason::BadCursor => "bad_cursor",
+            RejectReason::BadLimit => "bad_limit",
+        }
+    }
+}
+
+/// A backfill message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    Request {
+        id: u64,
+        /// Ascending ids the client holds.
+        known: Vec<OpId>,
+        /// Ascending ids the client lacks (empty: everything it lacks).
+        missing: Vec<OpId>,
+        cursor: u64,
+        /// Most ops the client wants in the page (the server may send fewer).
+        limit: u32,
+    },
+    Response {
+        id: u64,
+        ops: Vec<SignedOp>,
+        next_cursor: u64,
+        more: bool,
+    },
+    Busy {
+        id: u64,
+        retry_after_ms: u64,
+    },
+    Rejected {
+        id: u64,
+        reason: RejectReason,
+    },
+}
+
+impl Message {
+    /// The request id the message carries.
+    pub fn id(&self) -> u64 {
+        match self {
+            Message::Request { id, .. }
+            | Message::Response { id, .. }
+            | Message::Busy { id, .. }
+            | Message::Rejected { id, .. } => *id,
+        }
+    }
+}
+
+impl Write for Message {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            Message::Request {
+                id,
+                known,
+                missing,
+                cursor,
+                limit,
+            } => {
+                TAG_REQUEST.write(buf);
+                id.write(buf);
+                known.write(buf);
+                missing.write(buf);
+                UInt(*cursor).write(buf);
+                UInt(*limit).write(buf);
+            }
+            Message::Response {
+                id,
+                ops,
+                next_cursor,
+                more,
+            } => {
+                TAG_RESPONSE.write(buf);
+                id.write(buf);
+                ops.write(buf);
+                UInt(*next_cursor).write(buf);
+                more.write(buf);
+            }
+            Message::Busy { id, retry_after_ms } => {
+                TAG_BUSY.write(buf);
+                id.write(buf);
+                UInt(*retry_after_ms).write(buf);
+            }
+            Message::Rejected { id, reason } => {
+                TAG_REJECTED.write(buf);
+                id.write(buf);
+                reason.tag().write(buf);
+            }
+        }
+    }
+}
+
+impl EncodeSize for Message {
+    fn encode_size(&self) -> usize {
+        1 + 8
+            + match self {
+                Message::Request {
+                    known,
+                    missing,
+                    cursor,
+                    limit,
+                    ..
+                } => {
+                    known.encode_size()
+                        + missing.encode_size()
+                        + UInt(*cursor).encode_size()
+                        + UInt(*limit).encode_size()
+                }
+                Message::Response {
+                    ops, next_cursor, ..
+                } => ops.encode_size() + UInt(*next_cursor).encode_size() + 1,
+                Message::Busy { retry_after_ms, .. } => UInt(*retry_after_ms).encode_size(),
+                Message::Rejected { .. } => 1,
+            }
+    }
+}
+
+impl Read for Message {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        if buf.remaining() > MAX_MESSAGE_BYTES {
+            return Err(CodecError::InvalidLength(buf.remaining()));
+        }
+        let tag = u8::read(buf)?;
+        let id = u64::read(buf)?;
+        match tag {
+            TAG_REQUEST => {
+                let known = Vec::<OpId>::read_cfg(buf, &(RangeCfg::new(..=MAX_KNOWN), ()))?;
+                let missing = Vec::<OpId>::read_cfg(buf, &(RangeCfg::new(..=MAX_MISSING), ()))?;
+                let cursor = UInt::read(buf)?.into();
+                let limit = UInt::read(buf)?.into();
+                Ok(Message::Request {
+                    id,
+                    known,
+                    missing,
+                    cursor,
+                    limit,
+                })
+            }
+            TAG_RESPONSE => {
+                let ops = Vec::<SignedOp>::read_cfg(buf, &(RangeCfg::new(..=MAX_PAGE_OPS), ()))?;
+                let next_cursor = UInt::read(buf)?.into();
+                let more = bool::read(buf)?;
+                Ok(Message::Response {
+                    id,
+                    ops,
+                    next_cursor,
+                    more,
+                })
+            }
+            TAG_BUSY => Ok(Message::Busy {
+                id,
+                retry_after_ms: UInt::read(buf)?.into(),
+            }),
+            TAG_REJECTED => {
+                let reason = match u8::read(buf)? {
+                    0 => RejectReason::BadCursor,
+                    1 => RejectReason::BadLimit,
+                    other => return Err(CodecError::InvalidEnum(other)),
+                };
+                Ok(Message::Rejected { id, reason })
+            }
+            other => Err(CodecError::InvalidEnum(other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{Op, OpKind};
+    use commonware_codec::{Decode as _, Encode as _};
+    use commonware_cryptography::{Hasher as _, Sha256, Signer as _, ed25519};
+
+    fn op(seq: u64) -> SignedOp {
+        SignedOp::sign(
+            &ed25519::PrivateKey::from_seed(1),
+            Op {
+                author: [0; 32],
+                seq,
+                parents: vec![],
+                kind: OpKind::Heartbeat { uptime_ms: seq },
+                time_ms: 5,
+            },
+        )
+    }
+
+    #[test]
+    fn roundtrip() {
+        let a = Sha256::hash(&[b"a"]);
+        for message in [
+            Message::Request {
+                id: 7,
+                known: vec![a],
+                missing: vec![],
+                cursor: 3,
+                limit: 100,
+            },
+            Message::Response {
+                id: 7,
+                ops: vec![op(1), op(2)],
+                next_cursor: 9,
+                more: true,
+            },
+            Message::Busy {
+                id: 1,
+                retry_after_ms: 250,
+            },
+            Message::Rejected {
+                id: 2,
+                reason: RejectReason::BadCursor,
+            },
+        ] {
+            let bytes = message.encode();
+            assert_eq!(bytes.len(), message.encode_size());
+            assert_eq!(Message::decode_cfg(bytes, &()).unwrap(), message);
+        }
+    }
+
+    #[test]
+    fn bounds_are_enforced_before_allocation() {
+        // A request claiming more known ids than allowed.
+        let mut frame = vec![TAG_REQUEST];
+        frame.extend_from_slice(&1u64.to_be_bytes());
+        UInt((MAX_KNOWN + 1) as u64).write(&mut frame);
+        assert!(Message::decode_cfg(bytes::Bytes::from(frame), &()).is_err());
+        // A response claiming more ops than a page holds.
+        let mut frame = vec![TAG_RESPONSE];
+        frame.extend_from_slice(&1u64.to_be_bytes());
+        UInt(u32::MAX as u64).write(&mut frame);
+        assert!(Message::decode_cfg(bytes::Bytes::from(frame), &()).is_err());
+        // An oversized frame is refused outright.
+        let frame = vec![TAG_BUSY; MAX_MESSAGE_BYTES + 1];
+        assert!(Message::decode_cfg(bytes::Bytes::from(frame), &()).is_err());
+        // Unknown tags and reasons, truncation.
+        let mut frame = vec![9u8];
+        frame.extend_from_slice(&1u64.to_be_bytes());
+        assert!(Message::decode_cfg(bytes::Bytes::from(frame), &()).is_err());
+        let bytes = Message::Rejected {
+            id: 1,
+            reason: RejectReason::BadLimit,
+        }
+        .encode();
+        let mut bad = bytes.to_vec();
+        *bad.last_mut().unwrap() = 7;
+        assert!(Message::decode_cfg(bytes::Bytes::from(bad), &()).is_err());
+        assert!(Message::decode_cfg(bytes.slice(..bytes.len() - 1), &()).is_err());
+    }
+}
