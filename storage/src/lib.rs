@@ -9,6 +9,7 @@
 //! from what was synced when it restarts.
 
 pub mod dkg;
+pub mod ledger;
 pub mod meta;
 
 /// What a store needs from the runtime.
