@@ -267,9 +267,17 @@ async fn node_main(
             task: Task::Dkg,
             keys,
             tamper: None,
+            ledger: None,
         },
     );
-    let engine = engine.start(Channels { barrier, dkg }, oracle);
+    let engine = engine.start(
+        Channels {
+            barrier,
+            dkg,
+            ledger: None,
+        },
+        oracle,
+    );
 
     let mut terminate =
         ::tokio::signal::unix::signal(::tokio::signal::unix::SignalKind::terminate())

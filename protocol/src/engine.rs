@@ -35,7 +35,7 @@
 use crate::{
     barrier::{self, BarrierError},
     cluster::{Cluster, PublicKey},
-    dkg,
+    dkg, ledger,
     trace::{Event, Tracer},
 };
 use cohort_storage::meta::NodeMeta;
@@ -60,6 +60,12 @@ pub const BARRIER_CHANNEL: u64 = 0;
 /// p2p channel of the DKG.
 pub const DKG_CHANNEL: u64 = 1;
 
+/// p2p channel of ledger gossip (new ops, digest exchange).
+pub const GOSSIP_CHANNEL: u64 = 2;
+
+/// p2p channel of backfill (requests and pages).
+pub const BACKFILL_CHANNEL: u64 = 3;
+
 /// What the engine runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Task {
@@ -67,6 +73,8 @@ pub enum Task {
     Dkg,
     /// A barrier walk through steps `1..=steps` (exercises the barrier alone).
     Walk { steps: u64 },
+    /// No ceremony: the node only serves its other actors (the ledger).
+    Serve,
 }
 
 /// Configuration of one node.
@@ -86,6 +94,9 @@ pub struct Config<T: Tracer> {
     pub keys: dkg::Keys,
     /// Rewrites what the DKG sends: the simulator's byzantine members only (`None` otherwise).
     pub tamper: Option<std::sync::Arc<dyn dkg::actor::Tamper>>,
+    /// Runs the ledger with these settings (`None`: no ledger). With a ledger, the engine keeps
+    /// serving after its ceremony until the ledger stops (it only stops on a fatal error).
+    pub ledger: Option<ledger::actor::Settings>,
 }
 
 /// The p2p channels the engine needs, one per protocol.
@@ -94,6 +105,9 @@ pub struct Channels<S, R> {
     pub barrier: (S, R),
     /// The DKG's channel ([`DKG_CHANNEL`]).
     pub dkg: (S, R),
+    /// The ledger's gossip ([`GOSSIP_CHANNEL`]) and backfill ([`BACKFILL_CHANNEL`]) channels,
+    /// required when the config asks for a ledger.
+    pub ledger: Option<((S, R), (S, R))>,
 }
 
 /// How a node's run ended.
@@ -119,6 +133,12 @@ pub enum EngineError {
     /// Storage failed: fatal for the node, which recovers on restart.
     #[error("storage: {0}")]
     Storage(#[from] cohort_storage::Error),
+    /// The ledger stopped (a storage error, or its channels closed).
+    #[error("ledger: {0}")]
+    Ledger(#[from] ledger::actor::Error),
+    /// The config asks for a ledger but no ledger channels were given.
+    #[error("a ledger was configured without its channels")]
+    MissingLedgerChannels,
     /// The identity key is not a member of the cluster.
     #[error("identity {0} is not a member of the cluster")]
     NotMember(PublicKey),
@@ -143,6 +163,7 @@ where
 {
     context: E,
     cfg: Config<T>,
+    ledger: Option<(ledger::actor::Mailbox, ledger::actor::Inbox)>,
 }
 
 impl<E, T> Engine<E, T>
@@ -152,7 +173,21 @@ where
 {
     /// Prepares an engine; nothing runs until [`Engine::start`].
     pub fn new(context: E, cfg: Config<T>) -> Self {
-        Self { context, cfg }
+        let ledger = cfg
+            .ledger
+            .is_some()
+            .then(|| ledger::actor::mailbox(MAILBOX_SIZE));
+        Self {
+            context,
+            cfg,
+            ledger,
+        }
+    }
+
+    /// The ledger's mailbox (when the config asks for a ledger). Requests sent before the ledger
+    /// runs wait in it.
+    pub fn ledger(&self) -> Option<ledger::actor::Mailbox> {
+        self.ledger.as_ref().map(|(mailbox, _)| mailbox.clone())
     }
 
     /// Starts every actor and the node's ceremony; the handle resolves when the ceremony ends.
@@ -166,7 +201,11 @@ where
         R: Receiver<PublicKey = PublicKey>,
         B: Blocker<PublicKey = PublicKey> + Clone,
     {
-        let Self { context, cfg } = self;
+        let Self {
+            context,
+            cfg,
+            ledger,
+        } = self;
         context.spawn(move |context| async move {
             let me = commonware_cryptography::Signer::public_key(&cfg.identity);
             if !cfg.cluster.is_member(&me) {
@@ -178,10 +217,37 @@ where
             let resume_step = match cfg.task {
                 Task::Walk { steps } => meta.barrier_step().min(steps),
                 Task::Dkg => meta.barrier_step(),
+                Task::Serve => 0,
             };
             let max_step = match cfg.task {
                 Task::Walk { steps } => steps,
                 Task::Dkg => dkg::actor::MAX_STEP,
+                Task::Serve => 0,
+            };
+            // The ledger runs beside the ceremony, as a child of this task: it stops when the
+            // engine does (a crash aborts both).
+            let mut ledger = match (ledger, cfg.ledger, channels.ledger) {
+                (Some((_, inbox)), Some(settings), Some((gossip, backfill))) => {
+                    let ledger_cfg = ledger::actor::Config {
+                        signer: cfg.identity.clone(),
+                        cluster: cfg.cluster.clone(),
+                        partition_prefix: cfg.partition_prefix.clone(),
+                        tracer: cfg.tracer.clone(),
+                        boot,
+                        settings,
+                    };
+                    let blocker = blocker.clone();
+                    Some(context.child("ledger").spawn(move |context| async move {
+                        ledger::actor::Actor::open(
+                            context, ledger_cfg, inbox, gossip, backfill, blocker,
+                        )
+                        .await?
+                        .run()
+                        .await
+                    }))
+                }
+                (None, None, _) => None,
+                _ => return Err(EngineError::MissingLedgerChannels),
             };
 
             let (actor, mailbox) = barrier::Actor::new(
@@ -192,7 +258,7 @@ where
                     max_step,
                     resume_step,
                     block: match cfg.task {
-                        Task::Walk { .. } => 0,
+                        Task::Walk { .. } | Task::Serve => 0,
                         Task::Dkg => dkg::actor::PHASES,
                     },
                     unresponsive_after: UNRESPONSIVE_AFTER,
@@ -216,6 +282,7 @@ where
                             .await
                             .map(|handshake| (handshake, None))
                     }
+                    Task::Serve => Ok((true, None)),
                     Task::Dkg => {
                         let dkg = dkg::Actor::open(
                             context.child("dkg"),
@@ -245,10 +312,22 @@ where
                     let steps = match (&cfg.task, &completed) {
                         (Task::Walk { steps }, _) => *steps,
                         (Task::Dkg, Some(c)) => dkg::actor::step_of(c.round, dkg::Phase::Done),
-                        (Task::Dkg, None) => 0,
+                        (Task::Dkg, None) | (Task::Serve, _) => 0,
                     };
                     if let Task::Walk { steps } = cfg.task {
                         cfg.tracer.record(Event::WalkComplete { steps });
+                    }
+                    if let Some(ledger) = ledger.as_mut() {
+                        // Serve until the ledger stops.
+                        return match ledger.await {
+                            Ok(Ok(())) => Ok(Outcome {
+                                boot,
+                                steps,
+                                dkg: completed,
+                            }),
+                            Ok(Err(error)) => Err(EngineError::Ledger(error)),
+                            Err(_) => Err(EngineError::Ledger(ledger::actor::Error::Closed)),
+                        };
                     }
                     // A peer that missed the handshake may be restarting: stay reachable for a
                     // whole phase so it can still finish; otherwise a short linger suffices.

@@ -73,6 +73,24 @@ pub enum Event {
         next: u64,
         error: String,
     },
+    /// This node appended its op `seq` (`id`: the first 8 bytes of its id, hex).
+    OpAppended {
+        seq: u64,
+        kind: &'static str,
+        id: String,
+    },
+    /// This node caught `author` equivocating (two ops with one seq).
+    Equivocation { author: PublicKey },
+    /// A backfill run with `peer` completed: `pages` pages brought `ops` new ops.
+    BackfillRunDone {
+        peer: PublicKey,
+        pages: u64,
+        ops: u64,
+    },
+    /// A backfill round ended, caught up with a peer or out of peers; the ledger holds `ops`.
+    BackfillRoundEnded { caught_up: bool, ops: u64 },
+    /// The first backfill round ended: boot recovery is complete.
+    BootRecovered { ops: u64 },
 }
 
 impl Event {
@@ -99,6 +117,11 @@ impl Event {
             Event::DkgComplete { .. } => "dkg_complete",
             Event::DkgFailed { .. } => "dkg_failed",
             Event::DkgAttemptFailed { .. } => "dkg_attempt_failed",
+            Event::OpAppended { .. } => "op_appended",
+            Event::Equivocation { .. } => "equivocation",
+            Event::BackfillRunDone { .. } => "backfill_run_done",
+            Event::BackfillRoundEnded { .. } => "backfill_round_ended",
+            Event::BootRecovered { .. } => "boot_recovered",
         }
     }
 }
@@ -155,6 +178,15 @@ impl fmt::Display for Event {
                 f,
                 " epoch={epoch} round={round} group_key={group_key} share={share}"
             ),
+            Event::OpAppended { seq, kind, id } => write!(f, " seq={seq} kind={kind} id={id}"),
+            Event::Equivocation { author } => write!(f, " author={author}"),
+            Event::BackfillRunDone { peer, pages, ops } => {
+                write!(f, " peer={peer} pages={pages} ops={ops}")
+            }
+            Event::BackfillRoundEnded { caught_up, ops } => {
+                write!(f, " caught_up={caught_up} ops={ops}")
+            }
+            Event::BootRecovered { ops } => write!(f, " ops={ops}"),
         }
     }
 }
@@ -186,10 +218,16 @@ impl Tracer for LogTracer {
             | Event::ShutdownIncomplete { .. }
             | Event::DkgFailed { .. }
             | Event::DkgAttemptFailed { .. }
+            | Event::Equivocation { .. }
             | Event::PeerUnresponsive { .. } => {
                 tracing::warn!(event = event.name(), "{event}")
             }
-            Event::PeerStep { .. } | Event::Dealt { .. } | Event::Acked { .. } => {
+            Event::PeerStep { .. }
+            | Event::Dealt { .. }
+            | Event::Acked { .. }
+            | Event::OpAppended { .. }
+            | Event::BackfillRunDone { .. }
+            | Event::BackfillRoundEnded { .. } => {
                 tracing::debug!(event = event.name(), "{event}")
             }
             _ => tracing::info!(event = event.name(), "{event}"),

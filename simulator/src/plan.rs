@@ -85,6 +85,21 @@ pub struct FaultPlan {
     /// The byzantine member, if any.
     #[serde(default)]
     pub byzantine: Option<crate::byzantine::Byzantine>,
+    /// What the members append to the ledger (ledger scenarios).
+    #[serde(default)]
+    pub workload: Option<Workload>,
+}
+
+/// The ledger workload: every member submits `Data` ops (payload sizes uniform in
+/// `1..=max_payload`, gaps uniform in `0..=2 / ops_per_sec` seconds, both drawn from the seed)
+/// for `duration_ms`; then every link heals and the cluster quiesces for `quiesce_ms` before the
+/// final checks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workload {
+    pub ops_per_sec: u32,
+    pub duration_ms: u64,
+    pub quiesce_ms: u64,
+    pub max_payload: usize,
 }
 
 /// Node `node` is absent from the start and starts `at_ms` into the run.

@@ -64,6 +64,14 @@ pub struct Observations {
     pub attempt_failures: BTreeMap<u32, Vec<(u64, u64, String)>>,
     /// Reasons of the inputs each node refused from each peer (the first few per pair).
     pub refused: BTreeMap<(u32, PublicKey), Vec<String>>,
+    /// Ledger inputs (gossip, backfill) refused, over all nodes.
+    pub ledger_rejected: u64,
+    /// Authors some node caught equivocating.
+    pub equivocators: BTreeSet<PublicKey>,
+    /// Id (short hex) of each op each node appended, by (node, seq).
+    pub appended: BTreeMap<(u32, u64), String>,
+    /// Nodes that completed boot recovery (at least once).
+    pub boot_recovered: BTreeSet<u32>,
     /// Online violations.
     pub violations: Vec<Violation>,
 }
@@ -102,12 +110,36 @@ impl Observations {
             Event::BarrierFailed { error } => {
                 self.failures.entry(node).or_insert((t_us, error.clone()));
             }
-            Event::InputRejected { peer, reason, .. } => {
+            Event::InputRejected {
+                peer,
+                reason,
+                channel,
+                ..
+            } => {
                 self.rejected_inputs += 1;
+                if matches!(*channel, "gossip" | "backfill") {
+                    self.ledger_rejected += 1;
+                }
                 let reasons = self.refused.entry((node, peer.clone())).or_default();
                 if reasons.len() < REASONS_KEPT {
                     reasons.push(reason.clone());
                 }
+            }
+            Event::OpAppended { seq, id, .. } => {
+                if let Some(previous) = self.appended.insert((node, *seq), id.clone())
+                    && previous != *id
+                {
+                    self.violations.push(Violation::new(
+                        "honest-never-equivocates",
+                        format!("node {node} appended ops {previous} and {id} with seq {seq}"),
+                    ));
+                }
+            }
+            Event::Equivocation { author } => {
+                self.equivocators.insert(author.clone());
+            }
+            Event::BootRecovered { .. } => {
+                self.boot_recovered.insert(node);
             }
             Event::Dealt { round, commitment } => {
                 if let Some(previous) = self.dealt.insert((node, *round), commitment.clone())

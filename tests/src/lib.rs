@@ -61,17 +61,23 @@ pub async fn full_mesh(
     oracle
 }
 
-/// Registers the engine's channels of the node behind `control` (a quota of 1000 messages per
-/// second per peer each).
+/// Registers the engine's channels (the ledger's included) of the node behind `control` (a quota
+/// of 1000 messages per second per peer each).
 pub async fn channels(
     control: &simulated::Control<PublicKey, deterministic::Context>,
 ) -> cohort_protocol::Channels<
     simulated::Sender<PublicKey, deterministic::Context>,
     simulated::Receiver<PublicKey>,
 > {
-    use cohort_protocol::engine::{BARRIER_CHANNEL, DKG_CHANNEL};
+    use cohort_protocol::engine::{BACKFILL_CHANNEL, BARRIER_CHANNEL, DKG_CHANNEL, GOSSIP_CHANNEL};
     let quota = commonware_runtime::Quota::per_second(commonware_utils::NZU32!(1000));
     let barrier = control.register(BARRIER_CHANNEL, quota).await.unwrap();
     let dkg = control.register(DKG_CHANNEL, quota).await.unwrap();
-    cohort_protocol::Channels { barrier, dkg }
+    let gossip = control.register(GOSSIP_CHANNEL, quota).await.unwrap();
+    let backfill = control.register(BACKFILL_CHANNEL, quota).await.unwrap();
+    cohort_protocol::Channels {
+        barrier,
+        dkg,
+        ledger: Some((gossip, backfill)),
+    }
 }

@@ -13,6 +13,7 @@ fn options(scenario: Scenario, seed: u64) -> RunOptions {
                 Some(5)
             }
             Scenario::Reshare => Some(6),
+            Scenario::Ledger => Some(4),
             _ => None,
         },
         trace: None,

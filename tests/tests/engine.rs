@@ -39,6 +39,7 @@ fn a_late_member_fails_an_attempt_and_a_later_attempt_completes() {
                     task: Task::Dkg,
                     keys: Keys::default(),
                     tamper: None,
+                    ledger: None,
                 },
             );
             handles.push(engine.start(channels(&control).await, control));
@@ -82,6 +83,7 @@ fn a_late_member_fails_an_attempt_and_a_later_attempt_completes() {
                 task: Task::Dkg,
                 keys: keys_handle.clone(),
                 tamper: None,
+                ledger: None,
             },
         );
         // Peers are gone: the handshake cannot finish, which is reported, not fatal.

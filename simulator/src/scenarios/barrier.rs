@@ -84,6 +84,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         late_starts: Vec::new(),
         committees: Vec::new(),
         byzantine: None,
+        workload: None,
     }
 }
 

@@ -167,6 +167,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         late_starts,
         committees,
         byzantine,
+        workload: None,
     }
 }
 

@@ -13,7 +13,8 @@ use crate::{
 use cohort_protocol::{
     Channels, Cluster, Config, Engine, EngineError, Outcome, PublicKey,
     dkg::{Keys, actor::Tamper},
-    engine::{BARRIER_CHANNEL, DKG_CHANNEL, Task},
+    engine::{BACKFILL_CHANNEL, BARRIER_CHANNEL, DKG_CHANNEL, GOSSIP_CHANNEL, Task},
+    ledger::actor::{Mailbox, Settings},
 };
 use commonware_cryptography::ed25519;
 use commonware_macros::select;
@@ -43,6 +44,10 @@ pub struct Life {
     pub tamper: Option<Arc<dyn Tamper>>,
     /// When the first life starts (simulated ms from the start of the run; 0: at once).
     pub start_ms: u64,
+    /// Runs the ledger with these settings.
+    pub ledger: Option<Settings>,
+    /// The ledger mailbox of the current life (`None` while the node is down).
+    pub mailbox: Arc<Mutex<Option<Mailbox>>>,
     pub control: simulated::Control<PublicKey, deterministic::Context>,
     pub tracer: SimTracer,
     pub sink: Arc<Mutex<Sink>>,
@@ -81,6 +86,19 @@ impl Life {
                 .register(DKG_CHANNEL, quota)
                 .await
                 .expect("register dkg channel");
+            let ledger = match self.ledger {
+                Some(_) => Some((
+                    self.control
+                        .register(GOSSIP_CHANNEL, quota)
+                        .await
+                        .expect("register gossip channel"),
+                    self.control
+                        .register(BACKFILL_CHANNEL, quota)
+                        .await
+                        .expect("register backfill channel"),
+                )),
+                None => None,
+            };
             let engine = Engine::new(
                 context.child("node").with_attribute("life", lives),
                 Config {
@@ -91,9 +109,18 @@ impl Life {
                     task: self.task,
                     keys: keys.clone(),
                     tamper: self.tamper.clone(),
+                    ledger: self.ledger,
                 },
             );
-            let mut handle = engine.start(Channels { barrier, dkg }, self.control.clone());
+            *self.mailbox.lock().expect("mailbox slot") = engine.ledger();
+            let mut handle = engine.start(
+                Channels {
+                    barrier,
+                    dkg,
+                    ledger,
+                },
+                self.control.clone(),
+            );
             let next_time = crashes
                 .peek()
                 .map(|c| start + Duration::from_millis(c.at_ms));
@@ -114,6 +141,7 @@ impl Life {
                     down_ms = crash.down_ms;
                     handle.abort();
                     let _ = (&mut handle).await;
+                    *self.mailbox.lock().expect("mailbox slot") = None;
                     self.harness_event(&context, "crashed", format!("down_ms={down_ms}"));
                 },
                 _ = halted.next() => {
@@ -121,6 +149,7 @@ impl Life {
                     down_ms = crash.down_ms;
                     handle.abort();
                     let _ = (&mut handle).await;
+                    *self.mailbox.lock().expect("mailbox slot") = None;
                     self.harness_event(
                         &context,
                         "crashed",
@@ -162,13 +191,48 @@ pub async fn run_all(
     sink: &Arc<Mutex<Sink>>,
     deadline: Duration,
 ) -> Option<Vec<Result<Outcome, EngineError>>> {
+    let handles = spawn_all(context, plan, keys, clusters, task, None, oracle, sink)
+        .into_iter()
+        .map(|(handle, _)| handle);
+    let results = select! {
+        results = futures::future::join_all(handles) => Some(results),
+        _ = context.sleep(deadline) => None,
+    }?;
+    Some(
+        results
+            .into_iter()
+            .map(|r| r.expect("engine task did not panic"))
+            .collect(),
+    )
+}
+
+/// A node's lives, running, and the slot holding its current ledger mailbox.
+pub type Spawned = (
+    commonware_runtime::Handle<Result<Outcome, EngineError>>,
+    Arc<Mutex<Option<Mailbox>>>,
+);
+
+/// Starts one [`Life`] per key (node `i` with `clusters[i]`, its crashes from `plan`, a ledger
+/// with `ledger`'s settings if given).
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_all(
+    context: &deterministic::Context,
+    plan: &crate::plan::FaultPlan,
+    keys: &[ed25519::PrivateKey],
+    clusters: Vec<Cluster>,
+    task: Task,
+    ledger: Option<Settings>,
+    oracle: &simulated::Oracle<PublicKey, deterministic::Context>,
+    sink: &Arc<Mutex<Sink>>,
+) -> Vec<Spawned> {
     use commonware_cryptography::Signer as _;
     use commonware_runtime::Spawner as _;
     let clock = Arc::new(context.child("clock"));
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let start = context.current();
-    let mut handles = Vec::with_capacity(keys.len());
+    let mut spawned = Vec::with_capacity(keys.len());
     for (index, (key, cluster)) in keys.iter().zip(clusters).enumerate() {
+        let mailbox = Arc::new(Mutex::new(None));
         let life = Life {
             index,
             key: key.clone(),
@@ -196,25 +260,17 @@ pub async fn run_all(
                 .iter()
                 .find(|l| l.node == index)
                 .map_or(0, |l| l.at_ms),
+            ledger,
+            mailbox: mailbox.clone(),
             control: oracle.control(key.public_key()),
             tracer: SimTracer::new(index as u32, clock.clone(), sink.clone()),
             sink: sink.clone(),
         };
-        handles.push(
-            context
-                .child("life")
-                .with_attribute("index", index)
-                .spawn(move |context| life.run(context, start)),
-        );
+        let handle = context
+            .child("life")
+            .with_attribute("index", index)
+            .spawn(move |context| life.run(context, start));
+        spawned.push((handle, mailbox));
     }
-    let results = select! {
-        results = futures::future::join_all(handles) => Some(results),
-        _ = context.sleep(deadline) => None,
-    }?;
-    Some(
-        results
-            .into_iter()
-            .map(|r| r.expect("engine task did not panic"))
-            .collect(),
-    )
+    spawned
 }

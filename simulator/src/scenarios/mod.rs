@@ -6,6 +6,7 @@
 
 mod barrier;
 mod dkg;
+mod ledger;
 mod life;
 
 use crate::{plan::FaultPlan, trace::Sink};
@@ -47,13 +48,14 @@ pub enum Scenario {
     DkgAbsent,
     Reshare,
     DkgByzantine,
+    Ledger,
 }
 
 /// The scenario `cohort-sim run` uses when none is named.
 pub const DEFAULT_SCENARIO: Scenario = Scenario::Barrier;
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Barrier,
         Scenario::BarrierCrash,
         Scenario::BarrierMismatch,
@@ -62,6 +64,7 @@ impl Scenario {
         Scenario::DkgAbsent,
         Scenario::Reshare,
         Scenario::DkgByzantine,
+        Scenario::Ledger,
     ];
 
     pub fn name(self) -> &'static str {
@@ -74,6 +77,7 @@ impl Scenario {
             Scenario::DkgAbsent => "dkg-absent",
             Scenario::Reshare => "reshare",
             Scenario::DkgByzantine => "dkg-byzantine",
+            Scenario::Ledger => "ledger",
         }
     }
 
@@ -103,6 +107,9 @@ impl Scenario {
             Scenario::Reshare => {
                 "epoch 0 DKG, then a reshare to a committee with one member replaced and one added: same group key"
             }
+            Scenario::Ledger => {
+                "members append signed ops under latency and loss; after a heal and quiesce every ledger is equal"
+            }
         }
     }
 
@@ -120,6 +127,7 @@ impl Scenario {
             Scenario::DkgByzantine => 4..=64,
             // The epoch 0 committee is every node but the two newcomers.
             Scenario::Reshare => 4..=64,
+            Scenario::Ledger => 1..=64,
         }
     }
 
@@ -134,6 +142,7 @@ impl Scenario {
             | Scenario::DkgAbsent
             | Scenario::Reshare
             | Scenario::DkgByzantine => dkg::plan(self, seed, nodes),
+            Scenario::Ledger => ledger::plan(self, seed, nodes),
         }
     }
 
@@ -154,6 +163,7 @@ impl Scenario {
             | Scenario::DkgAbsent
             | Scenario::Reshare
             | Scenario::DkgByzantine => dkg::run(self, context, seed, plan, sink).await,
+            Scenario::Ledger => ledger::run(self, context, seed, plan, sink).await,
         }
     }
 }
