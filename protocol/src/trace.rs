@@ -87,10 +87,21 @@ pub enum Event {
         pages: u64,
         ops: u64,
     },
+    /// A backfill run with `peer` failed after `pages` pages and `ops` new ops.
+    BackfillRunFailed {
+        peer: PublicKey,
+        pages: u64,
+        ops: u64,
+        reason: &'static str,
+    },
     /// A backfill round ended, caught up with a peer or out of peers; the ledger holds `ops`.
     BackfillRoundEnded { caught_up: bool, ops: u64 },
     /// The first backfill round ended: boot recovery is complete.
     BootRecovered { ops: u64 },
+    /// The ledger opened its op store, which held `ops` synced ops.
+    LedgerOpened { ops: u64 },
+    /// The op store holds `total` ops, all synced.
+    OpsSynced { total: u64 },
 }
 
 impl Event {
@@ -120,8 +131,11 @@ impl Event {
             Event::OpAppended { .. } => "op_appended",
             Event::Equivocation { .. } => "equivocation",
             Event::BackfillRunDone { .. } => "backfill_run_done",
+            Event::BackfillRunFailed { .. } => "backfill_run_failed",
             Event::BackfillRoundEnded { .. } => "backfill_round_ended",
             Event::BootRecovered { .. } => "boot_recovered",
+            Event::LedgerOpened { .. } => "ledger_opened",
+            Event::OpsSynced { .. } => "ops_synced",
         }
     }
 }
@@ -183,10 +197,17 @@ impl fmt::Display for Event {
             Event::BackfillRunDone { peer, pages, ops } => {
                 write!(f, " peer={peer} pages={pages} ops={ops}")
             }
+            Event::BackfillRunFailed {
+                peer,
+                pages,
+                ops,
+                reason,
+            } => write!(f, " peer={peer} pages={pages} ops={ops} reason={reason}"),
             Event::BackfillRoundEnded { caught_up, ops } => {
                 write!(f, " caught_up={caught_up} ops={ops}")
             }
-            Event::BootRecovered { ops } => write!(f, " ops={ops}"),
+            Event::BootRecovered { ops } | Event::LedgerOpened { ops } => write!(f, " ops={ops}"),
+            Event::OpsSynced { total } => write!(f, " total={total}"),
         }
     }
 }
@@ -226,7 +247,9 @@ impl Tracer for LogTracer {
             | Event::Dealt { .. }
             | Event::Acked { .. }
             | Event::OpAppended { .. }
+            | Event::OpsSynced { .. }
             | Event::BackfillRunDone { .. }
+            | Event::BackfillRunFailed { .. }
             | Event::BackfillRoundEnded { .. } => {
                 tracing::debug!(event = event.name(), "{event}")
             }

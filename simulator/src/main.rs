@@ -162,6 +162,9 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                     ""
                 }
             );
+            for note in &report.notes {
+                println!("note: {note}");
+            }
             if !report.passed() {
                 print_failure(&report);
             }

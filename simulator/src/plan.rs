@@ -88,6 +88,9 @@ pub struct FaultPlan {
     /// What the members append to the ledger (ledger scenarios).
     #[serde(default)]
     pub workload: Option<Workload>,
+    /// Nodes cut off from the others until the workload ends (`ledger-partition`).
+    #[serde(default)]
+    pub partition: Option<Vec<usize>>,
 }
 
 /// The ledger workload: every member submits `Data` ops (payload sizes uniform in
@@ -100,6 +103,10 @@ pub struct Workload {
     pub duration_ms: u64,
     pub quiesce_ms: u64,
     pub max_payload: usize,
+    /// Ops written to the stores of the members that start on time before anything runs (a
+    /// ledger that already exists: `late-joiner`).
+    #[serde(default)]
+    pub preload_ops: u64,
 }
 
 /// Node `node` is absent from the start and starts `at_ms` into the run.
@@ -148,11 +155,17 @@ pub const MIN_UP_MS: u64 = 2_000;
 
 /// Draws 1..=MAX_CRASHES crashes of any of `nodes` nodes, in time order.
 pub fn draw_crashes(rng: &mut ChaCha8Rng, nodes: usize) -> Vec<CrashPlan> {
+    draw_crashes_within(rng, nodes, CRASH_WINDOW_MS)
+}
+
+/// Draws 1..=MAX_CRASHES crashes of any of `nodes` nodes within `window_ms` of the start, in
+/// time order.
+pub fn draw_crashes_within(rng: &mut ChaCha8Rng, nodes: usize, window_ms: u64) -> Vec<CrashPlan> {
     let count = rng.random_range(1..=MAX_CRASHES);
     let mut crashes: Vec<CrashPlan> = (0..count)
         .map(|_| CrashPlan {
             node: rng.random_range(0..nodes),
-            at_ms: rng.random_range(0..CRASH_WINDOW_MS),
+            at_ms: rng.random_range(0..window_ms.max(1)),
             down_ms: rng.random_range(10..=MAX_DOWN_MS),
         })
         .collect();

@@ -46,6 +46,8 @@ pub struct RunReport {
     pub wall_ms: u64,
     /// The last trace events, oldest first.
     pub recent: Vec<TraceLine>,
+    /// Measurements the scenario reported.
+    pub notes: Vec<String>,
 }
 
 impl RunReport {
@@ -136,6 +138,7 @@ pub fn run_plan(options: &RunOptions, plan: FaultPlan) -> std::io::Result<RunRep
         sim_ms,
         wall_ms: wall.elapsed().as_millis() as u64,
         recent: sink.recent(),
+        notes: sink.notes.clone(),
     })
 }
 

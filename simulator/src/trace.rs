@@ -72,6 +72,12 @@ pub struct Observations {
     pub appended: BTreeMap<(u32, u64), String>,
     /// Nodes that completed boot recovery (at least once).
     pub boot_recovered: BTreeSet<u32>,
+    /// Ops each node's op store held synced, as last reported.
+    pub ops_synced: BTreeMap<u32, u64>,
+    /// Ops each node's op store held when it last opened, and how many times it opened.
+    pub ledger_opened: BTreeMap<u32, (u64, u32)>,
+    /// Each node's backfill runs, completed or failed: (pages, new ops).
+    pub backfill_runs: BTreeMap<u32, Vec<(u64, u64)>>,
     /// Online violations.
     pub violations: Vec<Violation>,
 }
@@ -141,6 +147,30 @@ impl Observations {
             Event::BootRecovered { .. } => {
                 self.boot_recovered.insert(node);
             }
+            Event::BackfillRunDone { pages, ops, .. }
+            | Event::BackfillRunFailed { pages, ops, .. } => {
+                self.backfill_runs
+                    .entry(node)
+                    .or_default()
+                    .push((*pages, *ops));
+            }
+            Event::OpsSynced { total } => {
+                self.ops_synced.insert(node, *total);
+            }
+            Event::LedgerOpened { ops } => {
+                let synced = self.ops_synced.get(&node).copied().unwrap_or(0);
+                if *ops < synced {
+                    self.violations.push(Violation::new(
+                        "no-synced-op-lost",
+                        format!(
+                            "node {node} reopened its ledger with {ops} ops after syncing {synced}"
+                        ),
+                    ));
+                }
+                self.ops_synced.insert(node, *ops);
+                let opened = self.ledger_opened.entry(node).or_insert((0, 0));
+                *opened = (*ops, opened.1 + 1);
+            }
             Event::Dealt { round, commitment } => {
                 if let Some(previous) = self.dealt.insert((node, *round), commitment.clone())
                     && previous != *commitment
@@ -196,6 +226,8 @@ pub struct Sink {
     writer: Option<Box<dyn std::io::Write + Send>>,
     /// What the checks need from the trace.
     pub observations: Observations,
+    /// Measurements a scenario reports next to its verdict (`cohort-sim run` prints them).
+    pub notes: Vec<String>,
 }
 
 impl Sink {
@@ -206,6 +238,7 @@ impl Sink {
             recent: VecDeque::with_capacity(RECENT_EVENTS),
             writer,
             observations: Observations::default(),
+            notes: Vec::new(),
         }
     }
 

@@ -5,7 +5,9 @@
 //! pages through one plan), and follows `next_cursor` until the server says `more == false`: a
 //! ledger of any size syncs completely, with no silent cap. Every reply is adversarial:
 //!
-//! - a reply with another request id is not for this run (late, or forged) and is ignored;
+//! - every request (each page, each retry after a lost request) has a fresh id, and a reply with
+//!   another id than the last request's is not for this run (late, or forged) and is ignored:
+//!   a late reply to a retried request can never be taken for a page that went backwards;
 //! - `Busy { retry_after }` and `Rejected` end the run as a failure (the scheduler backs off);
 //! - a page that claims `more` but holds no op, or does not move the cursor forward, proves the
 //!   server hostile (an honest server always makes progress), as does any op the ledger rejects
@@ -37,8 +39,8 @@ pub enum Failure {
 /// What to do after a reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Send this request next.
-    Next(Message),
+    /// Ask for the next page ([`Run::request`]).
+    Next,
     /// The server has nothing more: caught up with it.
     Done,
     Failed(Failure),
@@ -70,11 +72,11 @@ pub struct Run {
 }
 
 impl Run {
-    /// A run with `peer` (the caller's index) under request id `id`.
-    pub fn new(peer: usize, id: u64, known: Vec<OpId>, missing: Vec<OpId>, limit: u32) -> Self {
+    /// A run with `peer` (the caller's index).
+    pub fn new(peer: usize, known: Vec<OpId>, missing: Vec<OpId>, limit: u32) -> Self {
         Self {
             peer,
-            id,
+            id: 0,
             known,
             missing,
             cursor: 0,
@@ -89,6 +91,7 @@ impl Run {
         self.peer
     }
 
+    /// The id of the last request.
     pub fn id(&self) -> u64 {
         self.id
     }
@@ -103,8 +106,10 @@ impl Run {
         self.new_ops
     }
 
-    /// The request for the next page.
-    pub fn request(&self) -> Message {
+    /// The request for the next page (or the same page again, after a lost request), under the
+    /// fresh request id `id`.
+    pub fn request(&mut self, id: u64) -> Message {
+        self.id = id;
         Message::Request {
             id: self.id,
             known: self.known.clone(),
@@ -152,7 +157,7 @@ impl Run {
             self.idle = 0;
         }
         self.cursor = next_cursor;
-        Verdict::Next(self.request())
+        Verdict::Next
     }
 
     /// Judges a `Busy` or `Rejected` reply.
@@ -180,24 +185,25 @@ mod tests {
 
     #[test]
     fn a_run_follows_the_cursor_until_no_more() {
-        let mut run = Run::new(2, 9, vec![], vec![], 100);
-        let Message::Request { cursor, id, .. } = run.request() else {
+        let mut run = Run::new(2, vec![], vec![], 100);
+        let Message::Request { cursor, id, .. } = run.request(9) else {
             panic!()
         };
         assert_eq!((cursor, id), (0, 9));
         assert_eq!(run.check_page(100, 100, true), None);
-        let Verdict::Next(Message::Request { cursor, .. }) = run.after_page(100, true, page(100))
-        else {
+        assert_eq!(run.after_page(100, true, page(100)), Verdict::Next);
+        let Message::Request { cursor, id, .. } = run.request(10) else {
             panic!()
         };
-        assert_eq!(cursor, 100);
+        assert_eq!((cursor, id), (100, 10));
         assert_eq!(run.after_page(150, false, page(50)), Verdict::Done);
         assert_eq!((run.pages(), run.new_ops()), (2, 150));
     }
 
     #[test]
     fn replies_of_other_runs_are_not_ours() {
-        let run = Run::new(2, 9, vec![], vec![], 100);
+        let mut run = Run::new(2, vec![], vec![], 100);
+        let request = run.request(9);
         let busy = Message::Busy {
             id: 9,
             retry_after_ms: 5,
@@ -211,7 +217,10 @@ mod tests {
                 retry_after_ms: 5
             }
         ));
-        assert!(!run.is_reply(2, &run.request()));
+        assert!(!run.is_reply(2, &request));
+        // After a retry under a new id, the late reply to the first request is not ours.
+        run.request(10);
+        assert!(!run.is_reply(2, &busy));
         assert_eq!(
             run.refused(&busy),
             Some(Verdict::Failed(Failure::Busy {
@@ -222,7 +231,7 @@ mod tests {
 
     #[test]
     fn a_server_that_claims_more_forever_is_caught() {
-        let mut run = Run::new(0, 1, vec![], vec![], 100);
+        let mut run = Run::new(0, vec![], vec![], 100);
         // No op but `more`: hostile at once.
         assert!(matches!(
             run.check_page(0, 10, true),
@@ -235,19 +244,19 @@ mod tests {
             assert_eq!(run.check_page(10, cursor, true), None);
             let verdict = run.after_page(cursor, true, page(0));
             if i < MAX_IDLE_PAGES {
-                assert!(matches!(verdict, Verdict::Next(_)));
+                assert_eq!(verdict, Verdict::Next);
             } else {
                 assert_eq!(verdict, Verdict::Failed(Failure::Stalled));
             }
         }
         // A cursor that does not move forward.
-        let run = Run::new(0, 1, vec![], vec![], 100);
+        let run = Run::new(0, vec![], vec![], 100);
         assert!(run.check_page(5, 0, false).is_some());
     }
 
     #[test]
     fn invalid_or_out_of_order_ops_prove_the_server_hostile() {
-        let mut run = Run::new(0, 1, vec![], vec![], 100);
+        let mut run = Run::new(0, vec![], vec![], 100);
         let bad = PageResult {
             new_ops: 3,
             rejected: 1,
@@ -257,7 +266,7 @@ mod tests {
             run.after_page(3, true, bad),
             Verdict::Failed(Failure::Hostile("served an invalid op"))
         );
-        let mut run = Run::new(0, 1, vec![], vec![], 100);
+        let mut run = Run::new(0, vec![], vec![], 100);
         let unordered = PageResult {
             new_ops: 3,
             rejected: 0,

@@ -17,7 +17,8 @@
 //! - **Backfill rounds** follow the scheduler ([`crate::sync::scheduler`]): at boot (boot
 //!   recovery), then whenever the node wants one and the scheduler says it is due. A round asks
 //!   peers one at a time, each for a whole run ([`crate::backfill::client::Run`]); every request
-//!   has a deadline ([`Settings::request_timeout`]). The round ends as soon as the node is
+//!   has a deadline ([`Settings::request_timeout`]) and is sent again (under a fresh id) when it
+//!   passes, [`REQUEST_ATTEMPTS`] times in all before the run fails. The round ends as soon as the node is
 //!   caught up, or when no peer is left. Caught up means: a run just completed, no op waits for
 //!   a parent, and no peer whose last digest differed from ours is still to be asked (a peer
 //!   that reported another digest is a *suspect* until a run with it completes or it reports
@@ -311,10 +312,15 @@ impl LedgerMetrics {
     }
 }
 
-/// The run in progress and its request's deadline.
+/// Tries of one backfill request (the first and the retries after a deadline) before the run
+/// fails: a lost message on a lossy link must not cost the whole run.
+pub const REQUEST_ATTEMPTS: u32 = 3;
+
+/// The run in progress, its request's deadline, and how often that request was sent.
 struct Active {
     run: Run,
     deadline: SystemTime,
+    attempts: u32,
 }
 
 /// The ledger actor of one node.
@@ -380,6 +386,7 @@ where
             ops.push(op);
         }
         dag.apply_trusted(ops);
+        cfg.tracer.record(Event::LedgerOpened { ops: store.len() });
         let peers: Vec<PublicKey> = cfg
             .cluster
             .members()
@@ -464,16 +471,19 @@ where
         if let Some(active) = &self.active
             && now >= active.deadline
         {
-            let peer = active.run.peer();
-            self.active = None;
-            self.run_failed(
-                peer,
-                now,
-                Failure::Busy {
-                    retry_after: Duration::ZERO,
-                },
-                "timeout",
-            );
+            if active.attempts < REQUEST_ATTEMPTS {
+                self.send_request(now);
+            } else {
+                let active = self.active.take().expect("checked");
+                self.run_failed(
+                    &active.run,
+                    now,
+                    Failure::Busy {
+                        retry_after: Duration::ZERO,
+                    },
+                    "no answer",
+                );
+            }
         }
         if self.scheduler.expire_stale(now).is_some() {
             self.active = None;
@@ -495,22 +505,20 @@ where
         if self.active.is_none() {
             match self.scheduler.choose(now) {
                 Some(peer) => {
-                    let id = self.next_request_id;
-                    self.next_request_id += 1;
                     // Everything the peer has that we lack (the ops our pending ones wait for
                     // included), not only the missing parents: the peer may lack those.
                     let run = Run::new(
                         peer,
-                        id,
                         self.dag.known(),
                         Vec::new(),
                         self.cfg.settings.page_limit,
                     );
-                    self.send_backfill(peer, run.request());
                     self.active = Some(Active {
                         run,
-                        deadline: now + self.cfg.settings.request_timeout,
+                        deadline: now,
+                        attempts: 0,
                     });
+                    self.send_request(now);
                 }
                 None => self.end_round(now, false),
             }
@@ -537,7 +545,23 @@ where
         }
     }
 
-    fn run_failed(&mut self, peer: usize, now: SystemTime, failure: Failure, why: &'static str) {
+    /// Sends the active run's request (its next page, or the same page again) under a fresh id.
+    fn send_request(&mut self, now: SystemTime) {
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        let timeout = self.cfg.settings.request_timeout;
+        let Some(active) = self.active.as_mut() else {
+            return;
+        };
+        active.attempts += 1;
+        active.deadline = now + timeout;
+        let request = active.run.request(id);
+        let peer = active.run.peer();
+        self.send_backfill(peer, request);
+    }
+
+    fn run_failed(&mut self, run: &Run, now: SystemTime, failure: Failure, why: &'static str) {
+        let peer = run.peer();
         self.metrics.runs_failed.inc();
         let retry_after = match failure {
             Failure::Busy { retry_after } => Some(retry_after),
@@ -548,6 +572,12 @@ where
             self.reject("backfill", peer_key.clone(), reason.to_string(), true);
         }
         tracing::debug!(me = %self.me, peer = %peer_key, why, ?failure, "backfill run failed");
+        self.cfg.tracer.record(Event::BackfillRunFailed {
+            peer: peer_key,
+            pages: run.pages(),
+            ops: run.new_ops(),
+            reason: why,
+        });
         self.scheduler.peer_failed(peer, now, retry_after);
     }
 
@@ -591,6 +621,9 @@ where
                 self.store.append(op.encoded()).await?;
             }
             self.store.sync().await?;
+            self.cfg.tracer.record(Event::OpsSynced {
+                total: self.store.len(),
+            });
             if self.cfg.tracer.crash_point("ledger-synced") {
                 // Halt here, as if the node crashed right after the sync.
                 futures::future::pending::<()>().await;
@@ -819,8 +852,8 @@ where
             return Ok(());
         }
         if let Some(Verdict::Failed(failure)) = active.run.refused(&message) {
-            self.active = None;
-            self.run_failed(index, now, failure, "refused");
+            let active = self.active.take().expect("checked");
+            self.run_failed(&active.run, now, failure, "refused");
             return Ok(());
         }
         let backfill::Message::Response {
@@ -834,8 +867,8 @@ where
         };
         if let Some(Verdict::Failed(failure)) = active.run.check_page(ops.len(), next_cursor, more)
         {
-            self.active = None;
-            self.run_failed(index, now, failure, "bad page");
+            let active = self.active.take().expect("checked");
+            self.run_failed(&active.run, now, failure, "bad page");
             return Ok(());
         }
         let ids: Vec<OpId> = ops.iter().map(|o| o.id()).collect();
@@ -864,9 +897,9 @@ where
         self.scheduler.served(index, now, result.new_ops);
         let active = self.active.as_mut().expect("checked above");
         match active.run.after_page(next_cursor, more, result) {
-            Verdict::Next(request) => {
-                active.deadline = now + self.cfg.settings.request_timeout;
-                self.send_backfill(index, request);
+            Verdict::Next => {
+                active.attempts = 0;
+                self.send_request(now);
             }
             Verdict::Done => {
                 let run = self.active.take().expect("active").run;
@@ -884,8 +917,8 @@ where
                 }
             }
             Verdict::Failed(failure) => {
-                self.active = None;
-                self.run_failed(index, now, failure, "bad page");
+                let active = self.active.take().expect("active");
+                self.run_failed(&active.run, now, failure, "bad page");
             }
         }
         Ok(())

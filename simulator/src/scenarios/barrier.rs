@@ -85,6 +85,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         committees: Vec::new(),
         byzantine: None,
         workload: None,
+        partition: None,
     }
 }
 

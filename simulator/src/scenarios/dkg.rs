@@ -168,6 +168,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         committees,
         byzantine,
         workload: None,
+        partition: None,
     }
 }
 

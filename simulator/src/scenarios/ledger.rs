@@ -6,10 +6,22 @@
 //! cluster is left alone for the quiesce period, after which the invariants are checked on every
 //! member's ledger.
 //!
+//! `ledger-crash`: the same while members crash at drawn times during the workload and at drawn
+//! crash points (right after the op store synced, before the ops are broadcast or acknowledged),
+//! losing what they had not synced, and restart from their own storage.
+//!
+//! `ledger-partition`: a drawn half of the members is cut off from the other half for the whole
+//! workload; both halves append independently, then the heal joins them.
+//!
+//! `late-joiner`: before anything runs, the members that start on time hold a ledger of
+//! [`PRELOAD_OPS`] ops (written to their op stores); one drawn member starts 1 to 3 s late with
+//! an empty store while the others append, and must catch up through many backfill pages.
+//!
 //! Invariants:
 //! - `ledger-converges`: after the quiesce, every member reports the same state digest and op
-//!   count, with nothing pending, and has completed boot recovery. Heartbeats go on meanwhile,
-//!   so the check looks (every 20 ms, for up to 10 s) for an instant with no op in flight;
+//!   count, with nothing pending, and has completed boot recovery. Heartbeats go on meanwhile
+//!   (and a crash point may still take a member down), so the check looks (every 20 ms, for up
+//!   to 10 s) for an instant with every member up and recovered, and no op in flight;
 //! - `no-acked-op-lost`: every op a member acknowledged (its submit returned an id) is in every
 //!   member's ledger;
 //! - `honest-never-rejected`: no member refused a ledger input from another (they are all
@@ -17,7 +29,12 @@
 //! - `honest-never-equivocates` (online, from the trace, across restarts): no member appended two
 //!   different ops with one seq;
 //! - `pending-bounded`: no member's pending buffer ever held more than its bound (checked on the
-//!   final status: the bound is enforced on every insert).
+//!   final status: the bound is enforced on every insert);
+//! - `no-synced-op-lost` (online, from the trace): a restarted member's op store holds at least
+//!   every op it had synced before the crash;
+//! - `late-joiner-pages` (`late-joiner`): the late member fetched the preloaded ledger through
+//!   more than one page (over one run, or several when a lost request cut a run short: the next
+//!   run starts where it stopped); pages and runs are printed as a note.
 
 use super::{
     Scenario, Violation,
@@ -25,7 +42,10 @@ use super::{
     life::spawn_all,
 };
 use crate::{
-    plan::{FaultPlan, Workload, draw_links, plan_rng},
+    plan::{
+        FaultPlan, LateStart, Workload, draw_crashes_within, draw_distinct, draw_links,
+        draw_point_crashes, plan_rng,
+    },
     trace::Sink,
 };
 use bytes::Bytes;
@@ -33,12 +53,14 @@ use cohort_protocol::{
     PROTOCOL_VERSION, PublicKey, Timing,
     engine::Task,
     ledger::{
-        OpId,
+        Dag, Op, OpId, OpKind, SignedOp,
         actor::{Mailbox, Settings, Status},
         dag,
+        op::MAX_OP_BYTES,
     },
 };
-use commonware_cryptography::Signer as _;
+use cohort_storage::ledger::OpStore;
+use commonware_cryptography::{Signer as _, ed25519};
 use commonware_p2p::simulated::{self, Link};
 use commonware_runtime::{Clock as _, Spawner as _, Supervisor as _, deterministic};
 use commonware_utils::Probability;
@@ -52,6 +74,10 @@ use std::{
 
 /// Node counts drawn when `--nodes` is not given.
 const DRAWN_NODES: std::ops::RangeInclusive<usize> = 4..=10;
+/// Node counts of `late-joiner` (every on-time member holds the whole preloaded ledger).
+const LATE_JOINER_NODES: std::ops::RangeInclusive<usize> = 3..=6;
+/// Ops that exist before the late joiner starts.
+pub const PRELOAD_OPS: u64 = 20_000;
 /// Heartbeat period of the simulated members.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
 /// Quiet time after the heal before the checks.
@@ -74,29 +100,104 @@ pub fn settings() -> Settings {
     }
 }
 
-pub fn plan(_scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
+pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
     let mut rng = plan_rng(seed);
-    let nodes = nodes.unwrap_or_else(|| rng.random_range(DRAWN_NODES));
+    let drawn = match scenario {
+        Scenario::LateJoiner => rng.random_range(LATE_JOINER_NODES),
+        _ => rng.random_range(DRAWN_NODES),
+    };
+    let nodes = nodes.unwrap_or(drawn);
     let links = draw_links(&mut rng, nodes);
     let workload = Workload {
         ops_per_sec: rng.random_range(2..=10),
         duration_ms: rng.random_range(4_000..=8_000),
         quiesce_ms: QUIESCE.as_millis() as u64,
         max_payload: MAX_PAYLOAD,
+        preload_ops: if scenario == Scenario::LateJoiner {
+            PRELOAD_OPS
+        } else {
+            0
+        },
+    };
+    let (crashes, point_crashes) = if scenario == Scenario::LedgerCrash {
+        let crashes = draw_crashes_within(&mut rng, nodes, workload.duration_ms);
+        let crashed: Vec<usize> = crashes.iter().map(|c| c.node).collect();
+        // A crash point per persisted batch: right after the sync, before the broadcast.
+        let points = draw_point_crashes(&mut rng, nodes, &crashed, 60);
+        (crashes, points)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let partition = (scenario == Scenario::LedgerPartition && nodes >= 2).then(|| {
+        let all: Vec<usize> = (0..nodes).collect();
+        draw_distinct(&mut rng, &all, nodes / 2)
+    });
+    let late_starts = if scenario == Scenario::LateJoiner {
+        vec![LateStart {
+            node: rng.random_range(0..nodes),
+            at_ms: rng.random_range(1_000..=3_000),
+        }]
+    } else {
+        Vec::new()
     };
     FaultPlan {
         nodes,
         steps: 0,
         links,
         odd_node: None,
-        crashes: Vec::new(),
-        point_crashes: Vec::new(),
+        crashes,
+        point_crashes,
         bench: false,
-        late_starts: Vec::new(),
+        late_starts,
         committees: Vec::new(),
         byzantine: None,
         workload: Some(workload),
+        partition,
     }
+}
+
+/// `count` ops by `authors` (round robin), each on top of all the ops before it, with small
+/// `Data` payloads: a ledger that already exists.
+pub fn preload_history(
+    keys: &[ed25519::PrivateKey],
+    authors: &[usize],
+    count: u64,
+) -> Vec<SignedOp> {
+    let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
+    let mut dag = Dag::new(&members, dag::Config::default());
+    let mut ops = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let author = authors[(i as usize) % authors.len()];
+        let op = SignedOp::sign(
+            &keys[author],
+            Op {
+                author: [0; 32],
+                seq: dag.next_seq(author),
+                parents: dag.parents_for(author),
+                kind: OpKind::Data(Bytes::from(i.to_be_bytes().repeat(4))),
+                time_ms: 0,
+            },
+        );
+        dag.apply_trusted(vec![op.clone()]);
+        ops.push(op);
+    }
+    ops
+}
+
+/// Writes `ops` to the op store of node `node` (as if it had applied them before this run).
+async fn preload_store(context: &deterministic::Context, node: usize, ops: &[SignedOp]) {
+    let (mut store, existing) = OpStore::open(
+        context.child("preload").with_attribute("node", node),
+        &format!("node{node}"),
+        MAX_OP_BYTES,
+    )
+    .await
+    .expect("open the op store");
+    assert!(existing.is_empty(), "preloading a fresh store");
+    for op in ops {
+        store.append(op.encoded()).await.expect("append");
+    }
+    store.sync().await.expect("sync");
 }
 
 pub async fn run(
@@ -111,6 +212,24 @@ pub async fn run(
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let cluster = cluster(&members, PROTOCOL_VERSION, Timing::default());
     let oracle = network(&context, &members, &plan.links).await;
+    if let Some(side) = &plan.partition {
+        // Cut every link across the partition until the heal.
+        for link in &plan.links {
+            if side.contains(&link.from) != side.contains(&link.to) {
+                let _ = oracle
+                    .remove_link(members[link.from].clone(), members[link.to].clone())
+                    .await;
+            }
+        }
+    }
+    if workload.preload_ops > 0 {
+        let late: Vec<usize> = plan.late_starts.iter().map(|l| l.node).collect();
+        let authors: Vec<usize> = (0..plan.nodes).filter(|i| !late.contains(i)).collect();
+        let history = preload_history(&keys, &authors, workload.preload_ops);
+        for node in &authors {
+            preload_store(&context, *node, &history).await;
+        }
+    }
     let spawned = spawn_all(
         &context,
         plan,
@@ -174,8 +293,8 @@ pub async fn run(
             ));
         }
     }
-    // Heartbeats go on during the quiesce: wait (bounded) for an instant at which no op is in
-    // flight, i.e. every member reports one digest.
+    // Heartbeats go on during the quiesce: wait (bounded) for an instant at which every member
+    // is up and no op is in flight, i.e. every member reports one digest.
     let settle_end = context.current() + SETTLE;
     let snapshot = loop {
         let mut snapshot = Vec::with_capacity(slots.len());
@@ -186,8 +305,13 @@ pub async fn run(
                 None => None,
             });
         }
+        // A member may also be down (a crash point hit late): wait for its restart and its boot
+        // recovery too.
+        let all_up = snapshot
+            .iter()
+            .all(|s| s.as_ref().is_some_and(|s| s.boot_recovered));
         let digests: BTreeSet<_> = snapshot.iter().flatten().map(|s| s.digest).collect();
-        if digests.len() <= 1 || context.current() >= settle_end {
+        if (all_up && digests.len() <= 1) || context.current() >= settle_end {
             break snapshot;
         }
         context.sleep(SETTLE_POLL).await;
@@ -204,7 +328,54 @@ pub async fn run(
         }
     }
     check_final(&statuses, &acked.lock().expect("acked"), &mut violations);
+    if workload.preload_ops > 0 {
+        check_late_joiner(plan, &workload, &sink, &mut violations);
+    }
     violations
+}
+
+/// `late-joiner-pages`: the late member caught up the preloaded ledger through several pages
+/// (recorded as a note).
+fn check_late_joiner(
+    plan: &FaultPlan,
+    workload: &Workload,
+    sink: &Arc<Mutex<Sink>>,
+    violations: &mut Vec<Violation>,
+) {
+    let mut sink = sink.lock().expect("sink");
+    for late in &plan.late_starts {
+        let runs = sink
+            .observations
+            .backfill_runs
+            .get(&(late.node as u32))
+            .cloned()
+            .unwrap_or_default();
+        // Runs until the preloaded ledger was in: a run cut short (a lost request) is followed
+        // by another with the next peer, which starts where the first stopped.
+        let (mut pages, mut ops, mut count) = (0, 0, 0);
+        for (run_pages, run_ops) in &runs {
+            if ops >= workload.preload_ops {
+                break;
+            }
+            pages += run_pages;
+            ops += run_ops;
+            count += 1;
+        }
+        if ops >= workload.preload_ops && pages > 1 {
+            sink.notes.push(format!(
+                "late joiner node {} caught up {ops} ops in {pages} pages over {count} runs",
+                late.node
+            ));
+        } else {
+            violations.push(Violation::new(
+                "late-joiner-pages",
+                format!(
+                    "node {} (late) fetched {ops} of the {} preloaded ops in {pages} pages over {count} runs",
+                    late.node, workload.preload_ops
+                ),
+            ));
+        }
+    }
 }
 
 /// Every op id a member holds.

@@ -49,13 +49,16 @@ pub enum Scenario {
     Reshare,
     DkgByzantine,
     Ledger,
+    LedgerCrash,
+    LedgerPartition,
+    LateJoiner,
 }
 
 /// The scenario `cohort-sim run` uses when none is named.
 pub const DEFAULT_SCENARIO: Scenario = Scenario::Barrier;
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 12] = [
         Scenario::Barrier,
         Scenario::BarrierCrash,
         Scenario::BarrierMismatch,
@@ -65,6 +68,9 @@ impl Scenario {
         Scenario::Reshare,
         Scenario::DkgByzantine,
         Scenario::Ledger,
+        Scenario::LedgerCrash,
+        Scenario::LedgerPartition,
+        Scenario::LateJoiner,
     ];
 
     pub fn name(self) -> &'static str {
@@ -78,6 +84,9 @@ impl Scenario {
             Scenario::Reshare => "reshare",
             Scenario::DkgByzantine => "dkg-byzantine",
             Scenario::Ledger => "ledger",
+            Scenario::LedgerCrash => "ledger-crash",
+            Scenario::LedgerPartition => "ledger-partition",
+            Scenario::LateJoiner => "late-joiner",
         }
     }
 
@@ -110,6 +119,13 @@ impl Scenario {
             Scenario::Ledger => {
                 "members append signed ops under latency and loss; after a heal and quiesce every ledger is equal"
             }
+            Scenario::LedgerCrash => {
+                "as ledger, while members crash (unsynced ops lost) and restart: no synced op is lost"
+            }
+            Scenario::LedgerPartition => "two halves append independently, then heal and converge",
+            Scenario::LateJoiner => {
+                "a member starts after 20,000 ops exist and catches up through many backfill pages"
+            }
         }
     }
 
@@ -127,7 +143,8 @@ impl Scenario {
             Scenario::DkgByzantine => 4..=64,
             // The epoch 0 committee is every node but the two newcomers.
             Scenario::Reshare => 4..=64,
-            Scenario::Ledger => 1..=64,
+            Scenario::Ledger | Scenario::LedgerCrash | Scenario::LateJoiner => 1..=64,
+            Scenario::LedgerPartition => 2..=64,
         }
     }
 
@@ -142,7 +159,10 @@ impl Scenario {
             | Scenario::DkgAbsent
             | Scenario::Reshare
             | Scenario::DkgByzantine => dkg::plan(self, seed, nodes),
-            Scenario::Ledger => ledger::plan(self, seed, nodes),
+            Scenario::Ledger
+            | Scenario::LedgerCrash
+            | Scenario::LedgerPartition
+            | Scenario::LateJoiner => ledger::plan(self, seed, nodes),
         }
     }
 
@@ -163,7 +183,10 @@ impl Scenario {
             | Scenario::DkgAbsent
             | Scenario::Reshare
             | Scenario::DkgByzantine => dkg::run(self, context, seed, plan, sink).await,
-            Scenario::Ledger => ledger::run(self, context, seed, plan, sink).await,
+            Scenario::Ledger
+            | Scenario::LedgerCrash
+            | Scenario::LedgerPartition
+            | Scenario::LateJoiner => ledger::run(self, context, seed, plan, sink).await,
         }
     }
 }
