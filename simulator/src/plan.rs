@@ -91,6 +91,9 @@ pub struct FaultPlan {
     /// Nodes cut off from the others until the workload ends (`ledger-partition`).
     #[serde(default)]
     pub partition: Option<Vec<usize>>,
+    /// The ledger liar, if any (`ledger-byzantine`).
+    #[serde(default)]
+    pub ledger_liar: Option<crate::ledger_byzantine::LedgerLiar>,
 }
 
 /// The ledger workload: every member submits `Data` ops (payload sizes uniform in

@@ -13,7 +13,10 @@ fn options(scenario: Scenario, seed: u64) -> RunOptions {
                 Some(5)
             }
             Scenario::Reshare => Some(6),
-            Scenario::Ledger | Scenario::LedgerCrash | Scenario::LedgerPartition => Some(4),
+            Scenario::Ledger
+            | Scenario::LedgerCrash
+            | Scenario::LedgerPartition
+            | Scenario::LedgerByzantine => Some(4),
             Scenario::LateJoiner => Some(3),
             _ => None,
         },

@@ -19,10 +19,9 @@
 //!   peers one at a time, each for a whole run ([`crate::backfill::client::Run`]); every request
 //!   has a deadline ([`Settings::request_timeout`]) and is sent again (under a fresh id) when it
 //!   passes, [`REQUEST_ATTEMPTS`] times in all before the run fails. The round ends as soon as the node is
-//!   caught up, or when no peer is left. Caught up means: a run just completed, no op waits for
-//!   a parent, and no peer whose last digest differed from ours is still to be asked (a peer
-//!   that reported another digest is a *suspect* until a run with it completes or it reports
-//!   our digest). A run asks for everything the peer has that we lack, not only the parents our
+//!   caught up, or when no peer is left. Caught up means: a run just completed, and no peer
+//!   whose last digest differed from ours is still to be asked (a peer that reported another
+//!   digest is a *suspect* until a run with it completes or it reports our digest). A run asks for everything the peer has that we lack, not only the parents our
 //!   pending ops miss: the peer we ask may lack those, and may have others we lack.
 //! - **Backfill server.** Requests from members are answered by the rate-limited server
 //!   ([`crate::backfill::server`]).
@@ -910,9 +909,11 @@ where
                     pages: run.pages(),
                     ops: run.new_ops(),
                 });
-                // Caught up: nothing waits for a parent and no peer is known to differ.
-                // Otherwise the round goes on with the next peer.
-                if self.dag.pending_len() == 0 && self.suspects.is_empty() {
+                // Caught up: no peer is known to differ. Otherwise the round goes on with the
+                // next peer. (Ops waiting for a parent do not hold the round: a parent that some
+                // peer has makes that peer's digest differ from ours, and one that nobody has,
+                // such as the lost op of a byzantine author, would hold it forever.)
+                if self.suspects.is_empty() {
                     self.end_round(now, true);
                 }
             }

@@ -86,6 +86,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         byzantine: None,
         workload: None,
         partition: None,
+        ledger_liar: None,
     }
 }
 

@@ -169,6 +169,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         byzantine,
         workload: None,
         partition: None,
+        ledger_liar: None,
     }
 }
 

@@ -17,6 +17,10 @@
 //! [`PRELOAD_OPS`] ops (written to their op stores); one drawn member starts 1 to 3 s late with
 //! an empty store while the others append, and must catch up through many backfill pages.
 //!
+//! `ledger-byzantine`: as `ledger`, with one drawn member replaced by a liar running no honest
+//! engine (see [`crate::ledger_byzantine`]): an equivocator, a forger (ops claiming another
+//! author, ops of a non-member), a replayer of old ops, or a backfill flooder.
+//!
 //! Invariants:
 //! - `ledger-converges`: after the quiesce, every member reports the same state digest and op
 //!   count, with nothing pending, and has completed boot recovery. Heartbeats go on meanwhile
@@ -32,6 +36,14 @@
 //!   final status: the bound is enforced on every insert);
 //! - `no-synced-op-lost` (online, from the trace): a restarted member's op store holds at least
 //!   every op it had synced before the crash;
+//! - `equivocation-detected` (`ledger-byzantine`): every honest member flagged the equivocator;
+//!   `forgeries-rejected`: no honest ledger holds a forged op, and every honest member refused
+//!   the forger; `replays-are-duplicates`: no honest member refused the replayer (its old ops are
+//!   duplicates, not misbehaviour); `flooder-gets-busy`: every honest member answered the
+//!   flooder `Busy`, while `ledger-converges` shows the honest rounds were not starved. In this
+//!   scenario `honest-never-rejected` concerns honest pairs only, the convergence checks run
+//!   over the honest members, and ops may stay pending (a liar's op whose parent only the liar
+//!   had, lost on the way);
 //! - `late-joiner-pages` (`late-joiner`): the late member fetched the preloaded ledger through
 //!   more than one page (over one run, or several when a lost request cut a run short: the next
 //!   run starts where it stopped); pages and runs are printed as a note.
@@ -39,9 +51,10 @@
 use super::{
     Scenario, Violation,
     barrier::{cluster, identities, network},
-    life::spawn_all,
+    life::{QUOTA_PER_SECOND, spawn_all},
 };
 use crate::{
+    ledger_byzantine::{LedgerLiar, LedgerMisbehaviour, Liar, LiarReport},
     plan::{
         FaultPlan, LateStart, Workload, draw_crashes_within, draw_distinct, draw_links,
         draw_point_crashes, plan_rng,
@@ -51,7 +64,7 @@ use crate::{
 use bytes::Bytes;
 use cohort_protocol::{
     PROTOCOL_VERSION, PublicKey, Timing,
-    engine::Task,
+    engine::{BACKFILL_CHANNEL, GOSSIP_CHANNEL, Task},
     ledger::{
         Dag, Op, OpId, OpKind, SignedOp,
         actor::{Mailbox, Settings, Status},
@@ -62,8 +75,8 @@ use cohort_protocol::{
 use cohort_storage::ledger::OpStore;
 use commonware_cryptography::{Signer as _, ed25519};
 use commonware_p2p::simulated::{self, Link};
-use commonware_runtime::{Clock as _, Spawner as _, Supervisor as _, deterministic};
-use commonware_utils::Probability;
+use commonware_runtime::{Clock as _, Quota, Spawner as _, Supervisor as _, deterministic};
+use commonware_utils::{NZU32, Probability};
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use std::{
@@ -132,6 +145,11 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         let all: Vec<usize> = (0..nodes).collect();
         draw_distinct(&mut rng, &all, nodes / 2)
     });
+    let ledger_liar = (scenario == Scenario::LedgerByzantine).then(|| LedgerLiar {
+        node: rng.random_range(0..nodes),
+        misbehaviour: LedgerMisbehaviour::ALL[rng.random_range(0..LedgerMisbehaviour::ALL.len())],
+        seed: rng.random(),
+    });
     let late_starts = if scenario == Scenario::LateJoiner {
         vec![LateStart {
             node: rng.random_range(0..nodes),
@@ -153,6 +171,7 @@ pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
         byzantine: None,
         workload: Some(workload),
         partition,
+        ledger_liar,
     }
 }
 
@@ -240,14 +259,48 @@ pub async fn run(
         &oracle,
         &sink,
     );
-    let slots: Vec<_> = spawned.iter().map(|(_, slot)| slot.clone()).collect();
+    let liar = plan.ledger_liar.as_ref().map(|l| l.node);
+    // The honest members' slots (a liar has none).
+    let slots: Vec<_> = spawned
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != liar)
+        .map(|(i, (_, slot))| (i, slot.clone()))
+        .collect();
+    let liar_report: Arc<Mutex<LiarReport>> = Arc::default();
+    if let Some(l) = &plan.ledger_liar {
+        let control = oracle.control(members[l.node].clone());
+        let quota = Quota::per_second(NZU32!(QUOTA_PER_SECOND));
+        let gossip = control
+            .register(GOSSIP_CHANNEL, quota)
+            .await
+            .expect("register gossip channel");
+        let backfill = control
+            .register(BACKFILL_CHANNEL, quota)
+            .await
+            .expect("register backfill channel");
+        let liar = Liar {
+            key: keys[l.node].clone(),
+            members: members.clone(),
+            me: l.node,
+            rng: ChaCha8Rng::seed_from_u64(l.seed),
+            gossip,
+            backfill,
+            report: liar_report.clone(),
+            until: context.current() + Duration::from_millis(workload.duration_ms),
+        };
+        let misbehaviour = l.misbehaviour;
+        context
+            .child("liar")
+            .spawn(move |context| liar.run(context, misbehaviour));
+    }
 
     // The workload: each member submits Data ops at the drawn rate until the heal.
     let acked: Arc<Mutex<Vec<(usize, OpId)>>> = Arc::default();
     let start = context.current();
     let end = start + Duration::from_millis(workload.duration_ms);
-    for (node, slot) in slots.iter().enumerate() {
-        let slot = slot.clone();
+    for (node, slot) in slots.iter() {
+        let (node, slot) = (*node, slot.clone());
         let acked = acked.clone();
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (node as u64).wrapping_mul(0x9e37_79b9));
         let workload = workload.clone();
@@ -283,13 +336,24 @@ pub async fn run(
     {
         let observations = &sink.lock().expect("sink").observations;
         violations.extend(observations.violations.iter().cloned());
-        if observations.ledger_rejected > 0 || !observations.equivocators.is_empty() {
+        let liar_key = liar.map(|l| members[l].clone());
+        for ((node, peer), reasons) in &observations.refused {
+            if Some(*node as usize) != liar && Some(peer) != liar_key.as_ref() {
+                violations.push(Violation::new(
+                    "honest-never-rejected",
+                    format!("node {node} refused honest {peer}: {reasons:?}"),
+                ));
+            }
+        }
+        let honest_flagged: Vec<_> = observations
+            .equivocators
+            .iter()
+            .filter(|a| Some(*a) != liar_key.as_ref())
+            .collect();
+        if !honest_flagged.is_empty() {
             violations.push(Violation::new(
                 "honest-never-rejected",
-                format!(
-                    "{} ledger inputs refused, equivocators flagged: {:?}",
-                    observations.ledger_rejected, observations.equivocators
-                ),
+                format!("honest members flagged as equivocators: {honest_flagged:?}"),
             ));
         }
     }
@@ -298,7 +362,7 @@ pub async fn run(
     let settle_end = context.current() + SETTLE;
     let snapshot = loop {
         let mut snapshot = Vec::with_capacity(slots.len());
-        for slot in &slots {
+        for (_, slot) in &slots {
             let mailbox = slot.lock().expect("slot").clone();
             snapshot.push(match mailbox {
                 Some(mut mailbox) => mailbox.status().await.ok(),
@@ -317,7 +381,8 @@ pub async fn run(
         context.sleep(SETTLE_POLL).await;
     };
     let mut statuses: Vec<(usize, Status, BTreeSet<OpId>)> = Vec::new();
-    for (node, (slot, status)) in slots.iter().zip(snapshot).enumerate() {
+    for ((node, slot), status) in slots.iter().zip(snapshot) {
+        let node = *node;
         let mailbox = slot.lock().expect("slot").clone();
         match (status, op_ids(mailbox).await) {
             (Some(status), Some(ids)) => statuses.push((node, status, ids)),
@@ -327,11 +392,111 @@ pub async fn run(
             )),
         }
     }
-    check_final(&statuses, &acked.lock().expect("acked"), &mut violations);
+    // A liar's ops may wait forever for a parent only it had (lost on the way): pending ops are
+    // only an honest-cluster failure.
+    let expect_no_pending = plan.ledger_liar.is_none();
+    check_final(
+        &statuses,
+        &acked.lock().expect("acked"),
+        expect_no_pending,
+        &mut violations,
+    );
+    if let Some(l) = &plan.ledger_liar {
+        let report = liar_report.lock().expect("liar report").clone();
+        let observations = &sink.lock().expect("sink").observations;
+        check_liar(
+            l,
+            &members,
+            &report,
+            observations,
+            &statuses,
+            &mut violations,
+        );
+    }
     if workload.preload_ops > 0 {
         check_late_joiner(plan, &workload, &sink, &mut violations);
     }
     violations
+}
+
+/// The invariants of `ledger-byzantine` (see the module docs).
+fn check_liar(
+    liar: &LedgerLiar,
+    members: &[PublicKey],
+    report: &LiarReport,
+    observations: &crate::trace::Observations,
+    statuses: &[(usize, Status, BTreeSet<OpId>)],
+    violations: &mut Vec<Violation>,
+) {
+    let key = &members[liar.node];
+    let honest = || {
+        statuses
+            .iter()
+            .map(|(node, status, ids)| (*node, status, ids))
+    };
+    match liar.misbehaviour {
+        LedgerMisbehaviour::Equivocate => {
+            if report.forks == 0 {
+                return;
+            }
+            for (node, status, _) in honest() {
+                if !status.flagged.contains(key) {
+                    violations.push(Violation::new(
+                        "equivocation-detected",
+                        format!(
+                            "node {node} did not flag the equivocator {key} ({} forks sent)",
+                            report.forks
+                        ),
+                    ));
+                }
+            }
+        }
+        LedgerMisbehaviour::Forge => {
+            for (node, _, ids) in honest() {
+                if let Some(id) = report.forged.iter().find(|id| ids.contains(*id)) {
+                    violations.push(Violation::new(
+                        "forgeries-rejected",
+                        format!(
+                            "node {node} applied the forged op {}",
+                            hex(&id.as_ref()[..8])
+                        ),
+                    ));
+                }
+                let refused = observations.refused.get(&(node as u32, key.clone()));
+                if !report.forged.is_empty()
+                    && !refused.is_some_and(|r| r.iter().any(|r| r.contains("invalid op")))
+                {
+                    violations.push(Violation::new(
+                        "forgeries-rejected",
+                        format!("node {node} never refused the forger's ops: {refused:?}"),
+                    ));
+                }
+            }
+        }
+        LedgerMisbehaviour::Replay => {
+            for (node, _, _) in honest() {
+                if let Some(reasons) = observations.refused.get(&(node as u32, key.clone())) {
+                    violations.push(Violation::new(
+                        "replays-are-duplicates",
+                        format!("node {node} refused the replayer: {reasons:?}"),
+                    ));
+                }
+            }
+        }
+        LedgerMisbehaviour::Flood => {
+            for (node, status, _) in honest() {
+                if !report.busy_from.contains(&status.me) {
+                    violations.push(Violation::new(
+                        "flooder-gets-busy",
+                        format!(
+                            "node {node} never answered the flooder Busy ({} requests sent)",
+                            report.requests
+                        ),
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// `late-joiner-pages`: the late member caught up the preloaded ledger through several pages
@@ -397,6 +562,7 @@ async fn op_ids(mailbox: Option<Mailbox>) -> Option<BTreeSet<OpId>> {
 fn check_final(
     statuses: &[(usize, Status, BTreeSet<OpId>)],
     acked: &[(usize, OpId)],
+    expect_no_pending: bool,
     violations: &mut Vec<Violation>,
 ) {
     let Some((_, reference, _)) = statuses.first() else {
@@ -416,7 +582,7 @@ fn check_final(
                 ),
             ));
         }
-        if status.pending != 0 || !status.boot_recovered {
+        if (expect_no_pending && status.pending != 0) || !status.boot_recovered {
             violations.push(Violation::new(
                 "ledger-converges",
                 format!(

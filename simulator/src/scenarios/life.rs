@@ -193,7 +193,7 @@ pub async fn run_all(
 ) -> Option<Vec<Result<Outcome, EngineError>>> {
     let handles = spawn_all(context, plan, keys, clusters, task, None, oracle, sink)
         .into_iter()
-        .map(|(handle, _)| handle);
+        .flat_map(|(handle, _)| handle);
     let results = select! {
         results = futures::future::join_all(handles) => Some(results),
         _ = context.sleep(deadline) => None,
@@ -206,14 +206,15 @@ pub async fn run_all(
     )
 }
 
-/// A node's lives, running, and the slot holding its current ledger mailbox.
+/// A node's lives, running (`None`: the plan's ledger liar, which runs no engine), and the slot
+/// holding its current ledger mailbox.
 pub type Spawned = (
-    commonware_runtime::Handle<Result<Outcome, EngineError>>,
+    Option<commonware_runtime::Handle<Result<Outcome, EngineError>>>,
     Arc<Mutex<Option<Mailbox>>>,
 );
 
 /// Starts one [`Life`] per key (node `i` with `clusters[i]`, its crashes from `plan`, a ledger
-/// with `ledger`'s settings if given).
+/// with `ledger`'s settings if given), except for the plan's ledger liar.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_all(
     context: &deterministic::Context,
@@ -233,6 +234,10 @@ pub fn spawn_all(
     let mut spawned = Vec::with_capacity(keys.len());
     for (index, (key, cluster)) in keys.iter().zip(clusters).enumerate() {
         let mailbox = Arc::new(Mutex::new(None));
+        if plan.ledger_liar.as_ref().is_some_and(|l| l.node == index) {
+            spawned.push((None, mailbox));
+            continue;
+        }
         let life = Life {
             index,
             key: key.clone(),
@@ -270,7 +275,7 @@ pub fn spawn_all(
             .child("life")
             .with_attribute("index", index)
             .spawn(move |context| life.run(context, start));
-        spawned.push((handle, mailbox));
+        spawned.push((Some(handle), mailbox));
     }
     spawned
 }

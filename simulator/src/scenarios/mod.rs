@@ -52,13 +52,14 @@ pub enum Scenario {
     LedgerCrash,
     LedgerPartition,
     LateJoiner,
+    LedgerByzantine,
 }
 
 /// The scenario `cohort-sim run` uses when none is named.
 pub const DEFAULT_SCENARIO: Scenario = Scenario::Barrier;
 
 impl Scenario {
-    pub const ALL: [Scenario; 12] = [
+    pub const ALL: [Scenario; 13] = [
         Scenario::Barrier,
         Scenario::BarrierCrash,
         Scenario::BarrierMismatch,
@@ -71,6 +72,7 @@ impl Scenario {
         Scenario::LedgerCrash,
         Scenario::LedgerPartition,
         Scenario::LateJoiner,
+        Scenario::LedgerByzantine,
     ];
 
     pub fn name(self) -> &'static str {
@@ -87,6 +89,7 @@ impl Scenario {
             Scenario::LedgerCrash => "ledger-crash",
             Scenario::LedgerPartition => "ledger-partition",
             Scenario::LateJoiner => "late-joiner",
+            Scenario::LedgerByzantine => "ledger-byzantine",
         }
     }
 
@@ -126,6 +129,9 @@ impl Scenario {
             Scenario::LateJoiner => {
                 "a member starts after 20,000 ops exist and catches up through many backfill pages"
             }
+            Scenario::LedgerByzantine => {
+                "a member equivocates, forges, replays or floods backfill: flagged, rejected, duplicates, Busy; honest ones converge"
+            }
         }
     }
 
@@ -145,6 +151,8 @@ impl Scenario {
             Scenario::Reshare => 4..=64,
             Scenario::Ledger | Scenario::LedgerCrash | Scenario::LateJoiner => 1..=64,
             Scenario::LedgerPartition => 2..=64,
+            // A liar and at least two honest members (one fork each).
+            Scenario::LedgerByzantine => 3..=64,
         }
     }
 
@@ -162,7 +170,8 @@ impl Scenario {
             Scenario::Ledger
             | Scenario::LedgerCrash
             | Scenario::LedgerPartition
-            | Scenario::LateJoiner => ledger::plan(self, seed, nodes),
+            | Scenario::LateJoiner
+            | Scenario::LedgerByzantine => ledger::plan(self, seed, nodes),
         }
     }
 
@@ -186,7 +195,8 @@ impl Scenario {
             Scenario::Ledger
             | Scenario::LedgerCrash
             | Scenario::LedgerPartition
-            | Scenario::LateJoiner => ledger::run(self, context, seed, plan, sink).await,
+            | Scenario::LateJoiner
+            | Scenario::LedgerByzantine => ledger::run(self, context, seed, plan, sink).await,
         }
     }
 }
