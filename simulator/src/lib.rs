@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod byzantine;
 pub mod explore;
+pub mod ledger_bench;
 pub mod ledger_byzantine;
 pub mod plan;
 pub mod run;

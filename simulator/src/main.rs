@@ -40,16 +40,24 @@ enum Command {
         check_determinism: bool,
     },
     /// Benchmark: `bench dkg --nodes 4,8,16` times a whole simulated ceremony (zero latency)
-    /// next to the same cryptography done directly, and prints the ratio.
+    /// next to the same cryptography done directly, and prints the ratio; `bench ledger` times
+    /// applying backfilled pages next to raw ed25519 verification of the same ops, and a late
+    /// joiner catching up a ledger in the simulator.
     Bench {
-        /// What to benchmark (`dkg`).
+        /// What to benchmark (`dkg` or `ledger`).
         what: String,
-        /// Committee sizes, comma separated.
+        /// Committee sizes, comma separated (`dkg`).
         #[arg(long, default_value = "4,8,16")]
         nodes: String,
-        /// Repetitions per size (medians are reported).
+        /// Repetitions per size (medians are reported; `dkg`).
         #[arg(long, default_value_t = 3)]
         reps: usize,
+        /// Ops applied (`ledger`).
+        #[arg(long, default_value_t = 20_000)]
+        ops: u64,
+        /// Ops the late joiner catches up (`ledger`).
+        #[arg(long, default_value_t = 100_000)]
+        catch_up: u64,
     },
     /// Run every seed of a range (`A..B`, or `A..=B` to include B).
     Explore {
@@ -171,9 +179,41 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             println!("{}", report.summary_line());
             Ok(verdict(report.passed()))
         }
-        Command::Bench { what, nodes, reps } => {
+        Command::Bench {
+            what,
+            ops,
+            catch_up,
+            ..
+        } if what == "ledger" => {
+            let a = cohort_simulator::ledger_bench::apply(ops)?;
+            println!(
+                "apply: ops={} pages={} raw_single_ops_per_s={:.0} raw_batch_ops_per_s={:.0} apply_ops_per_s={:.0} ratio_apply_over_single={:.2}",
+                a.ops,
+                a.pages,
+                a.rate(a.raw_single),
+                a.rate(a.raw_batch),
+                a.rate(a.apply),
+                a.ratio()
+            );
+            let c = cohort_simulator::ledger_bench::catch_up(catch_up)?;
+            println!(
+                "catch_up: ops={} wall_ms={:.0} ops_per_s={:.0} sim_ms={:.0} peak_rss_mb={}",
+                c.ops,
+                c.wall.as_secs_f64() * 1e3,
+                c.ops as f64 / c.wall.as_secs_f64().max(1e-9),
+                c.sim.as_secs_f64() * 1e3,
+                c.peak_rss_kb.map_or("unknown".to_string(), |kb| format!(
+                    "{:.0}",
+                    kb as f64 / 1024.0
+                ))
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what, nodes, reps, ..
+        } => {
             if what != "dkg" {
-                return Err(format!("unknown benchmark {what:?}; known: dkg"));
+                return Err(format!("unknown benchmark {what:?}; known: dkg, ledger"));
             }
             let sizes: Vec<usize> = nodes
                 .split(',')

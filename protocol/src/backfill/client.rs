@@ -8,7 +8,10 @@
 //! - every request (each page, each retry after a lost request) has a fresh id, and a reply with
 //!   another id than the last request's is not for this run (late, or forged) and is ignored:
 //!   a late reply to a retried request can never be taken for a page that went backwards;
-//! - `Busy { retry_after }` and `Rejected` end the run as a failure (the scheduler backs off);
+//! - `Busy { retry_after }` with a short `retry_after` ([`MAX_PACED_WAIT`]) makes the run wait
+//!   that long and ask again: a client catching up a large ledger paces itself to the server's
+//!   rate limit instead of starting over. A longer `retry_after`, a second `Busy` in a row
+//!   ([`MAX_BUSY_IN_ROW`]), and `Rejected` end the run as a failure (the scheduler backs off);
 //! - a page that claims `more` but holds no op, or does not move the cursor forward, proves the
 //!   server hostile (an honest server always makes progress), as does any op the ledger rejects
 //!   or any op still waiting for a parent once the page is applied (an honest server sends
@@ -22,6 +25,13 @@ use std::time::Duration;
 
 /// Consecutive pages without a new op after which a run that still claims `more` is abandoned.
 pub const MAX_IDLE_PAGES: u32 = 4;
+
+/// Longest `retry_after` a run waits out itself (it paces to the server's rate limit) rather
+/// than failing.
+pub const MAX_PACED_WAIT: Duration = Duration::from_secs(1);
+
+/// `Busy` answers in a row (with no page between) after which the run fails.
+pub const MAX_BUSY_IN_ROW: u32 = 2;
 
 /// How a run ended badly.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +78,7 @@ pub struct Run {
     limit: u32,
     pages: u64,
     idle: u32,
+    busy_in_row: u32,
     new_ops: u64,
 }
 
@@ -83,6 +94,7 @@ impl Run {
             limit: limit.clamp(1, MAX_PAGE_OPS as u32),
             pages: 0,
             idle: 0,
+            busy_in_row: 0,
             new_ops: 0,
         }
     }
@@ -135,9 +147,24 @@ impl Run {
         None
     }
 
+    /// How long to wait before asking again after a `Busy` reply, if the run paces itself
+    /// rather than failing (see the module docs).
+    pub fn pace(&mut self, reply: &Message) -> Option<Duration> {
+        let Message::Busy { retry_after_ms, .. } = reply else {
+            return None;
+        };
+        let wait = Duration::from_millis(*retry_after_ms);
+        if wait > MAX_PACED_WAIT || self.busy_in_row + 1 >= MAX_BUSY_IN_ROW {
+            return None;
+        }
+        self.busy_in_row += 1;
+        Some(wait)
+    }
+
     /// Judges a page once its ops are applied.
     pub fn after_page(&mut self, next_cursor: u64, more: bool, result: PageResult) -> Verdict {
         self.pages += 1;
+        self.busy_in_row = 0;
         if result.rejected > 0 {
             return Verdict::Failed(Failure::Hostile("served an invalid op"));
         }
@@ -227,6 +254,25 @@ mod tests {
                 retry_after: Duration::from_millis(5)
             }))
         );
+    }
+
+    #[test]
+    fn a_run_paces_itself_to_a_short_busy_but_not_forever() {
+        let mut run = Run::new(0, vec![], vec![], 100);
+        run.request(1);
+        let busy = |ms| Message::Busy {
+            id: 1,
+            retry_after_ms: ms,
+        };
+        assert_eq!(run.pace(&busy(20)), Some(Duration::from_millis(20)));
+        // A second Busy with no page between: fail (the caller then uses `refused`).
+        assert_eq!(run.pace(&busy(20)), None);
+        // A page resets the count.
+        assert_eq!(run.after_page(10, true, page(10)), Verdict::Next);
+        assert_eq!(run.pace(&busy(20)), Some(Duration::from_millis(20)));
+        // A long retry_after is not waited out.
+        let mut run = Run::new(0, vec![], vec![], 100);
+        assert_eq!(run.pace(&busy(5_000)), None);
     }
 
     #[test]

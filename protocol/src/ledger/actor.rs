@@ -850,6 +850,12 @@ where
         if !active.run.is_reply(index, &message) {
             return Ok(());
         }
+        if let Some(wait) = active.run.pace(&message) {
+            // Paced to the server's rate limit: ask again once it has a token for us.
+            active.attempts = 0;
+            active.deadline = now + wait;
+            return Ok(());
+        }
         if let Some(Verdict::Failed(failure)) = active.run.refused(&message) {
             let active = self.active.take().expect("checked");
             self.run_failed(&active.run, now, failure, "refused");

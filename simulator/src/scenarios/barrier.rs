@@ -255,7 +255,7 @@ pub async fn run(
 }
 
 /// The simulated network of `members` with the drawn `links`, started.
-pub(super) async fn network(
+pub(crate) async fn network(
     context: &deterministic::Context,
     members: &[PublicKey],
     links: &[crate::plan::LinkPlan],

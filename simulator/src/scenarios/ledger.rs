@@ -204,7 +204,7 @@ pub fn preload_history(
 }
 
 /// Writes `ops` to the op store of node `node` (as if it had applied them before this run).
-async fn preload_store(context: &deterministic::Context, node: usize, ops: &[SignedOp]) {
+pub(crate) async fn preload_store(context: &deterministic::Context, node: usize, ops: &[SignedOp]) {
     let (mut store, existing) = OpStore::open(
         context.child("preload").with_attribute("node", node),
         &format!("node{node}"),

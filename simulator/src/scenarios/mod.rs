@@ -9,6 +9,13 @@ mod dkg;
 mod ledger;
 mod life;
 
+pub(crate) use barrier::network as ledger_network;
+pub(crate) use ledger::{
+    preload_history as ledger_preload_history, preload_store as ledger_preload_store,
+    settings as ledger_settings,
+};
+pub(crate) use life::spawn_all as spawn_lives;
+
 use crate::{plan::FaultPlan, trace::Sink};
 use commonware_runtime::deterministic;
 use std::sync::{Arc, Mutex};
