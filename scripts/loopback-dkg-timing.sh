@@ -26,7 +26,7 @@ for run in $(seq 1 "$RUNS"); do
     if (( (now - start) / 1000000000 >= STALL_AFTER )); then break; fi
     keys=()
     for i in 0 1 2 3; do
-      port=$((BASE + 2 * i + 1))
+      port=$((BASE + 3 * i + 1))
       key=$(curl -s --max-time 1 "http://127.0.0.1:$port/metrics" 2>/dev/null \
         | sed -n 's/^node_dkg_group_key{group_key="\([0-9a-f]*\)"} 1$/\1/p' | head -1 || true)
       [[ -n "$key" ]] && keys+=("$key")

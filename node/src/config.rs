@@ -91,6 +91,9 @@ pub struct NodeConfig {
     pub listen: SocketAddr,
     /// Prometheus metrics over HTTP at `/metrics`.
     pub metrics: SocketAddr,
+    /// The admin API (`/status`, `/ops`), on a loopback address only; absent: no admin API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<SocketAddr>,
     /// Folder of the node's storage.
     pub data_dir: PathBuf,
     /// Default log filter (`RUST_LOG` overrides it), e.g. `info` or `cohort=debug,info`.
@@ -268,6 +271,16 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         return Err(malformed(
             path,
             format!("this node's key {me} is not a member of the cluster"),
+        ));
+    }
+    if let Some(admin) = config.admin
+        && !admin.ip().is_loopback()
+    {
+        return Err(malformed(
+            path,
+            format!(
+                "admin address {admin} is not a loopback address (the admin API has no authentication)"
+            ),
         ));
     }
     let mut peers = Vec::with_capacity(config.peers.len());

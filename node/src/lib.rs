@@ -1,9 +1,11 @@
 //! Cohort's production node: the protocol engine on commonware's tokio runtime, authenticated
-//! p2p (lookup flavour, known peer addresses), Prometheus metrics and structured logs.
+//! p2p (lookup flavour, known peer addresses), Prometheus metrics, structured logs, and a local
+//! admin API for the ledger.
 //!
 //! The node is thin: it loads files, builds a runtime context and p2p channels, and hands them to
 //! `cohort_protocol::Engine`, exactly as the simulator does.
 
+pub mod admin;
 pub mod config;
 pub mod hex;
 pub mod run;

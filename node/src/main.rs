@@ -1,7 +1,7 @@
 //! `cohort`: run a node, or a local testnet.
 
 use clap::{Parser, Subcommand};
-use cohort_node::{config::LogFormat, run, testnet};
+use cohort_node::{admin, config, config::LogFormat, hex, run, testnet};
 use std::{path::PathBuf, process::ExitCode};
 
 #[derive(Parser)]
@@ -21,6 +21,24 @@ enum Command {
         /// Log format (the filter comes from RUST_LOG or the config's log_level).
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+    },
+    /// Print a running node's status (JSON) from its admin API.
+    Status {
+        /// The node's config file (its `admin` address is used).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Append a Data op through a running node's admin API; prints the op id.
+    Submit {
+        /// The node's config file (its `admin` address is used).
+        #[arg(long)]
+        config: PathBuf,
+        /// The payload, as text.
+        #[arg(long, conflicts_with = "hex")]
+        data: Option<String>,
+        /// The payload, as hex.
+        #[arg(long)]
+        hex: Option<String>,
     },
     /// A local cluster on loopback.
     Testnet {
@@ -48,8 +66,50 @@ enum TestnetCommand {
     },
 }
 
+/// The admin address of the node configured at `path`.
+fn admin_addr(path: &std::path::Path) -> Result<std::net::SocketAddr, String> {
+    let loaded = config::load(path).map_err(|e| e.to_string())?;
+    loaded
+        .config
+        .admin
+        .ok_or_else(|| format!("{} has no admin address", path.display()))
+}
+
+/// Runs an admin command: 0 on success, 1 if the node answered with an error or is not
+/// reachable, 2 for a set-up mistake.
+fn admin_command(result: Result<String, (u8, String)>) -> ExitCode {
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err((code, e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(code)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Status { config } => admin_command((|| {
+            let addr = admin_addr(&config).map_err(|e| (2, e))?;
+            let status = admin::get_status(addr).map_err(|e| (1, format!("{addr}: {e}")))?;
+            serde_json::to_string_pretty(&status).map_err(|e| (1, e.to_string()))
+        })()),
+        Command::Submit {
+            config,
+            data,
+            hex: payload_hex,
+        } => admin_command((|| {
+            let addr = admin_addr(&config).map_err(|e| (2, e))?;
+            let payload = match (data, payload_hex) {
+                (Some(text), None) => text.into_bytes(),
+                (None, Some(h)) => hex::decode(&h).ok_or((2, format!("--hex {h:?} is not hex")))?,
+                _ => return Err((2, "give the payload with --data or --hex".to_string())),
+            };
+            admin::submit(addr, &payload).map_err(|e| (1, format!("{addr}: {e}")))
+        })()),
         Command::Run { config, log_format } => match run::run(&config, log_format) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

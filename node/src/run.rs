@@ -2,9 +2,10 @@
 //!
 //! Start-up checks everything that can be wrong with the machine or the files before the runtime
 //! starts (config, key, cluster, both ports), so each mistake is one clear line. Then the node:
-//! serves Prometheus metrics (the runtime's and ours) at `/metrics`, connects to its peers,
-//! and hands the runtime context and the p2p channels to the protocol engine — the same
-//! `cohort_protocol::Engine` the simulator runs.
+//! serves Prometheus metrics (the runtime's and ours) at `/metrics`, serves the admin API
+//! ([`crate::admin`]) if the config names its (loopback) address, connects to its peers, and
+//! hands the runtime context and the p2p channels to the protocol engine — the same
+//! `cohort_protocol::Engine` the simulator runs — with the ledger running beside the DKG.
 //!
 //! SIGINT/SIGTERM stop the runtime gracefully (tasks get [`STOP_TIMEOUT`] to finish). A protocol
 //! failure (for example a peer with another cluster definition) is logged and ends the process
@@ -14,7 +15,8 @@ use crate::config::{self, ConfigError, Loaded, LogFormat};
 use cohort_protocol::{
     Channels, Config, Engine, EngineError, LogTracer,
     dkg::Keys,
-    engine::{BARRIER_CHANNEL, DKG_CHANNEL, Task},
+    engine::{BACKFILL_CHANNEL, BARRIER_CHANNEL, DKG_CHANNEL, GOSSIP_CHANNEL, Task},
+    ledger,
 };
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
 use commonware_macros::select;
@@ -133,6 +135,20 @@ pub fn run(path: &Path, format: LogFormat) -> Result<(), NodeError> {
             source,
         })?;
     drop(bind("p2p", loaded.config.listen)?);
+    let admin_listener = match loaded.config.admin {
+        Some(addr) => {
+            let listener = bind("the admin API", addr)?;
+            listener
+                .set_nonblocking(true)
+                .map_err(|source| NodeError::Bind {
+                    what: "the admin API",
+                    addr,
+                    source,
+                })?;
+            Some((listener, addr))
+        }
+        None => None,
+    };
     let data_dir = loaded.resolve(&loaded.config.data_dir);
     std::fs::create_dir_all(&data_dir).map_err(|source| NodeError::DataDir {
         path: data_dir.clone(),
@@ -144,7 +160,7 @@ pub fn run(path: &Path, format: LogFormat) -> Result<(), NodeError> {
             .with_storage_directory(data_dir)
             .with_worker_threads(2),
     );
-    runner.start(|context| node_main(context, loaded, metrics_listener))
+    runner.start(|context| node_main(context, loaded, metrics_listener, admin_listener))
 }
 
 /// Node-level metrics that outlive the engine's actors.
@@ -160,6 +176,7 @@ async fn node_main(
     context: tokio::Context,
     loaded: Loaded,
     metrics_listener: TcpListener,
+    admin_listener: Option<(TcpListener, SocketAddr)>,
 ) -> Result<(), NodeError> {
     let me = loaded.key.public_key();
     let name = loaded.config.name.clone();
@@ -229,6 +246,8 @@ async fn node_main(
     let quota = Quota::per_second(NZU32!(CHANNEL_QUOTA));
     let barrier = network.register(BARRIER_CHANNEL, quota);
     let dkg = network.register(DKG_CHANNEL, quota);
+    let gossip = network.register(GOSSIP_CHANNEL, quota);
+    let backfill = network.register(BACKFILL_CHANNEL, quota);
     let _network = network.start();
 
     // Published as soon as the node holds the result durably (not when the engine ends, after
@@ -265,16 +284,25 @@ async fn node_main(
             partition_prefix: PARTITION_PREFIX.to_string(),
             tracer: LogTracer,
             task: Task::Dkg,
-            keys,
+            keys: keys.clone(),
             tamper: None,
-            ledger: None,
+            ledger: Some(ledger::actor::Settings::default()),
         },
     );
+    if let Some((listener, addr)) = admin_listener {
+        crate::admin::serve(
+            listener,
+            addr,
+            name.clone(),
+            engine.ledger().expect("the ledger is configured"),
+            keys,
+        );
+    }
     let engine = engine.start(
         Channels {
             barrier,
             dkg,
-            ledger: None,
+            ledger: Some((gossip, backfill)),
         },
         oracle,
     );
@@ -296,11 +324,13 @@ async fn node_main(
     let result = select! {
         outcome = engine => match outcome {
             Ok(Ok(outcome)) => {
+                // The engine serves the ledger after its ceremony; it only ends if the ledger
+                // stops on its own.
                 info!(
                     node = %name,
                     boot = outcome.boot,
                     epoch = outcome.dkg.as_ref().map(|d| d.epoch),
-                    "ceremonies done; serving until signalled"
+                    "engine stopped; waiting for a signal"
                 );
                 let signal = (&mut signalled).await;
                 info!(node = %name, signal, "stopping");

@@ -1,7 +1,7 @@
 //! `cohort testnet init` and `cohort testnet run`: a local cluster on loopback.
 //!
 //! `init` writes, under DIR: `cluster.toml` and, per node, `nodeI/key` and `nodeI/config.toml`
-//! (p2p on `base_port + 2i`, metrics on `base_port + 2i + 1`). It refuses to overwrite an
+//! (p2p on `base_port + 3i`, metrics on `base_port + 3i + 1`, admin API on `base_port + 3i + 2`). It refuses to overwrite an
 //! existing testnet, so keys are never lost by accident.
 //!
 //! `run` starts every `nodeI/config.toml` under DIR as a child `cohort run` process (logs in
@@ -59,12 +59,15 @@ pub enum TestnetError {
 /// The barrier's reconnect cap in a testnet's cluster definition.
 pub const TESTNET_RECONNECT_CAP: std::time::Duration = std::time::Duration::from_millis(400);
 
+/// Ports each testnet node uses from its base: p2p, metrics, admin API.
+pub const PORTS_PER_NODE: u16 = 3;
+
 /// Writes a testnet of `nodes` nodes under `dir`.
 pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError> {
     if nodes == 0 || nodes > MAX_TESTNET_NODES {
         return Err(TestnetError::BadNodeCount);
     }
-    let end = base_port as u32 + 2 * nodes as u32;
+    let end = base_port as u32 + PORTS_PER_NODE as u32 * nodes as u32;
     if end > 65_536 {
         return Err(TestnetError::BadPorts {
             base: base_port,
@@ -97,7 +100,10 @@ pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError
     )
     .expect("generated cluster is valid");
     let address = |i: usize, offset: u16| {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, base_port + 2 * i as u16 + offset))
+        SocketAddr::from((
+            Ipv4Addr::LOCALHOST,
+            base_port + PORTS_PER_NODE * i as u16 + offset,
+        ))
     };
     config::save_cluster(&cluster_path, &cluster)?;
     for (i, key) in keys.iter().enumerate() {
@@ -118,6 +124,7 @@ pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError
             cluster_file: "../cluster.toml".into(),
             listen: address(i, 0),
             metrics: address(i, 1),
+            admin: Some(address(i, 2)),
             data_dir: "data".into(),
             log_level: "info".into(),
             peers,

@@ -1,12 +1,13 @@
 //! Real `cohort` processes on loopback: a 4-node cluster runs its DKG to one group key, stops
 //! cleanly and loads the key after a restart without running the ceremony again; a node killed
 //! (SIGKILL) mid-ceremony and restarted still lets the cluster finish with one key; a node with
-//! another cluster definition is refused with a clear error on both sides; set-up
+//! another cluster definition is refused with a clear error on both sides; ops submitted to one
+//! node's admin API reach every node, and a node killed (SIGKILL) and restarted catches up; set-up
 //! mistakes are one clear line.
 //!
 //! Every wait is bounded; children are killed if a test fails half-way.
 
-use cohort_node::testnet::scrape;
+use cohort_node::{admin, testnet::scrape};
 use std::{
     net::{Ipv4Addr, SocketAddr, TcpListener},
     path::{Path, PathBuf},
@@ -18,6 +19,7 @@ use std::{
 const BIN: &str = env!("CARGO_BIN_EXE_cohort");
 const DKG_DEADLINE: Duration = Duration::from_secs(90);
 const EXIT_DEADLINE: Duration = Duration::from_secs(30);
+const LEDGER_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Lowest and span of the ports the tests use: below Linux's ephemeral range (32768 and up), so
 /// an outgoing connection of a parallel test cannot take a port between our probe and the bind.
@@ -42,12 +44,29 @@ fn free_base_port(count: u16) -> u16 {
     }
 }
 
+/// Runs `cohort` with `args` to completion (killed after [`EXIT_DEADLINE`]: a command expected
+/// to fail at once must not hang the test if it does not).
 fn cohort(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run cohort")
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cohort");
+    let until = Instant::now() + EXIT_DEADLINE;
+    while child.try_wait().expect("wait for cohort").is_none() {
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("cohort {args:?} did not exit within {EXIT_DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("cohort output")
 }
 
 fn init(dir: &Path, nodes: usize) -> u16 {
-    let base = free_base_port(2 * nodes as u16 + 100);
+    let base = free_base_port(3 * nodes as u16 + 100);
     let out = cohort(&[
         "testnet",
         "init",
@@ -152,7 +171,51 @@ impl Drop for Nodes {
 }
 
 fn metrics_addr(base: u16, i: usize) -> SocketAddr {
-    SocketAddr::from((Ipv4Addr::LOCALHOST, base + 2 * i as u16 + 1))
+    SocketAddr::from((Ipv4Addr::LOCALHOST, base + 3 * i as u16 + 1))
+}
+
+fn admin_addr(base: u16, i: usize) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, base + 3 * i as u16 + 2))
+}
+
+/// Waits (bounded) until the `n` nodes' admin APIs report one state digest, each holding at
+/// least `min_ops` ops and every id of `ids`; returns the common op count.
+fn wait_for_one_ledger(nodes: &Nodes, base: u16, n: usize, min_ops: u64, ids: &[String]) -> u64 {
+    let until = Instant::now() + LEDGER_DEADLINE;
+    loop {
+        let statuses: Vec<_> = (0..n)
+            .filter_map(|i| admin::get_status(admin_addr(base, i)).ok())
+            .collect();
+        let digests: std::collections::BTreeSet<_> =
+            statuses.iter().map(|s| s.digest.clone()).collect();
+        if statuses.len() == n && digests.len() == 1 && statuses[0].ops >= min_ops {
+            let all_there = (0..n).all(|i| {
+                let mut held = std::collections::BTreeSet::new();
+                let mut after = 0;
+                while let Ok(page) = admin::get_ops(admin_addr(base, i), after, 1000) {
+                    if page.ops.is_empty() {
+                        break;
+                    }
+                    held.extend(page.ops.into_iter().map(|o| o.id));
+                    after = page.next;
+                }
+                ids.iter().all(|id| held.contains(id))
+            });
+            if all_there {
+                return statuses[0].ops;
+            }
+        }
+        assert!(
+            Instant::now() < until,
+            "the ledgers did not converge within {LEDGER_DEADLINE:?}: {:?}; node0 log:\n{}",
+            statuses
+                .iter()
+                .map(|s| (s.node.clone(), s.ops, s.digest[..8].to_string()))
+                .collect::<Vec<_>>(),
+            nodes.log(0)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits (bounded) until all `n` nodes report the DKG complete; returns their group keys.
@@ -226,6 +289,71 @@ fn four_nodes_agree_on_a_group_key_and_load_it_after_a_restart() {
         );
         assert!(log.contains(&keys[0]));
     }
+}
+
+#[test]
+fn ops_submitted_to_one_node_reach_all_and_a_killed_node_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = init(dir.path(), 4);
+    let mut nodes = Nodes::start(dir.path(), 4);
+    // Each node appends its Boot op; wait for the ledger API of every node.
+    wait_for_one_ledger(&nodes, base, 4, 4, &[]);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let id = admin::submit(admin_addr(base, 0), format!("op {i}").as_bytes())
+            .expect("submit to node0");
+        assert_eq!(id.len(), 64);
+        ids.push(id);
+    }
+    // An oversized payload is refused with a clear status.
+    let err = admin::submit(admin_addr(base, 0), &vec![0u8; 20_000]).unwrap_err();
+    assert!(err.contains("413"), "{err}");
+    let before = wait_for_one_ledger(&nodes, base, 4, 9, &ids);
+
+    // SIGKILL node 2; the others go on appending; it restarts and catches up.
+    nodes.kill(2);
+    for i in 0..5 {
+        ids.push(
+            admin::submit(admin_addr(base, 1), format!("while down {i}").as_bytes())
+                .expect("submit to node1"),
+        );
+    }
+    nodes.restart(dir.path(), 2);
+    let after = wait_for_one_ledger(&nodes, base, 4, before + 6, &ids);
+    assert!(
+        after >= before + 6,
+        "5 ops and node2's second Boot op: {before} -> {after}"
+    );
+    let status = admin::get_status(admin_addr(base, 2)).unwrap();
+    assert!(status.boot_recovered);
+    assert!(status.flagged.is_empty());
+    // `cohort status` prints the same JSON.
+    let out = cohort(&[
+        "status",
+        "--config",
+        dir.path().join("node2/config.toml").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: admin::StatusJson = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed.node, "node2");
+    let out = cohort(&[
+        "submit",
+        "--config",
+        dir.path().join("node2/config.toml").to_str().unwrap(),
+        "--data",
+        "from the cli",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim().len(), 64);
+    stop_cleanly(&mut nodes);
 }
 
 #[test]
@@ -353,12 +481,13 @@ fn set_up_mistakes_are_one_clear_line() {
 
     // Port already in use.
     let config = dir.path().join("node1/config.toml");
-    let _taken = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, base + 2))).unwrap();
+    // Node 1's p2p port (3 ports per node: p2p, metrics, admin).
+    let _taken = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, base + 3))).unwrap();
     let out = cohort(&["run", "--config", config.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr.contains("cannot listen for p2p on") && stderr.contains(&format!("{}", base + 2)),
+        stderr.contains("cannot listen for p2p on") && stderr.contains(&format!("{}", base + 3)),
         "{stderr}"
     );
 }
