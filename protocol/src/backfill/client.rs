@@ -42,6 +42,8 @@ pub enum Failure {
     Rejected(RejectReason),
     /// Pages kept coming without anything new.
     Stalled,
+    /// The server did not answer a request, nor its retries.
+    Timeout,
     /// The server broke the protocol (the reason says how); it should be blocked.
     Hostile(&'static str),
 }

@@ -176,6 +176,9 @@ enum Request {
         limit: usize,
         reply: oneshot::Sender<(Vec<SignedOp>, u64)>,
     },
+    BootRecovered {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// How other actors (and the admin API) reach the ledger.
@@ -210,6 +213,16 @@ impl Mailbox {
         let (reply, response) = oneshot::channel();
         self.sender
             .try_send(Request::Status { reply })
+            .map_err(|_| Error::Closed)?;
+        response.await.map_err(|_| Error::Closed)
+    }
+
+    /// Resolves once boot recovery is complete (the first backfill round of this start ended):
+    /// what the checkpoint protocol waits for before it proposes or votes.
+    pub async fn boot_recovered(&mut self) -> Result<(), Error> {
+        let (reply, response) = oneshot::channel();
+        self.sender
+            .try_send(Request::BootRecovered { reply })
             .map_err(|_| Error::Closed)?;
         response.await.map_err(|_| Error::Closed)
     }
@@ -342,6 +355,8 @@ where
     want_sync: bool,
     /// Peers whose last reported digest differed from ours, not backfilled from since.
     suspects: BTreeSet<usize>,
+    /// Waiting for boot recovery.
+    recovery_waiters: Vec<oneshot::Sender<()>>,
     next_request_id: u64,
     next_exchange: usize,
     started: SystemTime,
@@ -406,6 +421,7 @@ where
             active: None,
             want_sync: true,
             suspects: BTreeSet::new(),
+            recovery_waiters: Vec::new(),
             next_request_id: 1,
             next_exchange: my_index,
             started: now,
@@ -474,14 +490,7 @@ where
                 self.send_request(now);
             } else {
                 let active = self.active.take().expect("checked");
-                self.run_failed(
-                    &active.run,
-                    now,
-                    Failure::Busy {
-                        retry_after: Duration::ZERO,
-                    },
-                    "no answer",
-                );
+                self.run_failed(&active.run, now, Failure::Timeout, "no answer");
             }
         }
         if self.scheduler.expire_stale(now).is_some() {
@@ -492,14 +501,13 @@ where
             if !wanted || !self.scheduler.due(now) {
                 return Ok(());
             }
+            self.want_sync = false;
+            self.scheduler.begin_round(now, &mut self.context);
             if self.peers.is_empty() {
                 // Alone in the cluster: nothing to recover from.
-                self.scheduler.begin_round(now, &mut self.context);
                 self.end_round(now, true);
                 return Ok(());
             }
-            self.want_sync = false;
-            self.scheduler.begin_round(now, &mut self.context);
         }
         if self.active.is_none() {
             match self.scheduler.choose(now) {
@@ -541,6 +549,9 @@ where
             self.cfg.tracer.record(Event::BootRecovered {
                 ops: self.dag.len(),
             });
+            for waiter in self.recovery_waiters.drain(..) {
+                let _ = waiter.send(());
+            }
         }
     }
 
@@ -660,6 +671,13 @@ where
             }
             Request::Status { reply } => {
                 let _ = reply.send(self.status());
+            }
+            Request::BootRecovered { reply } => {
+                if self.scheduler.boot_recovered() {
+                    let _ = reply.send(());
+                } else {
+                    self.recovery_waiters.push(reply);
+                }
             }
             Request::Ops {
                 after,
