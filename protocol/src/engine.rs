@@ -5,9 +5,14 @@
 //! lives outside this crate.
 //!
 //! The node's ceremony is its [`Task`]: the epoch 0 DKG ([`Task::Dkg`], what the production node
-//! runs; see [`crate::dkg::actor`]), or a *barrier walk* ([`Task::Walk`], a test of the barrier
-//! alone: move through steps `1..=steps` together). Either ends with the cluster-wide shutdown
-//! handshake. After the handshake the node keeps answering its peers for [`LINGER_PERIODS`] sync
+//! runs; see [`crate::dkg::actor`]), a *barrier walk* ([`Task::Walk`], a test of the barrier
+//! alone: move through steps `1..=steps` together), or none ([`Task::Serve`]). A ceremony ends
+//! with the cluster-wide shutdown handshake.
+//!
+//! When the config asks for a ledger ([`Config::ledger`]), the ledger actor
+//! ([`crate::ledger::actor`]) runs beside the ceremony from the start, as a child of the engine's
+//! task (a crash stops both), and the engine keeps serving it after the ceremony: its handle then
+//! resolves only if the ledger stops (a storage error). Its mailbox is [`Engine::ledger`]. After the handshake the node keeps answering its peers for [`LINGER_PERIODS`] sync
 //! periods, so a peer whose acknowledgement was lost still gets a repeat before we go quiet.
 //!
 //! Crash safety: each step is recorded durably before it is announced, and completion (all

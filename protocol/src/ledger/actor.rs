@@ -16,13 +16,15 @@
 //!   peer (round robin over the members), asking for the peer's in return.
 //! - **Backfill rounds** follow the scheduler ([`crate::sync::scheduler`]): at boot (boot
 //!   recovery), then whenever the node wants one and the scheduler says it is due. A round asks
-//!   peers one at a time, each for a whole run ([`crate::backfill::client::Run`]); every request
+//!   peers one at a time, each for a whole run ([`crate::backfill::client::Run`]). Every request
 //!   has a deadline ([`Settings::request_timeout`]) and is sent again (under a fresh id) when it
-//!   passes, [`REQUEST_ATTEMPTS`] times in all before the run fails. The round ends as soon as the node is
-//!   caught up, or when no peer is left. Caught up means: a run just completed, and no peer
-//!   whose last digest differed from ours is still to be asked (a peer that reported another
-//!   digest is a *suspect* until a run with it completes or it reports our digest). A run asks for everything the peer has that we lack, not only the parents our
-//!   pending ops miss: the peer we ask may lack those, and may have others we lack.
+//!   passes, [`REQUEST_ATTEMPTS`] times in all before the run fails; a short `Busy` is waited
+//!   out. A run asks for everything the peer has that we lack, not only the parents our pending
+//!   ops miss: the peer we ask may lack those, and may have others we lack.
+//! - **Caught up.** The round ends as soon as a run completes and no peer whose last digest
+//!   differed from ours is still to be asked (a peer that reported another digest is a
+//!   *suspect* until a run with it completes or it reports our digest), or when no peer is
+//!   left. The first round's end is boot recovery ([`Mailbox::boot_recovered`]).
 //! - **Backfill server.** Requests from members are answered by the rate-limited server
 //!   ([`crate::backfill::server`]).
 //!
