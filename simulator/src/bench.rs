@@ -13,7 +13,7 @@
 
 use crate::{
     Scenario,
-    plan::LinkPlan,
+    plan::perfect_links,
     run::{RunOptions, run_plan},
 };
 use cohort_protocol::dkg::{ceremony::NAMESPACE, wire::Variant};
@@ -60,20 +60,7 @@ fn simulated(nodes: usize, seed: u64) -> Result<Duration, String> {
     };
     let mut plan = Scenario::Dkg.plan(seed, Some(nodes));
     plan.bench = true;
-    plan.links = (0..nodes)
-        .flat_map(|from| {
-            (0..nodes)
-                .filter(move |to| *to != from)
-                .map(move |to| (from, to))
-        })
-        .map(|(from, to)| LinkPlan {
-            from,
-            to,
-            latency_ms: 0,
-            jitter_ms: 0,
-            success_per_mille: 1000,
-        })
-        .collect();
+    plan.links = perfect_links(nodes);
     let start = Instant::now();
     let report = run_plan(&options, plan).map_err(|e| e.to_string())?;
     let elapsed = start.elapsed();

@@ -9,13 +9,13 @@
 //!   drain). It reports ops/s of each and `apply / raw_single`.
 //! - **Catch-up.** Two members on zero-latency, lossless links: one holds a ledger of `ops` ops
 //!   in its op store; the other starts 1 s (simulated) later with an empty store and backfills.
-//!   It times the wall clock from the late member's start until it holds every op (through the
+//!   It times the wall clock from just before the late member's start until it holds every op (through the
 //!   real engine, p2p, op store and backfill), and reports ops/s, the simulated time it took,
 //!   and the process's peak resident memory.
 
 use crate::{
     Scenario,
-    plan::{LateStart, LinkPlan, Workload},
+    plan::{LateStart, Workload, perfect_links},
     run::CYCLE,
     scenarios::{ledger_preload_history, ledger_preload_store, ledger_settings, spawn_lives},
     trace::Sink,
@@ -68,6 +68,9 @@ pub struct CatchUpBench {
     /// Peak resident memory of the process (kB), if the platform reports it.
     pub peak_rss_kb: Option<u64>,
 }
+
+/// When the late member starts (simulated ms after the run's start).
+const LATE_START_MS: u64 = 1_000;
 
 fn keys() -> Vec<ed25519::PrivateKey> {
     (0..4u64)
@@ -194,19 +197,10 @@ pub fn catch_up(ops: u64) -> Result<CatchUpBench, String> {
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let history = ledger_preload_history(&keys, &[0], ops);
     let mut plan = Scenario::Ledger.plan(1, Some(2));
-    plan.links = vec![(0, 1), (1, 0)]
-        .into_iter()
-        .map(|(from, to)| LinkPlan {
-            from,
-            to,
-            latency_ms: 0,
-            jitter_ms: 0,
-            success_per_mille: 1000,
-        })
-        .collect();
+    plan.links = perfect_links(2);
     plan.late_starts = vec![LateStart {
         node: 1,
-        at_ms: 1_000,
+        at_ms: LATE_START_MS,
     }];
     plan.workload = Some(Workload {
         ops_per_sec: 0,
@@ -228,6 +222,8 @@ pub fn catch_up(ops: u64) -> Result<CatchUpBench, String> {
             Timing::default(),
         )
         .expect("valid cluster");
+        // The lives' start times count from here.
+        let run_start = context.current();
         let spawned = spawn_lives(
             &context,
             &plan,
@@ -239,18 +235,19 @@ pub fn catch_up(ops: u64) -> Result<CatchUpBench, String> {
             &sink,
         );
         let late = spawned[1].1.clone();
-        // Wait for the late member's start.
-        let mailbox = loop {
-            if let Some(mailbox) = late.lock().expect("slot").clone() {
-                break mailbox;
-            }
-            context.sleep(Duration::from_millis(1)).await;
-        };
+        // Start the clocks just before the late member starts (the other member is idle until
+        // then), so no part of the catch-up can happen before they run.
+        context
+            .sleep_until(run_start + Duration::from_millis(LATE_START_MS - 1))
+            .await;
         let (wall, sim_start) = (Instant::now(), context.current());
-        let mut mailbox = mailbox;
         loop {
-            let status = mailbox.status().await.map_err(|e| e.to_string())?;
-            if status.ops >= ops {
+            let mailbox = late.lock().expect("slot").clone();
+            let held = match mailbox {
+                Some(mut mailbox) => mailbox.status().await.map_or(0, |s| s.ops),
+                None => 0,
+            };
+            if held >= ops {
                 break;
             }
             if context
@@ -259,9 +256,9 @@ pub fn catch_up(ops: u64) -> Result<CatchUpBench, String> {
                 .unwrap_or_default()
                 > Duration::from_secs(600)
             {
-                return Err(format!("caught up only {} of {ops} ops", status.ops));
+                return Err(format!("caught up only {held} of {ops} ops"));
             }
-            context.sleep(Duration::from_millis(5)).await;
+            context.sleep(Duration::from_millis(1)).await;
         }
         let sim = context
             .current()

@@ -145,6 +145,24 @@ pub fn draw_links(rng: &mut ChaCha8Rng, nodes: usize) -> Vec<LinkPlan> {
     links
 }
 
+/// Every directed link between `nodes` nodes with no latency and no loss (benchmarks).
+pub fn perfect_links(nodes: usize) -> Vec<LinkPlan> {
+    (0..nodes)
+        .flat_map(|from| {
+            (0..nodes)
+                .filter(move |to| *to != from)
+                .map(move |to| (from, to))
+        })
+        .map(|(from, to)| LinkPlan {
+            from,
+            to,
+            latency_ms: 0,
+            jitter_ms: 0,
+            success_per_mille: 1000,
+        })
+        .collect()
+}
+
 /// Most crashes one plan draws.
 pub const MAX_CRASHES: usize = 6;
 /// Crashes happen within this many milliseconds of the start (a walk takes about 0.3 to 1.5 s).

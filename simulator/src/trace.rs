@@ -70,12 +70,8 @@ pub struct Observations {
     pub equivocators: BTreeSet<PublicKey>,
     /// Id (short hex) of each op each node appended, by (node, seq).
     pub appended: BTreeMap<(u32, u64), String>,
-    /// Nodes that completed boot recovery (at least once).
-    pub boot_recovered: BTreeSet<u32>,
     /// Ops each node's op store held synced, as last reported.
     pub ops_synced: BTreeMap<u32, u64>,
-    /// Ops each node's op store held when it last opened, and how many times it opened.
-    pub ledger_opened: BTreeMap<u32, (u64, u32)>,
     /// Each node's backfill runs, completed or failed: (pages, new ops).
     pub backfill_runs: BTreeMap<u32, Vec<(u64, u64)>>,
     /// Online violations.
@@ -144,9 +140,6 @@ impl Observations {
             Event::Equivocation { author } => {
                 self.equivocators.insert(author.clone());
             }
-            Event::BootRecovered { .. } => {
-                self.boot_recovered.insert(node);
-            }
             Event::BackfillRunDone { pages, ops, .. }
             | Event::BackfillRunFailed { pages, ops, .. } => {
                 self.backfill_runs
@@ -168,8 +161,6 @@ impl Observations {
                     ));
                 }
                 self.ops_synced.insert(node, *ops);
-                let opened = self.ledger_opened.entry(node).or_insert((0, 0));
-                *opened = (*ops, opened.1 + 1);
             }
             Event::Dealt { round, commitment } => {
                 if let Some(previous) = self.dealt.insert((node, *round), commitment.clone())

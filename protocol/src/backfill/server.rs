@@ -210,7 +210,7 @@ fn plan_key(known: &[OpId], missing: &[OpId]) -> sha256::Digest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::{Op, OpKind, SignedOp, dag};
+    use crate::ledger::{OpKind, SignedOp, dag};
     use bytes::Bytes;
     use commonware_codec::{Decode as _, Encode as _};
     use commonware_cryptography::{Signer as _, ed25519};
@@ -229,16 +229,8 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for i in 0..n {
             let a = i % 3;
-            let op = SignedOp::sign(
-                &keys[a],
-                Op {
-                    author: [0; 32],
-                    seq: d.next_seq(a),
-                    parents: d.parents_for(a),
-                    kind: OpKind::Data(Bytes::from(vec![i as u8; payload])),
-                    time_ms: 0,
-                },
-            );
+            let kind = OpKind::Data(Bytes::from(vec![i as u8; payload]));
+            let op = SignedOp::sign(&keys[a], d.next_op(a, kind, 0));
             d.apply(vec![op], &mut rng);
         }
         (keys, d)

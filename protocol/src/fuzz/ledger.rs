@@ -10,7 +10,7 @@ use crate::{
         server::{self, Server},
     },
     cluster::PublicKey,
-    ledger::{Dag, Op, OpKind, Outcome, SignedOp, dag, wire},
+    ledger::{Dag, OpKind, Outcome, SignedOp, dag, wire},
 };
 use bytes::Bytes;
 use commonware_codec::{Decode as _, Encode as _};
@@ -55,16 +55,7 @@ pub fn real_ops() -> &'static [SignedOp] {
                 },
                 _ => OpKind::Data(Bytes::from(vec![i as u8; i])),
             };
-            let op = SignedOp::sign(
-                &keys[author],
-                Op {
-                    author: [0; 32],
-                    seq: ledger.next_seq(author),
-                    parents: ledger.parents_for(author),
-                    kind,
-                    time_ms: i as u64,
-                },
-            );
+            let op = SignedOp::sign(&keys[author], ledger.next_op(author, kind, i as u64));
             if i == REAL_OPS / 2 {
                 // A fork: another op with the same seq and parents.
                 let mut fork = op.op().clone();

@@ -39,7 +39,7 @@
 use super::{
     Dag, OpId, OpKind, SignedOp,
     dag::{self, Outcome},
-    op::{MAX_DATA_BYTES, MAX_OP_BYTES, Op},
+    op::{MAX_DATA_BYTES, MAX_OP_BYTES},
     wire::Message as Gossip,
 };
 use crate::{
@@ -595,20 +595,15 @@ where
 
     /// Builds, stores, syncs and broadcasts this node's next op.
     async fn append(&mut self, kind: OpKind) -> Result<OpId, Error> {
+        let time_ms = millis(
+            self.context
+                .current()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default(),
+        );
         let op = SignedOp::sign(
             &self.cfg.signer,
-            Op {
-                author: [0; 32],
-                seq: self.dag.next_seq(self.my_index),
-                parents: self.dag.parents_for(self.my_index),
-                kind,
-                time_ms: millis(
-                    self.context
-                        .current()
-                        .duration_since(SystemTime::UNIX_EPOCH)
-                        .unwrap_or_default(),
-                ),
-            },
+            self.dag.next_op(self.my_index, kind, time_ms),
         );
         let report = self.dag.apply(vec![op.clone()], &mut self.context);
         debug_assert_eq!(report.outcomes, vec![Outcome::Applied]);

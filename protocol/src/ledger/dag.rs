@@ -527,6 +527,18 @@ impl Dag {
         self.tips.get(author).copied().unwrap_or(0) + 1
     }
 
+    /// `author`'s next op on top of this ledger (its next seq, on [`Dag::parents_for`]), ready
+    /// to be signed by the author ([`SignedOp::sign`] fills in the author's key).
+    pub fn next_op(&self, author: usize, kind: super::op::OpKind, time_ms: u64) -> super::op::Op {
+        super::op::Op {
+            author: [0; 32],
+            seq: self.next_seq(author),
+            parents: self.parents_for(author),
+            kind,
+            time_ms,
+        }
+    }
+
     /// The parents of `author`'s next op: its previous op (if any) and the newest other heads,
     /// at most [`MAX_PARENTS`] in all, ascending.
     pub fn parents_for(&self, author: usize) -> Vec<OpId> {

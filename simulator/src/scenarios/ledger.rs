@@ -66,7 +66,7 @@ use cohort_protocol::{
     PROTOCOL_VERSION, PublicKey, Timing,
     engine::{BACKFILL_CHANNEL, GOSSIP_CHANNEL, Task},
     ledger::{
-        Dag, Op, OpId, OpKind, SignedOp,
+        Dag, OpId, OpKind, SignedOp,
         actor::{Mailbox, Settings, Status},
         dag,
         op::MAX_OP_BYTES,
@@ -187,16 +187,8 @@ pub fn preload_history(
     let mut ops = Vec::with_capacity(count as usize);
     for i in 0..count {
         let author = authors[(i as usize) % authors.len()];
-        let op = SignedOp::sign(
-            &keys[author],
-            Op {
-                author: [0; 32],
-                seq: dag.next_seq(author),
-                parents: dag.parents_for(author),
-                kind: OpKind::Data(Bytes::from(i.to_be_bytes().repeat(4))),
-                time_ms: 0,
-            },
-        );
+        let kind = OpKind::Data(Bytes::from(i.to_be_bytes().repeat(4)));
+        let op = SignedOp::sign(&keys[author], dag.next_op(author, kind, 0));
         dag.apply_trusted(vec![op.clone()]);
         ops.push(op);
     }

@@ -23,16 +23,8 @@ fn rng() -> ChaCha8Rng {
 
 /// Signs `author`'s next op on top of `dag` (not applied).
 fn next(dag: &Dag, keys: &[ed25519::PrivateKey], author: usize, payload: &str) -> SignedOp {
-    SignedOp::sign(
-        &keys[author],
-        Op {
-            author: [0; 32],
-            seq: dag.next_seq(author),
-            parents: dag.parents_for(author),
-            kind: OpKind::Data(Bytes::from(payload.to_string())),
-            time_ms: 0,
-        },
-    )
+    let kind = OpKind::Data(Bytes::from(payload.to_string()));
+    SignedOp::sign(&keys[author], dag.next_op(author, kind, 0))
 }
 
 /// Appends `author`'s next op to `dag`.
