@@ -2,9 +2,10 @@
 
 use clap::{Parser, Subcommand};
 use cohort_simulator::{
-    RunOptions, RunReport, Scenario,
+    DEFAULT_SCENARIO, Invariant, RunOptions, RunReport, Scenario,
     explore::{explore, parse_seeds},
     run_checked,
+    scenarios::{invariant_table, scenario_table},
 };
 use std::{path::PathBuf, process::ExitCode};
 
@@ -22,10 +23,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// List the scenarios, one per line.
-    List,
+    List {
+        /// Print the README's table instead (of the scenarios, or with `--invariants` of the
+        /// invariants).
+        #[arg(long)]
+        markdown: bool,
+        /// List the invariants (name and meaning) instead of the scenarios.
+        #[arg(long)]
+        invariants: bool,
+    },
     /// Run (or replay) one seed of one scenario.
     Run {
-        #[arg(long, default_value = "barrier")]
+        #[arg(long, default_value = DEFAULT_SCENARIO.name(), help = scenario_help())]
         scenario: String,
         #[arg(long)]
         seed: u64,
@@ -61,7 +70,7 @@ enum Command {
     },
     /// Run every seed of a range (`A..B`, or `A..=B` to include B).
     Explore {
-        #[arg(long, default_value = "barrier")]
+        #[arg(long, default_value = DEFAULT_SCENARIO.name(), help = scenario_help())]
         scenario: String,
         #[arg(long)]
         seeds: String,
@@ -73,11 +82,17 @@ enum Command {
     },
 }
 
+/// The help of `--scenario`: every name of the catalogue.
+fn scenario_help() -> String {
+    format!(
+        "The scenario ({}; `cohort-sim list` describes them)",
+        Scenario::names()
+    )
+}
+
 fn scenario(name: &str, nodes: Option<usize>) -> Result<Scenario, String> {
-    let scenario = Scenario::from_name(name).ok_or_else(|| {
-        let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
-        format!("unknown scenario {name:?}; known: {}", names.join(", "))
-    })?;
+    let scenario = Scenario::from_name(name)
+        .ok_or_else(|| format!("unknown scenario {name:?}; known: {}", Scenario::names()))?;
     if let Some(nodes) = nodes
         && !scenario.node_range().contains(&nodes)
     {
@@ -138,9 +153,23 @@ fn execute(command: Command) -> Result<ExitCode, String> {
         }
     };
     match command {
-        Command::List => {
-            for scenario in Scenario::ALL {
-                println!("{:<18} {}", scenario.name(), scenario.description());
+        Command::List {
+            markdown,
+            invariants,
+        } => {
+            match (markdown, invariants) {
+                (true, false) => print!("{}", scenario_table()),
+                (true, true) => print!("{}", invariant_table()),
+                (false, false) => {
+                    for scenario in Scenario::all() {
+                        println!("{:<18} {}", scenario.name(), scenario.description());
+                    }
+                }
+                (false, true) => {
+                    for invariant in Invariant::ALL {
+                        println!("{:<30} {}", invariant.name(), invariant.meaning());
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -161,8 +190,8 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                 .map_err(|e| format!("cannot write trace file {trace:?}: {e}"))?;
             println!(
                 "nodes={} steps={} events={}{}",
-                report.plan.nodes,
-                report.plan.steps,
+                report.plan.core.nodes,
+                report.plan.steps(),
                 report.events,
                 if check_determinism {
                     " determinism=checked"
@@ -185,7 +214,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             catch_up,
             ..
         } if what == "ledger" => {
-            let a = cohort_simulator::ledger_bench::apply(ops)?;
+            let a = cohort_simulator::bench::ledger::apply(ops)?;
             println!(
                 "apply: ops={} pages={} raw_single_ops_per_s={:.0} raw_batch_ops_per_s={:.0} apply_ops_per_s={:.0} ratio_apply_over_single={:.2}",
                 a.ops,
@@ -195,7 +224,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                 a.rate(a.apply),
                 a.ratio()
             );
-            let c = cohort_simulator::ledger_bench::catch_up(catch_up)?;
+            let c = cohort_simulator::bench::ledger::catch_up(catch_up)?;
             println!(
                 "catch_up: ops={} wall_ms={:.0} ops_per_s={:.0} sim_ms={:.0} peak_rss_mb={}",
                 c.ops,
@@ -227,7 +256,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                 "{:>5} {:>10} {:>10} {:>7}",
                 "nodes", "sim_ms", "raw_ms", "ratio"
             );
-            for result in cohort_simulator::bench::dkg(&sizes, reps)? {
+            for result in cohort_simulator::bench::dkg::run(&sizes, reps)? {
                 println!(
                     "{:>5} {:>10.1} {:>10.1} {:>7.2}",
                     result.nodes,

@@ -1,4 +1,5 @@
-//! Fault plans: everything a run's world does to the protocol, drawn from the seed.
+//! Fault plans: everything a run's world does to the protocol, drawn from the seed. This module
+//! holds the part every family shares ([`CorePlan`]) and the draws the families' plans use.
 //!
 //! A plan is generated with a ChaCha RNG seeded from the run seed, separate from the runtime's
 //! scheduler RNG, so it can be printed (JSON), saved, edited and replayed on its own: the runtime
@@ -29,15 +30,6 @@ pub struct LinkPlan {
     pub success_per_mille: u32,
 }
 
-/// How the odd node of `barrier-mismatch` differs from the cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Mismatch {
-    /// Same members, different minor protocol version.
-    Version,
-    /// Same members and version, different timing (so a different cluster hash).
-    ClusterHash,
-}
-
 /// One crash of one node: its tasks stop at `at_ms` (simulated, from the start of the run), its
 /// unsynced writes are lost, and it is rebuilt from its own storage `down_ms` later.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,58 +50,37 @@ pub struct PointCrash {
     pub down_ms: u64,
 }
 
-/// A run's fault plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FaultPlan {
+/// The part of a run's fault plan every protocol family shares: the nodes, their links, their
+/// crashes, late starts and a partition. Each family adds its own part (the scenario catalogue's
+/// `FaultPlan` joins the two).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorePlan {
     pub nodes: usize,
-    /// Steps of the barrier walk.
-    pub steps: u64,
     pub links: Vec<LinkPlan>,
-    /// The misconfigured node, if the scenario has one.
-    pub odd_node: Option<(usize, Mismatch)>,
     /// Node crashes, in time order.
+    #[serde(default)]
     pub crashes: Vec<CrashPlan>,
     /// Crashes at crash points, per node in hit order.
     #[serde(default)]
     pub point_crashes: Vec<PointCrash>,
-    /// A benchmark run: skip the observer's own heavy checks (threshold signing) after the run.
-    #[serde(default)]
-    pub bench: bool,
     /// Nodes that start late (absent until then).
     #[serde(default)]
     pub late_starts: Vec<LateStart>,
-    /// The committee of each DKG epoch, as node indices, epoch 0 first (empty: one epoch, every
-    /// node).
-    #[serde(default)]
-    pub committees: Vec<Vec<usize>>,
-    /// The byzantine member, if any.
-    #[serde(default)]
-    pub byzantine: Option<crate::byzantine::Byzantine>,
-    /// What the members append to the ledger (ledger scenarios).
-    #[serde(default)]
-    pub workload: Option<Workload>,
-    /// Nodes cut off from the others until the workload ends (`ledger-partition`).
+    /// Nodes cut off from the others until the family's heal (`ledger-partition`: the end of the
+    /// workload).
     #[serde(default)]
     pub partition: Option<Vec<usize>>,
-    /// The ledger liar, if any (`ledger-byzantine`).
-    #[serde(default)]
-    pub ledger_liar: Option<crate::ledger_byzantine::LedgerLiar>,
 }
 
-/// The ledger workload: every member submits `Data` ops (payload sizes uniform in
-/// `1..=max_payload`, gaps uniform in `0..=2 / ops_per_sec` seconds, both drawn from the seed)
-/// for `duration_ms`; then every link heals and the cluster quiesces for `quiesce_ms` before the
-/// final checks.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Workload {
-    pub ops_per_sec: u32,
-    pub duration_ms: u64,
-    pub quiesce_ms: u64,
-    pub max_payload: usize,
-    /// Ops written to the stores of the members that start on time before anything runs (a
-    /// ledger that already exists: `late-joiner`).
-    #[serde(default)]
-    pub preload_ops: u64,
+impl CorePlan {
+    /// `nodes` nodes on `links`, with no crash, late start or partition.
+    pub fn new(nodes: usize, links: Vec<LinkPlan>) -> Self {
+        Self {
+            nodes,
+            links,
+            ..Self::default()
+        }
+    }
 }
 
 /// Node `node` is absent from the start and starts `at_ms` into the run.
@@ -237,13 +208,6 @@ pub fn draw_point_crashes(
         });
     }
     crashes
-}
-
-impl FaultPlan {
-    /// The plan as one JSON line.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("plan serializes")
-    }
 }
 
 #[cfg(test)]

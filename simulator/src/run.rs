@@ -1,8 +1,8 @@
 //! Running one seed of one scenario, and the report it yields.
 
 use crate::{
-    plan::FaultPlan,
-    scenarios::{Scenario, Violation},
+    invariant::{Invariant, Violation},
+    scenarios::{FaultPlan, Scenario},
     trace::{Sink, TraceLine},
 };
 use commonware_cryptography::{Hasher as _, Sha256};
@@ -101,7 +101,7 @@ pub fn run_plan(options: &RunOptions, plan: FaultPlan) -> std::io::Result<RunRep
         )?))),
         None => None,
     };
-    let sink = Arc::new(Mutex::new(Sink::new(writer)));
+    let sink = Arc::new(Mutex::new(Sink::new(writer, options.scenario.observers())));
     let executor = deterministic::Runner::new(
         deterministic::Config::new()
             .with_seed(options.seed)
@@ -153,7 +153,7 @@ pub fn run_checked(options: &RunOptions, check_determinism: bool) -> std::io::Re
         })?;
         if again.digest != report.digest {
             report.violations.push(Violation::new(
-                "determinism",
+                Invariant::Determinism,
                 format!(
                     "same seed, different runs: digest {} then {} (auditor {} then {}; events {} then {})",
                     report.digest, again.digest, report.auditor, again.auditor, report.events, again.events

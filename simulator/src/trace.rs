@@ -1,16 +1,18 @@
 //! The simulator's tracer: hashes every protocol event into the run digest, keeps the last events
-//! for failure reports, optionally writes JSON lines, and feeds the online invariant monitor.
+//! for failure reports, optionally writes JSON lines, and feeds every event to the scenario's
+//! [`Observer`]s (one per protocol family); it also arms each node's crash points.
 //!
 //! Each event is hashed as `time_us (u64 BE) || node (u32 BE) || name || 0x00 || sha256(detail)`,
 //! where `detail` is the event's canonical text. The run digest is
 //! `sha256(auditor_state || trace_hash)`: the runtime's CRC auditor alone is too weak.
 
-use crate::scenarios::Violation;
+use crate::invariant::{Invariant, Violation};
 use cohort_protocol::{Event, PublicKey, Tracer};
 use commonware_cryptography::{Hasher as _, Sha256};
 use commonware_runtime::{Clock as _, deterministic};
 use std::{
-    collections::{BTreeMap, BTreeSet, VecDeque},
+    any::Any,
+    collections::{BTreeMap, VecDeque},
     io::Write as _,
     sync::{Arc, Mutex},
     time::UNIX_EPOCH,
@@ -32,179 +34,31 @@ pub struct TraceLine {
     pub detail: String,
 }
 
-/// What the trace showed, per node, for the invariant checks. Safety rules that can be judged
-/// on one event (a step that regresses) are checked online and land in `violations`.
-#[derive(Debug, Default)]
-pub struct Observations {
-    /// Each node's own step.
-    pub own_step: BTreeMap<u32, u64>,
-    /// Each node's view of each peer's step.
-    pub peer_step: BTreeMap<(u32, PublicKey), u64>,
-    /// Steps each node set.
-    pub steps_set: BTreeMap<u32, BTreeSet<u64>>,
-    /// Highest `AllAtStep` each node reported.
-    pub all_at: BTreeMap<u32, u64>,
-    /// Nodes that finished their walk.
-    pub walk_complete: BTreeSet<u32>,
-    /// Nodes whose shutdown handshake could not finish after their walk completed.
-    pub shutdown_incomplete: BTreeSet<u32>,
-    /// First barrier failure of each node: time and error text.
-    pub failures: BTreeMap<u32, (u64, String)>,
-    /// Network inputs dropped, over all nodes.
-    pub rejected_inputs: u64,
-    /// Commitment of each dealing, by (dealer node, round).
-    pub dealt: BTreeMap<(u32, u64), String>,
-    /// Digest of each ack sent, by (player node, round, dealer).
-    pub acked: BTreeMap<(u32, u64, PublicKey), String>,
-    /// Group key each node reported on finishing, by node (the last report).
-    pub group_keys: BTreeMap<u32, String>,
-    /// Group key each node reported for each epoch it finished, by (node, epoch).
-    pub epoch_keys: BTreeMap<(u32, u64), String>,
-    /// Failed DKG attempts of each node: (time, round, error).
-    pub attempt_failures: BTreeMap<u32, Vec<(u64, u64, String)>>,
-    /// Reasons of the inputs each node refused from each peer (the first few per pair).
-    pub refused: BTreeMap<(u32, PublicKey), Vec<String>>,
-    /// Ledger inputs (gossip, backfill) refused, over all nodes.
-    pub ledger_rejected: u64,
-    /// Authors some node caught equivocating.
-    pub equivocators: BTreeSet<PublicKey>,
-    /// Id (short hex) of each op each node appended, by (node, seq).
-    pub appended: BTreeMap<(u32, u64), String>,
-    /// Ops each node's op store held synced, as last reported.
-    pub ops_synced: BTreeMap<u32, u64>,
-    /// Each node's backfill runs, completed or failed: (pages, new ops).
-    pub backfill_runs: BTreeMap<u32, Vec<(u64, u64)>>,
-    /// Online violations.
-    pub violations: Vec<Violation>,
+/// Watches the trace for one protocol family's invariants: safety rules that can be judged on one
+/// event (a step that regresses) are judged online; the rest is kept for the scenario's checks
+/// after the run. One implementation per family lives next to its scenarios
+/// (`scenarios/{barrier,dkg,ledger}/observer.rs`).
+pub trait Observer: Any + Send {
+    /// Takes one event of node `node` at `t_us` simulated microseconds.
+    fn observe(&mut self, t_us: u64, node: u32, event: &Event);
+
+    /// The invariants it judges online (the scenarios it is installed for must list them).
+    fn online(&self) -> &'static [Invariant];
+
+    /// The online violations so far, in trace order.
+    fn violations(&self) -> &[Violation];
 }
 
-impl Observations {
-    fn observe(&mut self, t_us: u64, node: u32, event: &Event) {
-        match event {
-            Event::StepSet { step } => {
-                let previous = self.own_step.insert(node, *step);
-                if previous.is_some_and(|p| p > *step) {
-                    self.violations.push(Violation::new(
-                        "step-never-regresses",
-                        format!("node {node} set step {step} after {previous:?}"),
-                    ));
-                }
-                self.steps_set.entry(node).or_default().insert(*step);
-            }
-            Event::PeerStep { peer, step } => {
-                let previous = self.peer_step.insert((node, peer.clone()), *step);
-                if previous.is_some_and(|p| p > *step) {
-                    self.violations.push(Violation::new(
-                        "step-never-regresses",
-                        format!("node {node} saw peer {peer} go from {previous:?} to {step}"),
-                    ));
-                }
-            }
-            Event::AllAtStep { step } => {
-                self.all_at.insert(node, *step);
-            }
-            Event::WalkComplete { .. } => {
-                self.walk_complete.insert(node);
-            }
-            Event::ShutdownIncomplete { .. } => {
-                self.shutdown_incomplete.insert(node);
-            }
-            Event::BarrierFailed { error } => {
-                self.failures.entry(node).or_insert((t_us, error.clone()));
-            }
-            Event::InputRejected {
-                peer,
-                reason,
-                channel,
-                ..
-            } => {
-                self.rejected_inputs += 1;
-                if matches!(*channel, "gossip" | "backfill") {
-                    self.ledger_rejected += 1;
-                }
-                let reasons = self.refused.entry((node, peer.clone())).or_default();
-                if reasons.len() < REASONS_KEPT {
-                    reasons.push(reason.clone());
-                }
-            }
-            Event::OpAppended { seq, id, .. } => {
-                if let Some(previous) = self.appended.insert((node, *seq), id.clone())
-                    && previous != *id
-                {
-                    self.violations.push(Violation::new(
-                        "honest-never-equivocates",
-                        format!("node {node} appended ops {previous} and {id} with seq {seq}"),
-                    ));
-                }
-            }
-            Event::Equivocation { author } => {
-                self.equivocators.insert(author.clone());
-            }
-            Event::BackfillRunDone { pages, ops, .. }
-            | Event::BackfillRunFailed { pages, ops, .. } => {
-                self.backfill_runs
-                    .entry(node)
-                    .or_default()
-                    .push((*pages, *ops));
-            }
-            Event::OpsSynced { total } => {
-                self.ops_synced.insert(node, *total);
-            }
-            Event::LedgerOpened { ops } => {
-                let synced = self.ops_synced.get(&node).copied().unwrap_or(0);
-                if *ops < synced {
-                    self.violations.push(Violation::new(
-                        "no-synced-op-lost",
-                        format!(
-                            "node {node} reopened its ledger with {ops} ops after syncing {synced}"
-                        ),
-                    ));
-                }
-                self.ops_synced.insert(node, *ops);
-            }
-            Event::Dealt { round, commitment } => {
-                if let Some(previous) = self.dealt.insert((node, *round), commitment.clone())
-                    && previous != *commitment
-                {
-                    self.violations.push(Violation::new(
-                        "one-polynomial-per-dealer",
-                        format!(
-                            "node {node} dealt {previous} and then {commitment} in round {round}"
-                        ),
-                    ));
-                }
-            }
-            Event::Acked {
-                round,
-                dealer,
-                digest,
-            } => {
-                if let Some(previous) = self
-                    .acked
-                    .insert((node, *round, dealer.clone()), digest.clone())
-                    && previous != *digest
-                {
-                    self.violations.push(Violation::new(
-                        "one-ack-per-dealer",
-                        format!(
-                            "node {node} sent ack {previous} and then {digest} to dealer {dealer} in round {round}"
-                        ),
-                    ));
-                }
-            }
-            Event::DkgComplete {
-                epoch, group_key, ..
-            } => {
-                self.group_keys.insert(node, group_key.clone());
-                self.epoch_keys.insert((node, *epoch), group_key.clone());
-            }
-            Event::DkgAttemptFailed { round, error, .. } => {
-                self.attempt_failures
-                    .entry(node)
-                    .or_default()
-                    .push((t_us, *round, error.clone()));
-            }
-            _ => {}
+/// Reasons of the inputs each node refused from each peer (the first [`REASONS_KEPT`] per
+/// pair), for the families whose checks look at refusals.
+pub type Refusals = BTreeMap<(u32, PublicKey), Vec<String>>;
+
+/// Keeps the reason of `event` in `refused` if it is an `InputRejected`.
+pub fn keep_refusal(refused: &mut Refusals, node: u32, event: &Event) {
+    if let Event::InputRejected { peer, reason, .. } = event {
+        let reasons = refused.entry((node, peer.clone())).or_default();
+        if reasons.len() < REASONS_KEPT {
+            reasons.push(reason.clone());
         }
     }
 }
@@ -215,27 +69,60 @@ pub struct Sink {
     count: u64,
     recent: VecDeque<TraceLine>,
     writer: Option<Box<dyn std::io::Write + Send>>,
-    /// What the checks need from the trace.
-    pub observations: Observations,
+    /// What the checks need from the trace, one observer per protocol family of the scenario.
+    observers: Vec<Box<dyn Observer>>,
     /// Measurements a scenario reports next to its verdict (`cohort-sim run` prints them).
     pub notes: Vec<String>,
 }
 
 impl Sink {
-    pub fn new(writer: Option<Box<dyn std::io::Write + Send>>) -> Self {
+    pub fn new(
+        writer: Option<Box<dyn std::io::Write + Send>>,
+        observers: Vec<Box<dyn Observer>>,
+    ) -> Self {
         Self {
             hasher: Sha256::default(),
             count: 0,
             recent: VecDeque::with_capacity(RECENT_EVENTS),
             writer,
-            observations: Observations::default(),
+            observers,
             notes: Vec::new(),
         }
     }
 
     fn record(&mut self, t_us: u64, node: u32, event: Event) {
-        self.observations.observe(t_us, node, &event);
+        for observer in &mut self.observers {
+            observer.observe(t_us, node, &event);
+        }
         self.hash_line(t_us, node, event.name(), event.to_string());
+    }
+
+    /// The installed observer of type `O`.
+    ///
+    /// # Panics
+    ///
+    /// If the scenario did not install one (its catalogue entry names its observers).
+    pub fn observer<O: Observer>(&self) -> &O {
+        self.observers
+            .iter()
+            .find_map(|o| (&**o as &dyn Any).downcast_ref::<O>())
+            .expect("the scenario installs this observer")
+    }
+
+    /// Every observer's online violations (observer by observer, each in trace order).
+    pub fn online_violations(&self) -> Vec<Violation> {
+        self.observers
+            .iter()
+            .flat_map(|o| o.violations().iter().cloned())
+            .collect()
+    }
+
+    /// The invariants the installed observers judge online.
+    pub fn online_invariants(&self) -> Vec<Invariant> {
+        self.observers
+            .iter()
+            .flat_map(|o| o.online().iter().copied())
+            .collect()
     }
 
     /// Records an event of the harness itself (a crash, a restart): hashed and traced like a

@@ -1,6 +1,9 @@
 //! A seed replays bit for bit: same seed and build, same run digest; another seed, another run.
 
-use cohort_simulator::{RunOptions, Scenario, run, run_checked};
+use cohort_simulator::{
+    RunOptions, Scenario, run, run_checked,
+    scenarios::{FamilyPlan, barrier::BarrierPlan},
+};
 
 fn options(scenario: Scenario, seed: u64) -> RunOptions {
     RunOptions {
@@ -8,16 +11,11 @@ fn options(scenario: Scenario, seed: u64) -> RunOptions {
         seed,
         // DKG scenarios at a small committee, so the debug-build test stays quick (the release
         // campaign in CI draws 4..=16).
-        nodes: match scenario {
-            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent | Scenario::DkgByzantine => {
-                Some(5)
-            }
-            Scenario::Reshare => Some(6),
-            Scenario::Ledger
-            | Scenario::LedgerCrash
-            | Scenario::LedgerPartition
-            | Scenario::LedgerByzantine => Some(4),
-            Scenario::LateJoiner => Some(3),
+        nodes: match scenario.name() {
+            "dkg" | "dkg-crash" | "dkg-absent" | "dkg-byzantine" => Some(5),
+            "reshare" => Some(6),
+            "ledger" | "ledger-crash" | "ledger-partition" | "ledger-byzantine" => Some(4),
+            "late-joiner" => Some(3),
             _ => None,
         },
         trace: None,
@@ -26,7 +24,7 @@ fn options(scenario: Scenario, seed: u64) -> RunOptions {
 
 #[test]
 fn same_seed_same_digest() {
-    for scenario in Scenario::ALL {
+    for scenario in Scenario::all() {
         for seed in [1, 7, 42] {
             let a = run(&options(scenario, seed)).unwrap();
             let b = run(&options(scenario, seed)).unwrap();
@@ -41,8 +39,8 @@ fn same_seed_same_digest() {
 
 #[test]
 fn different_seeds_differ() {
-    let a = run(&options(Scenario::Barrier, 1)).unwrap();
-    let b = run(&options(Scenario::Barrier, 2)).unwrap();
+    let a = run(&options(Scenario::named("barrier"), 1)).unwrap();
+    let b = run(&options(Scenario::named("barrier"), 2)).unwrap();
     assert_ne!(a.digest, b.digest);
 }
 
@@ -54,13 +52,13 @@ fn check_determinism_passes_and_trace_file_has_every_event() {
         &RunOptions {
             trace: Some(path.clone()),
             nodes: Some(5),
-            ..options(Scenario::Barrier, 7)
+            ..options(Scenario::named("barrier"), 7)
         },
         true,
     )
     .unwrap();
     assert!(report.passed(), "{:?}", report.violations);
-    assert_eq!(report.plan.nodes, 5);
+    assert_eq!(report.plan.core.nodes, 5);
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.lines().count() as u64, report.events);
     let first = text.lines().next().unwrap();
@@ -79,10 +77,17 @@ fn check_determinism_passes_and_trace_file_has_every_event() {
 
 #[test]
 fn plans_are_printable_and_drawn_from_the_seed() {
-    let a = Scenario::BarrierMismatch.plan(9, None);
-    let b = Scenario::BarrierMismatch.plan(9, None);
+    let mismatch = Scenario::named("barrier-mismatch");
+    let a = mismatch.plan(9, None);
+    let b = mismatch.plan(9, None);
     assert_eq!(a, b);
-    assert!(a.odd_node.is_some());
+    assert!(matches!(
+        a.family,
+        FamilyPlan::Barrier(BarrierPlan {
+            odd_node: Some(_),
+            ..
+        })
+    ));
     assert!(a.to_json().contains("\"links\""));
-    assert_eq!(Scenario::Barrier.plan(9, Some(3)).nodes, 3);
+    assert_eq!(Scenario::named("barrier").plan(9, Some(3)).core.nodes, 3);
 }

@@ -1,209 +1,300 @@
-//! The scenario catalogue.
+//! The scenario catalogue: one table ([`SCENARIOS`]) of every scenario's name, one-line
+//! description, node range, plan, run, observers and invariants. `cohort-sim list`, the help of
+//! `--scenario`, the errors for unknown names and the README's tables all come from it.
 //!
-//! A scenario is a named, seeded world: how many nodes, what the fault plan draws, which
-//! invariants are checked. [`Scenario::plan`] draws the fault plan from the seed alone;
-//! [`Scenario::run`] runs it on a deterministic runtime context.
+//! A scenario is a named, seeded world. Each protocol family keeps its scenarios in its own
+//! folder ([`barrier`], [`dkg`], [`ledger`]): the family's part of the fault plan and its draw,
+//! the run and its checks, its trace observer and, for the DKG and the ledger, its byzantine
+//! roles (one file each). The long description of each scenario is in its family's docs.
 
-mod barrier;
-mod dkg;
-mod ledger;
-mod life;
+pub mod barrier;
+pub mod dkg;
+pub mod ledger;
+pub mod plan;
+pub mod spec;
 
-pub(crate) use barrier::network as ledger_network;
-pub(crate) use ledger::{
-    preload_history as ledger_preload_history, preload_store as ledger_preload_store,
-    settings as ledger_settings,
-};
-pub(crate) use life::spawn_all as spawn_lives;
+pub use plan::{FamilyPlan, FaultPlan};
+pub use spec::{Scenario, ScenarioSpec};
 
-use crate::{plan::FaultPlan, trace::Sink};
-use commonware_runtime::deterministic;
-use std::sync::{Arc, Mutex};
+use crate::invariant::Invariant::{self, *};
 
-/// A violated invariant.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    /// The invariant's name.
-    pub invariant: &'static str,
-    /// What was observed.
-    pub detail: String,
+/// Invariants every scenario checks: the barrier runs under every task.
+const ALWAYS: Invariant = StepNeverRegresses;
+
+/// The DKG invariants every DKG scenario checks.
+macro_rules! dkg_invariants {
+    ($($extra:ident),*) => {
+        &[
+            DkgCompletes, SameGroupKey, ShareConsistent, ThresholdRecovers, FewerThanTFail,
+            OnePolynomialPerDealer, OneAckPerDealer, ALWAYS, NoHang, $($extra),*
+        ]
+    };
 }
 
-impl Violation {
-    pub fn new(invariant: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            invariant,
-            detail: detail.into(),
-        }
-    }
+/// The ledger invariants every ledger scenario checks.
+macro_rules! ledger_invariants {
+    ($($extra:ident),*) => {
+        &[
+            LedgerConverges, NoAckedOpLost, HonestNeverRejected, HonestNeverEquivocates,
+            PendingBounded, NoSyncedOpLost, ALWAYS, $($extra),*
+        ]
+    };
 }
 
-impl std::fmt::Display for Violation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invariant {} violated: {}", self.invariant, self.detail)
-    }
-}
-
-/// Every scenario.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Scenario {
-    Barrier,
-    BarrierCrash,
-    BarrierMismatch,
-    Dkg,
-    DkgCrash,
-    DkgAbsent,
-    Reshare,
-    DkgByzantine,
-    Ledger,
-    LedgerCrash,
-    LedgerPartition,
-    LateJoiner,
-    LedgerByzantine,
-}
+/// Every scenario, in the order `cohort-sim list` prints them.
+pub static SCENARIOS: [ScenarioSpec; 13] = [
+    ScenarioSpec {
+        name: "barrier",
+        description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
+        nodes: 1..=64,
+        plan: |seed, nodes| barrier::plan(barrier::Kind::Walk, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_barrier();
+            Box::pin(barrier::run(context, seed, core, part, sink, checks))
+        },
+        observers: barrier::observers,
+        invariants: &[
+            WalkCompletes,
+            EveryNodeReachesEveryStep,
+            ALWAYS,
+            ShutdownCompletes,
+            NoHang,
+        ],
+    },
+    ScenarioSpec {
+        name: "barrier-crash",
+        description: "as barrier, while nodes crash (unsynced writes lost) and restart from their storage",
+        nodes: 1..=64,
+        plan: |seed, nodes| barrier::plan(barrier::Kind::Crash, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_barrier();
+            Box::pin(barrier::run(context, seed, core, part, sink, checks))
+        },
+        observers: barrier::observers,
+        invariants: &[WalkCompletes, EveryNodeReachesEveryStep, ALWAYS, NoHang],
+    },
+    ScenarioSpec {
+        name: "barrier-mismatch",
+        description: "one node has another cluster hash or version; every honest node must report it, none may hang",
+        nodes: 2..=64,
+        plan: |seed, nodes| barrier::plan(barrier::Kind::Mismatch, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_barrier();
+            Box::pin(barrier::run(context, seed, core, part, sink, checks))
+        },
+        observers: barrier::observers,
+        invariants: &[
+            MismatchReported,
+            OddNodeRefused,
+            HonestNotBlocked,
+            ALWAYS,
+            NoHang,
+        ],
+    },
+    ScenarioSpec {
+        name: "dkg",
+        description: "epoch 0 DKG of 4..16 members under latency, jitter and loss: one group key, t partials recover",
+        nodes: 1..=64,
+        plan: |seed, nodes| dkg::plan(dkg::Kind::Dkg, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_dkg();
+            Box::pin(dkg::run(
+                dkg::Kind::Dkg,
+                context,
+                seed,
+                core,
+                part,
+                sink,
+                checks,
+            ))
+        },
+        observers: dkg::observers,
+        invariants: dkg_invariants!(),
+    },
+    ScenarioSpec {
+        name: "dkg-crash",
+        description: "as dkg, while members crash at drawn times and crash points (e.g. between persisting a dealing and acking) and restart",
+        nodes: 1..=64,
+        plan: |seed, nodes| dkg::plan(dkg::Kind::Crash, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_dkg();
+            Box::pin(dkg::run(
+                dkg::Kind::Crash,
+                context,
+                seed,
+                core,
+                part,
+                sink,
+                checks,
+            ))
+        },
+        observers: dkg::observers,
+        invariants: dkg_invariants!(),
+    },
+    ScenarioSpec {
+        name: "dkg-absent",
+        description: "f+1 members start late: attempts fail with a deadline error (no hang), a later attempt succeeds once they come",
+        nodes: 1..=64,
+        plan: |seed, nodes| dkg::plan(dkg::Kind::Absent, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_dkg();
+            Box::pin(dkg::run(
+                dkg::Kind::Absent,
+                context,
+                seed,
+                core,
+                part,
+                sink,
+                checks,
+            ))
+        },
+        observers: dkg::observers,
+        invariants: dkg_invariants!(AbsentAttemptFails, AbsentLaterAttemptSucceeds),
+    },
+    ScenarioSpec {
+        name: "reshare",
+        description: "epoch 0 DKG, then a reshare to a committee with one member replaced and one added: same group key",
+        // The epoch 0 committee is every node but the two newcomers.
+        nodes: 4..=64,
+        plan: |seed, nodes| dkg::plan(dkg::Kind::Reshare, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_dkg();
+            Box::pin(dkg::run(
+                dkg::Kind::Reshare,
+                context,
+                seed,
+                core,
+                part,
+                sink,
+                checks,
+            ))
+        },
+        observers: dkg::observers,
+        invariants: dkg_invariants!(KeyUnchangedByReshare, SharesFollowCommittee),
+    },
+    ScenarioSpec {
+        name: "dkg-byzantine",
+        description: "one member lies on the DKG channel (bad shares, two dealings, forged acks or garbage): the honest ones agree on one key",
+        // One byzantine member needs f >= 1.
+        nodes: 4..=64,
+        plan: |seed, nodes| dkg::plan(dkg::Kind::Byzantine, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_dkg();
+            Box::pin(dkg::run(
+                dkg::Kind::Byzantine,
+                context,
+                seed,
+                core,
+                part,
+                sink,
+                checks,
+            ))
+        },
+        observers: dkg::observers,
+        invariants: dkg_invariants!(MisbehaviourDetected, HonestNeverMuted),
+    },
+    ScenarioSpec {
+        name: "ledger",
+        description: "members append signed ops under latency and loss; after a heal and quiesce every ledger is equal",
+        nodes: 1..=64,
+        plan: |seed, nodes| ledger::plan(ledger::Kind::Ledger, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_ledger();
+            Box::pin(ledger::run(context, seed, core, part, sink, checks))
+        },
+        observers: ledger::observers,
+        invariants: ledger_invariants!(),
+    },
+    ScenarioSpec {
+        name: "ledger-crash",
+        description: "as ledger, while members crash (unsynced ops lost) and restart: no synced op is lost",
+        nodes: 1..=64,
+        plan: |seed, nodes| ledger::plan(ledger::Kind::Crash, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_ledger();
+            Box::pin(ledger::run(context, seed, core, part, sink, checks))
+        },
+        observers: ledger::observers,
+        invariants: ledger_invariants!(),
+    },
+    ScenarioSpec {
+        name: "ledger-partition",
+        description: "two halves append independently, then heal and converge",
+        nodes: 2..=64,
+        plan: |seed, nodes| ledger::plan(ledger::Kind::Partition, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_ledger();
+            Box::pin(ledger::run(context, seed, core, part, sink, checks))
+        },
+        observers: ledger::observers,
+        invariants: ledger_invariants!(),
+    },
+    ScenarioSpec {
+        name: "late-joiner",
+        description: "a member starts after 20,000 ops exist and catches up through many backfill pages",
+        nodes: 1..=64,
+        plan: |seed, nodes| ledger::plan(ledger::Kind::LateJoiner, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_ledger();
+            Box::pin(ledger::run(context, seed, core, part, sink, checks))
+        },
+        observers: ledger::observers,
+        invariants: ledger_invariants!(LateJoinerPages),
+    },
+    ScenarioSpec {
+        name: "ledger-byzantine",
+        description: "a member equivocates, forges, replays or floods backfill: flagged, rejected, duplicates, Busy; honest ones converge",
+        // A liar and at least two honest members (one fork each).
+        nodes: 3..=64,
+        plan: |seed, nodes| ledger::plan(ledger::Kind::Byzantine, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_ledger();
+            Box::pin(ledger::run(context, seed, core, part, sink, checks))
+        },
+        observers: ledger::observers,
+        invariants: ledger_invariants!(
+            EquivocationDetected,
+            ForgeriesRejected,
+            ReplaysAreDuplicates,
+            FlooderGetsBusy
+        ),
+    },
+];
 
 /// The scenario `cohort-sim run` uses when none is named.
-pub const DEFAULT_SCENARIO: Scenario = Scenario::Barrier;
+pub const DEFAULT_SCENARIO: Scenario = Scenario::of(&SCENARIOS[0]);
 
 impl Scenario {
-    pub const ALL: [Scenario; 13] = [
-        Scenario::Barrier,
-        Scenario::BarrierCrash,
-        Scenario::BarrierMismatch,
-        Scenario::Dkg,
-        Scenario::DkgCrash,
-        Scenario::DkgAbsent,
-        Scenario::Reshare,
-        Scenario::DkgByzantine,
-        Scenario::Ledger,
-        Scenario::LedgerCrash,
-        Scenario::LedgerPartition,
-        Scenario::LateJoiner,
-        Scenario::LedgerByzantine,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::Barrier => "barrier",
-            Scenario::BarrierCrash => "barrier-crash",
-            Scenario::BarrierMismatch => "barrier-mismatch",
-            Scenario::Dkg => "dkg",
-            Scenario::DkgCrash => "dkg-crash",
-            Scenario::DkgAbsent => "dkg-absent",
-            Scenario::Reshare => "reshare",
-            Scenario::DkgByzantine => "dkg-byzantine",
-            Scenario::Ledger => "ledger",
-            Scenario::LedgerCrash => "ledger-crash",
-            Scenario::LedgerPartition => "ledger-partition",
-            Scenario::LateJoiner => "late-joiner",
-            Scenario::LedgerByzantine => "ledger-byzantine",
-        }
+    /// Every scenario, in catalogue order.
+    pub fn all() -> impl Iterator<Item = Scenario> + Clone {
+        SCENARIOS.iter().map(Scenario::of)
     }
 
-    pub fn description(self) -> &'static str {
-        match self {
-            Scenario::Barrier => {
-                "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together"
-            }
-            Scenario::BarrierCrash => {
-                "as barrier, while nodes crash (unsynced writes lost) and restart from their storage"
-            }
-            Scenario::BarrierMismatch => {
-                "one node has another cluster hash or version; every honest node must report it, none may hang"
-            }
-            Scenario::Dkg => {
-                "epoch 0 DKG of 4..16 members under latency, jitter and loss: one group key, t partials recover"
-            }
-            Scenario::DkgCrash => {
-                "as dkg, while members crash at drawn times and crash points (e.g. between persisting a dealing and acking) and restart"
-            }
-            Scenario::DkgAbsent => {
-                "f+1 members start late: attempts fail with a deadline error (no hang), a later attempt succeeds once they come"
-            }
-            Scenario::DkgByzantine => {
-                "one member lies on the DKG channel (bad shares, two dealings, forged acks or garbage): the honest ones agree on one key"
-            }
-            Scenario::Reshare => {
-                "epoch 0 DKG, then a reshare to a committee with one member replaced and one added: same group key"
-            }
-            Scenario::Ledger => {
-                "members append signed ops under latency and loss; after a heal and quiesce every ledger is equal"
-            }
-            Scenario::LedgerCrash => {
-                "as ledger, while members crash (unsynced ops lost) and restart: no synced op is lost"
-            }
-            Scenario::LedgerPartition => "two halves append independently, then heal and converge",
-            Scenario::LateJoiner => {
-                "a member starts after 20,000 ops exist and catches up through many backfill pages"
-            }
-            Scenario::LedgerByzantine => {
-                "a member equivocates, forges, replays or floods backfill: flagged, rejected, duplicates, Busy; honest ones converge"
-            }
-        }
+    /// The scenario named `name`.
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        Self::all().find(|s| s.name() == name)
     }
 
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
+    /// The scenario named `name`, which must exist (tests, benches).
+    pub fn named(name: &str) -> Scenario {
+        Self::from_name(name).unwrap_or_else(|| panic!("no scenario {name:?}"))
     }
 
-    /// Smallest and largest node count the scenario accepts.
-    pub fn node_range(self) -> std::ops::RangeInclusive<usize> {
-        match self {
-            Scenario::Barrier | Scenario::BarrierCrash => 1..=64,
-            Scenario::BarrierMismatch => 2..=64,
-            Scenario::Dkg | Scenario::DkgCrash | Scenario::DkgAbsent => 1..=64,
-            // One byzantine member needs f >= 1.
-            Scenario::DkgByzantine => 4..=64,
-            // The epoch 0 committee is every node but the two newcomers.
-            Scenario::Reshare => 4..=64,
-            Scenario::Ledger | Scenario::LedgerCrash | Scenario::LateJoiner => 1..=64,
-            Scenario::LedgerPartition => 2..=64,
-            // A liar and at least two honest members (one fork each).
-            Scenario::LedgerByzantine => 3..=64,
-        }
-    }
-
-    /// Draws the fault plan of `seed` (with `nodes` members if given, else drawn).
-    pub fn plan(self, seed: u64, nodes: Option<usize>) -> FaultPlan {
-        match self {
-            Scenario::Barrier | Scenario::BarrierCrash | Scenario::BarrierMismatch => {
-                barrier::plan(self, seed, nodes)
-            }
-            Scenario::Dkg
-            | Scenario::DkgCrash
-            | Scenario::DkgAbsent
-            | Scenario::Reshare
-            | Scenario::DkgByzantine => dkg::plan(self, seed, nodes),
-            Scenario::Ledger
-            | Scenario::LedgerCrash
-            | Scenario::LedgerPartition
-            | Scenario::LateJoiner
-            | Scenario::LedgerByzantine => ledger::plan(self, seed, nodes),
-        }
-    }
-
-    /// Runs the scenario; returns the violated invariants (empty: pass).
-    pub async fn run(
-        self,
-        context: deterministic::Context,
-        seed: u64,
-        plan: &FaultPlan,
-        sink: Arc<Mutex<Sink>>,
-    ) -> Vec<Violation> {
-        match self {
-            Scenario::Barrier | Scenario::BarrierCrash | Scenario::BarrierMismatch => {
-                barrier::run(context, seed, plan, sink).await
-            }
-            Scenario::Dkg
-            | Scenario::DkgCrash
-            | Scenario::DkgAbsent
-            | Scenario::Reshare
-            | Scenario::DkgByzantine => dkg::run(self, context, seed, plan, sink).await,
-            Scenario::Ledger
-            | Scenario::LedgerCrash
-            | Scenario::LedgerPartition
-            | Scenario::LateJoiner
-            | Scenario::LedgerByzantine => ledger::run(self, context, seed, plan, sink).await,
-        }
+    /// Every scenario's name, comma separated.
+    pub fn names() -> String {
+        Self::all().map(|s| s.name()).collect::<Vec<_>>().join(", ")
     }
 }
+
+/// The README's scenario table.
+pub fn scenario_table() -> String {
+    spec::scenario_table(Scenario::all())
+}
+
+/// The README's invariant table.
+pub fn invariant_table() -> String {
+    spec::invariant_table(Scenario::all())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,7 @@
 //! Appends its own chain, forking it every third op: two ops with one seq (and one parent),
 //! one sent to the members of even index, the other to the rest. It goes on from the first fork.
 
-use super::Liar;
+use super::liar::Liar;
 use bytes::Bytes;
 use cohort_protocol::ledger::{Op, OpKind, SignedOp, wire::Message};
 use commonware_codec::Encode as _;

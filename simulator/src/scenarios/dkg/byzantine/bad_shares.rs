@@ -4,7 +4,7 @@
 //! ack it; the dealer's log then reveals their shares (or, with too many reveals, every member
 //! drops that dealer alike).
 
-use super::{honest, rewrite, rng_for};
+use super::frames::{honest, rewrite, rng_for};
 use cohort_protocol::{
     PublicKey,
     dkg::{RoundSpec, actor::Tamper, wire::Message},

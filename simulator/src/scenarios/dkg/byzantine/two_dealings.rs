@@ -5,7 +5,7 @@
 //! real dealing, so its (single, signed) log reveals the victims' shares. Every honest member
 //! finalizes over that same log, so they all still agree on the output.
 
-use super::{honest, rewrite, rng_for};
+use super::frames::{honest, rewrite, rng_for};
 use cohort_protocol::{
     PublicKey,
     dkg::{

@@ -1,7 +1,7 @@
 //! Floods every member with valid backfill requests (for everything, from the start) and counts
 //! the `Busy` answers.
 
-use super::Liar;
+use super::liar::Liar;
 use cohort_protocol::backfill::Message;
 use commonware_codec::{Decode as _, Encode as _};
 use commonware_macros::select;

@@ -1,6 +1,6 @@
 //! Keeps the honest ops it receives (gossip) and sends old ones again to random members.
 
-use super::Liar;
+use super::liar::Liar;
 use cohort_protocol::ledger::{SignedOp, wire::Message};
 use commonware_codec::{Decode as _, Encode as _};
 use commonware_macros::select;

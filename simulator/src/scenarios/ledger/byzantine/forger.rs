@@ -1,7 +1,7 @@
 //! Sends forged ops to every member: ops that name another member as their author but carry the
 //! liar's signature, and ops of a key outside the cluster, validly signed by that key.
 
-use super::Liar;
+use super::liar::Liar;
 use bytes::Bytes;
 use cohort_protocol::ledger::{Op, OpKind, SignedOp, op::NAMESPACE, wire::Message};
 use commonware_codec::Encode as _;

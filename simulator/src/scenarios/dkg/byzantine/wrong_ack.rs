@@ -4,7 +4,7 @@
 //! Expected of the honest victims: refuse the ack ("invalid ack"), mute the player, and reveal
 //! its share in their logs.
 
-use super::{honest, rewrite, rng_for};
+use super::frames::{honest, rewrite, rng_for};
 use cohort_protocol::{
     PublicKey,
     dkg::{RoundSpec, actor::Tamper, ceremony::Faults, wire::Message},

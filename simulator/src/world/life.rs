@@ -1,4 +1,4 @@
-//! One simulated node across its crashes.
+//! One simulated node across its crashes, and starting every node of a run.
 //!
 //! Each life registers the node's channels anew and builds the engine from the node's own storage
 //! (its partition prefix). A crash aborts every task of the life, so whatever the node had not
@@ -7,7 +7,7 @@
 //! ([`PointCrash`]; see `Tracer::crash_point`).
 
 use crate::{
-    plan::{CrashPlan, PointCrash},
+    plan::{CorePlan, CrashPlan, PointCrash},
     trace::{SimTracer, Sink},
 };
 use cohort_protocol::{
@@ -178,22 +178,26 @@ pub fn micros(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// Starts one [`Life`] per key (node `i` with `clusters[i]`, its crashes from `plan`) and waits
-/// for all of them; `None` when some engine is still running at `deadline` (simulated time).
+/// Starts one [`Life`] per key (node `i` with `clusters[i]`, its crashes from `plan`, the role
+/// `role(i)`) and waits for all of them; `None` when some engine is still running at `deadline`
+/// (simulated time).
 #[allow(clippy::too_many_arguments)]
 pub async fn run_all(
     context: &deterministic::Context,
-    plan: &crate::plan::FaultPlan,
+    plan: &CorePlan,
     keys: &[ed25519::PrivateKey],
     clusters: Vec<Cluster>,
     task: Task,
+    role: impl Fn(usize) -> Role,
     oracle: &simulated::Oracle<PublicKey, deterministic::Context>,
     sink: &Arc<Mutex<Sink>>,
     deadline: Duration,
 ) -> Option<Vec<Result<Outcome, EngineError>>> {
-    let handles = spawn_all(context, plan, keys, clusters, task, None, oracle, sink)
-        .into_iter()
-        .flat_map(|(handle, _)| handle);
+    let handles = spawn_all(
+        context, plan, keys, clusters, task, None, role, oracle, sink,
+    )
+    .into_iter()
+    .flat_map(|(handle, _)| handle);
     let results = select! {
         results = futures::future::join_all(handles) => Some(results),
         _ = context.sleep(deadline) => None,
@@ -206,38 +210,52 @@ pub async fn run_all(
     )
 }
 
-/// A node's lives, running (`None`: the plan's ledger liar, which runs no engine), and the slot
-/// holding its current ledger mailbox.
+/// What a node is in a run, besides its plan's crashes.
+pub enum Role {
+    /// An honest engine.
+    Honest,
+    /// An engine whose DKG messages this tamper rewrites (a byzantine member).
+    Tampered(Arc<dyn Tamper>),
+    /// No engine: something else plays the member (a ledger liar).
+    External,
+}
+
+/// A node's lives, running (`None`: [`Role::External`], no engine), and the slot holding its
+/// current ledger mailbox.
 pub type Spawned = (
     Option<commonware_runtime::Handle<Result<Outcome, EngineError>>>,
     Arc<Mutex<Option<Mailbox>>>,
 );
 
-/// Starts one [`Life`] per key (node `i` with `clusters[i]`, its crashes from `plan`, a ledger
-/// with `ledger`'s settings if given), except for the plan's ledger liar.
+/// Starts one [`Life`] per key (node `i` with `clusters[i]`, its crashes from `plan`, the role
+/// `role(i)`, a ledger with `ledger`'s settings if given), except for [`Role::External`] nodes.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_all(
     context: &deterministic::Context,
-    plan: &crate::plan::FaultPlan,
+    plan: &CorePlan,
     keys: &[ed25519::PrivateKey],
     clusters: Vec<Cluster>,
     task: Task,
     ledger: Option<Settings>,
+    role: impl Fn(usize) -> Role,
     oracle: &simulated::Oracle<PublicKey, deterministic::Context>,
     sink: &Arc<Mutex<Sink>>,
 ) -> Vec<Spawned> {
     use commonware_cryptography::Signer as _;
     use commonware_runtime::Spawner as _;
     let clock = Arc::new(context.child("clock"));
-    let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let start = context.current();
     let mut spawned = Vec::with_capacity(keys.len());
     for (index, (key, cluster)) in keys.iter().zip(clusters).enumerate() {
         let mailbox = Arc::new(Mutex::new(None));
-        if plan.ledger_liar.as_ref().is_some_and(|l| l.node == index) {
-            spawned.push((None, mailbox));
-            continue;
-        }
+        let tamper = match role(index) {
+            Role::External => {
+                spawned.push((None, mailbox));
+                continue;
+            }
+            Role::Tampered(tamper) => Some(tamper),
+            Role::Honest => None,
+        };
         let life = Life {
             index,
             key: key.clone(),
@@ -255,11 +273,7 @@ pub fn spawn_all(
                 .filter(|c| c.node == index)
                 .cloned()
                 .collect(),
-            tamper: plan
-                .byzantine
-                .as_ref()
-                .filter(|b| b.node == index)
-                .map(|b| b.tamper(key, &members)),
+            tamper,
             start_ms: plan
                 .late_starts
                 .iter()

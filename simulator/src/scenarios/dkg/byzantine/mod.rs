@@ -8,18 +8,16 @@
 //! - [`wrong_ack`]: acks to the victim dealers are validly signed, but for another dealing;
 //! - [`garbage`]: besides its real messages, random bytes, truncated frames and oversized frames.
 //!
-//! Everything a tamper draws comes from a ChaCha RNG seeded from the plan, so runs replay.
+//! Everything a tamper draws comes from a ChaCha RNG seeded from the plan, so runs replay
+//! ([`frames`] holds that RNG and the frame rewriting they share).
 
-mod bad_shares;
-mod garbage;
-mod two_dealings;
-mod wrong_ack;
+pub mod bad_shares;
+pub mod frames;
+pub mod garbage;
+pub mod two_dealings;
+pub mod wrong_ack;
 
-use cohort_protocol::{
-    PublicKey,
-    dkg::{actor::Tamper, wire::Message},
-};
-use commonware_codec::Encode as _;
+use cohort_protocol::{PublicKey, dkg::actor::Tamper};
 use commonware_cryptography::ed25519;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -70,38 +68,4 @@ impl Byzantine {
             Misbehaviour::Garbage => Arc::new(garbage::Garbage::new(self.seed)),
         }
     }
-}
-
-/// `message` to every one of `to`, untouched.
-fn honest(to: &[PublicKey], message: &Message) -> Vec<(PublicKey, bytes::Bytes)> {
-    let frame = message.encode();
-    to.iter()
-        .map(|peer| (peer.clone(), frame.clone()))
-        .collect()
-}
-
-/// `message` to each of `to` (encoded once), except that a peer for which `replace` gives another
-/// message gets that one.
-fn rewrite(
-    to: &[PublicKey],
-    message: &Message,
-    replace: impl Fn(&PublicKey) -> Option<Message>,
-) -> Vec<(PublicKey, bytes::Bytes)> {
-    let frame = message.encode();
-    to.iter()
-        .map(|peer| match replace(peer) {
-            Some(other) => (peer.clone(), other.encode()),
-            None => (peer.clone(), frame.clone()),
-        })
-        .collect()
-}
-
-/// A ChaCha RNG for one draw, from the plan's seed and what is being drawn.
-fn rng_for(seed: u64, round: u64, salt: &[u8]) -> rand_chacha::ChaCha20Rng {
-    use commonware_cryptography::{Hasher as _, Sha256};
-    use rand_core::SeedableRng as _;
-    let digest = Sha256::hash(&[&seed.to_be_bytes(), &round.to_be_bytes(), salt]);
-    let mut bytes = [0u8; 32];
-    bytes.copy_from_slice(digest.as_ref());
-    rand_chacha::ChaCha20Rng::from_seed(bytes)
 }

@@ -11,10 +11,11 @@
 //!
 //! and reports `ratio = sim / raw`, the medians of `reps` repetitions each.
 
+use super::median;
 use crate::{
-    Scenario,
     plan::perfect_links,
     run::{RunOptions, run_plan},
+    scenarios::{FamilyPlan, Scenario},
 };
 use cohort_protocol::dkg::{ceremony::NAMESPACE, wire::Variant};
 use commonware_cryptography::{
@@ -45,22 +46,20 @@ impl DkgBench {
     }
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 /// One simulated ceremony of `nodes` members on zero-latency lossless links.
 fn simulated(nodes: usize, seed: u64) -> Result<Duration, String> {
+    let scenario = Scenario::named("dkg");
     let options = RunOptions {
-        scenario: Scenario::Dkg,
+        scenario,
         seed,
         nodes: Some(nodes),
         trace: None,
     };
-    let mut plan = Scenario::Dkg.plan(seed, Some(nodes));
-    plan.bench = true;
-    plan.links = perfect_links(nodes);
+    let mut plan = scenario.plan(seed, Some(nodes));
+    if let FamilyPlan::Dkg(dkg) = &mut plan.family {
+        dkg.bench = true;
+    }
+    plan.core.links = perfect_links(nodes);
     let start = Instant::now();
     let report = run_plan(&options, plan).map_err(|e| e.to_string())?;
     let elapsed = start.elapsed();
@@ -132,7 +131,7 @@ fn raw(nodes: usize, seed: u64) -> Result<Duration, String> {
 }
 
 /// Measures each committee size `reps` times (medians).
-pub fn dkg(sizes: &[usize], reps: usize) -> Result<Vec<DkgBench>, String> {
+pub fn run(sizes: &[usize], reps: usize) -> Result<Vec<DkgBench>, String> {
     let mut results = Vec::new();
     for &nodes in sizes {
         let mut sims = Vec::new();

@@ -4,7 +4,7 @@
 //! Expected of every honest member: refuse the frame with a reason, mute the sender, and never
 //! panic, hang or allocate beyond the bounds.
 
-use super::{honest, rng_for};
+use super::frames::{honest, rng_for};
 use cohort_protocol::{
     PublicKey,
     dkg::{RoundSpec, actor::Tamper, wire::Message},

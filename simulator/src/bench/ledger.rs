@@ -14,11 +14,14 @@
 //!   and the process's peak resident memory.
 
 use crate::{
-    Scenario,
-    plan::{LateStart, Workload, perfect_links},
+    plan::{LateStart, perfect_links},
     run::CYCLE,
-    scenarios::{ledger_preload_history, ledger_preload_store, ledger_settings, spawn_lives},
+    scenarios::{
+        Scenario,
+        ledger::{preload_history, preload_store, settings},
+    },
     trace::Sink,
+    world::{Role, network, spawn_all},
 };
 use bytes::Bytes;
 use cohort_protocol::{
@@ -111,7 +114,7 @@ fn pages(history: &[SignedOp]) -> Vec<Bytes> {
 pub fn apply(ops: u64) -> Result<ApplyBench, String> {
     let keys = keys();
     let publics: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
-    let history = ledger_preload_history(&keys, &[0, 1, 2, 3], ops);
+    let history = preload_history(&keys, &[0, 1, 2, 3], ops);
     let author = |op: &SignedOp| {
         publics
             .iter()
@@ -195,26 +198,19 @@ pub fn apply(ops: u64) -> Result<ApplyBench, String> {
 pub fn catch_up(ops: u64) -> Result<CatchUpBench, String> {
     let keys = keys()[..2].to_vec();
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
-    let history = ledger_preload_history(&keys, &[0], ops);
-    let mut plan = Scenario::Ledger.plan(1, Some(2));
-    plan.links = perfect_links(2);
-    plan.late_starts = vec![LateStart {
+    let history = preload_history(&keys, &[0], ops);
+    let mut plan = Scenario::named("ledger").plan(1, Some(2));
+    plan.core.links = perfect_links(2);
+    plan.core.late_starts = vec![LateStart {
         node: 1,
         at_ms: LATE_START_MS,
     }];
-    plan.workload = Some(Workload {
-        ops_per_sec: 0,
-        duration_ms: 0,
-        quiesce_ms: 0,
-        max_payload: 0,
-        preload_ops: ops,
-    });
     let executor =
         deterministic::Runner::new(deterministic::Config::new().with_seed(1).with_cycle(CYCLE));
-    let sink = Arc::new(Mutex::new(Sink::new(None)));
+    let sink = Arc::new(Mutex::new(Sink::new(None, Vec::new())));
     let result = executor.start(|context| async move {
-        let oracle = crate::scenarios::ledger_network(&context, &members, &plan.links).await;
-        ledger_preload_store(&context, 0, &history).await;
+        let oracle = network(&context, &members, &plan.core.links).await;
+        preload_store(&context, 0, &history).await;
         let cluster = cohort_protocol::Cluster::new(
             members.clone(),
             2,
@@ -224,13 +220,14 @@ pub fn catch_up(ops: u64) -> Result<CatchUpBench, String> {
         .expect("valid cluster");
         // The lives' start times count from here.
         let run_start = context.current();
-        let spawned = spawn_lives(
+        let spawned = spawn_all(
             &context,
-            &plan,
+            &plan.core,
             &keys,
             vec![cluster; 2],
             Task::Serve,
-            Some(ledger_settings()),
+            Some(settings()),
+            |_| Role::Honest,
             &oracle,
             &sink,
         );

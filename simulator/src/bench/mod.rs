@@ -1,0 +1,16 @@
+//! `cohort-sim bench`: what the simulated protocol costs next to the raw work it does.
+//!
+//! - [`dkg`]: a whole simulated DKG ceremony next to the same cryptography done directly;
+//! - [`ledger`]: applying backfilled pages next to raw ed25519 verification, and a late joiner
+//!   catching up a ledger in the simulator.
+
+pub mod dkg;
+pub mod ledger;
+
+use std::time::Duration;
+
+/// The median of `samples` (not empty).
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}

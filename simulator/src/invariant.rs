@@ -1,0 +1,237 @@
+//! The invariant catalogue and the [`Violation`] a failed check reports.
+//!
+//! Every invariant any scenario checks has one name and one line saying what it means here
+//! ([`Invariant::ALL`]); the README's invariant table is rendered from it. A scenario reports
+//! violations through [`Checks`], built from the invariants its catalogue entry lists, so a check
+//! it does not declare cannot be reported silently (a debug assertion catches it).
+//!
+//! This module depends on nothing else in the crate: the tracer, the observers and the scenarios
+//! all take their names from here.
+
+/// Declares the catalogue: one variant, name and meaning per invariant.
+macro_rules! catalogue {
+    ($($variant:ident = $name:literal: $meaning:literal,)*) => {
+        /// An invariant some scenario checks.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Invariant {
+            $($variant,)*
+        }
+
+        impl Invariant {
+            /// Every invariant, in catalogue order.
+            pub const ALL: &'static [Invariant] = &[$(Invariant::$variant,)*];
+
+            /// Its name, as reports and the README print it.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Invariant::$variant => $name,)*
+                }
+            }
+
+            /// What it means, in one line.
+            pub const fn meaning(self) -> &'static str {
+                match self {
+                    $(Invariant::$variant => $meaning,)*
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    // Every scenario (the barrier runs under every task).
+    StepNeverRegresses = "step-never-regresses":
+        "no node's own step, nor its view of a peer's step, ever goes down, across restarts (online, from the trace)",
+    NoHang = "no-hang":
+        "every engine ends before the scenario's deadline of simulated time",
+    // Barrier.
+    WalkCompletes = "walk-completes":
+        "every node's engine ends `Ok`: no barrier error, no timeout",
+    EveryNodeReachesEveryStep = "every-node-reaches-every-step":
+        "every node set every step of the walk and saw all members at the last one",
+    ShutdownCompletes = "shutdown-completes":
+        "every node finished the shutdown handshake",
+    MismatchReported = "mismatch-reported":
+        "every honest node's engine fails with an error naming the odd node, within 10 s of simulated time",
+    OddNodeRefused = "odd-node-refused":
+        "the misconfigured node does not complete its walk either",
+    HonestNotBlocked = "honest-not-blocked":
+        "no honest node blocks another",
+    // DKG.
+    DkgCompletes = "dkg-completes":
+        "every node's engine ends `Ok` with a result for the last epoch, restarted nodes too",
+    SameGroupKey = "same-group-key":
+        "every node holds the same public polynomial, and traced that group key on finishing",
+    ShareConsistent = "share-consistent":
+        "every share matches the public polynomial",
+    ThresholdRecovers = "threshold-recovers":
+        "random quorums of t partial signatures recover a signature that verifies under the group key",
+    FewerThanTFail = "fewer-than-t-fail":
+        "fewer than t partial signatures do not recover a signature",
+    OnePolynomialPerDealer = "one-polynomial-per-dealer":
+        "no dealer deals two different commitments in one round (online, across restarts)",
+    OneAckPerDealer = "one-ack-per-dealer":
+        "no player sends one dealer two different acks in one round (online, across restarts)",
+    AbsentAttemptFails = "absent-attempt-fails":
+        "while members are away, every live member's first attempt fails in time, one with a deadline error naming a late member",
+    AbsentLaterAttemptSucceeds = "absent-later-attempt-succeeds":
+        "once the late members come, the ceremony finishes in a later round",
+    KeyUnchangedByReshare = "key-unchanged-by-reshare":
+        "every node finishes every epoch, each with epoch 0's group key",
+    SharesFollowCommittee = "shares-follow-committee":
+        "after a reshare exactly the new committee's members hold shares",
+    MisbehaviourDetected = "misbehaviour-detected":
+        "every victim refused the byzantine member's input for what it is",
+    HonestNeverMuted = "honest-never-muted":
+        "no honest member muted another",
+    // Ledger.
+    LedgerConverges = "ledger-converges":
+        "after the heal and quiesce every (honest) member reports one state digest and op count, boot recovery done, nothing pending",
+    NoAckedOpLost = "no-acked-op-lost":
+        "every op a member acknowledged is in every member's ledger",
+    HonestNeverRejected = "honest-never-rejected":
+        "no member refused a ledger input of an honest member, and no honest member was flagged",
+    HonestNeverEquivocates = "honest-never-equivocates":
+        "no member appended two different ops with one seq (online, across restarts)",
+    PendingBounded = "pending-bounded":
+        "no member's pending buffer holds more than its bound",
+    NoSyncedOpLost = "no-synced-op-lost":
+        "a restarted member's op store holds every op it had synced before the crash (online)",
+    EquivocationDetected = "equivocation-detected":
+        "every honest member flagged the equivocator",
+    ForgeriesRejected = "forgeries-rejected":
+        "no honest ledger holds a forged op, and every honest member refused the forger",
+    ReplaysAreDuplicates = "replays-are-duplicates":
+        "no honest member refused the replayer: old ops are duplicates, not misbehaviour",
+    FlooderGetsBusy = "flooder-gets-busy":
+        "every honest member answered the backfill flooder `Busy`",
+    LateJoinerPages = "late-joiner-pages":
+        "the late member fetched the preloaded ledger through more than one backfill page",
+    // The harness.
+    Determinism = "determinism":
+        "with `--check-determinism`, a second run of the seed has the same digest (every scenario)",
+}
+
+impl Invariant {
+    /// The invariant named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|i| i.name() == name)
+    }
+}
+
+impl std::fmt::Display for Invariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A violated invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub invariant: Invariant,
+    /// What was observed.
+    pub detail: String,
+}
+
+impl Violation {
+    pub fn new(invariant: Invariant, detail: impl Into<String>) -> Self {
+        Self {
+            invariant,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invariant {} violated: {}", self.invariant, self.detail)
+    }
+}
+
+/// The violations of one run, limited to the invariants its scenario lists.
+#[derive(Debug)]
+pub struct Checks {
+    listed: &'static [Invariant],
+    violations: Vec<Violation>,
+}
+
+impl Checks {
+    pub fn new(listed: &'static [Invariant]) -> Self {
+        Self {
+            listed,
+            violations: Vec::new(),
+        }
+    }
+
+    /// Whether the scenario checks `invariant`.
+    pub fn covers(&self, invariant: Invariant) -> bool {
+        invariant == Invariant::Determinism || self.listed.contains(&invariant)
+    }
+
+    /// Reports a violation of `invariant`, which the scenario must list.
+    pub fn fail(&mut self, invariant: Invariant, detail: impl Into<String>) {
+        self.push(Violation::new(invariant, detail));
+    }
+
+    /// Reports `violation` (its invariant must be listed).
+    pub fn push(&mut self, violation: Violation) {
+        debug_assert!(
+            self.covers(violation.invariant),
+            "{violation} is not an invariant the scenario lists"
+        );
+        self.violations.push(violation);
+    }
+
+    /// Reports every one of `violations`.
+    pub fn extend(&mut self, violations: impl IntoIterator<Item = Violation>) {
+        for violation in violations {
+            self.push(violation);
+        }
+    }
+
+    /// Whether nothing was reported yet.
+    pub fn is_empty(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    pub fn into_violations(self) -> Vec<Violation> {
+        self.violations
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_found() {
+        let names: std::collections::BTreeSet<_> =
+            Invariant::ALL.iter().map(|i| i.name()).collect();
+        assert_eq!(names.len(), Invariant::ALL.len());
+        for invariant in Invariant::ALL {
+            assert_eq!(Invariant::from_name(invariant.name()), Some(*invariant));
+            assert!(!invariant.meaning().is_empty());
+        }
+        assert_eq!(Invariant::from_name("nonsense"), None);
+    }
+
+    #[test]
+    fn threshold_check_names_are_in_the_catalogue() {
+        // `cohort_protocol::dkg::check::threshold` names its failures with these strings.
+        for name in [
+            "share-consistent",
+            "threshold-recovers",
+            "fewer-than-t-fail",
+        ] {
+            assert!(Invariant::from_name(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn checks_cover_only_what_is_listed() {
+        let checks = Checks::new(&[Invariant::NoHang]);
+        assert!(checks.covers(Invariant::NoHang));
+        assert!(checks.covers(Invariant::Determinism));
+        assert!(!checks.covers(Invariant::WalkCompletes));
+    }
+}

@@ -1,0 +1,70 @@
+//! The barrier family's part of a fault plan, and its draw.
+
+use crate::plan::{CorePlan, draw_crashes, draw_links, plan_rng};
+use rand::RngExt as _;
+use serde::{Deserialize, Serialize};
+
+/// Fewest and most steps a walk draws.
+const STEPS: std::ops::RangeInclusive<u64> = 3..=8;
+/// Node counts drawn when `--nodes` is not given.
+const DRAWN_NODES: std::ops::RangeInclusive<usize> = 2..=10;
+
+/// Which barrier scenario a plan is drawn for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `barrier`.
+    Walk,
+    /// `barrier-crash`.
+    Crash,
+    /// `barrier-mismatch`.
+    Mismatch,
+}
+
+/// How the odd node of `barrier-mismatch` differs from the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mismatch {
+    /// Same members, different minor protocol version.
+    Version,
+    /// Same members and version, different timing (so a different cluster hash).
+    ClusterHash,
+}
+
+/// What a barrier plan adds to the common core.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BarrierPlan {
+    /// Steps of the walk.
+    pub steps: u64,
+    /// The misconfigured node, if the scenario has one.
+    #[serde(default)]
+    pub odd_node: Option<(usize, Mismatch)>,
+}
+
+/// Draws the plan of `seed` for `kind` (with `nodes` nodes if given, else drawn).
+pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, BarrierPlan) {
+    let mut rng = plan_rng(seed);
+    let drawn = rng.random_range(DRAWN_NODES);
+    let nodes = nodes.unwrap_or(match kind {
+        Kind::Mismatch => drawn.max(2),
+        _ => drawn,
+    });
+    let steps = rng.random_range(STEPS);
+    let links = draw_links(&mut rng, nodes);
+    let odd_node = (kind == Kind::Mismatch).then(|| {
+        let mismatch = if rng.random_bool(0.5) {
+            Mismatch::Version
+        } else {
+            Mismatch::ClusterHash
+        };
+        (rng.random_range(0..nodes), mismatch)
+    });
+    let crashes = if kind == Kind::Crash {
+        draw_crashes(&mut rng, nodes)
+    } else {
+        Vec::new()
+    };
+    let core = CorePlan {
+        crashes,
+        ..CorePlan::new(nodes, links)
+    };
+    (core, BarrierPlan { steps, odd_node })
+}

@@ -1,0 +1,144 @@
+//! The DKG family's part of a fault plan, and its draw.
+
+use super::byzantine::{Byzantine, Misbehaviour};
+use crate::plan::{
+    CorePlan, LateStart, draw_crashes, draw_distinct, draw_links, draw_point_crashes, plan_rng,
+};
+use cohort_protocol::Timing;
+use rand::RngExt as _;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Node counts drawn when `--nodes` is not given.
+const DRAWN_NODES: std::ops::RangeInclusive<usize> = 4..=16;
+/// The phase timeout of `dkg-absent`.
+pub const ABSENT_PHASE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The phase timeout of `dkg-crash`.
+pub const CRASH_PHASE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Which DKG scenario a plan is drawn (and a run made) for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `dkg`.
+    Dkg,
+    /// `dkg-crash`.
+    Crash,
+    /// `dkg-absent`.
+    Absent,
+    /// `reshare`.
+    Reshare,
+    /// `dkg-byzantine`.
+    Byzantine,
+}
+
+/// What a DKG plan adds to the common core.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DkgPlan {
+    /// The committee of each DKG epoch, as node indices, epoch 0 first (empty: one epoch, every
+    /// node).
+    #[serde(default)]
+    pub committees: Vec<Vec<usize>>,
+    /// The byzantine member, if any.
+    #[serde(default)]
+    pub byzantine: Option<Byzantine>,
+    /// A benchmark run: skip the observer's own heavy checks (threshold signing) after the run.
+    #[serde(default)]
+    pub bench: bool,
+}
+
+/// The cluster timing of `kind`.
+pub fn timing(kind: Kind) -> Timing {
+    match kind {
+        Kind::Absent => Timing {
+            phase_timeout: ABSENT_PHASE_TIMEOUT,
+            ..Timing::default()
+        },
+        // Outages (up to 3 s) about as long as a phase: some attempts fail and are retried
+        // while members crash and restart, which is where abandoning a round must stay safe.
+        Kind::Crash | Kind::Reshare | Kind::Byzantine => Timing {
+            phase_timeout: CRASH_PHASE_TIMEOUT,
+            ..Timing::default()
+        },
+        _ => Timing::default(),
+    }
+}
+
+/// Draws the plan of `seed` for `kind` (with `nodes` members if given, else drawn).
+pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) {
+    let mut rng = plan_rng(seed);
+    let drawn = match kind {
+        // Epoch 0's committee of 4..=14, plus the two newcomers of epoch 1.
+        Kind::Reshare => rng.random_range(6..=16),
+        _ => rng.random_range(DRAWN_NODES),
+    };
+    let nodes = nodes.unwrap_or(drawn);
+    let links = draw_links(&mut rng, nodes);
+    let (crashes, point_crashes) = if matches!(kind, Kind::Crash | Kind::Reshare | Kind::Byzantine)
+    {
+        let crashes = draw_crashes(&mut rng, nodes);
+        let crashed: Vec<usize> = crashes.iter().map(|c| c.node).collect();
+        // Crash points per node and epoch: the seed, one per dealing accepted, the log.
+        let epochs = if kind == Kind::Reshare { 2 } else { 1 };
+        let points = draw_point_crashes(&mut rng, nodes, &crashed, epochs * (nodes as u64 + 2));
+        (crashes, points)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let late_starts = if kind == Kind::Absent {
+        // f + 1 late members: t - 1 live, one short of a quorum.
+        let late = (nodes - 1) / 3 + 1;
+        let all: Vec<usize> = (0..nodes).collect();
+        let chosen = draw_distinct(&mut rng, &all, late);
+        let phase = ABSENT_PHASE_TIMEOUT.as_millis() as u64;
+        chosen
+            .into_iter()
+            .map(|node| LateStart {
+                node,
+                at_ms: rng.random_range(phase * 5 / 2..=phase * 4),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let byzantine = (kind == Kind::Byzantine).then(|| {
+        let node = rng.random_range(0..nodes);
+        let misbehaviour = Misbehaviour::ALL[rng.random_range(0..Misbehaviour::ALL.len())];
+        let others: Vec<usize> = (0..nodes).filter(|i| *i != node).collect();
+        let victims = if misbehaviour == Misbehaviour::Garbage {
+            others
+        } else {
+            // 1..=f victims (more would only make the dealer reveal too many and be dropped).
+            let count = rng.random_range(1..=((nodes - 1) / 3).max(1));
+            draw_distinct(&mut rng, &others, count)
+        };
+        Byzantine {
+            node,
+            misbehaviour,
+            victims,
+            seed: rng.random(),
+        }
+    });
+    let committees = if kind == Kind::Reshare {
+        // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node
+        // k and adds node k + 1.
+        let k = nodes - 2;
+        let replaced = rng.random_range(0..k);
+        let first: Vec<usize> = (0..k).collect();
+        let second: Vec<usize> = (0..nodes).filter(|i| *i != replaced).collect();
+        vec![first, second]
+    } else {
+        Vec::new()
+    };
+    let core = CorePlan {
+        crashes,
+        point_crashes,
+        late_starts,
+        ..CorePlan::new(nodes, links)
+    };
+    let dkg = DkgPlan {
+        committees,
+        byzantine,
+        bench: false,
+    };
+    (core, dkg)
+}

@@ -1,0 +1,175 @@
+//! Running a DKG scenario and checking its invariants (see the family's docs).
+
+use super::{
+    checks::{check_absence, check_byzantine, check_reshare},
+    observer::DkgObserver,
+    plan::{DkgPlan, Kind, timing},
+};
+use crate::{
+    invariant::{Checks, Invariant},
+    plan::CorePlan,
+    trace::Sink,
+    world::{Role, cluster, identities, micros, network, run_all},
+};
+use cohort_protocol::{Outcome, PROTOCOL_VERSION, PublicKey, dkg::check, engine::Task};
+use commonware_codec::Encode as _;
+use commonware_cryptography::Signer as _;
+use commonware_runtime::{Clock as _, deterministic};
+use rand::SeedableRng as _;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+/// Every engine must have ended by then (simulated time).
+pub const SCENARIO_DEADLINE: Duration = Duration::from_secs(300);
+/// Random quorums the threshold check tries.
+const QUORUMS_CHECKED: usize = 3;
+
+/// Runs a DKG scenario of `kind`; reports into `checks`.
+pub async fn run(
+    kind: Kind,
+    context: deterministic::Context,
+    seed: u64,
+    plan: CorePlan,
+    dkg: DkgPlan,
+    sink: Arc<Mutex<Sink>>,
+    mut checks: Checks,
+) -> Checks {
+    let plan = &plan;
+    let keys = identities(seed, plan.nodes);
+    let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
+    let mut cluster = cluster(&members, PROTOCOL_VERSION, timing(kind));
+    if !dkg.committees.is_empty() {
+        let committees = dkg
+            .committees
+            .iter()
+            .map(|c| c.iter().map(|i| members[*i].clone()).collect())
+            .collect();
+        cluster = cluster
+            .with_committees(committees)
+            .expect("drawn committees are valid");
+    }
+    let last_epoch = cluster.last_epoch();
+    let start_us = micros(context.current());
+    let oracle = network(&context, &members, &plan.links).await;
+
+    let results = run_all(
+        &context,
+        plan,
+        &keys,
+        vec![cluster.clone(); plan.nodes],
+        Task::Dkg,
+        |index| match &dkg.byzantine {
+            Some(b) if b.node == index => Role::Tampered(b.tamper(&keys[index], &members)),
+            _ => Role::Honest,
+        },
+        &oracle,
+        &sink,
+        SCENARIO_DEADLINE,
+    )
+    .await;
+    let Some(results) = results else {
+        let sink = sink.lock().expect("sink");
+        let observations = sink.observer::<DkgObserver>();
+        let stuck: Vec<usize> = (0..plan.nodes)
+            .filter(|i| !observations.group_keys.contains_key(&(*i as u32)))
+            .collect();
+        checks.fail(
+            Invariant::NoHang,
+            format!(
+                "engines still running after {SCENARIO_DEADLINE:?} of simulated time; nodes without a key: {stuck:?}"
+            ),
+        );
+        return checks;
+    };
+    let sink = sink.lock().expect("sink");
+    let observations = sink.observer::<DkgObserver>();
+    checks.extend(sink.online_violations());
+
+    let byzantine = dkg.byzantine.as_ref().map(|b| b.node);
+    let mut completed = Vec::new();
+    for (index, result) in results.iter().enumerate() {
+        if Some(index) == byzantine {
+            // Whatever the liar ends with is its own business.
+            continue;
+        }
+        match result {
+            Ok(Outcome { dkg: Some(c), .. }) if c.epoch == last_epoch => {
+                completed.push((index, c.clone()))
+            }
+            Ok(Outcome { dkg: Some(c), .. }) => checks.fail(
+                Invariant::DkgCompletes,
+                format!("node {index} ended at epoch {} of {last_epoch}", c.epoch),
+            ),
+            Ok(_) => checks.fail(
+                Invariant::DkgCompletes,
+                format!("node {index} ended without a DKG result"),
+            ),
+            Err(error) => checks.fail(
+                Invariant::DkgCompletes,
+                format!("node {index} failed: {error}"),
+            ),
+        }
+    }
+    let Some((_, first)) = completed.first() else {
+        return checks;
+    };
+    let sharing = first.output.public().clone();
+    for (index, c) in &completed {
+        if c.output.public().encode() != sharing.encode() {
+            checks.fail(
+                Invariant::SameGroupKey,
+                format!(
+                    "node {index} holds group key {} but node 0's is {}",
+                    c.group_key_hex(),
+                    first.group_key_hex()
+                ),
+            );
+        }
+        if observations.group_keys.get(&(*index as u32)) != Some(&c.group_key_hex()) {
+            checks.fail(
+                Invariant::SameGroupKey,
+                format!(
+                    "node {index} traced group key {:?}, holds {}",
+                    observations.group_keys.get(&(*index as u32)),
+                    c.group_key_hex()
+                ),
+            );
+        }
+    }
+    if checks.covers(Invariant::MisbehaviourDetected)
+        && let Some(b) = &dkg.byzantine
+    {
+        check_byzantine(b, &members, observations, &mut checks);
+    }
+    if checks.covers(Invariant::KeyUnchangedByReshare) {
+        check_reshare(&cluster, &members, observations, &completed, &mut checks);
+    }
+    if checks.covers(Invariant::AbsentAttemptFails) {
+        check_absence(
+            plan,
+            &members,
+            start_us,
+            observations,
+            &completed,
+            &mut checks,
+        );
+    }
+    if completed.len() == plan.nodes && checks.is_empty() && !dkg.bench {
+        let shares: Vec<_> = completed
+            .iter()
+            .filter_map(|(_, c)| c.share.clone())
+            .collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let message = seed.to_be_bytes();
+        if let Err(failure) =
+            check::threshold(&sharing, &shares, &message, QUORUMS_CHECKED, &mut rng)
+        {
+            let invariant = Invariant::from_name(failure.invariant)
+                .expect("the threshold checks name invariants of the catalogue");
+            checks.fail(invariant, failure.detail);
+        }
+    }
+    checks
+}

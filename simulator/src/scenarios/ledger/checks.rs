@@ -1,0 +1,203 @@
+//! The ledger's checks after a run: `ledger-converges`, `no-acked-op-lost`, `pending-bounded`
+//! over the final snapshot, `late-joiner`'s pages, and `ledger-byzantine`'s invariants (see the
+//! family's docs).
+
+use super::{
+    byzantine::{LedgerLiar, LedgerMisbehaviour, LiarReport},
+    observer::LedgerObserver,
+    plan::Workload,
+};
+use crate::{
+    invariant::{Checks, Invariant},
+    plan::CorePlan,
+    trace::Sink,
+};
+use cohort_protocol::{
+    PublicKey,
+    ledger::{OpId, actor::Status, dag},
+};
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Mutex},
+};
+
+/// The invariants of `ledger-byzantine` (see the module docs).
+pub fn check_liar(
+    liar: &LedgerLiar,
+    members: &[PublicKey],
+    report: &LiarReport,
+    observations: &LedgerObserver,
+    statuses: &[(usize, Status, BTreeSet<OpId>)],
+    checks: &mut Checks,
+) {
+    let key = &members[liar.node];
+    let honest = || {
+        statuses
+            .iter()
+            .map(|(node, status, ids)| (*node, status, ids))
+    };
+    match liar.misbehaviour {
+        LedgerMisbehaviour::Equivocate => {
+            if report.forks == 0 {
+                return;
+            }
+            for (node, status, _) in honest() {
+                if !status.flagged.contains(key) {
+                    checks.fail(
+                        Invariant::EquivocationDetected,
+                        format!(
+                            "node {node} did not flag the equivocator {key} ({} forks sent)",
+                            report.forks
+                        ),
+                    );
+                }
+            }
+        }
+        LedgerMisbehaviour::Forge => {
+            for (node, _, ids) in honest() {
+                if let Some(id) = report.forged.iter().find(|id| ids.contains(*id)) {
+                    checks.fail(
+                        Invariant::ForgeriesRejected,
+                        format!(
+                            "node {node} applied the forged op {}",
+                            hex(&id.as_ref()[..8])
+                        ),
+                    );
+                }
+                let refused = observations.refused.get(&(node as u32, key.clone()));
+                if !report.forged.is_empty()
+                    && !refused.is_some_and(|r| r.iter().any(|r| r.contains("invalid op")))
+                {
+                    checks.fail(
+                        Invariant::ForgeriesRejected,
+                        format!("node {node} never refused the forger's ops: {refused:?}"),
+                    );
+                }
+            }
+        }
+        LedgerMisbehaviour::Replay => {
+            for (node, _, _) in honest() {
+                if let Some(reasons) = observations.refused.get(&(node as u32, key.clone())) {
+                    checks.fail(
+                        Invariant::ReplaysAreDuplicates,
+                        format!("node {node} refused the replayer: {reasons:?}"),
+                    );
+                }
+            }
+        }
+        LedgerMisbehaviour::Flood => {
+            for (node, status, _) in honest() {
+                if !report.busy_from.contains(&status.me) {
+                    checks.fail(
+                        Invariant::FlooderGetsBusy,
+                        format!(
+                            "node {node} never answered the flooder Busy ({} requests sent)",
+                            report.requests
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `late-joiner-pages`: the late member caught up the preloaded ledger through several pages
+/// (recorded as a note).
+pub fn check_late_joiner(
+    plan: &CorePlan,
+    workload: &Workload,
+    sink: &Arc<Mutex<Sink>>,
+    checks: &mut Checks,
+) {
+    let mut sink = sink.lock().expect("sink");
+    for late in &plan.late_starts {
+        let runs = sink
+            .observer::<LedgerObserver>()
+            .backfill_runs
+            .get(&(late.node as u32))
+            .cloned()
+            .unwrap_or_default();
+        // Runs until the preloaded ledger was in: a run cut short (a lost request) is followed
+        // by another with the next peer, which starts where the first stopped.
+        let (mut pages, mut ops, mut count) = (0, 0, 0);
+        for (run_pages, run_ops) in &runs {
+            if ops >= workload.preload_ops {
+                break;
+            }
+            pages += run_pages;
+            ops += run_ops;
+            count += 1;
+        }
+        if ops >= workload.preload_ops && pages > 1 {
+            sink.notes.push(format!(
+                "late joiner node {} caught up {ops} ops in {pages} pages over {count} runs",
+                late.node
+            ));
+        } else {
+            checks.fail(
+                Invariant::LateJoinerPages,
+                format!(
+                    "node {} (late) fetched {ops} of the {} preloaded ops in {pages} pages over {count} runs",
+                    late.node, workload.preload_ops
+                ),
+            );
+        }
+    }
+}
+
+/// `ledger-converges`, `no-acked-op-lost`, `pending-bounded` over the final statuses.
+pub fn check_final(
+    statuses: &[(usize, Status, BTreeSet<OpId>)],
+    acked: &[(usize, OpId)],
+    expect_no_pending: bool,
+    checks: &mut Checks,
+) {
+    let Some((_, reference, _)) = statuses.first() else {
+        return;
+    };
+    for (node, status, ids) in statuses {
+        if status.digest != reference.digest || status.ops != reference.ops {
+            checks.fail(
+                Invariant::LedgerConverges,
+                format!(
+                    "node {node} holds {} ops (digest {}), node {} holds {} (digest {})",
+                    status.ops,
+                    hex(status.digest.as_ref()),
+                    statuses[0].0,
+                    reference.ops,
+                    hex(reference.digest.as_ref())
+                ),
+            );
+        }
+        if (expect_no_pending && status.pending != 0) || !status.boot_recovered {
+            checks.fail(
+                Invariant::LedgerConverges,
+                format!(
+                    "node {node} still has {} pending ops (boot recovered: {})",
+                    status.pending, status.boot_recovered
+                ),
+            );
+        }
+        if status.pending > dag::DEFAULT_MAX_PENDING {
+            checks.fail(
+                Invariant::PendingBounded,
+                format!("node {node} holds {} pending ops", status.pending),
+            );
+        }
+        let lost: Vec<&(usize, OpId)> = acked.iter().filter(|(_, id)| !ids.contains(id)).collect();
+        if let Some((author, id)) = lost.first() {
+            checks.fail(
+                Invariant::NoAckedOpLost,
+                format!(
+                    "node {node} lacks {} acknowledged ops, e.g. {} of node {author}",
+                    lost.len(),
+                    hex(&id.as_ref()[..8])
+                ),
+            );
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,87 @@
+//! What the ledger's invariants need from the trace; `honest-never-equivocates` and
+//! `no-synced-op-lost` are judged online, across restarts.
+
+use crate::{
+    invariant::{Invariant, Violation},
+    scenarios::barrier::observer::BarrierObserver,
+    trace::{Observer, Refusals, keep_refusal},
+};
+use cohort_protocol::{Event, PublicKey};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The ledger's observations, per node.
+#[derive(Debug, Default)]
+pub struct LedgerObserver {
+    /// Reasons of the inputs each node refused from each peer, on any channel.
+    pub refused: Refusals,
+    /// Authors some node caught equivocating.
+    pub equivocators: BTreeSet<PublicKey>,
+    /// Id (short hex) of each op each node appended, by (node, seq).
+    pub appended: BTreeMap<(u32, u64), String>,
+    /// Ops each node's op store held synced, as last reported.
+    pub ops_synced: BTreeMap<u32, u64>,
+    /// Each node's backfill runs, completed or failed: (pages, new ops).
+    pub backfill_runs: BTreeMap<u32, Vec<(u64, u64)>>,
+    /// Online violations.
+    pub violations: Vec<Violation>,
+}
+
+impl Observer for LedgerObserver {
+    fn observe(&mut self, _t_us: u64, node: u32, event: &Event) {
+        match event {
+            Event::InputRejected { .. } => keep_refusal(&mut self.refused, node, event),
+            Event::OpAppended { seq, id, .. } => {
+                if let Some(previous) = self.appended.insert((node, *seq), id.clone())
+                    && previous != *id
+                {
+                    self.violations.push(Violation::new(
+                        Invariant::HonestNeverEquivocates,
+                        format!("node {node} appended ops {previous} and {id} with seq {seq}"),
+                    ));
+                }
+            }
+            Event::Equivocation { author } => {
+                self.equivocators.insert(author.clone());
+            }
+            Event::BackfillRunDone { pages, ops, .. }
+            | Event::BackfillRunFailed { pages, ops, .. } => {
+                self.backfill_runs
+                    .entry(node)
+                    .or_default()
+                    .push((*pages, *ops));
+            }
+            Event::OpsSynced { total } => {
+                self.ops_synced.insert(node, *total);
+            }
+            Event::LedgerOpened { ops } => {
+                let synced = self.ops_synced.get(&node).copied().unwrap_or(0);
+                if *ops < synced {
+                    self.violations.push(Violation::new(
+                        Invariant::NoSyncedOpLost,
+                        format!(
+                            "node {node} reopened its ledger with {ops} ops after syncing {synced}"
+                        ),
+                    ));
+                }
+                self.ops_synced.insert(node, *ops);
+            }
+            _ => {}
+        }
+    }
+
+    fn online(&self) -> &'static [Invariant] {
+        &[Invariant::HonestNeverEquivocates, Invariant::NoSyncedOpLost]
+    }
+
+    fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+}
+
+/// The observers of the ledger scenarios: the barrier runs beside the ledger (idle, at step 0).
+pub fn observers() -> Vec<Box<dyn Observer>> {
+    vec![
+        Box::new(BarrierObserver::default()),
+        Box::new(LedgerObserver::default()),
+    ]
+}

@@ -1,0 +1,272 @@
+//! Running a ledger scenario: the workload, the heal and quiesce, and the snapshot of every
+//! member's ledger the checks judge (see the family's docs).
+
+use super::{
+    byzantine::{Liar, LiarReport},
+    checks::{check_final, check_late_joiner, check_liar},
+    observer::LedgerObserver,
+    plan::LedgerPlan,
+    preload::{preload_history, preload_store},
+};
+use crate::{
+    invariant::{Checks, Invariant},
+    plan::CorePlan,
+    trace::Sink,
+    world::{QUOTA_PER_SECOND, Role, cluster, cut, heal, identities, network, spawn_all},
+};
+use bytes::Bytes;
+use cohort_protocol::{
+    PROTOCOL_VERSION, PublicKey, Timing,
+    engine::{BACKFILL_CHANNEL, GOSSIP_CHANNEL, Task},
+    ledger::{
+        OpId,
+        actor::{Mailbox, Settings, Status},
+    },
+};
+use commonware_cryptography::Signer as _;
+use commonware_runtime::{Clock as _, Quota, Spawner as _, Supervisor as _, deterministic};
+use commonware_utils::NZU32;
+use rand::{RngExt as _, SeedableRng as _};
+use rand_chacha::ChaCha8Rng;
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+/// Heartbeat period of the simulated members.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long after the quiesce the check waits for an instant with no op in flight.
+const SETTLE: Duration = Duration::from_secs(10);
+/// How often it looks.
+const SETTLE_POLL: Duration = Duration::from_millis(20);
+
+/// The ledger settings of simulated members: the defaults, with a faster heartbeat and digest
+/// exchange so short runs exercise them.
+pub fn settings() -> Settings {
+    Settings {
+        heartbeat: HEARTBEAT,
+        anti_entropy: Duration::from_millis(500),
+        request_timeout: Duration::from_secs(1),
+        ..Settings::default()
+    }
+}
+
+/// Runs a ledger scenario; reports into `checks`.
+pub async fn run(
+    context: deterministic::Context,
+    seed: u64,
+    plan: CorePlan,
+    ledger: LedgerPlan,
+    sink: Arc<Mutex<Sink>>,
+    mut checks: Checks,
+) -> Checks {
+    let plan = &plan;
+    let workload = ledger.workload.clone();
+    let keys = identities(seed, plan.nodes);
+    let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
+    let cluster = cluster(&members, PROTOCOL_VERSION, Timing::default());
+    let oracle = network(&context, &members, &plan.links).await;
+    if let Some(side) = &plan.partition {
+        // Cut every link across the partition until the heal.
+        cut(&oracle, &members, &plan.links, side).await;
+    }
+    if workload.preload_ops > 0 {
+        let late: Vec<usize> = plan.late_starts.iter().map(|l| l.node).collect();
+        let authors: Vec<usize> = (0..plan.nodes).filter(|i| !late.contains(i)).collect();
+        let history = preload_history(&keys, &authors, workload.preload_ops);
+        for node in &authors {
+            preload_store(&context, *node, &history).await;
+        }
+    }
+    let liar = ledger.liar.as_ref().map(|l| l.node);
+    let spawned = spawn_all(
+        &context,
+        plan,
+        &keys,
+        vec![cluster; plan.nodes],
+        Task::Serve,
+        Some(settings()),
+        |index| {
+            if Some(index) == liar {
+                Role::External
+            } else {
+                Role::Honest
+            }
+        },
+        &oracle,
+        &sink,
+    );
+    // The honest members' slots (a liar has none).
+    let slots: Vec<_> = spawned
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != liar)
+        .map(|(i, (_, slot))| (i, slot.clone()))
+        .collect();
+    let liar_report: Arc<Mutex<LiarReport>> = Arc::default();
+    if let Some(l) = &ledger.liar {
+        let control = oracle.control(members[l.node].clone());
+        let quota = Quota::per_second(NZU32!(QUOTA_PER_SECOND));
+        let gossip = control
+            .register(GOSSIP_CHANNEL, quota)
+            .await
+            .expect("register gossip channel");
+        let backfill = control
+            .register(BACKFILL_CHANNEL, quota)
+            .await
+            .expect("register backfill channel");
+        let liar = Liar {
+            key: keys[l.node].clone(),
+            members: members.clone(),
+            me: l.node,
+            rng: ChaCha8Rng::seed_from_u64(l.seed),
+            gossip,
+            backfill,
+            report: liar_report.clone(),
+            until: context.current() + Duration::from_millis(workload.duration_ms),
+        };
+        let misbehaviour = l.misbehaviour;
+        context
+            .child("liar")
+            .spawn(move |context| misbehaviour.run(context, liar));
+    }
+
+    // The workload: each member submits Data ops at the drawn rate until the heal.
+    let acked: Arc<Mutex<Vec<(usize, OpId)>>> = Arc::default();
+    let start = context.current();
+    let end = start + Duration::from_millis(workload.duration_ms);
+    for (node, slot) in slots.iter() {
+        let (node, slot) = (*node, slot.clone());
+        let acked = acked.clone();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (node as u64).wrapping_mul(0x9e37_79b9));
+        let workload = workload.clone();
+        context
+            .child("workload")
+            .with_attribute("node", node)
+            .spawn(move |context| async move {
+                let mean_gap_ms = 1000 / u64::from(workload.ops_per_sec.max(1));
+                loop {
+                    let gap = rng.random_range(0..=2 * mean_gap_ms);
+                    context.sleep(Duration::from_millis(gap)).await;
+                    if context.current() >= end {
+                        return;
+                    }
+                    let size = rng.random_range(1..=workload.max_payload);
+                    let payload: Vec<u8> = (0..size).map(|_| rng.random()).collect();
+                    let mailbox = slot.lock().expect("slot").clone();
+                    if let Some(mut mailbox) = mailbox
+                        && let Ok(id) = mailbox.submit(Bytes::from(payload)).await
+                    {
+                        acked.lock().expect("acked").push((node, id));
+                    }
+                }
+            });
+    }
+    context.sleep_until(end).await;
+    heal(&oracle, &members, &plan.links).await;
+    context
+        .sleep(Duration::from_millis(workload.quiesce_ms))
+        .await;
+
+    {
+        let sink = sink.lock().expect("sink");
+        let observations = sink.observer::<LedgerObserver>();
+        checks.extend(sink.online_violations());
+        let liar_key = liar.map(|l| members[l].clone());
+        for ((node, peer), reasons) in &observations.refused {
+            if Some(*node as usize) != liar && Some(peer) != liar_key.as_ref() {
+                checks.fail(
+                    Invariant::HonestNeverRejected,
+                    format!("node {node} refused honest {peer}: {reasons:?}"),
+                );
+            }
+        }
+        let honest_flagged: Vec<_> = observations
+            .equivocators
+            .iter()
+            .filter(|a| Some(*a) != liar_key.as_ref())
+            .collect();
+        if !honest_flagged.is_empty() {
+            checks.fail(
+                Invariant::HonestNeverRejected,
+                format!("honest members flagged as equivocators: {honest_flagged:?}"),
+            );
+        }
+    }
+    // Heartbeats go on during the quiesce: wait (bounded) for an instant at which every member
+    // is up and no op is in flight, i.e. every member reports one digest.
+    let settle_end = context.current() + SETTLE;
+    let snapshot = loop {
+        let mut snapshot = Vec::with_capacity(slots.len());
+        for (_, slot) in &slots {
+            let mailbox = slot.lock().expect("slot").clone();
+            snapshot.push(match mailbox {
+                Some(mut mailbox) => mailbox.status().await.ok(),
+                None => None,
+            });
+        }
+        // A member may also be down (a crash point hit late): wait for its restart and its boot
+        // recovery too.
+        let all_up = snapshot
+            .iter()
+            .all(|s| s.as_ref().is_some_and(|s| s.boot_recovered));
+        let digests: BTreeSet<_> = snapshot.iter().flatten().map(|s| s.digest).collect();
+        if (all_up && digests.len() <= 1) || context.current() >= settle_end {
+            break snapshot;
+        }
+        context.sleep(SETTLE_POLL).await;
+    };
+    let mut statuses: Vec<(usize, Status, BTreeSet<OpId>)> = Vec::new();
+    for ((node, slot), status) in slots.iter().zip(snapshot) {
+        let node = *node;
+        let mailbox = slot.lock().expect("slot").clone();
+        match (status, op_ids(mailbox).await) {
+            (Some(status), Some(ids)) => statuses.push((node, status, ids)),
+            _ => checks.fail(
+                Invariant::LedgerConverges,
+                format!("node {node} is not running at the end"),
+            ),
+        }
+    }
+    // A liar's ops may wait forever for a parent only it had (lost on the way): pending ops are
+    // only an honest-cluster failure.
+    let expect_no_pending = ledger.liar.is_none();
+    check_final(
+        &statuses,
+        &acked.lock().expect("acked"),
+        expect_no_pending,
+        &mut checks,
+    );
+    if let Some(l) = &ledger.liar {
+        let report = liar_report.lock().expect("liar report").clone();
+        let sink = sink.lock().expect("sink");
+        check_liar(
+            l,
+            &members,
+            &report,
+            sink.observer::<LedgerObserver>(),
+            &statuses,
+            &mut checks,
+        );
+    }
+    if checks.covers(Invariant::LateJoinerPages) {
+        check_late_joiner(plan, &workload, &sink, &mut checks);
+    }
+    checks
+}
+
+/// Every op id a member holds.
+async fn op_ids(mailbox: Option<Mailbox>) -> Option<BTreeSet<OpId>> {
+    let mut mailbox = mailbox?;
+    let mut ids = BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let (ops, next) = mailbox.ops(after, 4096).await.ok()?;
+        if ops.is_empty() {
+            return Some(ids);
+        }
+        ids.extend(ops.iter().map(|o| o.id()));
+        after = next;
+    }
+}

@@ -1,0 +1,92 @@
+//! A run's whole fault plan: the common core every family shares plus the family's own part.
+
+use super::{barrier::plan::BarrierPlan, dkg::plan::DkgPlan, ledger::plan::LedgerPlan};
+use crate::plan::CorePlan;
+use serde::{Deserialize, Serialize};
+
+/// A run's fault plan (printed as one JSON object: the core's fields and `family`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultPlan {
+    #[serde(flatten)]
+    pub core: CorePlan,
+    pub family: FamilyPlan,
+}
+
+/// What one protocol family adds to the core.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FamilyPlan {
+    Barrier(BarrierPlan),
+    Dkg(DkgPlan),
+    Ledger(LedgerPlan),
+}
+
+impl FaultPlan {
+    /// The plan as one JSON line.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("plan serializes")
+    }
+
+    /// Steps of the barrier walk (0 outside the barrier scenarios).
+    pub fn steps(&self) -> u64 {
+        match &self.family {
+            FamilyPlan::Barrier(b) => b.steps,
+            _ => 0,
+        }
+    }
+
+    /// The core and the barrier part.
+    ///
+    /// # Panics
+    ///
+    /// If this is not a barrier plan (a catalogue entry runs only the plans it draws).
+    pub fn into_barrier(self) -> (CorePlan, BarrierPlan) {
+        match self.family {
+            FamilyPlan::Barrier(b) => (self.core, b),
+            _ => panic!("a barrier scenario runs a barrier plan"),
+        }
+    }
+
+    /// The core and the DKG part (panics like [`FaultPlan::into_barrier`]).
+    pub fn into_dkg(self) -> (CorePlan, DkgPlan) {
+        match self.family {
+            FamilyPlan::Dkg(d) => (self.core, d),
+            _ => panic!("a DKG scenario runs a DKG plan"),
+        }
+    }
+
+    /// The core and the ledger part (panics like [`FaultPlan::into_barrier`]).
+    pub fn into_ledger(self) -> (CorePlan, LedgerPlan) {
+        match self.family {
+            FamilyPlan::Ledger(l) => (self.core, l),
+            _ => panic!("a ledger scenario runs a ledger plan"),
+        }
+    }
+}
+
+impl From<(CorePlan, BarrierPlan)> for FaultPlan {
+    fn from((core, barrier): (CorePlan, BarrierPlan)) -> Self {
+        Self {
+            core,
+            family: FamilyPlan::Barrier(barrier),
+        }
+    }
+}
+
+impl From<(CorePlan, DkgPlan)> for FaultPlan {
+    fn from((core, dkg): (CorePlan, DkgPlan)) -> Self {
+        Self {
+            core,
+            family: FamilyPlan::Dkg(dkg),
+        }
+    }
+}
+
+impl From<(CorePlan, LedgerPlan)> for FaultPlan {
+    fn from((core, ledger): (CorePlan, LedgerPlan)) -> Self {
+        Self {
+            core,
+            family: FamilyPlan::Ledger(ledger),
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The catalogue's consistency: names, invariants, observers.
+
+use super::{SCENARIOS, Scenario};
+use crate::invariant::Invariant;
+use std::collections::BTreeSet;
+
+#[test]
+fn names_are_unique_and_found() {
+    let names: BTreeSet<_> = Scenario::all().map(|s| s.name()).collect();
+    assert_eq!(names.len(), SCENARIOS.len());
+    for scenario in Scenario::all() {
+        assert_eq!(Scenario::from_name(scenario.name()), Some(scenario));
+        assert!(!scenario.description().is_empty());
+        assert!(!scenario.node_range().is_empty());
+    }
+    assert!(Scenario::from_name("nonsense").is_none());
+}
+
+#[test]
+fn every_invariant_is_checked_somewhere_and_listed_once() {
+    for invariant in Invariant::ALL {
+        if *invariant == Invariant::Determinism {
+            continue;
+        }
+        assert!(
+            Scenario::all().any(|s| s.invariants().contains(invariant)),
+            "no scenario checks {invariant}"
+        );
+    }
+    for scenario in Scenario::all() {
+        let unique: BTreeSet<_> = scenario.invariants().iter().collect();
+        assert_eq!(unique.len(), scenario.invariants().len(), "{scenario}");
+    }
+}
+
+/// An observer judges its online invariants in every scenario it is installed for: those
+/// scenarios must list them.
+#[test]
+fn online_invariants_are_listed_by_every_scenario_observing_them() {
+    for scenario in Scenario::all() {
+        for observer in scenario.observers() {
+            for invariant in observer.online() {
+                assert!(
+                    scenario.invariants().contains(invariant),
+                    "{scenario} installs an observer judging {invariant} but does not list it"
+                );
+            }
+        }
+    }
+}
+
+/// The invariants a family's code names are listed by some scenario of the family (the run path
+/// also asserts, in debug builds, that each reported violation is listed by its scenario).
+#[test]
+fn invariants_a_family_names_are_listed_by_its_scenarios() {
+    let families: [(&str, &[&str]); 3] = [
+        (
+            "barrier",
+            &[
+                include_str!("barrier/run.rs"),
+                include_str!("barrier/observer.rs"),
+            ],
+        ),
+        (
+            "dkg",
+            &[
+                include_str!("dkg/run.rs"),
+                include_str!("dkg/checks.rs"),
+                include_str!("dkg/observer.rs"),
+            ],
+        ),
+        (
+            "ledger",
+            &[
+                include_str!("ledger/run.rs"),
+                include_str!("ledger/checks.rs"),
+                include_str!("ledger/observer.rs"),
+            ],
+        ),
+    ];
+    for (family, sources) in families {
+        let plan_of = |s: &Scenario| s.plan(1, None).family;
+        let listed: BTreeSet<Invariant> = Scenario::all()
+            .filter(|s| match plan_of(s) {
+                super::FamilyPlan::Barrier(_) => family == "barrier",
+                super::FamilyPlan::Dkg(_) => family == "dkg",
+                super::FamilyPlan::Ledger(_) => family == "ledger",
+            })
+            .flat_map(|s| s.invariants().iter().copied())
+            .collect();
+        let mut named = 0;
+        for source in sources {
+            for invariant in Invariant::ALL {
+                let token = format!("Invariant::{invariant:?}");
+                let used = source.match_indices(&token).any(|(i, _)| {
+                    !source[i + token.len()..].starts_with(|c: char| c.is_alphanumeric())
+                });
+                if used {
+                    named += 1;
+                    assert!(
+                        listed.contains(invariant),
+                        "the {family} family reports {invariant}, which none of its scenarios lists"
+                    );
+                }
+            }
+        }
+        assert!(named > 0, "{family}");
+    }
+}
+
+#[test]
+fn plans_are_drawn_from_the_seed_within_the_node_range() {
+    for scenario in Scenario::all() {
+        let a = scenario.plan(3, None);
+        assert_eq!(a, scenario.plan(3, None), "{scenario}");
+        assert!(scenario.node_range().contains(&a.core.nodes), "{scenario}");
+        let min = *scenario.node_range().start();
+        let nodes = min.max(4);
+        assert_eq!(
+            scenario.plan(3, Some(nodes)).core.nodes,
+            nodes,
+            "{scenario}"
+        );
+        assert!(a.to_json().contains("\"links\""));
+    }
+}

@@ -1,0 +1,21 @@
+//! The identities and the cluster definition of a run.
+
+use crate::plan::plan_rng;
+use cohort_protocol::{Cluster, ProtocolVersion, PublicKey, Timing};
+use commonware_cryptography::{Signer as _, ed25519};
+use rand::Rng as _;
+
+/// The identity keys of a run, derived from the plan RNG's stream after the plan.
+pub fn identities(seed: u64, nodes: usize) -> Vec<ed25519::PrivateKey> {
+    let mut rng = plan_rng(seed.wrapping_add(1));
+    (0..nodes)
+        .map(|_| ed25519::PrivateKey::from_seed(rng.next_u64()))
+        .collect()
+}
+
+/// The cluster of `members` with the largest threshold that tolerates `f = (n - 1) / 3` faults.
+pub fn cluster(members: &[PublicKey], version: ProtocolVersion, timing: Timing) -> Cluster {
+    let n = members.len();
+    let threshold = (n - (n - 1) / 3) as u32;
+    Cluster::new(members.to_vec(), threshold, version, timing).expect("valid simulated cluster")
+}

@@ -1,0 +1,12 @@
+//! The world a scenario runs in, whatever its protocol family: the identities and cluster of a
+//! run ([`cluster`]), the simulated network with its drawn links, partition cuts and heal
+//! ([`network`]), and each node's lives across its crashes ([`life`]: [`spawn_all`] starts every
+//! node, [`run_all`] also waits for their engines).
+
+pub mod cluster;
+pub mod life;
+pub mod network;
+
+pub use cluster::{cluster, identities};
+pub use life::{Life, QUOTA_PER_SECOND, Role, Spawned, micros, run_all, spawn_all};
+pub use network::{MAX_FRAME, Oracle, cut, heal, network};
