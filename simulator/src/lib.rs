@@ -10,12 +10,12 @@
 //! - [`invariant`]: the invariant catalogue, [`Violation`] and the per-run [`invariant::Checks`];
 //! - [`trace`]: the tracer and its sink (run digest, trace file, crash points), and the
 //!   [`trace::Observer`] trait every protocol family's observer implements;
-//! - [`plan`]: the fault plan's common core and the seeded draws;
+//! - [`mod@plan`]: the fault plan's common core and the seeded draws;
 //! - [`world`]: identities, cluster, simulated network (cut, heal) and each node's lives;
 //! - [`scenarios`]: the catalogue ([`scenarios::SCENARIOS`]) and one folder per protocol family
 //!   (`barrier`, `dkg`, `ledger`: plan part, run and checks, observer, byzantine roles);
-//! - [`run`]: one seed of one scenario and its report; [`explore`]: a range of seeds in parallel;
-//! - [`bench`]: `cohort-sim bench dkg` and `bench ledger`.
+//! - [`mod@run`]: one seed of one scenario and its report; [`explore`]: a range of seeds in parallel;
+//! - [`mod@bench`]: `cohort-sim bench dkg` and `bench ledger`.
 
 pub mod bench;
 pub mod explore;

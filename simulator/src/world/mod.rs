@@ -1,6 +1,6 @@
 //! The world a scenario runs in, whatever its protocol family: the identities and cluster of a
-//! run ([`cluster`]), the simulated network with its drawn links, partition cuts and heal
-//! ([`network`]), and each node's lives across its crashes ([`life`]: [`spawn_all`] starts every
+//! run ([`mod@cluster`]), the simulated network with its drawn links, partition cuts and heal
+//! ([`mod@network`]), and each node's lives across its crashes ([`life`]: [`spawn_all`] starts every
 //! node, [`run_all`] also waits for their engines).
 
 pub mod cluster;

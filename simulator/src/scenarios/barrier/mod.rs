@@ -22,7 +22,7 @@
 //! node, within [`run::REPORT_DEADLINE`] of simulated time), `odd-node-refused` (the odd node
 //! fails too), `honest-not-blocked` (no honest node blocks another), and `no-hang`.
 //!
-//! Parts: [`plan`] (the family's part of the fault plan and its draw), [`run`] (the run and its
+//! Parts: [`mod@plan`] (the family's part of the fault plan and its draw), [`mod@run`] (the run and its
 //! checks), [`observer`] (what the checks need from the trace).
 
 pub mod observer;

@@ -44,8 +44,8 @@
 //!   come, the ceremony finishes in a later round (with `dkg-completes` and the key checks
 //!   above).
 //!
-//! Parts: [`plan`] (the family's part of the fault plan, its draw and each scenario's timing),
-//! [`run`] (the run and the checks of every DKG scenario), [`checks`] (the longer checks of
+//! Parts: [`mod@plan`] (the family's part of the fault plan, its draw and each scenario's timing),
+//! [`mod@run`] (the run and the checks of every DKG scenario), [`checks`] (the longer checks of
 //! `dkg-absent`, `reshare` and `dkg-byzantine`), [`observer`] (what the checks need from the
 //! trace), [`byzantine`] (the liars, one file per misbehaviour).
 

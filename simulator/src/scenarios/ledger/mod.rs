@@ -52,7 +52,7 @@
 //!   more than one page (over one run, or several when a lost request cut a run short: the next
 //!   run starts where it stopped); pages and runs are printed as a note.
 //!
-//! Parts: [`plan`] (the family's part of the fault plan and its draw), [`run`] (the workload,
+//! Parts: [`mod@plan`] (the family's part of the fault plan and its draw), [`mod@run`] (the workload,
 //! heal, quiesce and final snapshot), [`checks`] (the checks over the snapshot and the trace),
 //! [`preload`] (a ledger that exists before the run), [`observer`] (what the checks need from
 //! the trace), [`byzantine`] (the liars, one file per misbehaviour).

@@ -1,5 +1,5 @@
 //! Byzantine members of `dkg-byzantine`: one file per misbehaviour, each a
-//! [`Tamper`](cohort_protocol::dkg::actor::Tamper) that rewrites what an otherwise honest node
+//! [`Tamper`] that rewrites what an otherwise honest node
 //! sends on the DKG channel (its ceremony, journal and barrier stay honest, so the only lie is on
 //! the wire).
 //!
