@@ -119,7 +119,7 @@ impl Observations {
                 ..
             } => {
                 self.rejected_inputs += 1;
-                if matches!(*channel, "gossip" | "backfill") {
+                if channel.is_ledger() {
                     self.ledger_rejected += 1;
                 }
                 let reasons = self.refused.entry((node, peer.clone())).or_default();

@@ -1,5 +1,5 @@
 //! Byzantine members of `dkg-byzantine`: one file per misbehaviour, each a
-//! [`Tamper`](cohort_protocol::dkg::actor::Tamper) that rewrites what an otherwise honest node
+//! [`Tamper`](cohort_protocol::dkg::Tamper) that rewrites what an otherwise honest node
 //! sends on the DKG channel (its ceremony, journal and barrier stay honest, so the only lie is on
 //! the wire).
 //!
@@ -17,7 +17,7 @@ mod wrong_ack;
 
 use cohort_protocol::{
     PublicKey,
-    dkg::{actor::Tamper, wire::Message},
+    dkg::{Tamper, wire::Message},
 };
 use commonware_codec::Encode as _;
 use commonware_cryptography::ed25519;

@@ -17,7 +17,7 @@ pub mod flooder;
 pub mod forger;
 pub mod replayer;
 
-use cohort_protocol::{PublicKey, ledger::OpId};
+use cohort_protocol::{Duplex, PublicKey, ledger::OpId};
 use commonware_cryptography::ed25519;
 use commonware_p2p::simulated;
 use commonware_runtime::deterministic;
@@ -71,10 +71,8 @@ pub struct LiarReport {
     pub busy_from: BTreeSet<PublicKey>,
 }
 
-type Channel = (
-    simulated::Sender<PublicKey, deterministic::Context>,
-    simulated::Receiver<PublicKey>,
-);
+type Channel =
+    Duplex<simulated::Sender<PublicKey, deterministic::Context>, simulated::Receiver<PublicKey>>;
 
 /// Everything a liar works with.
 pub struct Liar {

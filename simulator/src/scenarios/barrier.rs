@@ -48,8 +48,6 @@ const DRAWN_NODES: std::ops::RangeInclusive<usize> = 2..=10;
 pub const SCENARIO_DEADLINE: Duration = Duration::from_secs(300);
 /// A mismatch must be reported by every honest node within this much simulated time.
 pub const REPORT_DEADLINE: Duration = Duration::from_secs(10);
-/// Largest frame the simulated network carries.
-const MAX_FRAME: u32 = 64 * 1024;
 
 pub fn plan(scenario: Scenario, seed: u64, nodes: Option<usize>) -> FaultPlan {
     let mut rng = plan_rng(seed);
@@ -263,7 +261,7 @@ pub(crate) async fn network(
     let (network, oracle) = Network::new_with_peers(
         context.child("network"),
         simulated::Config {
-            max_size: MAX_FRAME,
+            max_size: cohort_protocol::MAX_FRAME_BYTES as u32,
             max_peers_per_set: NonZeroUsize::new(members.len()).expect("at least one node"),
             disconnect_on_block: true,
             tracked_peer_sets: NZUsize!(1),

@@ -63,14 +63,10 @@ use crate::{
 };
 use bytes::Bytes;
 use cohort_protocol::{
-    PROTOCOL_VERSION, PublicKey, Timing,
-    engine::{BACKFILL_CHANNEL, GOSSIP_CHANNEL, Task},
-    ledger::{
-        Dag, OpId, OpKind, SignedOp,
-        actor::{Mailbox, Settings, Status},
-        dag,
-        op::MAX_OP_BYTES,
-    },
+    LedgerChannels, PROTOCOL_VERSION, PublicKey, Timing,
+    channels::SimulatedRegistrar,
+    engine::Task,
+    ledger::{Dag, Mailbox, OpId, OpKind, Settings, SignedOp, Status, dag, op::MAX_OP_BYTES},
 };
 use cohort_storage::ledger::OpStore;
 use commonware_cryptography::{Signer as _, ed25519};
@@ -261,16 +257,11 @@ pub async fn run(
         .collect();
     let liar_report: Arc<Mutex<LiarReport>> = Arc::default();
     if let Some(l) = &plan.ledger_liar {
-        let control = oracle.control(members[l.node].clone());
-        let quota = Quota::per_second(NZU32!(QUOTA_PER_SECOND));
-        let gossip = control
-            .register(GOSSIP_CHANNEL, quota)
-            .await
-            .expect("register gossip channel");
-        let backfill = control
-            .register(BACKFILL_CHANNEL, quota)
-            .await
-            .expect("register backfill channel");
+        let mut registrar = SimulatedRegistrar {
+            control: oracle.control(members[l.node].clone()),
+            quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
+        };
+        let LedgerChannels { gossip, backfill } = LedgerChannels::register(&mut registrar).await;
         let liar = Liar {
             key: keys[l.node].clone(),
             members: members.clone(),
