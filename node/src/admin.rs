@@ -15,11 +15,7 @@
 
 use cohort_protocol::{
     dkg::Keys,
-    ledger::{
-        OpKind, SignedOp,
-        actor::{Error as LedgerError, Mailbox, Status},
-        op::MAX_DATA_BYTES,
-    },
+    ledger::{Error as LedgerError, Mailbox, OpKind, SignedOp, Status, op::MAX_DATA_BYTES},
 };
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, time::Duration};

@@ -13,9 +13,10 @@
 
 use crate::config::{self, ConfigError, Loaded, LogFormat};
 use cohort_protocol::{
-    Channels, Config, Engine, EngineError, LogTracer,
+    Channels, Config, Duplex, Engine, EngineError, LogTracer,
+    channels::{Channel, FnRegistrar},
     dkg::Keys,
-    engine::{BACKFILL_CHANNEL, BARRIER_CHANNEL, DKG_CHANNEL, GOSSIP_CHANNEL, Task},
+    engine::Task,
     ledger,
 };
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
@@ -43,8 +44,6 @@ use tracing_subscriber::EnvFilter;
 /// Namespace of the p2p handshake. Deliberately not derived from the cluster: a peer with another
 /// cluster definition must still connect, so that the barrier can name the mismatch.
 pub const P2P_NAMESPACE: &[u8] = b"_COHORT_P2P";
-/// Largest p2p message.
-pub const MAX_MESSAGE_SIZE: u32 = 64 * 1024;
 /// Messages per second the node may send each peer on a channel.
 pub const CHANNEL_QUOTA: u32 = 200;
 /// How long p2p waits after a connection attempt with a peer before another (either direction).
@@ -223,7 +222,7 @@ async fn node_main(
         P2P_NAMESPACE,
         loaded.config.listen,
         NZUsize!(loaded.cluster.members().len().max(1)),
-        MAX_MESSAGE_SIZE,
+        cohort_protocol::MAX_FRAME_BYTES as u32,
         NZUsize!(1024),
     );
     // The preset's 1 s per-peer cooldown also follows a dial refused because the peer is not
@@ -244,10 +243,14 @@ async fn node_main(
     let addresses = Map::try_from(addresses).expect("members are unique");
     let _ = oracle.track(0, addresses);
     let quota = Quota::per_second(NZU32!(CHANNEL_QUOTA));
-    let barrier = network.register(BARRIER_CHANNEL, quota);
-    let dkg = network.register(DKG_CHANNEL, quota);
-    let gossip = network.register(GOSSIP_CHANNEL, quota);
-    let backfill = network.register(BACKFILL_CHANNEL, quota);
+    let channels = Channels::register(
+        &mut FnRegistrar(|channel: Channel| {
+            let (sender, receiver) = network.register(channel.id(), quota);
+            Duplex { sender, receiver }
+        }),
+        true,
+    )
+    .await;
     let _network = network.start();
 
     // Published as soon as the node holds the result durably (not when the engine ends, after
@@ -285,8 +288,7 @@ async fn node_main(
             tracer: LogTracer,
             task: Task::Dkg,
             keys: keys.clone(),
-            tamper: None,
-            ledger: Some(ledger::actor::Settings::default()),
+            ledger: Some(ledger::Settings::default()),
         },
     );
     if let Some((listener, addr)) = admin_listener {
@@ -298,14 +300,7 @@ async fn node_main(
             keys,
         );
     }
-    let engine = engine.start(
-        Channels {
-            barrier,
-            dkg,
-            ledger: Some((gossip, backfill)),
-        },
-        oracle,
-    );
+    let engine = engine.start(channels, oracle);
 
     let mut terminate =
         ::tokio::signal::unix::signal(::tokio::signal::unix::SignalKind::terminate())

@@ -3,17 +3,24 @@
 //! Everything here is runtime-agnostic: time, randomness, storage, tasks and the network come only
 //! from the runtime context and p2p handles passed in, so the same code runs in the deterministic
 //! simulator and in the production node. [`engine::Engine`] is the one entry point both use.
+//!
+//! Features: `sim` adds the simulator's hooks (the DKG's byzantine [`dkg::Tamper`] hook and the
+//! threshold checks of `dkg::check`); `fuzz` adds the fuzz bodies (`fuzz`). A build without
+//! features (the node's) carries neither.
 
-pub mod backfill;
 pub mod barrier;
+pub mod channels;
 pub mod cluster;
 pub mod dkg;
 pub mod engine;
+#[cfg(any(test, feature = "fuzz"))]
 pub mod fuzz;
 pub mod ledger;
+mod refusal;
 pub mod sync;
 pub mod trace;
 
+pub use channels::{Channel, Channels, Duplex, LedgerChannels, MAX_FRAME_BYTES, Registrar};
 pub use cluster::{Cluster, PROTOCOL_VERSION, ProtocolVersion, PublicKey, Timing};
-pub use engine::{Channels, Config, Engine, EngineError, Outcome};
+pub use engine::{Config, Engine, EngineError, Outcome};
 pub use trace::{Event, LogTracer, Tracer};

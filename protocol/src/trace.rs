@@ -7,7 +7,7 @@
 //! Events carry only deterministic data (no wall-clock time, no map iteration order), so the same
 //! seed yields the same event stream.
 
-use crate::cluster::PublicKey;
+use crate::{channels::Channel, cluster::PublicKey};
 use std::fmt;
 
 /// One protocol event.
@@ -37,7 +37,7 @@ pub enum Event {
     BarrierFailed { error: String },
     /// A network input was dropped (and `blocked` says whether the peer was blocked).
     InputRejected {
-        channel: &'static str,
+        channel: Channel,
         peer: PublicKey,
         reason: String,
         blocked: bool,

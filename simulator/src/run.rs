@@ -82,11 +82,6 @@ impl RunReport {
     }
 }
 
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Runs one seed once.
 pub fn run(options: &RunOptions) -> std::io::Result<RunReport> {
     run_plan(options, options.scenario.plan(options.seed, options.nodes))
@@ -132,7 +127,7 @@ pub fn run_plan(options: &RunOptions, plan: FaultPlan) -> std::io::Result<RunRep
         nodes_arg: options.nodes,
         plan,
         violations,
-        digest: hex(digest.as_ref()),
+        digest: commonware_formatting::hex(digest.as_ref()),
         auditor,
         events,
         sim_ms,

@@ -23,8 +23,12 @@ const BARRIER_STEP: u64 = 1;
 const CEREMONY_DONE: u64 = 2;
 
 /// The node's metadata store.
+///
+/// Writes are synced before they return. A write that fails leaves the store unusable (the
+/// storage library consumes it on sync): every later write fails with [`Error::Poisoned`], and
+/// the node must restart and recover.
 pub struct NodeMeta<E: Context> {
-    store: Metadata<E, U64, u64>,
+    store: Option<Metadata<E, U64, u64>>,
 }
 
 impl<E: Context> NodeMeta<E> {
@@ -45,37 +49,43 @@ impl<E: Context> NodeMeta<E> {
         let boot: u64 = store.get(&key).copied().unwrap_or(0).saturating_add(1);
         store.put(key, boot);
         let store = store.sync().await?;
-        Ok((Self { store }, boot))
+        Ok((Self { store: Some(store) }, boot))
+    }
+
+    fn get(&self, key: u64) -> Option<u64> {
+        self.store.as_ref()?.get(&U64::new(key)).copied()
+    }
+
+    /// Writes `value` under `key`, synced.
+    async fn put_sync(&mut self, key: u64, value: u64) -> Result<(), Error> {
+        let store = self.store.take().ok_or(Error::Poisoned)?;
+        self.store = Some(store.put_sync(U64::new(key), value).await?);
+        Ok(())
     }
 
     /// The number of the current boot.
     pub fn boot_count(&self) -> u64 {
-        self.store.get(&U64::new(BOOT_COUNT)).copied().unwrap_or(0)
+        self.get(BOOT_COUNT).unwrap_or(0)
     }
 
     /// The last barrier step recorded (0 if none).
     pub fn barrier_step(&self) -> u64 {
-        self.store
-            .get(&U64::new(BARRIER_STEP))
-            .copied()
-            .unwrap_or(0)
+        self.get(BARRIER_STEP).unwrap_or(0)
     }
 
     /// Records `step` durably; call before announcing it.
-    pub async fn record_barrier_step(self, step: u64) -> Result<Self, Error> {
-        let store = self.store.put_sync(U64::new(BARRIER_STEP), step).await?;
-        Ok(Self { store })
+    pub async fn record_barrier_step(&mut self, step: u64) -> Result<(), Error> {
+        self.put_sync(BARRIER_STEP, step).await
     }
 
     /// Whether this node's ceremony completed (recorded with [`NodeMeta::record_done`]).
     pub fn done(&self) -> bool {
-        self.store.get(&U64::new(CEREMONY_DONE)).copied() == Some(1)
+        self.get(CEREMONY_DONE) == Some(1)
     }
 
     /// Records durably that this node's ceremony completed.
-    pub async fn record_done(self) -> Result<Self, Error> {
-        let store = self.store.put_sync(U64::new(CEREMONY_DONE), 1).await?;
-        Ok(Self { store })
+    pub async fn record_done(&mut self) -> Result<(), Error> {
+        self.put_sync(CEREMONY_DONE, 1).await
     }
 }
 
@@ -99,19 +109,19 @@ mod tests {
                 .unwrap();
             assert_eq!(boot, 2);
             // The barrier step survives a restart once recorded.
-            let (meta, _) = NodeMeta::open_and_boot(context.child("c"), "n0")
+            let (mut meta, _) = NodeMeta::open_and_boot(context.child("c"), "n0")
                 .await
                 .unwrap();
             assert_eq!(meta.barrier_step(), 0);
-            let meta = meta.record_barrier_step(4).await.unwrap();
+            meta.record_barrier_step(4).await.unwrap();
             assert_eq!(meta.barrier_step(), 4);
             drop(meta);
-            let (meta, boot) = NodeMeta::open_and_boot(context.child("d"), "n0")
+            let (mut meta, boot) = NodeMeta::open_and_boot(context.child("d"), "n0")
                 .await
                 .unwrap();
             assert_eq!((meta.barrier_step(), boot), (4, 4));
             assert!(!meta.done());
-            let meta = meta.record_done().await.unwrap();
+            meta.record_done().await.unwrap();
             drop(meta);
             let (meta, _) = NodeMeta::open_and_boot(context.child("e"), "n0")
                 .await

@@ -36,7 +36,7 @@ pub async fn full_mesh(
     let (network, oracle) = simulated::Network::new_with_peers(
         context.child("network"),
         simulated::Config {
-            max_size: 64 * 1024,
+            max_size: cohort_protocol::MAX_FRAME_BYTES as u32,
             max_peers_per_set: NZUsize!(64),
             disconnect_on_block: true,
             tracked_peer_sets: NZUsize!(1),
@@ -69,15 +69,9 @@ pub async fn channels(
     simulated::Sender<PublicKey, deterministic::Context>,
     simulated::Receiver<PublicKey>,
 > {
-    use cohort_protocol::engine::{BACKFILL_CHANNEL, BARRIER_CHANNEL, DKG_CHANNEL, GOSSIP_CHANNEL};
-    let quota = commonware_runtime::Quota::per_second(commonware_utils::NZU32!(1000));
-    let barrier = control.register(BARRIER_CHANNEL, quota).await.unwrap();
-    let dkg = control.register(DKG_CHANNEL, quota).await.unwrap();
-    let gossip = control.register(GOSSIP_CHANNEL, quota).await.unwrap();
-    let backfill = control.register(BACKFILL_CHANNEL, quota).await.unwrap();
-    cohort_protocol::Channels {
-        barrier,
-        dkg,
-        ledger: Some((gossip, backfill)),
-    }
+    let mut registrar = cohort_protocol::channels::SimulatedRegistrar {
+        control: control.clone(),
+        quota: commonware_runtime::Quota::per_second(commonware_utils::NZU32!(1000)),
+    };
+    cohort_protocol::Channels::register(&mut registrar, true).await
 }

@@ -3,9 +3,9 @@
 //! are counted and their sender blocked, and the real engine walks a cluster to the end.
 
 use cohort_protocol::{
-    Cluster, Event, PROTOCOL_VERSION, Timing,
+    Channel, Cluster, Event, PROTOCOL_VERSION, Timing,
     barrier::{self, BarrierError},
-    engine::BARRIER_CHANNEL,
+    channels::{Registrar as _, SimulatedRegistrar},
 };
 use cohort_tests::{Recorder, full_mesh};
 use commonware_cryptography::{Signer as _, ed25519};
@@ -47,11 +47,12 @@ async fn start(
     actor: barrier::Actor<deterministic::Context, Recorder>,
 ) -> Handle<()> {
     let control = oracle.control(key.public_key());
-    let (sender, receiver) = control
-        .register(BARRIER_CHANNEL, Quota::per_second(NZU32!(100)))
-        .await
-        .unwrap();
-    actor.start(sender, receiver, control)
+    let mut registrar = SimulatedRegistrar {
+        control: control.clone(),
+        quota: Quota::per_second(NZU32!(100)),
+    };
+    let channel = registrar.register(Channel::Barrier).await;
+    actor.start(channel.sender, channel.receiver, control)
 }
 
 fn actor_config(
@@ -168,12 +169,13 @@ fn hostile_frames_are_counted_and_the_sender_blocked() {
         );
         start(&oracle, &keys[0], actor).await;
         // Node 1 is a hostile member: it sends an oversized frame of garbage.
-        let (mut hostile, _hostile_receiver) = oracle
-            .control(keys[1].public_key())
-            .register(BARRIER_CHANNEL, Quota::per_second(NZU32!(100)))
-            .await
-            .unwrap();
-        hostile.send(
+        let mut hostile = SimulatedRegistrar {
+            control: oracle.control(keys[1].public_key()),
+            quota: Quota::per_second(NZU32!(100)),
+        }
+        .register(Channel::Barrier)
+        .await;
+        hostile.sender.send(
             Recipients::One(keys[0].public_key()),
             vec![0xffu8; 4096],
             false,

@@ -38,7 +38,6 @@ fn a_late_member_fails_an_attempt_and_a_later_attempt_completes() {
                     tracer: recorders[i].clone(),
                     task: Task::Dkg,
                     keys: Keys::default(),
-                    tamper: None,
                     ledger: None,
                 },
             );
@@ -82,7 +81,6 @@ fn a_late_member_fails_an_attempt_and_a_later_attempt_completes() {
                 tracer: restarted.clone(),
                 task: Task::Dkg,
                 keys: keys_handle.clone(),
-                tamper: None,
                 ledger: None,
             },
         );

@@ -8,10 +8,7 @@ use cohort_protocol::{
     Cluster, Config, Engine, PROTOCOL_VERSION, Timing,
     dkg::Keys,
     engine::Task,
-    ledger::{
-        actor::{Error, Mailbox, Settings},
-        op::MAX_DATA_BYTES,
-    },
+    ledger::{Error, Mailbox, Settings, op::MAX_DATA_BYTES},
 };
 use cohort_tests::{Recorder, channels, full_mesh};
 use commonware_cryptography::{Signer as _, ed25519};
@@ -43,7 +40,6 @@ fn a_late_member_recovers_at_boot_and_everyone_converges() {
                         tracer: Recorder::default(),
                         task: Task::Serve,
                         keys: Keys::default(),
-                        tamper: None,
                         ledger: Some(Settings::default()),
                     },
                 );

@@ -41,6 +41,7 @@
 
 use super::wire::{HELLO_NAMESPACE, Hello, Message, RejectReason, Sync};
 use crate::{
+    channels::Channel,
     cluster::{Cluster, ClusterHash, ProtocolVersion, PublicKey},
     trace::Event,
 };
@@ -450,7 +451,7 @@ impl State {
         out.blocks.push(from.clone());
         let member = self.peers.contains_key(from);
         out.events.push(Event::InputRejected {
-            channel: "barrier",
+            channel: Channel::Barrier,
             peer: from.clone(),
             reason: if member {
                 format!("undecodable: {detail}")
@@ -483,7 +484,7 @@ impl State {
         if !self.peers.contains_key(from) {
             out.blocks.push(from.clone());
             out.events.push(Event::InputRejected {
-                channel: "barrier",
+                channel: Channel::Barrier,
                 peer: from.clone(),
                 reason: "non-member".to_string(),
                 blocked: true,
@@ -550,7 +551,7 @@ impl State {
                 out.blocks.push(from.clone());
             }
             out.events.push(Event::InputRejected {
-                channel: "barrier",
+                channel: Channel::Barrier,
                 peer: from.clone(),
                 reason: reason.to_string(),
                 blocked,
@@ -666,7 +667,7 @@ impl State {
             );
             out.blocks.push(from.clone());
             out.events.push(Event::InputRejected {
-                channel: "barrier",
+                channel: Channel::Barrier,
                 peer: from.clone(),
                 reason: format!("step rule: {previous:?} -> {}", sync.step),
                 blocked: true,

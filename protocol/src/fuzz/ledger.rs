@@ -4,13 +4,16 @@
 //! the order the input says: the deep paths (pending, drain, chains, forks, pages) are reached.
 
 use crate::{
-    backfill::{
-        self,
-        client::{PageResult, Run, Verdict},
-        server::{self, Server},
-    },
     cluster::PublicKey,
-    ledger::{Dag, OpKind, Outcome, SignedOp, dag, wire},
+    ledger::{
+        Dag, OpKind, Outcome, SignedOp,
+        backfill::{
+            self,
+            client::{PageResult, Run, Verdict},
+            server::{self, Server},
+        },
+        dag, wire,
+    },
 };
 use bytes::Bytes;
 use commonware_codec::{Decode as _, Encode as _};
@@ -229,7 +232,7 @@ fn serve(
     let result = PageResult {
         new_ops: count,
         rejected,
-        left_pending: 0,
+        ..PageResult::default()
     };
     assert!(!matches!(
         run.after_page(next_cursor, more, result),

@@ -8,73 +8,65 @@
 //! - **Own ops** (`Boot`, `Heartbeat` every [`Settings::heartbeat`], `Data` from the mailbox):
 //!   built on the current heads, applied, appended and **synced**, and only then broadcast to
 //!   every member and reported to the submitter.
-//! - **Gossip in.** Ops are applied; every op that became applied (drained pending ops too) is
-//!   appended and synced before anything else happens. Nothing is re-broadcast (see
-//!   [`super::wire`]). An op that waits for a parent, or a digest that differs from ours, makes
-//!   the node want a backfill round.
-//! - **Anti-entropy.** Every [`Settings::anti_entropy`] the node sends its state digest to one
-//!   peer (round robin over the members), asking for the peer's in return.
-//! - **Backfill rounds** follow the scheduler ([`crate::sync::scheduler`]): at boot (boot
-//!   recovery), then whenever the node wants one and the scheduler says it is due. A round asks
-//!   peers one at a time, each for a whole run ([`crate::backfill::client::Run`]). Every request
-//!   has a deadline ([`Settings::request_timeout`]) and is sent again (under a fresh id) when it
-//!   passes, [`REQUEST_ATTEMPTS`] times in all before the run fails; a short `Busy` is waited
-//!   out. A run asks for everything the peer has that we lack, not only the parents our pending
-//!   ops miss: the peer we ask may lack those, and may have others we lack.
+//! - **Gossip in** ([`super::gossip`]). Ops are applied; every op that became applied (drained
+//!   pending ops too) is appended and synced before anything else happens. Nothing is
+//!   re-broadcast (see [`super::wire`]). An op that waits for a parent, or a digest that differs
+//!   from ours, makes the node want a backfill round.
+//! - **Anti-entropy** ([`super::gossip`]). Every [`Settings::anti_entropy`] the node sends its
+//!   state digest to one peer (round robin over the members), asking for the peer's in return.
+//! - **Backfill rounds** ([`super::sync`]) follow the scheduler ([`crate::sync::scheduler`]):
+//!   at boot (boot recovery), then whenever the node wants one and the scheduler says it is due.
+//!   A round asks peers one at a time, each for a whole run ([`super::backfill::client::Fetch`]).
+//!   Every request has a deadline ([`Settings::request_timeout`]) and is sent again (under a
+//!   fresh id) when it passes, [`REQUEST_ATTEMPTS`] times in all before the run fails; a short
+//!   `Busy` is waited out. A run asks for everything the peer has that we lack, not only the
+//!   parents our pending ops miss: the peer we ask may lack those, and may have others we lack.
 //! - **Caught up.** The round ends as soon as a run completes and no peer whose last digest
 //!   differed from ours is still to be asked (a peer that reported another digest is a
 //!   *suspect* until a run with it completes or it reports our digest), or when no peer is
-//!   left. The first round's end is boot recovery ([`Mailbox::boot_recovered`]).
-//! - **Backfill server.** Requests from members are answered by the rate-limited server
-//!   ([`crate::backfill::server`]).
+//!   left. The first round's end is boot recovery ([`super::Mailbox::boot_recovered`]).
+//! - **Backfill server** ([`super::serve`]). Requests from members are answered by the
+//!   rate-limited server ([`super::backfill::server`]).
 //!
 //! Bad input: an undecodable frame, a frame from a non-member, a gossiped op with a bad
 //! signature or a broken chain, and a backfill server that breaks the protocol all prove the
-//! sender hostile: the input is dropped, counted, traced, and the peer is blocked. Replays of
-//! valid ops are duplicates, not misbehaviour. Equivocation is evidence against the *author*
-//! (flagged, never blocked for it: the forks are kept and spread so every node can see them).
+//! sender hostile: the input is dropped, counted, traced, and the peer is blocked
+//! ([`crate::refusal`]). Replays of valid ops are duplicates, not misbehaviour. Equivocation is
+//! evidence against the *author* (flagged, never blocked for it: the forks are kept and spread
+//! so every node can see them).
 //!
 //! A storage error is fatal: the actor stops with it, and the node recovers on restart.
 
 use super::{
-    Dag, OpId, OpKind, SignedOp,
-    dag::{self, Outcome},
-    op::{MAX_DATA_BYTES, MAX_OP_BYTES},
+    backfill::{client::Fetch, server, server::Server},
+    dag::{self, Dag, Outcome},
+    ingress::{Inbox, PeerStatus, Request, Status},
+    metrics::Metrics,
+    op::{MAX_DATA_BYTES, MAX_OP_BYTES, OpId, OpKind, SignedOp},
     wire::Message as Gossip,
 };
 use crate::{
-    backfill::{
-        self,
-        client::{Failure, PageResult, Run, Verdict},
-        server::{self, Served, Server},
-    },
+    channels::{Channel, Duplex, LedgerChannels},
     cluster::{Cluster, PublicKey},
+    refusal,
     sync::scheduler::{self, Scheduler},
     trace::{Event, Tracer},
 };
-use bytes::Bytes;
 use cohort_storage::ledger::OpStore;
-use commonware_codec::{Decode as _, Encode as _};
-use commonware_cryptography::{Signer as _, ed25519, sha256};
+use commonware_codec::Encode as _;
+use commonware_cryptography::{Signer as _, ed25519};
 use commonware_macros::select;
 use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
-use commonware_runtime::{
-    Clock, Metrics, Spawner, Storage,
-    telemetry::metrics::{
-        Registered,
-        raw::{Counter, Gauge},
-    },
-};
-use futures::{
-    StreamExt as _,
-    channel::{mpsc, oneshot},
-};
+use commonware_runtime::{Clock, Spawner, Storage};
+use futures::{StreamExt as _, channel::oneshot};
 use rand_core::CryptoRng;
 use std::{
     collections::BTreeSet,
     time::{Duration, SystemTime},
 };
 use thiserror::Error;
+
+pub use super::backfill::client::REQUEST_ATTEMPTS;
 
 /// Timing and limits of the ledger actor.
 #[derive(Clone, Copy, Debug)]
@@ -141,237 +133,42 @@ pub enum Error {
     Closed,
 }
 
-/// A peer as the scheduler sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PeerStatus {
-    pub peer: PublicKey,
-    pub failures: u32,
-    /// Milliseconds since the Unix epoch (runtime clock) of the last completed run.
-    pub last_success_ms: Option<u64>,
-    pub anchor: bool,
-}
-
-/// A snapshot of the ledger.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Status {
-    pub me: PublicKey,
-    pub digest: sha256::Digest,
-    pub ops: u64,
-    pub heads: Vec<OpId>,
-    pub pending: usize,
-    pub evicted: u64,
-    pub flagged: Vec<PublicKey>,
-    pub boot_recovered: bool,
-    pub peers: Vec<PeerStatus>,
-}
-
-enum Request {
-    Submit {
-        payload: Bytes,
-        reply: oneshot::Sender<Result<OpId, Error>>,
-    },
-    Status {
-        reply: oneshot::Sender<Status>,
-    },
-    Ops {
-        after: u64,
-        limit: usize,
-        reply: oneshot::Sender<(Vec<SignedOp>, u64)>,
-    },
-    BootRecovered {
-        reply: oneshot::Sender<()>,
-    },
-}
-
-/// How other actors (and the admin API) reach the ledger.
-#[derive(Clone)]
-pub struct Mailbox {
-    sender: mpsc::Sender<Request>,
-}
-
-/// The receiving end of a [`Mailbox`], handed to [`Actor::open`].
-pub struct Inbox {
-    receiver: mpsc::Receiver<Request>,
-}
-
-/// A mailbox and its inbox.
-pub fn mailbox(size: usize) -> (Mailbox, Inbox) {
-    let (sender, receiver) = mpsc::channel(size);
-    (Mailbox { sender }, Inbox { receiver })
-}
-
-impl Mailbox {
-    /// Appends a `Data` op; resolves with its id once it is durable and broadcast.
-    pub async fn submit(&mut self, payload: Bytes) -> Result<OpId, Error> {
-        let (reply, response) = oneshot::channel();
-        self.sender
-            .try_send(Request::Submit { payload, reply })
-            .map_err(|_| Error::Closed)?;
-        response.await.map_err(|_| Error::Closed)?
-    }
-
-    /// A snapshot of the ledger.
-    pub async fn status(&mut self) -> Result<Status, Error> {
-        let (reply, response) = oneshot::channel();
-        self.sender
-            .try_send(Request::Status { reply })
-            .map_err(|_| Error::Closed)?;
-        response.await.map_err(|_| Error::Closed)
-    }
-
-    /// Resolves once boot recovery is complete (the first backfill round of this start ended):
-    /// what the checkpoint protocol waits for before it proposes or votes.
-    pub async fn boot_recovered(&mut self) -> Result<(), Error> {
-        let (reply, response) = oneshot::channel();
-        self.sender
-            .try_send(Request::BootRecovered { reply })
-            .map_err(|_| Error::Closed)?;
-        response.await.map_err(|_| Error::Closed)
-    }
-
-    /// Up to `limit` applied ops from position `after` on, and the position after the last.
-    pub async fn ops(&mut self, after: u64, limit: usize) -> Result<(Vec<SignedOp>, u64), Error> {
-        let (reply, response) = oneshot::channel();
-        self.sender
-            .try_send(Request::Ops {
-                after,
-                limit,
-                reply,
-            })
-            .map_err(|_| Error::Closed)?;
-        response.await.map_err(|_| Error::Closed)
-    }
-}
-
-/// The ledger's metrics (`..._ledger_*`).
-struct LedgerMetrics {
-    ops: Registered<Gauge>,
-    pending: Registered<Gauge>,
-    heads: Registered<Gauge>,
-    flagged: Registered<Gauge>,
-    applied: Registered<Counter>,
-    duplicates: Registered<Counter>,
-    rejected: Registered<Counter>,
-    evicted: Registered<Counter>,
-    inputs_rejected: Registered<Counter>,
-    pages_served: Registered<Counter>,
-    busy_sent: Registered<Counter>,
-    pages_fetched: Registered<Counter>,
-    runs_failed: Registered<Counter>,
-    boot_recovered: Registered<Gauge>,
-}
-
-impl LedgerMetrics {
-    fn new(context: &impl Metrics) -> Self {
-        Self {
-            ops: context.register("ops", "ops applied and stored", Gauge::default()),
-            pending: context.register("pending", "ops waiting for a parent", Gauge::default()),
-            heads: context.register("heads", "ops without children", Gauge::default()),
-            flagged: context.register(
-                "flagged_authors",
-                "authors caught equivocating",
-                Gauge::default(),
-            ),
-            applied: context.register(
-                "ops_applied",
-                "ops applied (own and received)",
-                Counter::default(),
-            ),
-            duplicates: context.register(
-                "ops_duplicate",
-                "received ops already held",
-                Counter::default(),
-            ),
-            rejected: context.register(
-                "ops_rejected",
-                "received ops rejected: bad signature, non-member, malformed, broken chain",
-                Counter::default(),
-            ),
-            evicted: context.register(
-                "pending_evicted",
-                "pending ops evicted by the bound",
-                Counter::default(),
-            ),
-            inputs_rejected: context.register(
-                "inputs_rejected",
-                "gossip and backfill frames refused (undecodable, non-member, hostile)",
-                Counter::default(),
-            ),
-            pages_served: context.register(
-                "backfill_pages_served",
-                "backfill pages served",
-                Counter::default(),
-            ),
-            busy_sent: context.register(
-                "backfill_busy_sent",
-                "backfill requests answered Busy",
-                Counter::default(),
-            ),
-            pages_fetched: context.register(
-                "backfill_pages_fetched",
-                "backfill pages received",
-                Counter::default(),
-            ),
-            runs_failed: context.register(
-                "backfill_runs_failed",
-                "backfill runs that failed",
-                Counter::default(),
-            ),
-            boot_recovered: context.register(
-                "boot_recovered",
-                "1 once the first backfill round has ended",
-                Gauge::default(),
-            ),
-        }
-    }
-}
-
-/// Tries of one backfill request (the first and the retries after a deadline) before the run
-/// fails: a lost message on a lossy link must not cost the whole run.
-pub const REQUEST_ATTEMPTS: u32 = 3;
-
-/// The run in progress, its request's deadline, and how often that request was sent.
-struct Active {
-    run: Run,
-    deadline: SystemTime,
-    attempts: u32,
-}
-
 /// The ledger actor of one node.
 pub struct Actor<E, T, S, R, B>
 where
-    E: Clock + Spawner + Metrics + Storage + CryptoRng,
+    E: Clock + Spawner + commonware_runtime::Metrics + Storage + CryptoRng,
     T: Tracer,
 {
-    context: E,
-    cfg: Config<T>,
-    me: PublicKey,
+    pub(super) context: E,
+    pub(super) cfg: Config<T>,
+    pub(super) me: PublicKey,
     my_index: usize,
     /// Every other member, in cluster order (the scheduler's peer indices).
-    peers: Vec<PublicKey>,
-    dag: Dag,
+    pub(super) peers: Vec<PublicKey>,
+    pub(super) dag: Dag,
     store: OpStore<E>,
-    server: Server,
-    scheduler: Scheduler,
-    active: Option<Active>,
-    want_sync: bool,
+    pub(super) server: Server,
+    pub(super) scheduler: Scheduler,
+    /// The backfill run in flight, if any.
+    pub(super) fetch: Option<Fetch>,
+    pub(super) want_sync: bool,
     /// Peers whose last reported digest differed from ours, not backfilled from since.
-    suspects: BTreeSet<usize>,
+    pub(super) suspects: BTreeSet<usize>,
     /// Waiting for boot recovery.
-    recovery_waiters: Vec<oneshot::Sender<()>>,
-    next_request_id: u64,
-    next_exchange: usize,
+    pub(super) recovery_waiters: Vec<oneshot::Sender<()>>,
+    pub(super) next_request_id: u64,
+    pub(super) next_exchange: usize,
     started: SystemTime,
     inbox: Inbox,
-    gossip: (S, R),
-    backfill: (S, R),
+    pub(super) gossip: Duplex<S, R>,
+    pub(super) backfill: Duplex<S, R>,
     blocker: B,
-    metrics: LedgerMetrics,
+    pub(super) metrics: Metrics,
 }
 
 impl<E, T, S, R, B> Actor<E, T, S, R, B>
 where
-    E: Clock + Spawner + Metrics + Storage + CryptoRng,
+    E: Clock + Spawner + commonware_runtime::Metrics + Storage + CryptoRng,
     T: Tracer,
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
@@ -382,8 +179,7 @@ where
         context: E,
         cfg: Config<T>,
         inbox: Inbox,
-        gossip: (S, R),
-        backfill: (S, R),
+        channels: LedgerChannels<S, R>,
         blocker: B,
     ) -> Result<Self, Error> {
         let me = cfg.signer.public_key();
@@ -411,7 +207,7 @@ where
             .cloned()
             .collect();
         let now = context.current();
-        let metrics = LedgerMetrics::new(&context);
+        let metrics = Metrics::init(&context);
         Ok(Self {
             scheduler: Scheduler::new(cfg.settings.scheduler, peers.len(), now),
             server: Server::new(cfg.settings.server),
@@ -420,7 +216,7 @@ where
             peers,
             dag,
             store,
-            active: None,
+            fetch: None,
             want_sync: true,
             suspects: BTreeSet::new(),
             recovery_waiters: Vec::new(),
@@ -428,8 +224,8 @@ where
             next_exchange: my_index,
             started: now,
             inbox,
-            gossip,
-            backfill,
+            gossip: channels.gossip,
+            backfill: channels.backfill,
             blocker,
             metrics,
             context,
@@ -447,8 +243,8 @@ where
             let now = self.context.current();
             self.drive(now).await?;
             let mut wake = next_heartbeat.min(next_exchange);
-            if let Some(active) = &self.active {
-                wake = wake.min(active.deadline);
+            if let Some(fetch) = &self.fetch {
+                wake = wake.min(fetch.deadline());
             }
             if self.want_sync && !self.scheduler.in_round() {
                 wake = wake.min(self.scheduler.next_round_at().max(now));
@@ -458,11 +254,11 @@ where
                     let Some(request) = request else { return Ok(()) };
                     self.on_request(request).await?;
                 },
-                frame = self.gossip.1.recv() => {
+                frame = self.gossip.receiver.recv() => {
                     let Ok((peer, frame)) = frame else { return Err(Error::Closed) };
                     self.on_gossip(peer, frame).await?;
                 },
-                frame = self.backfill.1.recv() => {
+                frame = self.backfill.receiver.recv() => {
                     let Ok((peer, frame)) = frame else { return Err(Error::Closed) };
                     self.on_backfill(peer, frame).await?;
                 },
@@ -480,117 +276,6 @@ where
                 },
             }
         }
-    }
-
-    /// Moves the backfill machinery forward: expires a late request or a stale round, starts a
-    /// round when one is wanted and due, and asks the next peer when no run is active.
-    async fn drive(&mut self, now: SystemTime) -> Result<(), Error> {
-        if let Some(active) = &self.active
-            && now >= active.deadline
-        {
-            if active.attempts < REQUEST_ATTEMPTS {
-                self.send_request(now);
-            } else {
-                let active = self.active.take().expect("checked");
-                self.run_failed(&active.run, now, Failure::Timeout, "no answer");
-            }
-        }
-        if self.scheduler.expire_stale(now).is_some() {
-            self.active = None;
-        }
-        if !self.scheduler.in_round() {
-            let wanted = self.want_sync || !self.scheduler.boot_recovered();
-            if !wanted || !self.scheduler.due(now) {
-                return Ok(());
-            }
-            self.want_sync = false;
-            self.scheduler.begin_round(now, &mut self.context);
-            if self.peers.is_empty() {
-                // Alone in the cluster: nothing to recover from.
-                self.end_round(now, true);
-                return Ok(());
-            }
-        }
-        if self.active.is_none() {
-            match self.scheduler.choose(now) {
-                Some(peer) => {
-                    // Everything the peer has that we lack (the ops our pending ones wait for
-                    // included), not only the missing parents: the peer may lack those.
-                    let run = Run::new(
-                        peer,
-                        self.dag.known(),
-                        Vec::new(),
-                        self.cfg.settings.page_limit,
-                    );
-                    self.active = Some(Active {
-                        run,
-                        deadline: now,
-                        attempts: 0,
-                    });
-                    self.send_request(now);
-                }
-                None => self.end_round(now, false),
-            }
-        }
-        Ok(())
-    }
-
-    fn end_round(&mut self, now: SystemTime, caught_up: bool) {
-        let first = !self.scheduler.boot_recovered();
-        self.scheduler.end_round(now, caught_up);
-        if !caught_up {
-            // Try again once the scheduler's backoff allows.
-            self.want_sync = true;
-        }
-        self.cfg.tracer.record(Event::BackfillRoundEnded {
-            caught_up,
-            ops: self.dag.len(),
-        });
-        if first && self.scheduler.boot_recovered() {
-            self.metrics.boot_recovered.set(1);
-            self.cfg.tracer.record(Event::BootRecovered {
-                ops: self.dag.len(),
-            });
-            for waiter in self.recovery_waiters.drain(..) {
-                let _ = waiter.send(());
-            }
-        }
-    }
-
-    /// Sends the active run's request (its next page, or the same page again) under a fresh id.
-    fn send_request(&mut self, now: SystemTime) {
-        let id = self.next_request_id;
-        self.next_request_id += 1;
-        let timeout = self.cfg.settings.request_timeout;
-        let Some(active) = self.active.as_mut() else {
-            return;
-        };
-        active.attempts += 1;
-        active.deadline = now + timeout;
-        let request = active.run.request(id);
-        let peer = active.run.peer();
-        self.send_backfill(peer, request);
-    }
-
-    fn run_failed(&mut self, run: &Run, now: SystemTime, failure: Failure, why: &'static str) {
-        let peer = run.peer();
-        self.metrics.runs_failed.inc();
-        let retry_after = match failure {
-            Failure::Busy { retry_after } => Some(retry_after),
-            _ => None,
-        };
-        let peer_key = self.peers[peer].clone();
-        if let Failure::Hostile(reason) = failure {
-            self.reject("backfill", peer_key.clone(), reason.to_string(), true);
-        }
-        tracing::debug!(me = %self.me, peer = %peer_key, why, ?failure, "backfill run failed");
-        self.cfg.tracer.record(Event::BackfillRunFailed {
-            peer: peer_key,
-            pages: run.pages(),
-            ops: run.new_ops(),
-            reason: why,
-        });
-        self.scheduler.peer_failed(peer, now, retry_after);
     }
 
     /// Builds, stores, syncs and broadcasts this node's next op.
@@ -615,13 +300,13 @@ where
         });
         let frame = Gossip::Ops(vec![op.clone()]).encode();
         self.gossip
-            .0
+            .sender
             .send(Recipients::Some(self.peers.clone()), frame, false);
         Ok(op.id())
     }
 
     /// Stores and syncs every op `report` applied, then updates metrics and traces.
-    async fn persist(&mut self, report: &dag::Report) -> Result<(), Error> {
+    pub(super) async fn persist(&mut self, report: &dag::Report) -> Result<(), Error> {
         if !report.applied.is_empty() {
             for id in &report.applied {
                 let op = self.dag.get(id).expect("just applied");
@@ -724,261 +409,36 @@ where
         }
     }
 
-    /// Sends our digest to the next peer in round-robin order, asking for its own.
-    fn exchange_digest(&mut self) {
-        if self.peers.is_empty() {
-            return;
-        }
-        self.next_exchange = (self.next_exchange + 1) % self.peers.len();
-        let peer = self.peers[self.next_exchange].clone();
-        let frame = Gossip::Digest {
-            digest: self.dag.digest(),
-            ops: self.dag.len(),
-            reply: true,
-        }
-        .encode();
-        self.gossip.0.send(Recipients::One(peer), frame, false);
-    }
-
-    async fn on_gossip(
+    /// Drops an input with its reason; a peer that proved hostile is blocked (and forgotten by
+    /// the backfill server).
+    pub(super) fn reject(
         &mut self,
+        channel: Channel,
         peer: PublicKey,
-        mut frame: impl commonware_codec::Buf,
-    ) -> Result<(), Error> {
-        if !self.cfg.cluster.is_member(&peer) {
-            self.reject("gossip", peer, "frame from a non-member".into(), true);
-            return Ok(());
-        }
-        let bytes = frame.copy_to_bytes(frame.remaining());
-        let message = match Gossip::decode_cfg(bytes, &()) {
-            Ok(message) => message,
-            Err(error) => {
-                self.metrics.rejected.inc();
-                self.reject("gossip", peer, format!("undecodable frame: {error}"), true);
-                return Ok(());
-            }
-        };
-        match message {
-            Gossip::Ops(ops) => {
-                let report = self.dag.apply(ops, &mut self.context);
-                self.persist(&report).await?;
-                let mut bad = None;
-                for outcome in &report.outcomes {
-                    match outcome {
-                        Outcome::Duplicate => {
-                            self.metrics.duplicates.inc();
-                        }
-                        Outcome::Pending => self.want_sync = true,
-                        Outcome::Rejected(reason) => {
-                            self.metrics.rejected.inc();
-                            bad = Some(*reason);
-                        }
-                        Outcome::Applied => {}
-                    }
-                }
-                if let Some(reason) = bad {
-                    self.reject(
-                        "gossip",
-                        peer,
-                        format!("invalid op: {}", reason.name()),
-                        true,
-                    );
-                }
-            }
-            Gossip::Digest { digest, reply, .. } => {
-                let index = self.peers.iter().position(|p| *p == peer);
-                if digest != self.dag.digest() {
-                    self.want_sync = true;
-                    self.suspects.extend(index);
-                } else if let Some(index) = index {
-                    self.suspects.remove(&index);
-                }
-                if reply {
-                    let frame = Gossip::Digest {
-                        digest: self.dag.digest(),
-                        ops: self.dag.len(),
-                        reply: false,
-                    }
-                    .encode();
-                    self.gossip.0.send(Recipients::One(peer), frame, false);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn on_backfill(
-        &mut self,
-        peer: PublicKey,
-        mut frame: impl commonware_codec::Buf,
-    ) -> Result<(), Error> {
-        if !self.cfg.cluster.is_member(&peer) {
-            self.reject("backfill", peer, "frame from a non-member".into(), true);
-            return Ok(());
-        }
-        let bytes = frame.copy_to_bytes(frame.remaining());
-        let message = match backfill::Message::decode_cfg(bytes, &()) {
-            Ok(message) => message,
-            Err(error) => {
-                self.reject(
-                    "backfill",
-                    peer,
-                    format!("undecodable frame: {error}"),
-                    true,
-                );
-                return Ok(());
-            }
-        };
-        let now = self.context.current();
-        if let backfill::Message::Request {
-            id,
-            known,
-            missing,
-            cursor,
-            limit,
-        } = &message
-        {
-            let (reply, served) = self
-                .server
-                .handle(&peer, now, &self.dag, *id, known, missing, *cursor, *limit);
-            match served {
-                Served::Page { .. } => {
-                    self.metrics.pages_served.inc();
-                }
-                Served::Busy => {
-                    self.metrics.busy_sent.inc();
-                }
-                Served::Rejected(_) => {}
-            }
-            self.backfill
-                .0
-                .send(Recipients::One(peer), reply.encode(), false);
-            return Ok(());
-        }
-        // A reply: only the active run's counts.
-        let Some(index) = self.peers.iter().position(|p| *p == peer) else {
-            return Ok(());
-        };
-        let Some(active) = self.active.as_mut() else {
-            return Ok(());
-        };
-        if !active.run.is_reply(index, &message) {
-            return Ok(());
-        }
-        if let Some(wait) = active.run.pace(&message) {
-            // Paced to the server's rate limit: ask again once it has a token for us.
-            active.attempts = 0;
-            active.deadline = now + wait;
-            return Ok(());
-        }
-        if let Some(Verdict::Failed(failure)) = active.run.refused(&message) {
-            let active = self.active.take().expect("checked");
-            self.run_failed(&active.run, now, failure, "refused");
-            return Ok(());
-        }
-        let backfill::Message::Response {
-            ops,
-            next_cursor,
-            more,
-            ..
-        } = message
-        else {
-            return Ok(());
-        };
-        if let Some(Verdict::Failed(failure)) = active.run.check_page(ops.len(), next_cursor, more)
-        {
-            let active = self.active.take().expect("checked");
-            self.run_failed(&active.run, now, failure, "bad page");
-            return Ok(());
-        }
-        let ids: Vec<OpId> = ops.iter().map(|o| o.id()).collect();
-        let report = self.dag.apply(ops, &mut self.context);
-        self.persist(&report).await?;
-        self.metrics.pages_fetched.inc();
-        let mut result = PageResult::default();
-        for (id, outcome) in ids.iter().zip(&report.outcomes) {
-            match outcome {
-                Outcome::Applied => result.new_ops += 1,
-                Outcome::Pending => {
-                    result.new_ops += 1;
-                    if !self.dag.contains(id) && self.dag.is_pending(id) {
-                        result.left_pending += 1;
-                    }
-                }
-                Outcome::Duplicate => {
-                    self.metrics.duplicates.inc();
-                }
-                Outcome::Rejected(_) => {
-                    self.metrics.rejected.inc();
-                    result.rejected += 1;
-                }
-            }
-        }
-        self.scheduler.served(index, now, result.new_ops);
-        let active = self.active.as_mut().expect("checked above");
-        match active.run.after_page(next_cursor, more, result) {
-            Verdict::Next => {
-                active.attempts = 0;
-                self.send_request(now);
-            }
-            Verdict::Done => {
-                let run = self.active.take().expect("active").run;
-                self.scheduler.peer_succeeded(index, now);
-                self.suspects.remove(&index);
-                self.cfg.tracer.record(Event::BackfillRunDone {
-                    peer: peer.clone(),
-                    pages: run.pages(),
-                    ops: run.new_ops(),
-                });
-                // Caught up: no peer is known to differ. Otherwise the round goes on with the
-                // next peer. (Ops waiting for a parent do not hold the round: a parent that some
-                // peer has makes that peer's digest differ from ours, and one that nobody has,
-                // such as the lost op of a byzantine author, would hold it forever.)
-                if self.suspects.is_empty() {
-                    self.end_round(now, true);
-                }
-            }
-            Verdict::Failed(failure) => {
-                let active = self.active.take().expect("active");
-                self.run_failed(&active.run, now, failure, "bad page");
-            }
-        }
-        Ok(())
-    }
-
-    fn send_backfill(&mut self, peer: usize, message: backfill::Message) {
-        let peer = self.peers[peer].clone();
-        self.backfill
-            .0
-            .send(Recipients::One(peer), message.encode(), false);
-    }
-
-    /// Drops an input with its reason; a peer that proved hostile is blocked.
-    fn reject(&mut self, channel: &'static str, peer: PublicKey, reason: String, block: bool) {
-        self.metrics.inputs_rejected.inc();
-        tracing::debug!(me = %self.me, %peer, %reason, block, channel, "ledger input rejected");
+        reason: String,
+        block: bool,
+    ) {
         if block {
-            commonware_p2p::block!(self.blocker, peer.clone(), "ledger: peer proved hostile");
             self.server.forget(&peer);
         }
-        self.cfg.tracer.record(Event::InputRejected {
+        refusal::refuse(
+            &self.cfg.tracer,
+            &self.metrics.inputs_rejected,
+            &mut self.blocker,
             channel,
             peer,
             reason,
-            blocked: block,
-        });
+            block,
+        );
     }
 }
 
 /// Whole milliseconds of a duration, saturating.
-fn millis(d: Duration) -> u64 {
+pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The first 8 bytes of an id in hex (for traces).
 fn short(id: &OpId) -> String {
-    id.as_ref()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    commonware_formatting::hex(&id.as_ref()[..8])
 }

@@ -26,9 +26,12 @@ use crate::{
 use bytes::Bytes;
 use cohort_protocol::{
     PublicKey, Timing,
-    backfill::{self, wire::MAX_PAGE_BYTES},
     engine::Task,
-    ledger::{Dag, SignedOp, dag},
+    ledger::{
+        Dag, SignedOp,
+        backfill::{self, wire::MAX_PAGE_BYTES},
+        dag,
+    },
 };
 use commonware_codec::{Decode as _, Encode as _, EncodeSize as _};
 use commonware_cryptography::{BatchEntry, BatchVerifier as _, Signer as _, ed25519};

@@ -12,9 +12,10 @@ use crate::{
 };
 use cohort_protocol::{
     Channels, Cluster, Config, Engine, EngineError, Outcome, PublicKey,
-    dkg::{Keys, actor::Tamper},
-    engine::{BACKFILL_CHANNEL, BARRIER_CHANNEL, DKG_CHANNEL, GOSSIP_CHANNEL, Task},
-    ledger::actor::{Mailbox, Settings},
+    channels::SimulatedRegistrar,
+    dkg::{Keys, Tamper},
+    engine::Task,
+    ledger::{Mailbox, Settings},
 };
 use commonware_cryptography::ed25519;
 use commonware_macros::select;
@@ -75,30 +76,11 @@ impl Life {
         }
         loop {
             lives += 1;
-            let quota = Quota::per_second(NZU32!(QUOTA_PER_SECOND));
-            let barrier = self
-                .control
-                .register(BARRIER_CHANNEL, quota)
-                .await
-                .expect("register barrier channel");
-            let dkg = self
-                .control
-                .register(DKG_CHANNEL, quota)
-                .await
-                .expect("register dkg channel");
-            let ledger = match self.ledger {
-                Some(_) => Some((
-                    self.control
-                        .register(GOSSIP_CHANNEL, quota)
-                        .await
-                        .expect("register gossip channel"),
-                    self.control
-                        .register(BACKFILL_CHANNEL, quota)
-                        .await
-                        .expect("register backfill channel"),
-                )),
-                None => None,
+            let mut registrar = SimulatedRegistrar {
+                control: self.control.clone(),
+                quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
             };
+            let channels = Channels::register(&mut registrar, self.ledger.is_some()).await;
             let engine = Engine::new(
                 context.child("node").with_attribute("life", lives),
                 Config {
@@ -108,19 +90,12 @@ impl Life {
                     tracer: self.tracer.clone(),
                     task: self.task,
                     keys: keys.clone(),
-                    tamper: self.tamper.clone(),
                     ledger: self.ledger,
                 },
-            );
+            )
+            .with_tamper(self.tamper.clone());
             *self.mailbox.lock().expect("mailbox slot") = engine.ledger();
-            let mut handle = engine.start(
-                Channels {
-                    barrier,
-                    dkg,
-                    ledger,
-                },
-                self.control.clone(),
-            );
+            let mut handle = engine.start(channels, self.control.clone());
             let next_time = crashes
                 .peek()
                 .map(|c| start + Duration::from_millis(c.at_ms));

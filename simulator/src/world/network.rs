@@ -7,8 +7,8 @@ use commonware_runtime::{Supervisor as _, deterministic};
 use commonware_utils::{NZUsize, Probability};
 use std::{num::NonZeroUsize, time::Duration};
 
-/// Largest frame the simulated network carries.
-pub const MAX_FRAME: u32 = 64 * 1024;
+/// Largest frame the simulated network carries: the protocol's one frame limit.
+pub const MAX_FRAME: u32 = cohort_protocol::MAX_FRAME_BYTES as u32;
 
 /// The simulated network's oracle.
 pub type Oracle = simulated::Oracle<PublicKey, deterministic::Context>;

@@ -14,8 +14,9 @@ use crate::{
 };
 use cohort_protocol::{
     PublicKey,
-    ledger::{OpId, actor::Status, dag},
+    ledger::{OpId, Status, dag},
 };
+use commonware_formatting::hex;
 use std::{
     collections::BTreeSet,
     sync::{Arc, Mutex},
@@ -196,8 +197,4 @@ pub fn check_final(
             );
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

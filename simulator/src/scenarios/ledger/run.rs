@@ -16,12 +16,10 @@ use crate::{
 };
 use bytes::Bytes;
 use cohort_protocol::{
-    PROTOCOL_VERSION, PublicKey, Timing,
-    engine::{BACKFILL_CHANNEL, GOSSIP_CHANNEL, Task},
-    ledger::{
-        OpId,
-        actor::{Mailbox, Settings, Status},
-    },
+    LedgerChannels, PROTOCOL_VERSION, PublicKey, Timing,
+    channels::SimulatedRegistrar,
+    engine::Task,
+    ledger::{Mailbox, OpId, Settings, Status},
 };
 use commonware_cryptography::Signer as _;
 use commonware_runtime::{Clock as _, Quota, Spawner as _, Supervisor as _, deterministic};
@@ -106,16 +104,11 @@ pub async fn run(
         .collect();
     let liar_report: Arc<Mutex<LiarReport>> = Arc::default();
     if let Some(l) = &ledger.liar {
-        let control = oracle.control(members[l.node].clone());
-        let quota = Quota::per_second(NZU32!(QUOTA_PER_SECOND));
-        let gossip = control
-            .register(GOSSIP_CHANNEL, quota)
-            .await
-            .expect("register gossip channel");
-        let backfill = control
-            .register(BACKFILL_CHANNEL, quota)
-            .await
-            .expect("register backfill channel");
+        let mut registrar = SimulatedRegistrar {
+            control: oracle.control(members[l.node].clone()),
+            quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
+        };
+        let LedgerChannels { gossip, backfill } = LedgerChannels::register(&mut registrar).await;
         let liar = Liar {
             key: keys[l.node].clone(),
             members: members.clone(),

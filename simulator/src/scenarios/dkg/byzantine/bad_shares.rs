@@ -7,7 +7,7 @@
 use super::frames::{honest, rewrite, rng_for};
 use cohort_protocol::{
     PublicKey,
-    dkg::{RoundSpec, actor::Tamper, wire::Message},
+    dkg::{RoundSpec, Tamper, wire::Message},
 };
 use commonware_cryptography::bls12381::{
     dkg::feldman_desmedt::DealerPrivMsg, primitives::group::Scalar,

@@ -7,7 +7,7 @@
 use super::frames::{honest, rng_for};
 use cohort_protocol::{
     PublicKey,
-    dkg::{RoundSpec, actor::Tamper, wire::Message},
+    dkg::{RoundSpec, Tamper, wire::Message},
 };
 use rand::{Rng as _, RngExt as _};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -17,7 +17,7 @@ pub mod garbage;
 pub mod two_dealings;
 pub mod wrong_ack;
 
-use cohort_protocol::{PublicKey, dkg::actor::Tamper};
+use cohort_protocol::{PublicKey, dkg::Tamper};
 use commonware_cryptography::ed25519;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

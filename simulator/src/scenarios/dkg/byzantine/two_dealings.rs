@@ -9,8 +9,7 @@ use super::frames::{honest, rewrite, rng_for};
 use cohort_protocol::{
     PublicKey,
     dkg::{
-        RoundSpec,
-        actor::Tamper,
+        RoundSpec, Tamper,
         ceremony::Faults,
         wire::{Message, Variant},
     },

@@ -7,7 +7,7 @@
 use super::frames::{honest, rewrite, rng_for};
 use cohort_protocol::{
     PublicKey,
-    dkg::{RoundSpec, actor::Tamper, ceremony::Faults, wire::Message},
+    dkg::{RoundSpec, Tamper, ceremony::Faults, wire::Message},
 };
 use commonware_cryptography::{
     Signer as _,

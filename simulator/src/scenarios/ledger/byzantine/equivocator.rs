@@ -43,17 +43,17 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
             let second = op("right");
             let frame = Message::Ops(vec![first.clone()]).encode();
             liar.gossip
-                .0
+                .sender
                 .send(Recipients::Some(even.clone()), frame, false);
             let frame = Message::Ops(vec![second]).encode();
             liar.gossip
-                .0
+                .sender
                 .send(Recipients::Some(odd.clone()), frame, false);
             liar.report.lock().expect("report").forks += 1;
         } else {
             let frame = Message::Ops(vec![first.clone()]).encode();
             liar.gossip
-                .0
+                .sender
                 .send(Recipients::Some(others.clone()), frame, false);
         }
         previous = Some(first.id());

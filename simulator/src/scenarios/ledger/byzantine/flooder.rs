@@ -1,8 +1,8 @@
 //! Floods every member with valid backfill requests (for everything, from the start) and counts
 //! the `Busy` answers.
 
-use super::liar::Liar;
-use cohort_protocol::backfill::Message;
+use super::Liar;
+use cohort_protocol::ledger::backfill::Message;
 use commonware_codec::{Decode as _, Encode as _};
 use commonware_macros::select;
 use commonware_p2p::{Receiver as _, Recipients, Sender as _};
@@ -19,7 +19,7 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
     let mut id = 0u64;
     while context.current() < liar.until {
         select! {
-            frame = liar.backfill.1.recv() => {
+            frame = liar.backfill.receiver.recv() => {
                 let Ok((peer, frame)) = frame else { return };
                 if let Ok(Message::Busy { .. }) = Message::decode_cfg(frame, &()) {
                     liar.report.lock().expect("report").busy_from.insert(peer);
@@ -35,7 +35,7 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
                     cursor: 0,
                     limit: 1024,
                 };
-                liar.backfill.0.send(Recipients::Some(others.clone()), request.encode(), false);
+                liar.backfill.sender.send(Recipients::Some(others.clone()), request.encode(), false);
                 liar.report.lock().expect("report").requests += 1;
             },
         }

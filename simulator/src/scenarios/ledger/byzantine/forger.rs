@@ -56,7 +56,7 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
             .insert(forged.id());
         let frame = Message::Ops(vec![forged]).encode();
         liar.gossip
-            .0
+            .sender
             .send(Recipients::Some(others.clone()), frame, false);
     }
 }

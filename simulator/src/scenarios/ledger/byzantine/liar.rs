@@ -1,6 +1,6 @@
 //! What a ledger liar works with (the member's key and channels) and what it reports.
 
-use cohort_protocol::{PublicKey, ledger::OpId};
+use cohort_protocol::{Duplex, PublicKey, ledger::OpId};
 use commonware_cryptography::ed25519;
 use commonware_p2p::simulated;
 use commonware_runtime::deterministic;
@@ -26,10 +26,8 @@ pub struct LiarReport {
     pub busy_from: BTreeSet<PublicKey>,
 }
 
-type Channel = (
-    simulated::Sender<PublicKey, deterministic::Context>,
-    simulated::Receiver<PublicKey>,
-);
+type Channel =
+    Duplex<simulated::Sender<PublicKey, deterministic::Context>, simulated::Receiver<PublicKey>>;
 
 /// Everything a liar works with.
 pub struct Liar {

@@ -20,7 +20,7 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
     let mut next = context.current() + PERIOD;
     while context.current() < liar.until {
         select! {
-            frame = liar.gossip.1.recv() => {
+            frame = liar.gossip.receiver.recv() => {
                 let Ok((_, frame)) = frame else { return };
                 if let Ok(Message::Ops(ops)) = Message::decode_cfg(frame, &()) {
                     for op in ops {
@@ -41,7 +41,7 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
                 let op = kept[liar.rng.random_range(0..kept.len())].clone();
                 let to = others[liar.rng.random_range(0..others.len())].clone();
                 let frame = Message::Ops(vec![op]).encode();
-                liar.gossip.0.send(Recipients::One(to), frame, false);
+                liar.gossip.sender.send(Recipients::One(to), frame, false);
                 liar.report.lock().expect("report").replayed += 1;
             },
         }

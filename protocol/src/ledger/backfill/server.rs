@@ -16,7 +16,7 @@
 use super::wire::{MAX_PAGE_BYTES, MAX_PAGE_OPS, Message, RejectReason};
 use crate::{
     cluster::PublicKey,
-    ledger::{Dag, OpId},
+    ledger::{dag::Dag, op::OpId},
 };
 use commonware_codec::EncodeSize as _;
 use commonware_cryptography::{Hasher as _, Sha256, sha256};

@@ -18,10 +18,22 @@
 //!   parents before children, and leaves out only ancestors of what the client knows);
 //! - [`MAX_IDLE_PAGES`] pages in a row that bring nothing new while claiming `more` end the run
 //!   as stalled: replayed old ops cannot keep a client busy forever.
+//!
+//! [`Fetch`] is a run in flight: the run, the deadline of its outstanding request and how often
+//! that request was sent. It judges every reply ([`Fetch::on_reply`]) and every expiry
+//! ([`Fetch::expired`]), and accounts a page's apply report ([`Fetch::account`]), so the ledger
+//! actor only moves frames and ops between it, the DAG and the network.
 
 use super::wire::{MAX_PAGE_OPS, Message, RejectReason};
-use crate::ledger::OpId;
-use std::time::Duration;
+use crate::ledger::{
+    dag::{Dag, Outcome},
+    op::{OpId, SignedOp},
+};
+use std::time::{Duration, SystemTime};
+
+/// Tries of one backfill request (the first and the retries after a deadline) before the run
+/// fails: a lost message on a lossy link must not cost the whole run.
+pub const REQUEST_ATTEMPTS: u32 = 3;
 
 /// Consecutive pages without a new op after which a run that still claims `more` is abandoned.
 pub const MAX_IDLE_PAGES: u32 = 4;
@@ -67,6 +79,8 @@ pub struct PageResult {
     pub rejected: usize,
     /// Ops of the page still waiting for a parent after the whole page was applied.
     pub left_pending: usize,
+    /// Ops the ledger already held.
+    pub duplicates: usize,
 }
 
 /// One run with one peer.
@@ -201,6 +215,155 @@ impl Run {
     }
 }
 
+/// What to do about a fetch whose request deadline passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    /// Send the request again, under a fresh id ([`Fetch::request`]).
+    Resend,
+    /// Every attempt went unanswered: the run failed with [`Failure::Timeout`].
+    GiveUp,
+}
+
+/// What a reply means for the fetch in flight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Not for this run (another peer, an older request, or a request): dropped.
+    Ignored,
+    /// A short `Busy`: ask again at [`Fetch::deadline`].
+    Paced,
+    /// The run failed; `why` names the step that failed it (for logs).
+    Failed { failure: Failure, why: &'static str },
+    /// A well-shaped page: apply its ops, account them ([`Fetch::account`]) and judge the
+    /// result ([`Fetch::after_page`]).
+    Page {
+        ops: Vec<SignedOp>,
+        next_cursor: u64,
+        more: bool,
+    },
+}
+
+/// A run in flight with one peer: the run, its outstanding request's deadline, and how often
+/// that request was sent.
+#[derive(Clone, Debug)]
+pub struct Fetch {
+    run: Run,
+    deadline: SystemTime,
+    attempts: u32,
+}
+
+impl Fetch {
+    /// A fetch of `run` whose first request is due at `now`.
+    pub fn new(run: Run, now: SystemTime) -> Self {
+        Self {
+            run,
+            deadline: now,
+            attempts: 0,
+        }
+    }
+
+    pub fn run(&self) -> &Run {
+        &self.run
+    }
+
+    /// The peer asked (the caller's index).
+    pub fn peer(&self) -> usize {
+        self.run.peer()
+    }
+
+    /// When the outstanding request expires (or the paced wait ends).
+    pub fn deadline(&self) -> SystemTime {
+        self.deadline
+    }
+
+    /// `None` while the outstanding request may still be answered at `now`.
+    pub fn expired(&self, now: SystemTime) -> Option<Expiry> {
+        if now < self.deadline {
+            return None;
+        }
+        Some(if self.attempts < REQUEST_ATTEMPTS {
+            Expiry::Resend
+        } else {
+            Expiry::GiveUp
+        })
+    }
+
+    /// The request to send now under the fresh id `id`, answered by `now + timeout`.
+    pub fn request(&mut self, id: u64, now: SystemTime, timeout: Duration) -> Message {
+        self.attempts += 1;
+        self.deadline = now + timeout;
+        self.run.request(id)
+    }
+
+    /// Judges `reply` from `peer` at `now`: pacing and refusals first, then the page's shape.
+    pub fn on_reply(&mut self, peer: usize, reply: Message, now: SystemTime) -> Reply {
+        if !self.run.is_reply(peer, &reply) {
+            return Reply::Ignored;
+        }
+        if let Some(wait) = self.run.pace(&reply) {
+            // Paced to the server's rate limit: ask again once it has a token for us.
+            self.attempts = 0;
+            self.deadline = now + wait;
+            return Reply::Paced;
+        }
+        if let Some(Verdict::Failed(failure)) = self.run.refused(&reply) {
+            return Reply::Failed {
+                failure,
+                why: "refused",
+            };
+        }
+        let Message::Response {
+            ops,
+            next_cursor,
+            more,
+            ..
+        } = reply
+        else {
+            return Reply::Ignored;
+        };
+        if let Some(Verdict::Failed(failure)) = self.run.check_page(ops.len(), next_cursor, more) {
+            return Reply::Failed {
+                failure,
+                why: "bad page",
+            };
+        }
+        Reply::Page {
+            ops,
+            next_cursor,
+            more,
+        }
+    }
+
+    /// What applying a page gave: `ids` are the page's op ids, `outcomes` the DAG's outcome of
+    /// each, `dag` the ledger after the whole page was applied.
+    pub fn account(ids: &[OpId], outcomes: &[Outcome], dag: &Dag) -> PageResult {
+        let mut result = PageResult::default();
+        for (id, outcome) in ids.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Applied => result.new_ops += 1,
+                Outcome::Pending => {
+                    result.new_ops += 1;
+                    if !dag.contains(id) && dag.is_pending(id) {
+                        result.left_pending += 1;
+                    }
+                }
+                Outcome::Duplicate => result.duplicates += 1,
+                Outcome::Rejected(_) => result.rejected += 1,
+            }
+        }
+        result
+    }
+
+    /// Judges an applied page (see [`Run::after_page`]); the next request starts a fresh count
+    /// of attempts.
+    pub fn after_page(&mut self, next_cursor: u64, more: bool, result: PageResult) -> Verdict {
+        let verdict = self.run.after_page(next_cursor, more, result);
+        if verdict == Verdict::Next {
+            self.attempts = 0;
+        }
+        verdict
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,7 +471,7 @@ mod tests {
         let bad = PageResult {
             new_ops: 3,
             rejected: 1,
-            left_pending: 0,
+            ..PageResult::default()
         };
         assert_eq!(
             run.after_page(3, true, bad),
@@ -317,12 +480,78 @@ mod tests {
         let mut run = Run::new(0, vec![], vec![], 100);
         let unordered = PageResult {
             new_ops: 3,
-            rejected: 0,
             left_pending: 2,
+            ..PageResult::default()
         };
         assert_eq!(
             run.after_page(3, false, unordered),
             Verdict::Failed(Failure::Hostile("served ops out of order"))
+        );
+    }
+
+    #[test]
+    fn a_fetch_retries_a_lost_request_then_gives_up() {
+        let t0 = SystemTime::UNIX_EPOCH;
+        let timeout = Duration::from_secs(2);
+        let mut fetch = Fetch::new(Run::new(1, vec![], vec![], 10), t0);
+        assert_eq!(fetch.expired(t0), Some(Expiry::Resend));
+        let mut now = t0;
+        for id in 1..=REQUEST_ATTEMPTS as u64 {
+            fetch.request(id, now, timeout);
+            assert_eq!(fetch.expired(now), None);
+            now += timeout;
+        }
+        assert_eq!(fetch.expired(now), Some(Expiry::GiveUp));
+    }
+
+    #[test]
+    fn a_fetch_judges_replies_in_order() {
+        let t0 = SystemTime::UNIX_EPOCH;
+        let mut fetch = Fetch::new(Run::new(1, vec![], vec![], 10), t0);
+        fetch.request(7, t0, Duration::from_secs(2));
+        let busy = Message::Busy {
+            id: 7,
+            retry_after_ms: 30,
+        };
+        // Another peer's, or an older request's, reply is ignored.
+        assert_eq!(fetch.on_reply(2, busy.clone(), t0), Reply::Ignored);
+        assert_eq!(fetch.on_reply(1, busy.clone(), t0), Reply::Paced);
+        assert_eq!(fetch.deadline(), t0 + Duration::from_millis(30));
+        // A second Busy in a row fails the run.
+        assert!(matches!(
+            fetch.on_reply(1, busy, t0),
+            Reply::Failed {
+                failure: Failure::Busy { .. },
+                why: "refused"
+            }
+        ));
+        // A page that claims more with no op proves the server hostile.
+        let empty = Message::Response {
+            id: 7,
+            ops: vec![],
+            next_cursor: 5,
+            more: true,
+        };
+        assert!(matches!(
+            fetch.on_reply(1, empty, t0),
+            Reply::Failed {
+                failure: Failure::Hostile(_),
+                why: "bad page"
+            }
+        ));
+        let last = Message::Response {
+            id: 7,
+            ops: vec![],
+            next_cursor: 0,
+            more: false,
+        };
+        assert!(matches!(
+            fetch.on_reply(1, last, t0),
+            Reply::Page { more: false, .. }
+        ));
+        assert_eq!(
+            fetch.after_page(0, false, PageResult::default()),
+            Verdict::Done
         );
     }
 }

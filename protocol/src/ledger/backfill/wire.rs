@@ -16,7 +16,10 @@
 //! Every vector is bounded ([`MAX_KNOWN`], [`MAX_MISSING`], [`MAX_PAGE_OPS`], each op by
 //! `MAX_OP_BYTES`), so no message can make the decoder allocate more than [`MAX_MESSAGE_BYTES`].
 
-use crate::ledger::{OpId, SignedOp, dag::MAX_KNOWN, op::MAX_OP_BYTES};
+use crate::ledger::{
+    dag::MAX_KNOWN,
+    op::{MAX_OP_BYTES, OpId, SignedOp},
+};
 use bytes::BufMut;
 use commonware_codec::{
     Buf, EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt as _, Write, varint::UInt,
@@ -32,8 +35,24 @@ pub const MAX_PAGE_OPS: usize = 4096;
 /// limit of the node is 64 KiB; the header and framing fit in the rest).
 pub const MAX_PAGE_BYTES: usize = 60 * 1024;
 
+/// Largest encoded request, in bytes: tag, id, both id lists at their bounds (3-byte length
+/// prefixes at most), cursor and limit as varints.
+const MAX_REQUEST_BYTES: usize = 1 + 8 + 3 + MAX_KNOWN * 32 + 3 + MAX_MISSING * 32 + 10 + 5;
+
+/// Largest encoded page, in bytes: tag, id, length prefix, the ops (a server stops adding ops
+/// before [`MAX_PAGE_BYTES`]; a single op, at most `MAX_OP_BYTES`, is far below it), cursor and
+/// `more`.
+const MAX_RESPONSE_BYTES: usize = 1 + 8 + 3 + MAX_PAGE_BYTES + 10 + 1;
+
 /// Largest encoded backfill message a receiver decodes (anything larger is dropped undecoded).
-pub const MAX_MESSAGE_BYTES: usize = MAX_PAGE_BYTES + MAX_OP_BYTES + 64;
+/// Within the transport's frame limit (asserted in `crate::channels`).
+pub const MAX_MESSAGE_BYTES: usize = if MAX_REQUEST_BYTES > MAX_RESPONSE_BYTES {
+    MAX_REQUEST_BYTES
+} else {
+    MAX_RESPONSE_BYTES
+};
+
+const _: () = assert!(MAX_OP_BYTES < MAX_PAGE_BYTES);
 
 const TAG_REQUEST: u8 = 0;
 const TAG_RESPONSE: u8 = 1;

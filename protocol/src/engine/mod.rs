@@ -1,0 +1,424 @@
+//! The engine: starts every actor of one node from a runtime context, p2p channels, an identity
+//! key, a cluster definition and a storage partition prefix.
+//!
+//! The simulator and the production node both call [`Engine::start`]; nothing protocol-specific
+//! lives outside this crate.
+//!
+//! The node's ceremony is its [`Task`]: the epoch 0 DKG ([`Task::Dkg`], what the production node
+//! runs; see [`crate::dkg`]), a *barrier walk* ([`Task::Walk`], a test of the barrier
+//! alone: move through steps `1..=steps` together), or none ([`Task::Serve`]). A ceremony ends
+//! with the cluster-wide shutdown handshake.
+//!
+//! When the config asks for a ledger ([`Config::ledger`]), the ledger actor
+//! ([`crate::ledger`]) runs beside the ceremony from the start, as a child of the engine's
+//! task (a crash stops both), and the engine keeps serving it after the ceremony: its handle then
+//! resolves only if the ledger stops (a storage error). Its mailbox is [`Engine::ledger`].
+//!
+//! After the handshake the node keeps answering its peers for [`LINGER_PERIODS`] sync
+//! periods, so a peer whose acknowledgement was lost still gets a repeat before we go quiet.
+//!
+//! The walk and the shutdown handshake, and their crash-safety rules, are in [`walk`]'s docs.
+//! A shutdown handshake that cannot finish (peers crashed or left) is reported as
+//! [`Event::ShutdownIncomplete`], and the node then stays reachable for a whole phase timeout so
+//! a restarting peer can finish. (The DKG connects in the deal gate of each attempt, bounded by
+//! the phase timeout, and retries a failed attempt; see `dkg::actor`.)
+//!
+//! When the walk fails (a peer refused us, broke the rules, or never came), the engine returns the
+//! error only after keeping the barrier up for one phase timeout: members that have not yet met
+//! the faulty peer (they may start later, or connect slowly) keep receiving its hellos and our
+//! refusals meanwhile, so every member can name the culprit rather than wait for a node that went
+//! silent.
+
+mod task;
+mod walk;
+
+pub use task::Task;
+
+use crate::{
+    barrier::{self, BarrierError},
+    channels::{Channels, Duplex, LedgerChannels},
+    cluster::{Cluster, PublicKey},
+    dkg, ledger,
+    trace::{Event, Tracer},
+};
+use cohort_storage::meta::NodeMeta;
+use commonware_cryptography::ed25519;
+use commonware_p2p::{Blocker, Receiver, Sender};
+use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage};
+use rand_core::CryptoRng;
+use thiserror::Error;
+
+/// Sync periods a node keeps answering after its shutdown handshake.
+pub const LINGER_PERIODS: u32 = 10;
+
+/// Unanswered hellos after which a peer is reported unresponsive.
+pub const UNRESPONSIVE_AFTER: u32 = 8;
+
+/// Capacity of each actor's mailbox, in requests.
+pub const MAILBOX_SIZE: usize = 1024;
+
+/// Configuration of one node.
+#[derive(Clone)]
+pub struct Config<T: Tracer> {
+    /// The node's identity key.
+    pub identity: ed25519::PrivateKey,
+    /// The cluster definition.
+    pub cluster: Cluster,
+    /// Prefix of every storage partition of this node.
+    pub partition_prefix: String,
+    /// Where protocol events go.
+    pub tracer: T,
+    /// What to run.
+    pub task: Task,
+    /// Where the DKG result is published (for other actors).
+    pub keys: dkg::Keys,
+    /// Runs the ledger with these settings (`None`: no ledger). With a ledger, the engine keeps
+    /// serving after its ceremony until the ledger stops (it only stops on a fatal error).
+    pub ledger: Option<ledger::Settings>,
+}
+
+/// How a node's run ended.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// This start's boot number.
+    pub boot: u64,
+    /// Barrier steps walked (the last step reached).
+    pub steps: u64,
+    /// The DKG result ([`Task::Dkg`]).
+    pub dkg: Option<dkg::Completed>,
+}
+
+/// Why a node's run failed.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The barrier failed (a peer refused, broke the rules, or did not arrive in time).
+    #[error("barrier: {0}")]
+    Barrier(#[from] BarrierError),
+    /// The DKG failed.
+    #[error("dkg: {0}")]
+    Dkg(#[from] dkg::Error),
+    /// Storage failed: fatal for the node, which recovers on restart.
+    #[error("storage: {0}")]
+    Storage(#[from] cohort_storage::Error),
+    /// The ledger stopped (a storage error, or its channels closed).
+    #[error("ledger: {0}")]
+    Ledger(#[from] ledger::Error),
+    /// The config asks for a ledger but no ledger channels were given.
+    #[error("a ledger was configured without its channels")]
+    MissingLedgerChannels,
+    /// The identity key is not a member of the cluster.
+    #[error("identity {0} is not a member of the cluster")]
+    NotMember(PublicKey),
+}
+
+impl EngineError {
+    /// The peer the failure names, if any.
+    pub fn peer(&self) -> Option<&PublicKey> {
+        match self {
+            EngineError::Barrier(error) => error.peer(),
+            EngineError::Dkg(error) => error.peer(),
+            _ => None,
+        }
+    }
+}
+
+/// One node's protocol engine.
+pub struct Engine<E, T>
+where
+    E: Clock + Spawner + Metrics + Storage + CryptoRng,
+    T: Tracer,
+{
+    context: E,
+    cfg: Config<T>,
+    ledger: Option<(ledger::Mailbox, ledger::Inbox)>,
+    #[cfg(feature = "sim")]
+    tamper: Option<std::sync::Arc<dyn dkg::Tamper>>,
+}
+
+impl<E, T> Engine<E, T>
+where
+    E: Clock + Spawner + Metrics + Storage + CryptoRng,
+    T: Tracer,
+{
+    /// Prepares an engine; nothing runs until [`Engine::start`].
+    pub fn new(context: E, cfg: Config<T>) -> Self {
+        let ledger = cfg.ledger.is_some().then(|| ledger::mailbox(MAILBOX_SIZE));
+        Self {
+            context,
+            cfg,
+            ledger,
+            #[cfg(feature = "sim")]
+            tamper: None,
+        }
+    }
+
+    /// Rewrites what the DKG sends (the simulator's byzantine members; `sim` feature only).
+    #[cfg(feature = "sim")]
+    pub fn with_tamper(mut self, tamper: Option<std::sync::Arc<dyn dkg::Tamper>>) -> Self {
+        self.tamper = tamper;
+        self
+    }
+
+    /// The ledger's mailbox (when the config asks for a ledger). Requests sent before the ledger
+    /// runs wait in it.
+    pub fn ledger(&self) -> Option<ledger::Mailbox> {
+        self.ledger.as_ref().map(|(mailbox, _)| mailbox.clone())
+    }
+
+    /// Starts every actor and the node's ceremony; the handle resolves when the ceremony ends
+    /// (with a ledger: when the ledger stops).
+    pub fn start<S, R, B>(
+        self,
+        channels: Channels<S, R>,
+        blocker: B,
+    ) -> Handle<Result<Outcome, EngineError>>
+    where
+        S: Sender<PublicKey = PublicKey>,
+        R: Receiver<PublicKey = PublicKey>,
+        B: Blocker<PublicKey = PublicKey> + Clone,
+    {
+        let Self {
+            context,
+            cfg,
+            ledger,
+            #[cfg(feature = "sim")]
+            tamper,
+        } = self;
+        let node = Node {
+            cfg,
+            inbox: ledger.map(|(_, inbox)| inbox),
+            #[cfg(feature = "sim")]
+            tamper,
+        };
+        context.spawn(move |context| node.run(context, channels, blocker))
+    }
+}
+
+/// One start of a node, inside the engine's task.
+struct Node<T: Tracer> {
+    cfg: Config<T>,
+    inbox: Option<ledger::Inbox>,
+    #[cfg(feature = "sim")]
+    tamper: Option<std::sync::Arc<dyn dkg::Tamper>>,
+}
+
+impl<T: Tracer> Node<T> {
+    async fn run<E, S, R, B>(
+        mut self,
+        context: E,
+        channels: Channels<S, R>,
+        blocker: B,
+    ) -> Result<Outcome, EngineError>
+    where
+        E: Clock + Spawner + Metrics + Storage + CryptoRng,
+        S: Sender<PublicKey = PublicKey>,
+        R: Receiver<PublicKey = PublicKey>,
+        B: Blocker<PublicKey = PublicKey> + Clone,
+    {
+        let me = commonware_cryptography::Signer::public_key(&self.cfg.identity);
+        if !self.cfg.cluster.is_member(&me) {
+            return Err(EngineError::NotMember(me));
+        }
+        let (meta, boot) =
+            NodeMeta::open_and_boot(context.child("meta"), &self.cfg.partition_prefix).await?;
+        self.cfg.tracer.record(Event::Boot { boot });
+        let resume_step = self.cfg.task.resume_step(meta.barrier_step());
+        let Channels {
+            barrier,
+            dkg,
+            ledger,
+        } = channels;
+        let ledger = self.spawn_ledger(&context, boot, ledger, blocker.clone())?;
+        let (mailbox, _barrier) =
+            self.start_barrier(&context, resume_step, barrier, blocker.clone());
+        // The ceremony owns a mailbox clone; ours keeps the barrier alive for the linger after
+        // it.
+        let mut ceremony_mailbox = mailbox.clone();
+        let result = self
+            .ceremony(
+                &context,
+                &mut ceremony_mailbox,
+                meta,
+                resume_step,
+                dkg,
+                blocker,
+            )
+            .await;
+        self.finish(&context, result, boot, ledger).await
+    }
+
+    /// The ledger runs beside the ceremony, as a child of the engine's task: it stops when the
+    /// engine does (a crash aborts both).
+    fn spawn_ledger<E, S, R, B>(
+        &mut self,
+        context: &E,
+        boot: u64,
+        channels: Option<LedgerChannels<S, R>>,
+        blocker: B,
+    ) -> Result<Option<Handle<Result<(), ledger::Error>>>, EngineError>
+    where
+        E: Clock + Spawner + Metrics + Storage + CryptoRng,
+        S: Sender<PublicKey = PublicKey>,
+        R: Receiver<PublicKey = PublicKey>,
+        B: Blocker<PublicKey = PublicKey>,
+    {
+        let (settings, channels, inbox) = match (self.cfg.ledger, channels, self.inbox.take()) {
+            (Some(settings), Some(channels), Some(inbox)) => (settings, channels, inbox),
+            (None, _, None) => return Ok(None),
+            _ => return Err(EngineError::MissingLedgerChannels),
+        };
+        let ledger_cfg = ledger::Config {
+            signer: self.cfg.identity.clone(),
+            cluster: self.cfg.cluster.clone(),
+            partition_prefix: self.cfg.partition_prefix.clone(),
+            tracer: self.cfg.tracer.clone(),
+            boot,
+            settings,
+        };
+        Ok(Some(context.child("ledger").spawn(
+            move |context| async move {
+                ledger::Actor::open(context, ledger_cfg, inbox, channels, blocker)
+                    .await?
+                    .run()
+                    .await
+            },
+        )))
+    }
+
+    /// Starts the barrier actor at `resume_step`; returns its mailbox and its handle.
+    fn start_barrier<E, S, R, B>(
+        &self,
+        context: &E,
+        resume_step: u64,
+        channel: Duplex<S, R>,
+        blocker: B,
+    ) -> (barrier::Mailbox, Handle<()>)
+    where
+        E: Clock + Spawner + Metrics + Storage + CryptoRng,
+        S: Sender<PublicKey = PublicKey>,
+        R: Receiver<PublicKey = PublicKey>,
+        B: Blocker<PublicKey = PublicKey>,
+    {
+        let task = self.cfg.task;
+        let (actor, mailbox) = barrier::Actor::new(
+            context.child("barrier"),
+            barrier::Config {
+                signer: self.cfg.identity.clone(),
+                cluster: self.cfg.cluster.clone(),
+                max_step: task.max_step(),
+                resume_step,
+                block: task.block(),
+                unresponsive_after: UNRESPONSIVE_AFTER,
+                mailbox_size: MAILBOX_SIZE,
+                tracer: self.cfg.tracer.clone(),
+            },
+        );
+        let handle = actor.start(channel.sender, channel.receiver, blocker);
+        (mailbox, handle)
+    }
+
+    /// Runs the task's ceremony; returns whether its shutdown handshake completed, and the DKG
+    /// result.
+    async fn ceremony<E, S, R, B>(
+        &self,
+        context: &E,
+        mailbox: &mut barrier::Mailbox,
+        mut meta: NodeMeta<E>,
+        resume_step: u64,
+        channel: Duplex<S, R>,
+        blocker: B,
+    ) -> Result<(bool, Option<dkg::Completed>), EngineError>
+    where
+        E: Clock + Spawner + Metrics + Storage + CryptoRng,
+        S: Sender<PublicKey = PublicKey>,
+        R: Receiver<PublicKey = PublicKey>,
+        B: Blocker<PublicKey = PublicKey>,
+    {
+        let timing = *self.cfg.cluster.timing();
+        let tracer = &self.cfg.tracer;
+        match self.cfg.task {
+            Task::Walk { steps } => walk::walk(mailbox, meta, resume_step, steps, &timing, tracer)
+                .await
+                .map(|handshake| (handshake, None)),
+            Task::Serve => Ok((true, None)),
+            Task::Dkg => {
+                let dkg = dkg::Actor::open(
+                    context.child("dkg"),
+                    dkg::Config {
+                        signer: self.cfg.identity.clone(),
+                        cluster: self.cfg.cluster.clone(),
+                        partition_prefix: self.cfg.partition_prefix.clone(),
+                        tracer: tracer.clone(),
+                        keys: self.cfg.keys.clone(),
+                        #[cfg(feature = "sim")]
+                        tamper: self.tamper.clone(),
+                    },
+                    channel,
+                    blocker,
+                    meta,
+                )
+                .await?;
+                // Connecting is the deal gate of each attempt (bounded by the phase timeout; an
+                // attempt whose members are not all there is retried).
+                let completed;
+                (completed, meta) = dkg.run(mailbox).await?;
+                meta.record_done().await?;
+                let handshake = walk::shutdown_handshake(mailbox, &timing, tracer).await;
+                Ok((handshake, Some(completed)))
+            }
+        }
+    }
+
+    /// After the ceremony: serve until the ledger stops (with a ledger), or linger so peers
+    /// still get our answers, then report.
+    async fn finish<E>(
+        &self,
+        context: &E,
+        result: Result<(bool, Option<dkg::Completed>), EngineError>,
+        boot: u64,
+        ledger: Option<Handle<Result<(), ledger::Error>>>,
+    ) -> Result<Outcome, EngineError>
+    where
+        E: Clock + Spawner + Metrics + Storage + CryptoRng,
+    {
+        let timing = *self.cfg.cluster.timing();
+        let (handshake_complete, completed) = match result {
+            Ok(done) => done,
+            Err(error) => {
+                if let EngineError::Dkg(error) = &error {
+                    self.cfg.tracer.record(Event::DkgFailed {
+                        error: error.to_string(),
+                    });
+                }
+                context.sleep(timing.phase_timeout).await;
+                return Err(error);
+            }
+        };
+        let steps = self.cfg.task.steps_walked(completed.as_ref());
+        if let Task::Walk { steps } = self.cfg.task {
+            self.cfg.tracer.record(Event::WalkComplete { steps });
+        }
+        let outcome = Outcome {
+            boot,
+            steps,
+            dkg: completed,
+        };
+        if let Some(ledger) = ledger {
+            // Serve until the ledger stops.
+            return match ledger.await {
+                Ok(Ok(())) => Ok(outcome),
+                Ok(Err(error)) => Err(EngineError::Ledger(error)),
+                Err(_) => Err(EngineError::Ledger(ledger::Error::Closed)),
+            };
+        }
+        // A peer that missed the handshake may be restarting: stay reachable for a whole phase
+        // so it can still finish; otherwise a short linger suffices.
+        let linger = if handshake_complete {
+            timing.sync_period.saturating_mul(LINGER_PERIODS)
+        } else {
+            timing.phase_timeout
+        };
+        context.sleep(linger).await;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,122 @@
+//! The ledger's mailbox: how other actors, the admin API and the simulator reach the ledger
+//! actor.
+//!
+//! Every request is answered by the ledger actor's loop, in arrival order, on a oneshot:
+//!
+//! - [`Mailbox::submit`]: answered once the new `Data` op is synced and broadcast, or at once
+//!   with [`Error::PayloadTooLarge`];
+//! - [`Mailbox::status`] and [`Mailbox::ops`]: answered at once, from the actor's state;
+//! - [`Mailbox::boot_recovered`]: answered when the first backfill round of this start ends (at
+//!   once if it has).
+//!
+//! A full mailbox, a stopped actor or a crashed node drop the request (or its responder): the
+//! caller gets [`Error::Closed`], never a hang on a dead actor.
+
+use super::{
+    actor::Error,
+    op::{OpId, SignedOp},
+};
+use crate::cluster::PublicKey;
+use bytes::Bytes;
+use commonware_cryptography::sha256;
+use futures::channel::{mpsc, oneshot};
+
+/// A peer as the scheduler sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerStatus {
+    pub peer: PublicKey,
+    pub failures: u32,
+    /// Milliseconds since the Unix epoch (runtime clock) of the last completed run.
+    pub last_success_ms: Option<u64>,
+    pub anchor: bool,
+}
+
+/// A snapshot of the ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub me: PublicKey,
+    pub digest: sha256::Digest,
+    pub ops: u64,
+    pub heads: Vec<OpId>,
+    pub pending: usize,
+    pub evicted: u64,
+    pub flagged: Vec<PublicKey>,
+    pub boot_recovered: bool,
+    pub peers: Vec<PeerStatus>,
+}
+
+/// A request to the actor.
+pub(super) enum Request {
+    Submit {
+        payload: Bytes,
+        reply: oneshot::Sender<Result<OpId, Error>>,
+    },
+    Status {
+        reply: oneshot::Sender<Status>,
+    },
+    Ops {
+        after: u64,
+        limit: usize,
+        reply: oneshot::Sender<(Vec<SignedOp>, u64)>,
+    },
+    BootRecovered {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// How other actors (and the admin API) reach the ledger.
+#[derive(Clone)]
+pub struct Mailbox {
+    sender: mpsc::Sender<Request>,
+}
+
+/// The receiving end of a [`Mailbox`], handed to the actor.
+pub struct Inbox {
+    pub(super) receiver: mpsc::Receiver<Request>,
+}
+
+/// A mailbox and its inbox; `size` requests may wait before new ones are refused.
+pub fn mailbox(size: usize) -> (Mailbox, Inbox) {
+    let (sender, receiver) = mpsc::channel(size);
+    (Mailbox { sender }, Inbox { receiver })
+}
+
+impl Mailbox {
+    /// Sends `request` (built around a fresh responder) and waits for the answer.
+    async fn ask<A>(
+        &mut self,
+        request: impl FnOnce(oneshot::Sender<A>) -> Request,
+    ) -> Result<A, Error> {
+        let (reply, response) = oneshot::channel();
+        self.sender
+            .try_send(request(reply))
+            .map_err(|_| Error::Closed)?;
+        response.await.map_err(|_| Error::Closed)
+    }
+
+    /// Appends a `Data` op; resolves with its id once it is durable and broadcast.
+    pub async fn submit(&mut self, payload: Bytes) -> Result<OpId, Error> {
+        self.ask(|reply| Request::Submit { payload, reply }).await?
+    }
+
+    /// A snapshot of the ledger.
+    pub async fn status(&mut self) -> Result<Status, Error> {
+        self.ask(|reply| Request::Status { reply }).await
+    }
+
+    /// Resolves once boot recovery is complete (the first backfill round of this start ended):
+    /// what the checkpoint protocol waits for before it proposes or votes.
+    pub async fn boot_recovered(&mut self) -> Result<(), Error> {
+        self.ask(|reply| Request::BootRecovered { reply }).await
+    }
+
+    /// Up to `limit` applied ops from position `after` on, and the position after the last.
+    pub async fn ops(&mut self, after: u64, limit: usize) -> Result<(Vec<SignedOp>, u64), Error> {
+        self.ask(|reply| Request::Ops {
+            after,
+            limit,
+            reply,
+        })
+        .await
+    }
+}
