@@ -8,6 +8,7 @@
 //! threshold checks of `dkg::check`); `fuzz` adds the fuzz bodies (`fuzz`). A build without
 //! features (the node's) carries neither.
 
+pub mod backoff;
 pub mod barrier;
 pub mod channels;
 pub mod cluster;

@@ -41,6 +41,7 @@
 
 use super::wire::{HELLO_NAMESPACE, Hello, Message, RejectReason, Sync};
 use crate::{
+    backoff,
     channels::Channel,
     cluster::{Cluster, ClusterHash, ProtocolVersion, PublicKey},
     trace::Event,
@@ -52,9 +53,6 @@ use std::{
     time::{Duration, SystemTime},
 };
 use thiserror::Error;
-
-/// Largest exponent of the reconnect backoff, so `base * 2^k` cannot overflow.
-const MAX_BACKOFF_EXPONENT: u32 = 20;
 
 /// Configuration of the state machine.
 #[derive(Clone, Debug)]
@@ -326,12 +324,7 @@ impl State {
     /// then a uniform jitter down to half of it so peers that failed together do not retry in
     /// lockstep.
     pub fn backoff(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
-        let exponent = attempt.saturating_sub(1).min(MAX_BACKOFF_EXPONENT);
-        let delay = self
-            .cfg
-            .sync_period
-            .saturating_mul(1u32 << exponent)
-            .min(self.cfg.reconnect_cap);
+        let delay = backoff::exponential(self.cfg.sync_period, attempt, self.cfg.reconnect_cap);
         let nanos = delay.as_nanos() as u64;
         let half = nanos / 2;
         Duration::from_nanos(half + rng.random_range(0..=nanos - half))
@@ -1466,10 +1459,8 @@ mod tests {
         let state = &net.states[0];
         for attempt in [0, 1, 2, 5, 30, u32::MAX] {
             let delay = state.backoff(attempt, &mut rng);
-            let exponent = attempt.saturating_sub(1).min(MAX_BACKOFF_EXPONENT);
-            let full = Duration::from_millis(100)
-                .saturating_mul(1 << exponent)
-                .min(Duration::from_secs(5));
+            let full =
+                backoff::exponential(Duration::from_millis(100), attempt, Duration::from_secs(5));
             assert!(delay <= full && delay >= full / 2, "{attempt}: {delay:?}");
         }
         let draws: std::collections::BTreeSet<_> =

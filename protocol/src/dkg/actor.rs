@@ -152,7 +152,7 @@ pub struct Config<T: Tracer> {
     pub keys: Keys,
     /// Rewrites what this node sends (the simulator's byzantine members); `None` everywhere else.
     #[cfg(feature = "sim")]
-    pub tamper: Option<std::sync::Arc<dyn super::Tamper>>,
+    pub tamper: Option<std::sync::Arc<dyn super::tamper::Tamper>>,
 }
 
 /// One node's DKG actor.

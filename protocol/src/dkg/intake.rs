@@ -43,7 +43,7 @@ where
         ceremony: &mut Ceremony,
         peer: PublicKey,
         mut frame: impl commonware_codec::Buf,
-    ) -> Result<(), super::Error> {
+    ) -> Result<(), super::actor::Error> {
         if !self.cfg.cluster.is_member(&peer) {
             self.reject(peer, "frame from a non-member".into(), true);
             return Ok(());

@@ -29,13 +29,15 @@
 //! refusals meanwhile, so every member can name the culprit rather than wait for a node that went
 //! silent.
 
+mod error;
 mod task;
 mod walk;
 
+pub use error::EngineError;
 pub use task::Task;
 
 use crate::{
-    barrier::{self, BarrierError},
+    barrier,
     channels::{Channels, Duplex, LedgerChannels},
     cluster::{Cluster, PublicKey},
     dkg, ledger,
@@ -46,7 +48,6 @@ use commonware_cryptography::ed25519;
 use commonware_p2p::{Blocker, Receiver, Sender};
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage};
 use rand_core::CryptoRng;
-use thiserror::Error;
 
 /// Sync periods a node keeps answering after its shutdown handshake.
 pub const LINGER_PERIODS: u32 = 10;
@@ -86,40 +87,6 @@ pub struct Outcome {
     pub steps: u64,
     /// The DKG result ([`Task::Dkg`]).
     pub dkg: Option<dkg::Completed>,
-}
-
-/// Why a node's run failed.
-#[derive(Debug, Error)]
-pub enum EngineError {
-    /// The barrier failed (a peer refused, broke the rules, or did not arrive in time).
-    #[error("barrier: {0}")]
-    Barrier(#[from] BarrierError),
-    /// The DKG failed.
-    #[error("dkg: {0}")]
-    Dkg(#[from] dkg::Error),
-    /// Storage failed: fatal for the node, which recovers on restart.
-    #[error("storage: {0}")]
-    Storage(#[from] cohort_storage::Error),
-    /// The ledger stopped (a storage error, or its channels closed).
-    #[error("ledger: {0}")]
-    Ledger(#[from] ledger::Error),
-    /// The config asks for a ledger but no ledger channels were given.
-    #[error("a ledger was configured without its channels")]
-    MissingLedgerChannels,
-    /// The identity key is not a member of the cluster.
-    #[error("identity {0} is not a member of the cluster")]
-    NotMember(PublicKey),
-}
-
-impl EngineError {
-    /// The peer the failure names, if any.
-    pub fn peer(&self) -> Option<&PublicKey> {
-        match self {
-            EngineError::Barrier(error) => error.peer(),
-            EngineError::Dkg(error) => error.peer(),
-            _ => None,
-        }
-    }
 }
 
 /// One node's protocol engine.

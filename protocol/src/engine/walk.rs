@@ -14,7 +14,7 @@
 //! single wait is still bounded, and any barrier error (a refused hello, a broken rule) ends the
 //! wait at once. The steps after connecting each have the phase timeout as their deadline.
 
-use super::EngineError;
+use super::error::EngineError;
 use crate::{
     barrier::{self, BarrierError},
     cluster::Timing,

@@ -40,7 +40,7 @@
 use super::{
     backfill::{client::Fetch, server, server::Server},
     dag::{self, Dag, Outcome},
-    ingress::{Inbox, PeerStatus, Request, Status},
+    ingress::{Error, Inbox, PeerStatus, Request, Status},
     metrics::Metrics,
     op::{MAX_DATA_BYTES, MAX_OP_BYTES, OpId, OpKind, SignedOp},
     wire::Message as Gossip,
@@ -64,7 +64,6 @@ use std::{
     collections::BTreeSet,
     time::{Duration, SystemTime},
 };
-use thiserror::Error;
 
 pub use super::backfill::client::REQUEST_ATTEMPTS;
 
@@ -114,23 +113,6 @@ pub struct Config<T: Tracer> {
     /// This start's boot number (the `Boot` op carries it).
     pub boot: u64,
     pub settings: Settings,
-}
-
-/// Why the actor stopped, or a request failed.
-#[derive(Debug, Error)]
-pub enum Error {
-    /// Storage failed: fatal for the node, which recovers on restart.
-    #[error("storage: {0}")]
-    Storage(#[from] cohort_storage::Error),
-    /// A stored op does not decode (the store is corrupt).
-    #[error("stored op {position} does not decode")]
-    CorruptStore { position: u64 },
-    /// A `Data` payload is larger than [`MAX_DATA_BYTES`].
-    #[error("payload of {0} bytes is larger than {MAX_DATA_BYTES}")]
-    PayloadTooLarge(usize),
-    /// The actor is not running (stopped, or the node crashed).
-    #[error("ledger actor not running")]
-    Closed,
 }
 
 /// The ledger actor of one node.

@@ -5,11 +5,7 @@
 //! backfill round, and a peer whose digest differs is a *suspect* until a run with it completes
 //! or it reports our digest (see [`super::sync`]).
 
-use super::{
-    actor::{Actor, Error},
-    dag::Outcome,
-    wire::Message as Gossip,
-};
+use super::{actor::Actor, dag::Outcome, ingress::Error, wire::Message as Gossip};
 use crate::{channels::Channel, cluster::PublicKey, trace::Tracer};
 use commonware_codec::{Decode as _, Encode as _};
 use commonware_p2p::{Blocker, Receiver, Recipients, Sender};

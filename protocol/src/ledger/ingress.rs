@@ -12,14 +12,29 @@
 //! A full mailbox, a stopped actor or a crashed node drop the request (or its responder): the
 //! caller gets [`Error::Closed`], never a hang on a dead actor.
 
-use super::{
-    actor::Error,
-    op::{OpId, SignedOp},
-};
+use super::op::{MAX_DATA_BYTES, OpId, SignedOp};
 use crate::cluster::PublicKey;
 use bytes::Bytes;
 use commonware_cryptography::sha256;
 use futures::channel::{mpsc, oneshot};
+use thiserror::Error;
+
+/// Why the actor stopped, or a request failed.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// Storage failed: fatal for the node, which recovers on restart.
+    #[error("storage: {0}")]
+    Storage(#[from] cohort_storage::Error),
+    /// A stored op does not decode (the store is corrupt).
+    #[error("stored op {position} does not decode")]
+    CorruptStore { position: u64 },
+    /// A `Data` payload is larger than [`MAX_DATA_BYTES`].
+    #[error("payload of {0} bytes is larger than {MAX_DATA_BYTES}")]
+    PayloadTooLarge(usize),
+    /// The actor is not running (stopped, or the node crashed).
+    #[error("ledger actor not running")]
+    Closed,
+}
 
 /// A peer as the scheduler sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]

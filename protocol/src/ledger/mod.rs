@@ -22,7 +22,7 @@ mod serve;
 mod sync;
 pub mod wire;
 
-pub use actor::{Actor, Config, Error, REQUEST_ATTEMPTS, Settings};
+pub use actor::{Actor, Config, REQUEST_ATTEMPTS, Settings};
 pub use dag::{Dag, Outcome, Reason};
-pub use ingress::{Inbox, Mailbox, PeerStatus, Status, mailbox};
+pub use ingress::{Error, Inbox, Mailbox, PeerStatus, Status, mailbox};
 pub use op::{Op, OpId, OpKind, SignedOp};

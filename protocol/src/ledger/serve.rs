@@ -3,8 +3,9 @@
 //! in flight ([`super::sync`]).
 
 use super::{
-    actor::{Actor, Error},
+    actor::Actor,
     backfill::{self, server::Served},
+    ingress::Error,
 };
 use crate::{channels::Channel, cluster::PublicKey, trace::Tracer};
 use commonware_codec::{Decode as _, Encode as _};

@@ -8,11 +8,12 @@
 //! and one that nobody has (the lost op of a byzantine author) would hold it forever.
 
 use super::{
-    actor::{Actor, Error},
+    actor::Actor,
     backfill::{
         self,
         client::{Expiry, Failure, Fetch, Reply, Run, Verdict},
     },
+    ingress::Error,
     op::OpId,
 };
 use crate::{

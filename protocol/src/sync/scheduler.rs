@@ -30,8 +30,7 @@ use std::{
 /// Longest `retry_after` a peer can impose.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
 
-/// Largest backoff exponent (`k - 1`): `2^32` times any sane base is far beyond any cap.
-pub const MAX_EXPONENT: u32 = 32;
+pub use crate::backoff::MAX_EXPONENT;
 
 /// Timing of the scheduler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,18 +50,7 @@ pub struct Config {
 /// The delay after the `k`-th consecutive failure (`k >= 1`):
 /// `max(min(base * 2^(k-1), cap), min(retry_after, MAX_RETRY_AFTER))`.
 pub fn failure_delay(cfg: &Config, k: u32, retry_after: Option<Duration>) -> Duration {
-    let exponent = k.saturating_sub(1).min(MAX_EXPONENT);
-    let backoff = cfg
-        .base
-        .checked_mul(1u32 << exponent.min(31))
-        .and_then(|d| {
-            if exponent > 31 {
-                d.checked_mul(2)
-            } else {
-                Some(d)
-            }
-        })
-        .map_or(cfg.cap, |d| d.min(cfg.cap));
+    let backoff = crate::backoff::exponential(cfg.base, k, cfg.cap);
     let retry_after = retry_after.unwrap_or_default().min(MAX_RETRY_AFTER);
     backoff.max(retry_after)
 }

@@ -1,0 +1,38 @@
+//! Why a node's run failed.
+
+use crate::{barrier::BarrierError, cluster::PublicKey, dkg, ledger};
+use thiserror::Error;
+
+/// Why a node's run failed.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The barrier failed (a peer refused, broke the rules, or did not arrive in time).
+    #[error("barrier: {0}")]
+    Barrier(#[from] BarrierError),
+    /// The DKG failed.
+    #[error("dkg: {0}")]
+    Dkg(#[from] dkg::Error),
+    /// Storage failed: fatal for the node, which recovers on restart.
+    #[error("storage: {0}")]
+    Storage(#[from] cohort_storage::Error),
+    /// The ledger stopped (a storage error, or its channels closed).
+    #[error("ledger: {0}")]
+    Ledger(#[from] ledger::Error),
+    /// The config asks for a ledger but no ledger channels were given.
+    #[error("a ledger was configured without its channels")]
+    MissingLedgerChannels,
+    /// The identity key is not a member of the cluster.
+    #[error("identity {0} is not a member of the cluster")]
+    NotMember(PublicKey),
+}
+
+impl EngineError {
+    /// The peer the failure names, if any.
+    pub fn peer(&self) -> Option<&PublicKey> {
+        match self {
+            EngineError::Barrier(error) => error.peer(),
+            EngineError::Dkg(error) => error.peer(),
+            _ => None,
+        }
+    }
+}
