@@ -3,24 +3,22 @@
 //!
 //! Every protocol has its own channel ([`Channel`]), and every transport (the node's
 //! authenticated p2p, the simulator's network, the tests' networks) carries frames of at most
-//! [`MAX_FRAME_BYTES`]. The compile-time assertions below check that the largest encoding of
-//! every wire message fits that limit, so no honest frame can be refused by the transport; the
-//! DKG's bound depends on the cluster size and is checked for the largest cluster (`cluster::MAX_MEMBERS`) by a unit test.
+//! [`MAX_FRAME_BYTES`]. Each wire module asserts at compile time that its largest encoding fits
+//! that limit (`barrier::wire`, `ledger::wire`, `ledger::backfill::wire`), so no honest frame can
+//! be refused by the transport; the DKG's bound depends on the cluster size and is checked for
+//! the largest cluster (`cluster::MAX_MEMBERS`) by a unit test here. The module depends on no
+//! protocol, so every protocol may depend on it.
 //!
 //! [`Registrar`] is implemented once per transport (the node, the simulator); [`Channels::register`]
 //! registers exactly the channels a node needs, always in the same order (barrier, DKG, then the
 //! ledger's gossip and backfill), which keeps simulated runs identical.
 
-use crate::{barrier, cluster::PublicKey, ledger};
+use crate::cluster::PublicKey;
 use commonware_p2p::{Receiver, Sender};
 use std::{fmt, future::Future};
 
 /// Largest frame any transport carries, in bytes. Every wire message fits it (asserted below).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
-
-const _: () = assert!(barrier::wire::MAX_MESSAGE_SIZE <= MAX_FRAME_BYTES);
-const _: () = assert!(ledger::wire::MAX_MESSAGE_BYTES <= MAX_FRAME_BYTES);
-const _: () = assert!(ledger::backfill::wire::MAX_MESSAGE_BYTES <= MAX_FRAME_BYTES);
 
 /// One protocol's p2p channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,9 +1,12 @@
-//! No module of the simulator imports one that imports it back.
+//! No module of the simulator, nor of the protocol crate, imports one that imports it back.
 //!
 //! Builds the crate's import graph at file granularity from `src/` (every `use` of a `crate::`,
 //! `super::` or `self::` path, a child module's path in a `mod.rs`, and inline `crate::` paths;
 //! comments and inline `mod tests` left out), resolves each path to the file of its longest
-//! module prefix, and fails on any cycle.
+//! module prefix, and fails on any cycle; then the same over the crate's top modules (each with
+//! all its submodules), so two parts of a crate never depend on each other both ways (the old
+//! `ledger` <-> `backfill` pair of the protocol is caught there). `IMPORTS_SRC=<dir>` checks
+//! another tree.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -108,6 +111,10 @@ fn references(me: &Module, is_mod: bool, children: &BTreeSet<String>, code: &str
             .chars()
             .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
             .collect();
+        // `crate::a::{..}` opens a `use` group, expanded above: not a path of its own.
+        if code[i + path.len()..].starts_with('{') {
+            continue;
+        }
         let path: Module = path
             .split("::")
             .filter(|s| !s.is_empty())
@@ -147,14 +154,28 @@ fn references(me: &Module, is_mod: bool, children: &BTreeSet<String>, code: &str
         .collect()
 }
 
-#[test]
-fn no_module_imports_one_that_imports_it_back() {
-    // `IMPORTS_SRC` checks another tree (e.g. an old checkout, to see the test fail).
-    let root = std::env::var_os("IMPORTS_SRC")
+/// The tree to check: `IMPORTS_SRC` if set (e.g. an old checkout, to see the test fail), else
+/// `default` (relative to this crate).
+fn root(default: &str) -> std::path::PathBuf {
+    std::env::var_os("IMPORTS_SRC")
         .map(Into::into)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(default))
+}
+
+#[test]
+fn no_module_of_the_simulator_imports_one_that_imports_it_back() {
+    assert_acyclic(&root("src"));
+}
+
+#[test]
+fn no_module_of_the_protocol_imports_one_that_imports_it_back() {
+    assert_acyclic(&root("../protocol/src"));
+}
+
+/// Panics with the cycle if a module of the crate at `root` reaches itself.
+fn assert_acyclic(root: &Path) {
     let mut files = BTreeMap::new();
-    modules(&root, &root, &mut files);
+    modules(root, root, &mut files);
     let mut graph: BTreeMap<Module, BTreeSet<Module>> = BTreeMap::new();
     for (me, (source, is_mod)) in &files {
         let children: BTreeSet<String> = files
@@ -176,25 +197,52 @@ fn no_module_imports_one_that_imports_it_back() {
             }
         }
     }
-    // A module that reaches itself is on a cycle.
-    for start in graph.keys() {
-        let mut seen = BTreeSet::new();
-        let mut stack: Vec<Module> = graph[start].iter().cloned().collect();
-        while let Some(next) = stack.pop() {
-            assert!(
-                next != *start,
-                "{} is on an import cycle (it imports {:?})",
-                start.join("::"),
-                graph[start]
-                    .iter()
-                    .map(|m| m.join("::"))
-                    .collect::<Vec<_>>()
-            );
-            if seen.insert(next.clone()) {
-                stack.extend(graph.get(&next).into_iter().flatten().cloned());
+    find_cycle(&graph);
+    // The same at the level of the crate's top modules (a module with all its submodules): two
+    // parts of the crate never depend on each other both ways.
+    let mut top: BTreeMap<Module, BTreeSet<Module>> = BTreeMap::new();
+    for (from, to) in &graph {
+        let Some(a) = from.first() else { continue };
+        for b in to.iter().filter_map(|t| t.first()) {
+            if a != b {
+                top.entry(vec![a.clone()])
+                    .or_default()
+                    .insert(vec![b.clone()]);
             }
         }
     }
+    find_cycle(&top);
     // The graph is not trivially empty.
     assert!(graph.values().map(BTreeSet::len).sum::<usize>() > files.len());
+}
+
+/// Panics with the first cycle of `graph` found.
+fn find_cycle(graph: &BTreeMap<Module, BTreeSet<Module>>) {
+    // A module that reaches itself is on a cycle: report the cycle itself.
+    for start in graph.keys() {
+        let mut parent: BTreeMap<Module, Module> = BTreeMap::new();
+        let mut queue: std::collections::VecDeque<Module> = graph[start].iter().cloned().collect();
+        for next in &graph[start] {
+            parent.insert(next.clone(), start.clone());
+        }
+        while let Some(next) = queue.pop_front() {
+            if next == *start {
+                let mut cycle = vec![start.join("::")];
+                let mut at = parent[start].clone();
+                while at != *start {
+                    cycle.push(at.join("::"));
+                    at = parent[&at].clone();
+                }
+                cycle.push(start.join("::"));
+                cycle.reverse();
+                panic!("import cycle: {}", cycle.join(" -> "));
+            }
+            for after in graph.get(&next).into_iter().flatten() {
+                if !parent.contains_key(after) {
+                    parent.insert(after.clone(), next.clone());
+                    queue.push_back(after.clone());
+                }
+            }
+        }
+    }
 }

@@ -26,6 +26,8 @@ pub const HELLO_NAMESPACE: &[u8] = b"_COHORT_BARRIER_HELLO";
 /// Largest encoded barrier message, in bytes (a `Hello`). Larger frames are dropped undecoded.
 pub const MAX_MESSAGE_SIZE: usize = 1 + 4 + 32 + 8 + ed25519::Signature::SIZE;
 
+const _: () = assert!(MAX_MESSAGE_SIZE <= crate::channels::MAX_FRAME_BYTES);
+
 /// Opens a session: proves the sender's identity and which cluster it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hello {

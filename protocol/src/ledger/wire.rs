@@ -24,6 +24,8 @@ pub const MAX_GOSSIP_OPS: usize = 3;
 /// Largest encoded gossip message, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 1 + 2 + MAX_GOSSIP_OPS * (MAX_OP_BYTES + 3);
 
+const _: () = assert!(MAX_MESSAGE_BYTES <= crate::channels::MAX_FRAME_BYTES);
+
 const TAG_OPS: u8 = 0;
 const TAG_DIGEST: u8 = 1;
 

@@ -45,7 +45,7 @@ const MAX_REQUEST_BYTES: usize = 1 + 8 + 3 + MAX_KNOWN * 32 + 3 + MAX_MISSING * 
 const MAX_RESPONSE_BYTES: usize = 1 + 8 + 3 + MAX_PAGE_BYTES + 10 + 1;
 
 /// Largest encoded backfill message a receiver decodes (anything larger is dropped undecoded).
-/// Within the transport's frame limit (asserted in `crate::channels`).
+/// Within the transport's frame limit (asserted below).
 pub const MAX_MESSAGE_BYTES: usize = if MAX_REQUEST_BYTES > MAX_RESPONSE_BYTES {
     MAX_REQUEST_BYTES
 } else {
@@ -53,6 +53,7 @@ pub const MAX_MESSAGE_BYTES: usize = if MAX_REQUEST_BYTES > MAX_RESPONSE_BYTES {
 };
 
 const _: () = assert!(MAX_OP_BYTES < MAX_PAGE_BYTES);
+const _: () = assert!(MAX_MESSAGE_BYTES <= crate::channels::MAX_FRAME_BYTES);
 
 const TAG_REQUEST: u8 = 0;
 const TAG_RESPONSE: u8 = 1;
