@@ -118,16 +118,29 @@ pub enum Record {
     Share(Share),
 }
 
+/// Journal kind byte of [`Record::Seed`] (the persisted values never change: they are on disk).
+pub const KIND_SEED: u8 = 1;
+/// Journal kind byte of [`Record::Dealing`].
+pub const KIND_DEALING: u8 = 2;
+/// Journal kind byte of [`Record::Ack`].
+pub const KIND_ACK: u8 = 3;
+/// Journal kind byte of [`Record::Log`].
+pub const KIND_LOG: u8 = 4;
+/// Journal kind byte of [`Record::Output`].
+pub const KIND_OUTPUT: u8 = 5;
+/// Journal kind byte of [`Record::Share`].
+pub const KIND_SHARE: u8 = 6;
+
 impl Record {
     /// The journal kind byte.
     pub fn kind(&self) -> u8 {
         match self {
-            Record::Seed(_) => 1,
-            Record::Dealing { .. } => 2,
-            Record::Ack { .. } => 3,
-            Record::Log(_) => 4,
-            Record::Output { .. } => 5,
-            Record::Share(_) => 6,
+            Record::Seed(_) => KIND_SEED,
+            Record::Dealing { .. } => KIND_DEALING,
+            Record::Ack { .. } => KIND_ACK,
+            Record::Log(_) => KIND_LOG,
+            Record::Output { .. } => KIND_OUTPUT,
+            Record::Share(_) => KIND_SHARE,
         }
     }
 
@@ -143,7 +156,7 @@ impl Record {
     pub fn decode(kind: u8, payload: &[u8], participants: NonZeroU32) -> Result<Self, CodecError> {
         let mut buf = bytes::Bytes::copy_from_slice(payload);
         let record = match kind {
-            1 => {
+            KIND_SEED => {
                 if buf.remaining() != 32 {
                     return Err(CodecError::InvalidLength(buf.remaining()));
                 }
@@ -151,21 +164,21 @@ impl Record {
                 buf.copy_to_slice(&mut seed);
                 Record::Seed(seed)
             }
-            2 => Record::Dealing {
+            KIND_DEALING => Record::Dealing {
                 dealer: PublicKey::read(&mut buf)?,
                 public: DealerPubMsg::read_cfg(&mut buf, &participants)?,
                 private: DealerPrivMsg::read(&mut buf)?,
             },
-            3 => Record::Ack {
+            KIND_ACK => Record::Ack {
                 player: PublicKey::read(&mut buf)?,
                 ack: PlayerAck::read(&mut buf)?,
             },
-            4 => Record::Log(SignedDealerLog::read_cfg(&mut buf, &participants)?),
-            5 => Record::Output {
+            KIND_LOG => Record::Log(SignedDealerLog::read_cfg(&mut buf, &participants)?),
+            KIND_OUTPUT => Record::Output {
                 epoch: u64::read(&mut buf)?,
                 output: Output::read_cfg(&mut buf, &(participants, ModeVersion::v0()))?,
             },
-            6 => Record::Share(Share::read(&mut buf)?),
+            KIND_SHARE => Record::Share(Share::read(&mut buf)?),
             other => return Err(CodecError::InvalidEnum(other)),
         };
         if buf.has_remaining() {
