@@ -86,7 +86,7 @@ pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError
             ed25519::PrivateKey::decode(seed.to_vec()).expect("32 bytes make a key")
         })
         .collect();
-    let threshold = (nodes - (nodes - 1) / 3) as u32;
+    let threshold = config::min_threshold(nodes);
     // On loopback a silent peer is only still starting: retry hellos at most 400 ms apart.
     let timing = Timing {
         reconnect_cap: TESTNET_RECONNECT_CAP,
