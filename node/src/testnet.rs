@@ -1,8 +1,9 @@
 //! `cohort testnet init` and `cohort testnet run`: a local cluster on loopback.
 //!
-//! `init` writes, under DIR: `cluster.toml` and, per node, `nodeI/key` and `nodeI/config.toml`
-//! (p2p on `base_port + 3i`, metrics on `base_port + 3i + 1`, admin API on `base_port + 3i + 2`). It refuses to overwrite an
-//! existing testnet, so keys are never lost by accident.
+//! `init` writes, under DIR: `cluster.toml` (threshold [`config::min_threshold`] of the node
+//! count) and, per node, `nodeI/key` and `nodeI/config.toml` ([`PORTS_PER_NODE`] ports per node:
+//! p2p on `base_port + 3i`, metrics on `base_port + 3i + 1`, admin API on `base_port + 3i + 2`).
+//! It refuses to overwrite an existing testnet, so keys are never lost by accident.
 //!
 //! `run` starts every `nodeI/config.toml` under DIR as a child `cohort run` process (logs in
 //! `nodeI/node.log`), shows one status line per node from its metrics, and on Ctrl-C (or SIGTERM)
