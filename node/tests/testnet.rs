@@ -674,3 +674,14 @@ fn a_lone_node_serves_bounded_http_and_holds_its_data_folder() {
     let _held = std::net::TcpStream::connect(admin_addr(base, 0)).unwrap();
     stop_cleanly(&mut nodes);
 }
+
+#[test]
+fn testnet_init_help_gives_the_port_layout_it_writes() {
+    let out = cohort(&["testnet", "init", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("P + 3i (p2p), P + 3i + 1 (metrics), P + 3i + 2 (admin API)"),
+        "{help}"
+    );
+    assert!(!help.contains("2i"), "{help}");
+}
