@@ -11,7 +11,9 @@
 //!
 //! It listens only on a loopback address (the config refuses any other): it has no
 //! authentication, and appending ops signs them with the node's key. A payload larger than the
-//! ledger accepts is answered 413; a ledger that is not running (yet) 503.
+//! ledger accepts is answered 413 (before any of it is read when the request declares its
+//! length); a ledger that is not running (yet) 503. [`router`] builds the API; `cohort run`
+//! serves it with [`crate::http::serve`], under the runtime and within its timeouts and bounds.
 
 use cohort_protocol::{
     dkg::Keys,
@@ -19,7 +21,6 @@ use cohort_protocol::{
 };
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, time::Duration};
-use tracing::{error, info};
 
 /// Most ops one `GET /ops` returns.
 pub const MAX_OPS_PER_PAGE: usize = 1000;
@@ -138,14 +139,8 @@ fn op_json(position: u64, op: &SignedOp) -> OpJson {
     }
 }
 
-/// Serves the admin API on `listener` (already bound, non-blocking) from a tokio task.
-pub fn serve(
-    listener: std::net::TcpListener,
-    addr: SocketAddr,
-    name: String,
-    mailbox: Mailbox,
-    keys: Keys,
-) {
+/// The admin API of the node `name`, answering from its ledger's mailbox and its DKG result.
+pub fn router(name: String, mailbox: Mailbox, keys: Keys) -> axum::Router {
     use axum::{
         Json, Router,
         body::Bytes,
@@ -210,7 +205,7 @@ pub fn serve(
         }
     }
 
-    let app = Router::new()
+    Router::new()
         .route("/status", get(status))
         .route("/ops", get(ops).post(submit))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_DATA_BYTES + 1))
@@ -218,20 +213,7 @@ pub fn serve(
             name,
             mailbox,
             keys,
-        });
-    ::tokio::spawn(async move {
-        let listener = match ::tokio::net::TcpListener::from_std(listener) {
-            Ok(listener) => listener,
-            Err(e) => {
-                error!(%addr, error = %e, "admin listener unusable");
-                return;
-            }
-        };
-        info!(%addr, "serving the admin API at /status and /ops");
-        if let Err(e) = axum::serve(listener, app).await {
-            error!(%addr, error = %e, "admin server stopped");
-        }
-    });
+        })
 }
 
 fn agent() -> ureq::Agent {

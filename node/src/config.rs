@@ -2,18 +2,42 @@
 //!
 //! Paths inside a config are relative to the config file's folder, so a testnet folder can be
 //! moved as a whole. Every loading error is one line naming the file and what is wrong with it.
+//!
+//! [`load`] checks everything that can be checked without touching the machine, so that a
+//! mistake is a config error (exit status 2) before the runtime starts, never a panic inside it:
+//!
+//! - **Peers**: every `[[peers]]` key is a hex key of a cluster member other than this node,
+//!   listed once; every other member is listed; no two entries share an address, and none uses
+//!   the node's own `listen` address (p2p would dial the wrong member forever).
+//! - **Addresses**: `listen`, `metrics` and `admin` are three different addresses; `admin` is a
+//!   loopback address (the admin API has no authentication).
+//! - **`data_dir`** is not empty: an empty path would put the storage in the config's own folder.
+//!   Whether it can be written is checked by `cohort run` (see [`crate::run`]), not here: `cohort
+//!   status` loads the same config and must not touch the data folder.
+//! - **`log_level`** is a strict filter ([`log_filter`]): each directive must parse, and a bare
+//!   word must be a level. `tracing`'s own parser reads a bare unknown word (`verbose`, `debugg`)
+//!   as a *target* name and then shows nothing at all; here that is an error instead.
+//! - **The threshold** (in the cluster file) is at least [`min_threshold`] of the largest DKG
+//!   committee (every member when the file lists no committees): a BFT quorum `n - f` with
+//!   `f = (n - 1) / 3`; and at most the member count (`Cluster::new` checks `1..=members`). A
+//!   smaller threshold would let fewer members than a quorum sign for the group. The check lives
+//!   here because `cohort_protocol::Cluster::new` accepts any `1..=members`; the DKG itself always
+//!   deals with the quorum of each epoch's committee (`dkg::ceremony::Faults`).
 
 use crate::hex;
 use cohort_protocol::{Cluster, ProtocolVersion, PublicKey, Timing};
 use commonware_codec::{DecodeExt as _, Encode as _};
 use commonware_cryptography::{Signer as _, ed25519};
+use commonware_utils::{Faults as _, N3f1};
 use serde::{Deserialize, Serialize};
 use std::{
+    collections::{BTreeMap, BTreeSet},
     net::SocketAddr,
     path::{Path, PathBuf},
     time::Duration,
 };
 use thiserror::Error;
+use tracing_subscriber::filter::{Directive, EnvFilter, LevelFilter};
 
 /// A loading error, naming the file.
 #[derive(Debug, Error)]
@@ -180,6 +204,54 @@ fn parse_keys(path: &Path, keys: &[String], what: &str) -> Result<Vec<PublicKey>
         .collect()
 }
 
+/// The smallest threshold accepted for a cluster of `members` members (at least one): a BFT
+/// quorum, `n - f` with `f = (n - 1) / 3` (`N3f1::quorum`), the threshold the DKG deals with.
+pub fn min_threshold(members: usize) -> u32 {
+    N3f1::quorum(members.max(1))
+}
+
+/// Checks a log filter strictly; returns it normalised (directives trimmed, empty ones dropped),
+/// ready for `EnvFilter::try_new`.
+///
+/// Each comma-separated directive must parse as a `tracing_subscriber` [`Directive`]; its level
+/// (after `=`, or the whole directive when it names no target or span) must be a level (`off`,
+/// `error`, `warn`, `info`, `debug`, `trace`, or `0..=5`): `tracing` would read any other bare
+/// word as a target name and filter out every log line, and an empty level as `error`. At least
+/// one directive is needed.
+pub fn log_filter(text: &str) -> Result<String, String> {
+    let directives: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    if directives.is_empty() {
+        return Err("no directive (for example \"info\" or \"cohort_protocol=debug,info\")".into());
+    }
+    for directive in &directives {
+        directive
+            .parse::<Directive>()
+            .map_err(|e| format!("directive {directive:?}: {e}"))?;
+        // What follows the span part (`target[span{field=value}]`), if any.
+        let tail = directive
+            .rsplit_once(']')
+            .map_or(*directive, |(_, tail)| tail);
+        let level = match tail.split_once('=') {
+            Some((_, level)) => Some(level),
+            None if !directive.contains('[') => Some(*directive),
+            None => None,
+        };
+        // `LevelFilter` reads "" as `error`: an empty level is refused here.
+        if level.is_some_and(|l| l.is_empty() || l.parse::<LevelFilter>().is_err()) {
+            return Err(format!(
+                "directive {directive:?} is neither a level (off, error, warn, info, debug, trace) nor TARGET=LEVEL"
+            ));
+        }
+    }
+    let normalised = directives.join(",");
+    EnvFilter::try_new(&normalised).map_err(|e| e.to_string())?;
+    Ok(normalised)
+}
+
 /// Loads and validates a cluster definition.
 pub fn load_cluster(path: &Path) -> Result<Cluster, ConfigError> {
     let file: ClusterFile =
@@ -195,8 +267,8 @@ pub fn load_cluster(path: &Path) -> Result<Cluster, ConfigError> {
     };
     let cluster =
         Cluster::new(members, file.threshold, version, timing).map_err(|e| malformed(path, e))?;
-    match &file.committees {
-        None => Ok(cluster),
+    let cluster = match &file.committees {
+        None => cluster,
         Some(committees) => {
             let committees = committees
                 .iter()
@@ -204,9 +276,22 @@ pub fn load_cluster(path: &Path) -> Result<Cluster, ConfigError> {
                 .collect::<Result<Vec<_>, _>>()?;
             cluster
                 .with_committees(committees)
-                .map_err(|e| malformed(path, e))
+                .map_err(|e| malformed(path, e))?
         }
+    };
+    // The largest committee (every member, without `committees`) needs the largest quorum.
+    let n = cluster.committees().iter().map(Vec::len).max().unwrap_or(1);
+    if cluster.threshold() < min_threshold(n) {
+        return Err(malformed(
+            path,
+            format!(
+                "threshold {} is below the safe minimum {} for a committee of {n} members (a quorum: n - (n - 1) / 3)",
+                cluster.threshold(),
+                min_threshold(n)
+            ),
+        ));
     }
+    Ok(cluster)
 }
 
 /// Writes a cluster definition.
@@ -283,7 +368,27 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             ),
         ));
     }
+    if config.data_dir.as_os_str().is_empty() {
+        return Err(malformed(
+            path,
+            "data_dir is empty (it would put the storage in the config's own folder)",
+        ));
+    }
+    log_filter(&config.log_level)
+        .map_err(|reason| malformed(path, format!("log_level {:?}: {reason}", config.log_level)))?;
+    let mut addresses = BTreeMap::from([(config.listen, "listen")]);
+    for (addr, what) in [(Some(config.metrics), "metrics"), (config.admin, "admin")] {
+        let Some(addr) = addr else { continue };
+        if let Some(other) = addresses.insert(addr, what) {
+            return Err(malformed(
+                path,
+                format!("{what} and {other} are the same address {addr}"),
+            ));
+        }
+    }
     let mut peers = Vec::with_capacity(config.peers.len());
+    let mut seen_keys = BTreeSet::new();
+    let mut seen_addresses = BTreeSet::from([config.listen]);
     for entry in &config.peers {
         let key = parse_public_key(&entry.public_key).ok_or_else(|| {
             malformed(
@@ -297,12 +402,27 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
                 format!("peer {key} is this node or not a member of the cluster"),
             ));
         }
+        if !seen_keys.insert(key.clone()) {
+            return Err(malformed(
+                path,
+                format!("peer {key} is listed twice in [[peers]]"),
+            ));
+        }
+        if !seen_addresses.insert(entry.address) {
+            return Err(malformed(
+                path,
+                format!(
+                    "peer {key}: address {} is this node's listen address or another peer's",
+                    entry.address
+                ),
+            ));
+        }
         peers.push((key, entry.address));
     }
     if let Some(missing) = cluster
         .members()
         .iter()
-        .find(|m| **m != me && !peers.iter().any(|(k, _)| k == *m))
+        .find(|m| **m != me && !seen_keys.contains(*m))
     {
         return Err(malformed(
             path,
@@ -322,6 +442,179 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
 mod tests {
     use super::*;
 
+    /// A 4-node testnet under a temporary folder; returns it and node 0's config path.
+    fn testnet() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        crate::testnet::init(4, dir.path(), 42_000).unwrap();
+        let config = dir.path().join("node0/config.toml");
+        (dir, config)
+    }
+
+    /// Rewrites the node config at `path` with `edit` and returns the loading error.
+    fn load_error(path: &Path, edit: impl FnOnce(&mut NodeConfig)) -> String {
+        let mut config: NodeConfig = toml::from_str(&read(path).unwrap()).unwrap();
+        edit(&mut config);
+        write(path, &toml::to_string(&config).unwrap()).unwrap();
+        let error = load(path).unwrap_err().to_string();
+        assert_eq!(error.lines().count(), 1, "{error}");
+        error
+    }
+
+    #[test]
+    fn the_testnet_config_loads() {
+        let (_dir, path) = testnet();
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded.peers.len(), 3);
+    }
+
+    #[test]
+    fn a_duplicated_peer_is_a_config_error() {
+        let (_dir, path) = testnet();
+        let error = load_error(&path, |c| c.peers.push(c.peers[0].clone()));
+        assert!(error.contains("listed twice"), "{error}");
+
+        // The same key at another address too.
+        let (_dir, path) = testnet();
+        let error = load_error(&path, |c| {
+            let mut again = c.peers[0].clone();
+            again.address.set_port(1);
+            c.peers.push(again);
+        });
+        assert!(error.contains("listed twice"), "{error}");
+    }
+
+    #[test]
+    fn peers_must_be_exactly_the_other_members() {
+        let (_dir, path) = testnet();
+        let error = load_error(&path, |c| {
+            c.peers[0].public_key =
+                hex::encode(ed25519::PrivateKey::from_seed(99).public_key().as_ref());
+        });
+        assert!(error.contains("not a member"), "{error}");
+
+        let (_dir, path) = testnet();
+        let error = load_error(&path, |c| {
+            c.peers.pop();
+        });
+        assert!(error.contains("has no address in [[peers]]"), "{error}");
+
+        let (_dir, path) = testnet();
+        let error = load_error(&path, |c| c.peers[1].address = c.listen);
+        assert!(
+            error.contains("listen address or another peer's"),
+            "{error}"
+        );
+
+        let (_dir, path) = testnet();
+        let error = load_error(&path, |c| c.peers[1].address = c.peers[0].address);
+        assert!(
+            error.contains("listen address or another peer's"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_three_listen_addresses_differ() {
+        let (_dir, path) = testnet();
+        let error = load_error(&path, |c| c.metrics = c.listen);
+        assert!(
+            error.contains("metrics and listen are the same address"),
+            "{error}"
+        );
+        let (_dir, path) = testnet();
+        let error = load_error(&path, |c| c.admin = Some(c.metrics));
+        assert!(
+            error.contains("admin and metrics are the same address"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_empty_data_dir_is_a_config_error() {
+        let (_dir, path) = testnet();
+        let error = load_error(&path, |c| c.data_dir = PathBuf::new());
+        assert!(error.contains("data_dir is empty"), "{error}");
+    }
+
+    #[test]
+    fn log_filters_are_checked_strictly() {
+        for good in [
+            "info",
+            "cohort_protocol=debug,info",
+            " warn , cohort=trace,",
+            "OFF",
+            "3",
+            "[dkg]=debug",
+        ] {
+            assert!(log_filter(good).is_ok(), "{good:?}: {:?}", log_filter(good));
+        }
+        assert_eq!(
+            log_filter(" warn , cohort=trace,").unwrap(),
+            "warn,cohort=trace"
+        );
+        for bad in [
+            "",
+            " , ",
+            "verbose",
+            "info,debugg",
+            "cohort=loud",
+            "!!",
+            "info=",
+            "a=b=c",
+        ] {
+            assert!(log_filter(bad).is_err(), "{bad:?} was accepted");
+        }
+
+        let (_dir, path) = testnet();
+        let error = load_error(&path, |c| c.log_level = "verbose".into());
+        assert!(
+            error.contains("log_level \"verbose\"") && error.contains("neither a level"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_threshold_below_a_quorum_or_above_the_members_is_a_config_error() {
+        assert_eq!(
+            (1..=10).map(min_threshold).collect::<Vec<_>>(),
+            [1, 2, 3, 3, 4, 5, 5, 6, 7, 7]
+        );
+        let (dir, path) = testnet();
+        let cluster_path = dir.path().join("cluster.toml");
+        let text = read(&cluster_path).unwrap();
+        assert!(text.contains("threshold = 3"), "{text}");
+        for (threshold, error) in [
+            (
+                1,
+                Some("below the safe minimum 3 for a committee of 4 members"),
+            ),
+            (
+                2,
+                Some("below the safe minimum 3 for a committee of 4 members"),
+            ),
+            (3, None),
+            (4, None),
+            (5, Some("threshold 5 is not within 1..=4")),
+        ] {
+            write(
+                &cluster_path,
+                &text.replace("threshold = 3", &format!("threshold = {threshold}")),
+            )
+            .unwrap();
+            match (load(&path), error) {
+                (Ok(_), None) => {}
+                (Err(e), Some(expected)) => {
+                    let e = e.to_string();
+                    assert!(
+                        e.contains(expected) && e.contains("cluster.toml"),
+                        "{threshold}: {e}"
+                    );
+                }
+                (result, _) => panic!("threshold {threshold}: {:?}", result.map(|_| ())),
+            }
+        }
+    }
+
     fn keys(n: u64) -> Vec<PublicKey> {
         (0..n)
             .map(|i| ed25519::PrivateKey::from_seed(i).public_key())
@@ -335,7 +628,7 @@ mod tests {
         let all = keys(5);
         let plain = Cluster::new(
             all.clone(),
-            3,
+            4,
             cohort_protocol::PROTOCOL_VERSION,
             Timing::default(),
         )
@@ -357,6 +650,40 @@ mod tests {
         assert_eq!(loaded.hash(), resharing.hash());
         assert_eq!(loaded.last_epoch(), 1);
 
+        // Committees of 4 need a quorum of 3 only; 5 members without committees need 4.
+        let three = |committees: Option<Vec<Vec<PublicKey>>>| {
+            let cluster = Cluster::new(
+                all.clone(),
+                3,
+                cohort_protocol::PROTOCOL_VERSION,
+                Timing::default(),
+            )
+            .unwrap();
+            match committees {
+                Some(c) => cluster.with_committees(c).unwrap(),
+                None => cluster,
+            }
+        };
+        save_cluster(
+            &path,
+            &three(Some(vec![all[..4].to_vec(), all[1..].to_vec()])),
+        )
+        .unwrap();
+        assert_eq!(load_cluster(&path).unwrap().threshold(), 3);
+        save_cluster(&path, &three(Some(vec![all[..4].to_vec(), all.clone()]))).unwrap();
+        let error = load_cluster(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("safe minimum 4 for a committee of 5"),
+            "{error}"
+        );
+        save_cluster(&path, &three(None)).unwrap();
+        let error = load_cluster(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("safe minimum 4 for a committee of 5"),
+            "{error}"
+        );
+
+        save_cluster(&path, &resharing).unwrap();
         let bad = std::fs::read_to_string(&path).unwrap().replacen(
             "committees = [[\"",
             "committees = [[\"zz",

@@ -3,10 +3,14 @@
 //! admin API for the ledger.
 //!
 //! The node is thin: it loads files, builds a runtime context and p2p channels, and hands them to
-//! `cohort_protocol::Engine`, exactly as the simulator does.
+//! `cohort_protocol::Engine`, exactly as the simulator does. `config` checks the files, `run`
+//! checks the machine and runs the node, `http` serves its two HTTP servers (`metrics`,
+//! `admin`) under the runtime, `testnet` writes and runs a local cluster.
 
 pub mod admin;
 pub mod config;
 pub mod hex;
+pub mod http;
+pub mod metrics;
 pub mod run;
 pub mod testnet;

@@ -51,11 +51,13 @@ enum Command {
 enum TestnetCommand {
     /// Write keys, the cluster definition and one config per node.
     Init {
+        /// How many nodes (1..=64).
         #[arg(long)]
         nodes: usize,
+        /// Folder to write the testnet to (must not hold one already).
         #[arg(long)]
         dir: PathBuf,
-        /// Node i listens on P + 2i (p2p) and P + 2i + 1 (metrics).
+        /// Node i uses 3 ports from P: P + 3i (p2p), P + 3i + 1 (metrics), P + 3i + 2 (admin API).
         #[arg(long, default_value_t = 9000)]
         base_port: u16,
     },

@@ -1,17 +1,29 @@
 //! `cohort run`: one node on commonware's tokio runtime and authenticated p2p (lookup flavour).
 //!
 //! Start-up checks everything that can be wrong with the machine or the files before the runtime
-//! starts (config, key, cluster, both ports), so each mistake is one clear line. Then the node:
-//! serves Prometheus metrics (the runtime's and ours) at `/metrics`, serves the admin API
-//! ([`crate::admin`]) if the config names its (loopback) address, connects to its peers, and
-//! hands the runtime context and the p2p channels to the protocol engine — the same
+//! starts, so each mistake is one clear line with exit status 2, never a panic inside the
+//! runtime: the config, key and cluster ([`crate::config::load`]); the log filter (`RUST_LOG`
+//! or the config's, [`init_logging`]); every port (bound here; the p2p one is released for the
+//! network to bind); and the data folder ([`prepare_data_dir`]: created if missing, a file
+//! created and removed in it, and the runtime's storage hold free; the runtime would panic on an
+//! unwritable folder and wait forever on one another process holds).
+//!
+//! Then the node: serves metrics at `/metrics` ([`crate::metrics`]) and, if the config names its
+//! (loopback) address, the admin API ([`crate::admin`]), both with [`crate::http::serve`] from
+//! the runtime context, so they stop with it and bound what a client can hold; connects to its
+//! peers; and hands the runtime context and the p2p channels to the protocol engine — the same
 //! `cohort_protocol::Engine` the simulator runs — with the ledger running beside the DKG.
 //!
 //! SIGINT/SIGTERM stop the runtime gracefully (tasks get [`STOP_TIMEOUT`] to finish). A protocol
 //! failure (for example a peer with another cluster definition) is logged and ends the process
-//! with a non-zero status; a DKG that completes (or was loaded from storage) leaves the node up until it is signalled.
+//! with a non-zero status; a DKG that completes (or was loaded from storage) leaves the node up
+//! until it is signalled.
 
-use crate::config::{self, ConfigError, Loaded, LogFormat};
+use crate::{
+    config::{self, ConfigError, Loaded, LogFormat},
+    http,
+};
+use cohort_protocol::ledger::op::MAX_DATA_BYTES;
 use cohort_protocol::{
     Channels, Config, Duplex, Engine, EngineError, LogTracer,
     channels::{Channel, FnRegistrar},
@@ -32,9 +44,9 @@ use commonware_stream::{
 };
 use commonware_utils::{NZU32, NZUsize, ordered::Map};
 use std::{
+    fs::{File, OpenOptions, TryLockError},
     net::{SocketAddr, TcpListener},
-    path::Path,
-    sync::Arc,
+    path::{Path, PathBuf},
     time::Duration,
 };
 use thiserror::Error;
@@ -56,14 +68,25 @@ pub const P2P_HANDSHAKES_PER_IP: u32 = 128;
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Partition prefix of the node's storage (the data folder is per node already).
 pub const PARTITION_PREFIX: &str = "cohort";
+/// File created and removed in the data folder to prove it can be written. A partition name
+/// cannot contain a `.`, so it never meets stored data.
+pub const WRITE_PROBE: &str = ".cohort-write-probe";
+/// The runtime's lock file in the data folder (`commonware-runtime`'s storage hold: an advisory
+/// lock held while a runtime uses the folder). A second runtime on a held folder waits for it
+/// forever, so the node checks it first.
+pub const STORAGE_HOLD: &str = ".hold";
 
 /// Why a node stopped with an error.
 #[derive(Debug, Error)]
 pub enum NodeError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("invalid log filter {filter:?}: {reason}")]
-    LogFilter { filter: String, reason: String },
+    #[error("invalid log filter {filter:?} (from {origin}): {reason}")]
+    LogFilter {
+        origin: &'static str,
+        filter: String,
+        reason: String,
+    },
     #[error("cannot listen for {what} on {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -72,9 +95,18 @@ pub enum NodeError {
     },
     #[error("cannot create data folder {path}: {source}")]
     DataDir {
-        path: std::path::PathBuf,
+        path: PathBuf,
         source: std::io::Error,
     },
+    #[error("data folder {path} is not writable: {source}")]
+    DataDirNotWritable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("data folder {path} is in use by another process (a node already runs on it)")]
+    DataDirInUse { path: PathBuf },
+    #[error("peers: {0}")]
+    Peers(String),
     #[error("protocol failed: {0}")]
     Engine(Box<EngineError>),
     #[error("cannot install signal handlers: {0}")]
@@ -91,20 +123,20 @@ impl NodeError {
     }
 }
 
-/// Installs the global log subscriber: `RUST_LOG` if set, else the config's filter.
+/// Installs the global log subscriber: `RUST_LOG` if set, else the config's filter. Either is
+/// checked as strictly as the config's ([`config::log_filter`]).
 pub fn init_logging(default_filter: &str, format: LogFormat) -> Result<(), NodeError> {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(env) if !env.is_empty() => {
-            EnvFilter::try_new(&env).map_err(|e| NodeError::LogFilter {
-                filter: env.clone(),
-                reason: e.to_string(),
-            })?
-        }
-        _ => EnvFilter::try_new(default_filter).map_err(|e| NodeError::LogFilter {
-            filter: default_filter.to_string(),
-            reason: e.to_string(),
-        })?,
+    let (origin, text) = match std::env::var("RUST_LOG") {
+        Ok(env) if !env.is_empty() => ("RUST_LOG", env),
+        _ => ("the config's log_level", default_filter.to_string()),
     };
+    let invalid = |reason: String| NodeError::LogFilter {
+        origin,
+        filter: text.clone(),
+        reason,
+    };
+    let filter = config::log_filter(&text).map_err(invalid)?;
+    let filter = EnvFilter::try_new(&filter).map_err(|e| invalid(e.to_string()))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -116,6 +148,37 @@ pub fn init_logging(default_filter: &str, format: LogFormat) -> Result<(), NodeE
     Ok(())
 }
 
+/// Creates the data folder if needed and checks, before the runtime takes it, that files can be
+/// created and removed in it and that no other process holds it (the runtime would panic on the
+/// former and wait forever on the latter).
+pub fn prepare_data_dir(path: &Path) -> Result<(), NodeError> {
+    std::fs::create_dir_all(path).map_err(|source| NodeError::DataDir {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let not_writable = |source| NodeError::DataDirNotWritable {
+        path: path.to_path_buf(),
+        source,
+    };
+    let probe = path.join(WRITE_PROBE);
+    std::fs::write(&probe, b"probe").map_err(not_writable)?;
+    std::fs::remove_file(&probe).map_err(not_writable)?;
+    let hold: File = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path.join(STORAGE_HOLD))
+        .map_err(not_writable)?;
+    match hold.try_lock() {
+        // Released when `hold` is dropped, for the runtime to take.
+        Ok(()) => Ok(()),
+        Err(TryLockError::WouldBlock) => Err(NodeError::DataDirInUse {
+            path: path.to_path_buf(),
+        }),
+        Err(TryLockError::Error(source)) => Err(not_writable(source)),
+    }
+}
+
 fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, NodeError> {
     TcpListener::bind(addr).map_err(|source| NodeError::Bind { what, addr, source })
 }
@@ -124,35 +187,15 @@ fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, NodeError> 
 pub fn run(path: &Path, format: LogFormat) -> Result<(), NodeError> {
     let loaded = config::load(path)?;
     init_logging(&loaded.config.log_level, format)?;
-    // Check both ports before anything starts; the p2p one is released for the network to bind.
+    // Check every port before anything starts; the p2p one is released for the network to bind.
     let metrics_listener = bind("metrics", loaded.config.metrics)?;
-    metrics_listener
-        .set_nonblocking(true)
-        .map_err(|source| NodeError::Bind {
-            what: "metrics",
-            addr: loaded.config.metrics,
-            source,
-        })?;
     drop(bind("p2p", loaded.config.listen)?);
     let admin_listener = match loaded.config.admin {
-        Some(addr) => {
-            let listener = bind("the admin API", addr)?;
-            listener
-                .set_nonblocking(true)
-                .map_err(|source| NodeError::Bind {
-                    what: "the admin API",
-                    addr,
-                    source,
-                })?;
-            Some((listener, addr))
-        }
+        Some(addr) => Some(bind("the admin API", addr)?),
         None => None,
     };
     let data_dir = loaded.resolve(&loaded.config.data_dir);
-    std::fs::create_dir_all(&data_dir).map_err(|source| NodeError::DataDir {
-        path: data_dir.clone(),
-        source,
-    })?;
+    prepare_data_dir(&data_dir)?;
 
     let runner = tokio::Runner::new(
         tokio::Config::new()
@@ -175,7 +218,7 @@ async fn node_main(
     context: tokio::Context,
     loaded: Loaded,
     metrics_listener: TcpListener,
-    admin_listener: Option<(TcpListener, SocketAddr)>,
+    admin_listener: Option<TcpListener>,
 ) -> Result<(), NodeError> {
     let me = loaded.key.public_key();
     let name = loaded.config.name.clone();
@@ -201,10 +244,13 @@ async fn node_main(
         ),
         failed: node_context.register("failed", "1 once the protocol failed", Gauge::default()),
     };
-    serve_metrics(
+    info!(addr = %loaded.config.metrics, "serving metrics at /metrics");
+    http::serve(
         context.child("metrics"),
         metrics_listener,
-        loaded.config.metrics,
+        "metrics",
+        crate::metrics::router(context.child("metrics_page")),
+        http::Limits::new(0),
     );
 
     // p2p: every member with its address, this node included.
@@ -240,7 +286,8 @@ async fn node_main(
         .map(|(key, addr)| (key.clone(), Address::from(*addr)))
         .collect();
     addresses.push((me.clone(), Address::from(loaded.config.listen)));
-    let addresses = Map::try_from(addresses).expect("members are unique");
+    // The config's peers are unique other members (checked at load); this cannot fail.
+    let addresses = Map::try_from(addresses).map_err(|e| NodeError::Peers(format!("{e:?}")))?;
     let _ = oracle.track(0, addresses);
     let quota = Quota::per_second(NZU32!(CHANNEL_QUOTA));
     let channels = Channels::register(
@@ -291,13 +338,14 @@ async fn node_main(
             ledger: Some(ledger::Settings::default()),
         },
     );
-    if let Some((listener, addr)) = admin_listener {
-        crate::admin::serve(
+    if let (Some(listener), Some(mailbox)) = (admin_listener, engine.ledger()) {
+        info!(addr = ?loaded.config.admin, "serving the admin API at /status and /ops");
+        http::serve(
+            context.child("admin"),
             listener,
-            addr,
-            name.clone(),
-            engine.ledger().expect("the ledger is configured"),
-            keys,
+            "admin API",
+            crate::admin::router(name.clone(), mailbox, keys),
+            http::Limits::new(MAX_DATA_BYTES),
         );
     }
     let engine = engine.start(channels, oracle);
@@ -352,35 +400,79 @@ async fn node_main(
     result
 }
 
-/// Serves `GET /metrics` (every metric of the runtime, p2p and protocol) on `listener`.
-fn serve_metrics(context: tokio::Context, listener: TcpListener, addr: SocketAddr) {
-    context.spawn(move |context| async move {
-        let listener = match ::tokio::net::TcpListener::from_std(listener) {
-            Ok(listener) => listener,
-            Err(e) => {
-                error!(%addr, error = %e, "metrics listener unusable");
-                return;
-            }
-        };
-        let context = Arc::new(context);
-        let app = axum::Router::new().route(
-            "/metrics",
-            axum::routing::get(move || {
-                let context = context.clone();
-                async move {
-                    (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4",
-                        )],
-                        context.encode(),
-                    )
-                }
-            }),
-        );
-        info!(%addr, "serving metrics at /metrics");
-        if let Err(e) = axum::serve(listener, app).await {
-            error!(%addr, error = %e, "metrics server stopped");
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_usable_data_dir_is_created_and_left_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("a/b/data");
+        prepare_data_dir(&data).unwrap();
+        assert!(data.is_dir());
+        assert!(!data.join(WRITE_PROBE).exists());
+        // Again, as at a restart.
+        prepare_data_dir(&data).unwrap();
+    }
+
+    #[test]
+    fn a_data_dir_that_cannot_be_created_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        // The folder is a file, or under one: root cannot create it either.
+        for data in [file.clone(), file.join("data")] {
+            let error = prepare_data_dir(&data).unwrap_err();
+            assert!(matches!(error, NodeError::DataDir { .. }), "{error}");
+            assert_eq!(error.exit_code(), 2);
         }
-    });
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_data_dir_that_cannot_be_written_is_an_error() {
+        // /proc exists and is a folder, and nobody (root included) can create a file in it.
+        let error = prepare_data_dir(Path::new("/proc")).unwrap_err();
+        assert!(
+            matches!(error, NodeError::DataDirNotWritable { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("is not writable"), "{error}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_read_only_data_dir_is_an_error_unless_root() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o555)).unwrap();
+        if std::fs::write(data.join("root"), "").is_ok() {
+            return; // root (CI) writes anyway; the /proc test covers the probe there
+        }
+        let error = prepare_data_dir(&data).unwrap_err();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(
+            matches!(error, NodeError::DataDirNotWritable { .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_data_dir_held_by_another_runtime_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        prepare_data_dir(&data).unwrap();
+        // Another open file description locks the hold, as another process's runtime would.
+        let other = File::options()
+            .write(true)
+            .open(data.join(STORAGE_HOLD))
+            .unwrap();
+        other.lock().unwrap();
+        let error = prepare_data_dir(&data).unwrap_err();
+        assert!(matches!(error, NodeError::DataDirInUse { .. }), "{error}");
+        other.unlock().unwrap();
+        prepare_data_dir(&data).unwrap();
+    }
 }

@@ -1,8 +1,9 @@
 //! `cohort testnet init` and `cohort testnet run`: a local cluster on loopback.
 //!
-//! `init` writes, under DIR: `cluster.toml` and, per node, `nodeI/key` and `nodeI/config.toml`
-//! (p2p on `base_port + 3i`, metrics on `base_port + 3i + 1`, admin API on `base_port + 3i + 2`). It refuses to overwrite an
-//! existing testnet, so keys are never lost by accident.
+//! `init` writes, under DIR: `cluster.toml` (threshold [`config::min_threshold`] of the node
+//! count) and, per node, `nodeI/key` and `nodeI/config.toml` ([`PORTS_PER_NODE`] ports per node:
+//! p2p on `base_port + 3i`, metrics on `base_port + 3i + 1`, admin API on `base_port + 3i + 2`).
+//! It refuses to overwrite an existing testnet, so keys are never lost by accident.
 //!
 //! `run` starts every `nodeI/config.toml` under DIR as a child `cohort run` process (logs in
 //! `nodeI/node.log`), shows one status line per node from its metrics, and on Ctrl-C (or SIGTERM)
@@ -86,7 +87,7 @@ pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError
             ed25519::PrivateKey::decode(seed.to_vec()).expect("32 bytes make a key")
         })
         .collect();
-    let threshold = (nodes - (nodes - 1) / 3) as u32;
+    let threshold = config::min_threshold(nodes);
     // On loopback a silent peer is only still starting: retry hellos at most 400 ms apart.
     let timing = Timing {
         reconnect_cap: TESTNET_RECONNECT_CAP,

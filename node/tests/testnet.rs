@@ -3,11 +3,13 @@
 //! (SIGKILL) mid-ceremony and restarted still lets the cluster finish with one key; a node with
 //! another cluster definition is refused with a clear error on both sides; ops submitted to one
 //! node's admin API reach every node, and a node killed (SIGKILL) and restarted catches up; set-up
-//! mistakes are one clear line.
+//! and config mistakes are one clear line with exit status 2 (before the runtime starts); a lone
+//! node's HTTP servers have the right content type and help texts, cut off half a request head,
+//! refuse a declared oversized body unread, and let the node stop with a connection held open.
 //!
 //! Every wait is bounded; children are killed if a test fails half-way.
 
-use cohort_node::{admin, testnet::scrape};
+use cohort_node::{admin, config::NodeConfig, testnet::scrape};
 use std::{
     net::{Ipv4Addr, SocketAddr, TcpListener},
     path::{Path, PathBuf},
@@ -47,8 +49,14 @@ fn free_base_port(count: u16) -> u16 {
 /// Runs `cohort` with `args` to completion (killed after [`EXIT_DEADLINE`]: a command expected
 /// to fail at once must not hang the test if it does not).
 fn cohort(args: &[&str]) -> Output {
+    cohort_env(args, &[])
+}
+
+/// [`cohort`] with environment variables set.
+fn cohort_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -490,4 +498,190 @@ fn set_up_mistakes_are_one_clear_line() {
         stderr.contains("cannot listen for p2p on") && stderr.contains(&format!("{}", base + 3)),
         "{stderr}"
     );
+}
+
+/// Rewrites the node config at `path` with `edit`.
+fn edit_config(path: &Path, edit: impl FnOnce(&mut NodeConfig)) {
+    let mut config: NodeConfig = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    edit(&mut config);
+    std::fs::write(path, toml::to_string(&config).unwrap()).unwrap();
+}
+
+/// Runs `cohort run` on `config` and checks it fails at once with one `error:` line holding
+/// `needle` and exit status 2.
+fn expect_config_error(config: &Path, env: &[(&str, &str)], needle: &str) {
+    let out = cohort_env(&["run", "--config", config.to_str().unwrap()], env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{needle}: {stderr}");
+    assert!(stderr.starts_with("error: "), "{needle}: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{needle}: {stderr}");
+    assert!(stderr.contains(needle), "{needle}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn config_mistakes_are_one_line_with_exit_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path(), 4);
+    let config = dir.path().join("node0/config.toml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    let restore = || std::fs::write(&config, &original).unwrap();
+
+    // A [[peers]] entry given twice (it used to panic inside the runtime).
+    edit_config(&config, |c| c.peers.push(c.peers[0].clone()));
+    expect_config_error(&config, &[], "listed twice in [[peers]]");
+    restore();
+
+    // An empty data folder path.
+    edit_config(&config, |c| c.data_dir = PathBuf::new());
+    expect_config_error(&config, &[], "data_dir is empty");
+    restore();
+
+    // A data folder that is a file, or under one (root cannot create either).
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    edit_config(&config, |c| c.data_dir = file.clone());
+    expect_config_error(&config, &[], "cannot create data folder");
+    edit_config(&config, |c| c.data_dir = file.join("data"));
+    expect_config_error(&config, &[], "cannot create data folder");
+    // A data folder that exists but cannot be written (it used to panic inside the runtime).
+    if cfg!(target_os = "linux") {
+        edit_config(&config, |c| c.data_dir = "/proc".into());
+        expect_config_error(&config, &[], "is not writable");
+    }
+    restore();
+
+    // A log filter that tracing reads as a target name (the node used to run silently).
+    edit_config(&config, |c| c.log_level = "verbose".into());
+    expect_config_error(&config, &[], "neither a level");
+    restore();
+    expect_config_error(&config, &[("RUST_LOG", "debugg")], "(from RUST_LOG)");
+
+    // A threshold below a quorum of the committee: 1 of 4.
+    let cluster = dir.path().join("cluster.toml");
+    let text = std::fs::read_to_string(&cluster).unwrap();
+    std::fs::write(&cluster, text.replace("threshold = 3", "threshold = 1")).unwrap();
+    expect_config_error(&config, &[], "below the safe minimum 3");
+    std::fs::write(&cluster, text).unwrap();
+}
+
+/// Sends `request` to `addr` and reads until the server closes the connection (bounded by
+/// `deadline`); `None` if the connection was still open at the deadline.
+fn raw_exchange(addr: SocketAddr, request: &[u8], deadline: Duration) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(deadline)).unwrap();
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            None
+        }
+        _ => Some(String::from_utf8_lossy(&answer).to_string()),
+    }
+}
+
+#[test]
+fn a_lone_node_serves_bounded_http_and_holds_its_data_folder() {
+    use cohort_node::http::HEADER_READ_TIMEOUT;
+    let dir = tempfile::tempdir().unwrap();
+    let base = init(dir.path(), 1);
+    let mut nodes = Nodes::start(dir.path(), 1);
+    // The ledger's op store is open once its metrics are there.
+    let until = Instant::now() + LEDGER_DEADLINE;
+    let page = loop {
+        let up = std::net::TcpStream::connect(metrics_addr(base, 0)).is_ok();
+        let answer = up
+            .then(|| {
+                raw_exchange(
+                    metrics_addr(base, 0),
+                    b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+                    EXIT_DEADLINE,
+                )
+            })
+            .flatten()
+            .unwrap_or_default();
+        if answer.contains("cohort_ledger_ops_tracked") {
+            break answer;
+        }
+        assert!(
+            Instant::now() < until,
+            "no ledger metrics:\n{}",
+            nodes.log(0)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (head, body) = page.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        "{head}"
+    );
+    assert!(body.trim_end().ends_with("# EOF"), "{body}");
+    assert!(body.contains("_total "), "OpenMetrics counters");
+    assert!(
+        body.contains("# HELP cohort_ledger_ops_tracked op store sections held"),
+        "{body}"
+    );
+    assert!(
+        !body
+            .lines()
+            .any(|l| l.starts_with("# HELP cohort_") && l.contains("Number of")),
+        "{body}"
+    );
+
+    // Half a request head: the admin API closes the connection (bounded wait, generous).
+    let answer = raw_exchange(
+        admin_addr(base, 0),
+        b"GET /status HTTP/1.1\r\nHost: x\r\nX-Half: ",
+        HEADER_READ_TIMEOUT + Duration::from_secs(20),
+    )
+    .expect("the admin API closed a connection stuck in its request head");
+    assert!(!answer.contains("200 OK"), "{answer}");
+
+    // A declared oversized body is refused before it is sent.
+    let answer = raw_exchange(
+        admin_addr(base, 0),
+        b"POST /ops HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n",
+        EXIT_DEADLINE,
+    )
+    .expect("answered without the body");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    // A second node on the same data folder is refused at once (the runtime would wait).
+    let other_base = free_base_port(3);
+    let second = dir.path().join("second.toml");
+    std::fs::copy(dir.path().join("node0/config.toml"), &second).unwrap();
+    edit_config(&second, |c| {
+        c.key_file = "node0/key".into();
+        c.cluster_file = "cluster.toml".into();
+        c.data_dir = "node0/data".into();
+        c.listen.set_port(other_base);
+        c.metrics.set_port(other_base + 1);
+        c.admin = c.admin.map(|mut a| {
+            a.set_port(other_base + 2);
+            a
+        });
+    });
+    expect_config_error(&second, &[], "in use by another process");
+
+    // A connection held open does not keep the node from stopping.
+    let _held = std::net::TcpStream::connect(admin_addr(base, 0)).unwrap();
+    stop_cleanly(&mut nodes);
+}
+
+#[test]
+fn testnet_init_help_gives_the_port_layout_it_writes() {
+    let out = cohort(&["testnet", "init", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("P + 3i (p2p), P + 3i + 1 (metrics), P + 3i + 2 (admin API)"),
+        "{help}"
+    );
+    assert!(!help.contains("2i"), "{help}");
 }
