@@ -1,21 +1,7 @@
-//! Hex text for keys in config files.
+//! Hex text for keys in config files and the admin API: commonware's one implementation
+//! (`commonware_formatting`), under the names the node uses.
 
-/// Lowercase hex of `bytes`.
-pub fn encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Bytes of a hex string (surrounding whitespace ignored).
-pub fn decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
-}
+pub use commonware_formatting::{from_hex as decode, hex as encode};
 
 #[cfg(test)]
 mod tests {
