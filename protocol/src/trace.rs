@@ -65,6 +65,9 @@ pub enum Event {
         group_key: String,
         share: bool,
     },
+    /// This node holds two different validly signed logs of `dealer` in `round`: proof that the
+    /// dealer equivocated.
+    DkgEquivocation { round: u64, dealer: PublicKey },
     /// The DKG failed at this node.
     DkgFailed { error: String },
     /// An attempt (round) of the DKG could not finish; the ceremony goes on with round `next`.
@@ -126,6 +129,7 @@ impl Event {
             Event::Dealt { .. } => "dealt",
             Event::Acked { .. } => "acked",
             Event::DkgComplete { .. } => "dkg_complete",
+            Event::DkgEquivocation { .. } => "dkg_equivocation",
             Event::DkgFailed { .. } => "dkg_failed",
             Event::DkgAttemptFailed { .. } => "dkg_attempt_failed",
             Event::OpAppended { .. } => "op_appended",
@@ -194,6 +198,7 @@ impl fmt::Display for Event {
             ),
             Event::OpAppended { seq, kind, id } => write!(f, " seq={seq} kind={kind} id={id}"),
             Event::Equivocation { author } => write!(f, " author={author}"),
+            Event::DkgEquivocation { round, dealer } => write!(f, " round={round} dealer={dealer}"),
             Event::BackfillRunDone { peer, pages, ops } => {
                 write!(f, " peer={peer} pages={pages} ops={ops}")
             }

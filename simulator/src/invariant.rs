@@ -68,6 +68,10 @@ catalogue! {
         "random quorums of t partial signatures recover a signature that verifies under the group key",
     FewerThanTFail = "fewer-than-t-fail":
         "fewer than t partial signatures do not recover a signature",
+    SameLogSet = "same-log-set":
+        "every honest member that finished a round finalized over the same set of dealers",
+    EquivocatingDealerExcluded = "equivocating-dealer-excluded":
+        "a dealer an honest member proved to have signed two logs is in no honest member's final set",
     OnePolynomialPerDealer = "one-polynomial-per-dealer":
         "no dealer deals two different commitments in one round (online, across restarts)",
     OneAckPerDealer = "one-ack-per-dealer":

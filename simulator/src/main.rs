@@ -32,6 +32,16 @@ enum Command {
         #[arg(long)]
         invariants: bool,
     },
+    /// Print the fault plan a seed of a scenario draws (JSON), without running it.
+    Plan {
+        #[arg(long, default_value = DEFAULT_SCENARIO.name(), help = scenario_help())]
+        scenario: String,
+        #[arg(long)]
+        seed: u64,
+        /// Number of nodes (drawn from the seed if absent).
+        #[arg(long)]
+        nodes: Option<usize>,
+    },
     /// Run (or replay) one seed of one scenario.
     Run {
         #[arg(long, default_value = DEFAULT_SCENARIO.name(), help = scenario_help())]
@@ -171,6 +181,14 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                     }
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan {
+            scenario: name,
+            seed,
+            nodes,
+        } => {
+            println!("{}", scenario(&name, nodes)?.plan(seed, nodes).to_json());
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {

@@ -421,6 +421,10 @@ where
                     round,
                     commitment: commonware_formatting::hex(&commitment),
                 }),
+                Effect::Equivocation { dealer } => self
+                    .cfg
+                    .tracer
+                    .record(Event::DkgEquivocation { round, dealer }),
                 Effect::Acked { dealer, digest } => self.cfg.tracer.record(Event::Acked {
                     round,
                     dealer,

@@ -257,6 +257,8 @@ pub enum Effect {
     /// An ack left this node (`digest` is the sha256 of the encoded ack): traced so the
     /// simulator can check a player never sends two different acks to one dealer.
     Acked { dealer: PublicKey, digest: [u8; 32] },
+    /// This node now holds two different signed logs of `dealer` (traced).
+    Equivocation { dealer: PublicKey },
 }
 
 /// Why an input was refused; `misbehaviour` inputs justify blocking the sender.
@@ -779,9 +781,7 @@ impl Ceremony {
                 // Two different logs signed by one dealer: proof of equivocation.
                 self.logs.remove(&dealer);
                 self.equivocators.insert(dealer.clone());
-                Err(Rejection::benign(format!(
-                    "dealer {dealer} signed two different logs"
-                )))
+                Ok(vec![Effect::Equivocation { dealer }])
             }
             None => {
                 let held = HeldLog {

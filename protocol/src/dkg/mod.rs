@@ -12,6 +12,7 @@
 //! threshold checks observers run over every share).
 
 mod actor;
+pub mod agree;
 pub mod ceremony;
 #[cfg(any(test, feature = "sim"))]
 pub mod check;

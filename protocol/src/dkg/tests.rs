@@ -119,6 +119,7 @@ impl Sim {
                         "player {i} sent two different acks to one dealer"
                     );
                 }
+                Effect::Equivocation { .. } => {}
             }
         }
     }

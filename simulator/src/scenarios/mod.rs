@@ -25,8 +25,8 @@ const ALWAYS: Invariant = StepNeverRegresses;
 macro_rules! dkg_invariants {
     ($($extra:ident),*) => {
         &[
-            DkgCompletes, SameGroupKey, ShareConsistent, ThresholdRecovers, FewerThanTFail,
-            OnePolynomialPerDealer, OneAckPerDealer, ALWAYS, NoHang, $($extra),*
+            DkgCompletes, SameGroupKey, SameLogSet, ShareConsistent, ThresholdRecovers,
+            FewerThanTFail, OnePolynomialPerDealer, OneAckPerDealer, ALWAYS, NoHang, $($extra),*
         ]
     };
 }
@@ -42,7 +42,7 @@ macro_rules! ledger_invariants {
 }
 
 /// Every scenario, in the order `cohort-sim list` prints them.
-pub static SCENARIOS: [ScenarioSpec; 13] = [
+pub static SCENARIOS: [ScenarioSpec; 14] = [
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -192,6 +192,30 @@ pub static SCENARIOS: [ScenarioSpec; 13] = [
         },
         observers: dkg::observers,
         invariants: dkg_invariants!(MisbehaviourDetected, HonestNeverMuted),
+    },
+    ScenarioSpec {
+        name: "dkg-log-liars",
+        description: "as dkg-byzantine, the liar lying about its own log (two signed logs, a late log, a log to few): the honest ones finalize over one log set",
+        nodes: 4..=64,
+        plan: |seed, nodes| dkg::plan(dkg::Kind::LogLiars, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_dkg();
+            Box::pin(dkg::run(
+                dkg::Kind::LogLiars,
+                context,
+                seed,
+                core,
+                part,
+                sink,
+                checks,
+            ))
+        },
+        observers: dkg::observers,
+        invariants: dkg_invariants!(
+            MisbehaviourDetected,
+            HonestNeverMuted,
+            EquivocatingDealerExcluded
+        ),
     },
     ScenarioSpec {
         name: "ledger",

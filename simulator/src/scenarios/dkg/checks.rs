@@ -156,7 +156,10 @@ pub fn check_byzantine(
         Misbehaviour::BadShares => Some("invalid dealing"),
         Misbehaviour::WrongAck => Some("invalid ack"),
         Misbehaviour::Garbage => Some("undecodable"),
-        Misbehaviour::TwoDealings => None,
+        Misbehaviour::TwoDealings
+        | Misbehaviour::TwoLogs
+        | Misbehaviour::LateLog
+        | Misbehaviour::PartialLog => None,
     };
     if let Some(expected) = expected {
         for victim in &byzantine.victims {
@@ -184,6 +187,60 @@ pub fn check_byzantine(
                 Invariant::HonestNeverMuted,
                 format!("node {node} muted honest member {peer}: {reason}"),
             );
+        }
+    }
+}
+
+/// `same-log-set` and `equivocating-dealer-excluded` over the honest members that finished
+/// (see the module docs).
+pub fn check_log_sets(
+    byzantine: Option<usize>,
+    observations: &DkgObserver,
+    completed: &[(usize, cohort_protocol::dkg::Completed)],
+    checks: &mut Checks,
+) {
+    let Some((first, reference)) = completed.first() else {
+        return;
+    };
+    let names = |c: &cohort_protocol::dkg::Completed| -> Vec<String> {
+        c.output.dealers().iter().map(|k| k.to_string()).collect()
+    };
+    for (index, c) in completed {
+        if (c.epoch, c.round) == (reference.epoch, reference.round)
+            && c.output.dealers() != reference.output.dealers()
+        {
+            checks.fail(
+                Invariant::SameLogSet,
+                format!(
+                    "node {index} finalized round {} over dealers {:?}, node {first} over {:?}",
+                    c.round,
+                    names(c),
+                    names(reference)
+                ),
+            );
+        }
+    }
+    if !checks.covers(Invariant::EquivocatingDealerExcluded) {
+        return;
+    }
+    for ((node, round), dealers) in &observations.equivocations {
+        if Some(*node as usize) == byzantine {
+            continue;
+        }
+        for (index, c) in completed {
+            if c.round != *round {
+                continue;
+            }
+            for dealer in dealers {
+                if c.output.dealers().position(dealer).is_some() {
+                    checks.fail(
+                        Invariant::EquivocatingDealerExcluded,
+                        format!(
+                            "node {index} finalized round {round} over dealer {dealer}, which node {node} proved to have signed two logs"
+                        ),
+                    );
+                }
+            }
         }
     }
 }

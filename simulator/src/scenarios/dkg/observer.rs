@@ -7,7 +7,7 @@ use crate::{
     trace::{Observer, Refusals, keep_refusal},
 };
 use cohort_protocol::{Event, PublicKey};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The DKG's observations, per node.
 #[derive(Debug, Default)]
@@ -22,6 +22,8 @@ pub struct DkgObserver {
     pub epoch_keys: BTreeMap<(u32, u64), String>,
     /// Failed DKG attempts of each node: (time, round, error).
     pub attempt_failures: BTreeMap<u32, Vec<(u64, u64, String)>>,
+    /// Dealers each node proved to have signed two logs, by (node, round).
+    pub equivocations: BTreeMap<(u32, u64), BTreeSet<PublicKey>>,
     /// Reasons of the inputs each node refused from each peer, on any channel.
     pub refused: Refusals,
     /// Online violations.
@@ -67,6 +69,12 @@ impl Observer for DkgObserver {
             } => {
                 self.group_keys.insert(node, group_key.clone());
                 self.epoch_keys.insert((node, *epoch), group_key.clone());
+            }
+            Event::DkgEquivocation { round, dealer } => {
+                self.equivocations
+                    .entry((node, *round))
+                    .or_default()
+                    .insert(dealer.clone());
             }
             Event::DkgAttemptFailed { round, error, .. } => {
                 self.attempt_failures

@@ -29,6 +29,8 @@ pub enum Kind {
     Reshare,
     /// `dkg-byzantine`.
     Byzantine,
+    /// `dkg-log-liars`.
+    LogLiars,
 }
 
 /// What a DKG plan adds to the common core.
@@ -55,7 +57,7 @@ pub fn timing(kind: Kind) -> Timing {
         },
         // Outages (up to 3 s) about as long as a phase: some attempts fail and are retried
         // while members crash and restart, which is where abandoning a round must stay safe.
-        Kind::Crash | Kind::Reshare | Kind::Byzantine => Timing {
+        Kind::Crash | Kind::Reshare | Kind::Byzantine | Kind::LogLiars => Timing {
             phase_timeout: CRASH_PHASE_TIMEOUT,
             ..Timing::default()
         },
@@ -73,8 +75,10 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
     };
     let nodes = nodes.unwrap_or(drawn);
     let links = draw_links(&mut rng, nodes);
-    let (crashes, point_crashes) = if matches!(kind, Kind::Crash | Kind::Reshare | Kind::Byzantine)
-    {
+    let (crashes, point_crashes) = if matches!(
+        kind,
+        Kind::Crash | Kind::Reshare | Kind::Byzantine | Kind::LogLiars
+    ) {
         let crashes = draw_crashes(&mut rng, nodes);
         let crashed: Vec<usize> = crashes.iter().map(|c| c.node).collect();
         // Crash points per node and epoch: the seed, one per dealing accepted, the log.
@@ -100,16 +104,30 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
     } else {
         Vec::new()
     };
-    let byzantine = (kind == Kind::Byzantine).then(|| {
+    let byzantine = matches!(kind, Kind::Byzantine | Kind::LogLiars).then(|| {
         let node = rng.random_range(0..nodes);
-        let misbehaviour = Misbehaviour::ALL[rng.random_range(0..Misbehaviour::ALL.len())];
-        let others: Vec<usize> = (0..nodes).filter(|i| *i != node).collect();
-        let victims = if misbehaviour == Misbehaviour::Garbage {
-            others
+        let drawn: &[Misbehaviour] = if kind == Kind::LogLiars {
+            &Misbehaviour::LOG
         } else {
-            // 1..=f victims (more would only make the dealer reveal too many and be dropped).
-            let count = rng.random_range(1..=((nodes - 1) / 3).max(1));
-            draw_distinct(&mut rng, &others, count)
+            &Misbehaviour::WIRE
+        };
+        let misbehaviour = drawn[rng.random_range(0..drawn.len())];
+        let others: Vec<usize> = (0..nodes).filter(|i| *i != node).collect();
+        let faults = ((nodes - 1) / 3).max(1);
+        let victims = match misbehaviour {
+            Misbehaviour::Garbage => others,
+            misbehaviour => {
+                let count = match misbehaviour {
+                    // Two halves.
+                    Misbehaviour::TwoLogs => (others.len() / 2).max(1),
+                    // Any subset.
+                    Misbehaviour::LateLog => rng.random_range(1..=others.len().max(1)),
+                    // 1..=f victims (more would only make the dealer reveal too many and be
+                    // dropped).
+                    _ => rng.random_range(1..=faults),
+                };
+                draw_distinct(&mut rng, &others, count.min(others.len()))
+            }
         };
         Byzantine {
             node,

@@ -1,7 +1,7 @@
 //! Running a DKG scenario and checking its invariants (see the family's docs).
 
 use super::{
-    checks::{check_absence, check_byzantine, check_reshare},
+    checks::{check_absence, check_byzantine, check_log_sets, check_reshare},
     observer::DkgObserver,
     plan::{DkgPlan, Kind, timing},
 };
@@ -61,7 +61,12 @@ pub async fn run(
         vec![cluster.clone(); plan.nodes],
         Task::Dkg,
         |index| match &dkg.byzantine {
-            Some(b) if b.node == index => Role::Tampered(b.tamper(&keys[index], &members)),
+            Some(b) if b.node == index => Role::Tampered(b.tamper(
+                &keys[index],
+                &members,
+                &context,
+                timing(kind).phase_timeout,
+            )),
             _ => Role::Honest,
         },
         &oracle,
@@ -138,6 +143,7 @@ pub async fn run(
             );
         }
     }
+    check_log_sets(byzantine, observations, &completed, &mut checks);
     if checks.covers(Invariant::MisbehaviourDetected)
         && let Some(b) = &dkg.byzantine
     {
