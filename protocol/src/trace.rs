@@ -46,6 +46,9 @@ pub enum Event {
     WalkComplete { steps: u64 },
     /// A restarted node completed its walk but not the shutdown handshake (its peers had left).
     ShutdownIncomplete { error: String },
+    /// The barrier recorded its first fault of `peer` (it refused us, broke the rules, or does
+    /// not speak the protocol); in quorum mode the peer counts as absent from then on.
+    PeerFaulty { peer: PublicKey, error: String },
     /// The DKG entered `phase` of round `round`.
     DkgPhase { round: u64, phase: &'static str },
     /// This node (as a dealer) produced its dealing of `round`; `commitment` is the hex sha256
@@ -68,6 +71,33 @@ pub enum Event {
     /// This node holds two different validly signed logs of `dealer` in `round`: proof that the
     /// dealer equivocated.
     DkgEquivocation { round: u64, dealer: PublicKey },
+    /// The agreement of `round` entered `view`, led by `leader`.
+    DkgView {
+        round: u64,
+        view: u64,
+        leader: PublicKey,
+    },
+    /// This node voted in the agreement of `round` (`stage`: prevote or precommit; `choice`:
+    /// `abandon`, or `logs` and the dealers' indices; `justified`: behind a certificate).
+    DkgVoted {
+        round: u64,
+        view: u64,
+        stage: &'static str,
+        choice: String,
+        justified: bool,
+    },
+    /// This node refused the proposal of `view` in the agreement of `round`.
+    DkgProposalRefused {
+        round: u64,
+        view: u64,
+        reason: String,
+    },
+    /// The agreement of `round` decided `choice` (in `view`) at this node.
+    DkgDecided {
+        round: u64,
+        view: u64,
+        choice: String,
+    },
     /// The DKG failed at this node.
     DkgFailed { error: String },
     /// An attempt (round) of the DKG could not finish; the ceremony goes on with round `next`.
@@ -130,6 +160,11 @@ impl Event {
             Event::Acked { .. } => "acked",
             Event::DkgComplete { .. } => "dkg_complete",
             Event::DkgEquivocation { .. } => "dkg_equivocation",
+            Event::PeerFaulty { .. } => "peer_faulty",
+            Event::DkgView { .. } => "dkg_view",
+            Event::DkgVoted { .. } => "dkg_voted",
+            Event::DkgProposalRefused { .. } => "dkg_proposal_refused",
+            Event::DkgDecided { .. } => "dkg_decided",
             Event::DkgFailed { .. } => "dkg_failed",
             Event::DkgAttemptFailed { .. } => "dkg_attempt_failed",
             Event::OpAppended { .. } => "op_appended",
@@ -199,6 +234,32 @@ impl fmt::Display for Event {
             Event::OpAppended { seq, kind, id } => write!(f, " seq={seq} kind={kind} id={id}"),
             Event::Equivocation { author } => write!(f, " author={author}"),
             Event::DkgEquivocation { round, dealer } => write!(f, " round={round} dealer={dealer}"),
+            Event::PeerFaulty { peer, error } => write!(f, " peer={peer} error={error:?}"),
+            Event::DkgView {
+                round,
+                view,
+                leader,
+            } => write!(f, " round={round} view={view} leader={leader}"),
+            Event::DkgVoted {
+                round,
+                view,
+                stage,
+                choice,
+                justified,
+            } => write!(
+                f,
+                " round={round} view={view} stage={stage} choice={choice:?} justified={justified}"
+            ),
+            Event::DkgProposalRefused {
+                round,
+                view,
+                reason,
+            } => write!(f, " round={round} view={view} reason={reason:?}"),
+            Event::DkgDecided {
+                round,
+                view,
+                choice,
+            } => write!(f, " round={round} view={view} choice={choice:?}"),
             Event::BackfillRunDone { peer, pages, ops } => {
                 write!(f, " peer={peer} pages={pages} ops={ops}")
             }
@@ -245,12 +306,16 @@ impl Tracer for LogTracer {
             | Event::DkgFailed { .. }
             | Event::DkgAttemptFailed { .. }
             | Event::Equivocation { .. }
+            | Event::DkgEquivocation { .. }
+            | Event::DkgProposalRefused { .. }
+            | Event::PeerFaulty { .. }
             | Event::PeerUnresponsive { .. } => {
                 tracing::warn!(event = event.name(), "{event}")
             }
             Event::PeerStep { .. }
             | Event::Dealt { .. }
             | Event::Acked { .. }
+            | Event::DkgVoted { .. }
             | Event::OpAppended { .. }
             | Event::OpsSynced { .. }
             | Event::BackfillRunDone { .. }

@@ -69,17 +69,17 @@ catalogue! {
     FewerThanTFail = "fewer-than-t-fail":
         "fewer than t partial signatures do not recover a signature",
     SameLogSet = "same-log-set":
-        "every honest member that finished a round finalized over the same set of dealers",
+        "in every round every honest member's agreement decided the same, and those that finished it finalized over the same dealers",
     EquivocatingDealerExcluded = "equivocating-dealer-excluded":
-        "a dealer an honest member proved to have signed two logs is in no honest member's final set",
+        "no honest member votes for a fresh log set with a dealer it proved to sign two logs; one every honest member proved so before the round's first vote is in no decided set",
     OnePolynomialPerDealer = "one-polynomial-per-dealer":
         "no dealer deals two different commitments in one round (online, across restarts)",
     OneAckPerDealer = "one-ack-per-dealer":
         "no player sends one dealer two different acks in one round (online, across restarts)",
-    AbsentAttemptFails = "absent-attempt-fails":
-        "while members are away, every live member's first attempt fails in time, one with a deadline error naming a late member",
-    AbsentLaterAttemptSucceeds = "absent-later-attempt-succeeds":
-        "once the late members come, the ceremony finishes in a later round",
+    AbsentReported = "absent-reported":
+        "while fewer than a quorum are up, every live member reports a late member missing within a phase timeout and a margin of the start",
+    AbsentWaitedFor = "absent-waited-for":
+        "nobody finishes a round before the late members are back: the ceremony waits for a quorum rather than failing",
     KeyUnchangedByReshare = "key-unchanged-by-reshare":
         "every node finishes every epoch, each with epoch 0's group key",
     SharesFollowCommittee = "shares-follow-committee":

@@ -66,6 +66,7 @@ fn actor_config(
         max_step: 10,
         resume_step: 0,
         block: 0,
+        quorum_mode: false,
         unresponsive_after: 4,
         mailbox_size: 64,
         tracer,

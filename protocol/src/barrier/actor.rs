@@ -51,6 +51,9 @@ pub struct Config<T: Tracer> {
     pub block: u64,
     /// Unanswered hellos after which a peer is reported unresponsive.
     pub unresponsive_after: u32,
+    /// Quorum mode: a peer's recorded fault is its own (it counts as absent in quorum waits,
+    /// and setting our step goes on); waits for every member still return it.
+    pub quorum_mode: bool,
     /// Capacity of the mailbox.
     pub mailbox_size: usize,
     /// Where protocol events go.
@@ -108,6 +111,7 @@ where
     waiters: Vec<Waiter>,
     metrics: BarrierMetrics,
     sync_period: std::time::Duration,
+    quorum_mode: bool,
 }
 
 impl<E, T> Actor<E, T>
@@ -129,6 +133,7 @@ where
                 max_step: cfg.max_step,
                 resume_step: cfg.resume_step,
                 block: cfg.block,
+                quorum_mode: cfg.quorum_mode,
             },
             now,
             &mut context,
@@ -144,6 +149,7 @@ where
                 waiters: Vec::new(),
                 metrics,
                 sync_period: timing.sync_period,
+                quorum_mode: cfg.quorum_mode,
             },
             Mailbox::new(sender),
         )
@@ -207,7 +213,14 @@ where
         let now = self.context.current();
         match request {
             Request::SetStep { step, reply } => {
-                let result = match self.state.error() {
+                // In quorum mode a faulty peer does not stop us from moving on (the ceremony's
+                // own waits decide what its absence means).
+                let error = if self.quorum_mode {
+                    None
+                } else {
+                    self.state.error()
+                };
+                let result = match error {
                     Some(error) => Err(error.clone()),
                     None => self.state.set_step(step, out),
                 };
@@ -272,11 +285,14 @@ where
     /// Answers every waiter whose outcome is known.
     fn settle(&mut self) {
         let now = self.context.current();
-        let error = self.state.error().cloned();
         let state = &self.state;
         let mut pending = Vec::with_capacity(self.waiters.len());
         for waiter in self.waiters.drain(..) {
-            if let Some(error) = &error {
+            let error = match waiter.condition {
+                Condition::QuorumAtStep(_, quorum) => state.quorum_error(quorum),
+                _ => state.error(),
+            };
+            if let Some(error) = error {
                 let _ = waiter.reply.send(Err(error.clone()));
                 continue;
             }

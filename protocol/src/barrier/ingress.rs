@@ -84,6 +84,19 @@ impl Mailbox {
         self.wait(Condition::AllAtStep(step), timeout).await
     }
 
+    /// Waits until this node and `quorum` members (this node included) are at `step` or
+    /// beyond, each having seen this node there; faulty members count as absent (see
+    /// [`Condition::QuorumAtStep`]).
+    pub async fn await_quorum_at_step(
+        &mut self,
+        step: u64,
+        quorum: usize,
+        timeout: Duration,
+    ) -> Result<(), BarrierError> {
+        self.wait(Condition::QuorumAtStep(step, quorum), timeout)
+            .await
+    }
+
     /// Announces shutdown and waits until every peer acknowledged it.
     pub async fn shutdown(&mut self, timeout: Duration) -> Result<(), BarrierError> {
         self.ask(|reply| Request::Shutdown { timeout, reply })

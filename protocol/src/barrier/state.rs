@@ -19,6 +19,14 @@
 //!   ([`Config::resume_step`] = s). Every peer is then at `s - 1`, `s` or `s + 1` (none can pass
 //!   `s + 1` without us, none was below `s - 1` when we moved to `s`), so the first step observed
 //!   of a peer must lie in that window; with `s = 0` that is the spec's "0 or 1".
+//! - **Quorum mode** (an extension of the spec's rule, off unless [`Config::quorum_mode`] is
+//!   set; the DKG uses it): a ceremony whose phases wait for a quorum, not for every member,
+//!   lets peers move on without us, so a peer's step may be any distance from ours, and a
+//!   restarted node may find peers far below or above its resume step. The rules left: a
+//!   peer's step never decreases (across its sessions) and never passes the last step. A peer
+//!   that breaks them, refuses us or does not speak the protocol is recorded as faulty: a
+//!   [`Condition::QuorumAtStep`] wait counts it absent and fails only when the faulty leave too
+//!   few members for the quorum, and setting our own step goes on.
 //! - **Attempt blocks** (an extension of the spec's rule, off unless [`Config::block`] is set):
 //!   a ceremony that runs its attempts as blocks of `block` steps may abandon an attempt that
 //!   missed its deadline by jumping forward to the first step of a later block. So with blocks a
@@ -72,6 +80,10 @@ pub struct Config {
     /// ceremony attempt that missed its deadline is abandoned for a new one (see
     /// [`is_block_start`]).
     pub block: u64,
+    /// Quorum mode (see the module docs): peers move on with a quorum, not with everybody, so
+    /// a peer's step may be any distance from ours; only a step that goes down (or past the
+    /// last step) breaks the rules.
+    pub quorum_mode: bool,
 }
 
 /// An error recorded by the barrier or returned to one waiter.
@@ -153,6 +165,11 @@ pub enum Condition {
     ShutdownAcknowledged,
     /// Every peer announced its own shutdown.
     AllShutdown,
+    /// This node and `quorum` members (this node included) are at `step` or beyond, each
+    /// having seen this node there. A member recorded as faulty (it broke the rules, refused us,
+    /// or does not speak the protocol) counts as absent; the wait fails with the recorded error
+    /// only once too many are faulty for the quorum.
+    QuorumAtStep(u64, usize),
 }
 
 impl std::fmt::Display for Condition {
@@ -162,6 +179,9 @@ impl std::fmt::Display for Condition {
             Condition::AllAtStep(step) => write!(f, "all members at step {step}"),
             Condition::ShutdownAcknowledged => write!(f, "shutdown acknowledgements"),
             Condition::AllShutdown => write!(f, "every peer's shutdown"),
+            Condition::QuorumAtStep(step, quorum) => {
+                write!(f, "{quorum} members at step {step}")
+            }
         }
     }
 }
@@ -245,6 +265,8 @@ pub struct State {
     shutdown: bool,
     peers: BTreeMap<PublicKey, Peer>,
     error: Option<BarrierError>,
+    /// Every peer with a recorded fault, and its first.
+    faulty: BTreeMap<PublicKey, BarrierError>,
     /// Highest step reported by an `AllAtStep` event.
     reported_all_at: u64,
     reported_acknowledged: bool,
@@ -294,6 +316,7 @@ impl State {
             shutdown: false,
             peers,
             error: None,
+            faulty: BTreeMap::new(),
             reported_all_at: 0,
             reported_acknowledged: false,
             reported_all_shutdown: false,
@@ -308,6 +331,22 @@ impl State {
     /// The recorded error, if any.
     pub fn error(&self) -> Option<&BarrierError> {
         self.error.as_ref()
+    }
+
+    /// The error a wait for `quorum` members returns: the recorded one, once so many members
+    /// are faulty that the others cannot make it.
+    pub fn quorum_error(&self, quorum: usize) -> Option<&BarrierError> {
+        let possible = self.members.len() - self.faulty.len();
+        if possible < quorum {
+            self.error.as_ref()
+        } else {
+            None
+        }
+    }
+
+    /// The peers recorded as faulty.
+    pub fn faulty(&self) -> impl Iterator<Item = &PublicKey> {
+        self.faulty.keys()
     }
 
     /// This node's step.
@@ -331,6 +370,15 @@ impl State {
     }
 
     fn record_error(&mut self, error: BarrierError, out: &mut Outputs) {
+        if let Some(peer) = error.peer()
+            && !self.faulty.contains_key(peer)
+        {
+            out.events.push(Event::PeerFaulty {
+                peer: peer.clone(),
+                error: error.to_string(),
+            });
+            self.faulty.insert(peer.clone(), error.clone());
+        }
         if self.error.is_none() {
             out.events.push(Event::BarrierFailed {
                 error: error.to_string(),
@@ -626,24 +674,28 @@ impl State {
             return;
         }
         let block = self.cfg.block;
-        let valid = match peer.step {
-            None if resume == 0 => sync.step <= 1 || is_block_start(block, sync.step),
-            // Around our resume step; below it too if we resumed at a block start (we may have
-            // jumped there without the others); or a later block start (they moved on).
-            None => {
-                let lowest = if is_block_start(block, resume) {
-                    0
-                } else {
-                    resume - 1
-                };
-                (sync.step >= lowest && sync.step <= resume + 1)
-                    || (sync.step > resume && is_block_start(block, sync.step))
-            }
-            Some(previous) => {
-                sync.step >= previous
-                    && (sync.step - previous <= 2 || is_block_start(block, sync.step))
-            }
-        } && sync.step <= max_step;
+        let valid = if self.cfg.quorum_mode {
+            peer.step.is_none_or(|previous| sync.step >= previous) && sync.step <= max_step
+        } else {
+            (match peer.step {
+                None if resume == 0 => sync.step <= 1 || is_block_start(block, sync.step),
+                // Around our resume step; below it too if we resumed at a block start (we may have
+                // jumped there without the others); or a later block start (they moved on).
+                None => {
+                    let lowest = if is_block_start(block, resume) {
+                        0
+                    } else {
+                        resume - 1
+                    };
+                    (sync.step >= lowest && sync.step <= resume + 1)
+                        || (sync.step > resume && is_block_start(block, sync.step))
+                }
+                Some(previous) => {
+                    sync.step >= previous
+                        && (sync.step - previous <= 2 || is_block_start(block, sync.step))
+                }
+            }) && sync.step <= max_step
+        };
         if !valid {
             let previous = peer.step;
             peer.outbound = Outbound::Closed;
@@ -756,6 +808,9 @@ impl State {
     /// Peers that keep `condition` from holding (empty: it holds). This node itself is listed
     /// when it is the one below the step.
     pub fn missing(&self, condition: Condition) -> Vec<PublicKey> {
+        if let Condition::QuorumAtStep(step, quorum) = condition {
+            return self.missing_for_quorum(step, quorum);
+        }
         let mut missing: Vec<PublicKey> = self
             .peers
             .iter()
@@ -766,6 +821,7 @@ impl State {
                 }
                 Condition::ShutdownAcknowledged => !peer.acked_ours,
                 Condition::AllShutdown => !peer.shutdown,
+                Condition::QuorumAtStep(..) => unreachable!("answered above"),
             })
             .map(|(key, _)| key.clone())
             .collect();
@@ -778,6 +834,32 @@ impl State {
             missing.push(self.me.clone());
             missing.sort();
         }
+        missing
+    }
+
+    /// [`Condition::QuorumAtStep`]: empty once this node and a quorum are there; else every
+    /// member not there (this node first among them if it is below the step).
+    fn missing_for_quorum(&self, step: u64, quorum: usize) -> Vec<PublicKey> {
+        let there = |key: &PublicKey, peer: &Peer| {
+            !self.faulty.contains_key(key)
+                && peer.step.is_some_and(|s| s >= step)
+                && peer.seen_ours >= step
+        };
+        let count = self.peers.iter().filter(|(k, p)| there(k, p)).count();
+        let me_there = self.step >= step;
+        if me_there && count + 1 >= quorum {
+            return Vec::new();
+        }
+        let mut missing: Vec<PublicKey> = self
+            .peers
+            .iter()
+            .filter(|(k, p)| !there(k, p))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !me_there {
+            missing.push(self.me.clone());
+        }
+        missing.sort();
         missing
     }
 
@@ -867,6 +949,7 @@ mod tests {
             max_step: MAX_STEP,
             resume_step: 0,
             block: 0,
+            quorum_mode: false,
         }
     }
 

@@ -5,55 +5,51 @@
 //!
 //! Round `r` (one attempt of one epoch; see [`step_of`]) owns the barrier steps `4r+1..=4r+4`:
 //!
-//! | step | phase | entered when | work while the step's barrier wait runs |
+//! | step | phase | entered when | work while it lasts |
 //! |---|---|---|---|
-//! | `4r+1` | `deal` | every member is connected | deal to every player whose ack is missing; answer dealings with acks |
-//! | `4r+2` | `log` | all members are at `deal` and every player acked our dealing (or the deal window, half a phase timeout, passed: the log then reveals the missing players' shares) | keep dealing |
-//! | `4r+3` | `finish` | all members are at `log`, our log is signed, persisted, synced and broadcast, and we hold a log of every dealer | resend our log |
-//! | `4r+4` | `done` | all members are at `finish`; the output and our share are persisted (share sealed) and synced | |
+//! | `4r+1` | `deal` | at once | a quorum is at `deal` (the gate); then deal to every player whose ack is missing, answer dealings with acks, until every player acked or the deal window (half a phase timeout) passed: the log then reveals the missing players' shares |
+//! | `4r+2` | `log` | after the deal window | a quorum is at `log`; then sign, persist, sync and broadcast our log, and take logs until every dealer's is here, or a quarter phase timeout passed with enough of them, or a phase timeout passed |
+//! | `4r+3` | `agree` | after the log phase, the journal synced | the agreement on the round's log set (below), until it decides |
+//! | `4r+4` | `done` | the decided logs finalized; output and share persisted (share sealed) and synced | |
 //!
-//! A member finalizes only after every member reached `finish`, and a member reaches `finish`
-//! only holding every dealer's log (a dealer proved to have signed two logs counts as held, and is
-//! excluded). So every member finalizes over the same log set, and the output is the same for all.
-//! The journal is synced before `finish` is announced, so a member that restarts at `finish` still
-//! holds that set.
+//! The gates wait for a *quorum* (`n - f` members, this one included) at the step, not for
+//! everybody: up to `f` members absent for good never block a round. A gate that waits a whole
+//! phase timeout reports the members it misses ([`Event::WaitingForPeers`]) and waits on; a
+//! member that broke the barrier's rules counts as absent (the barrier runs in quorum mode).
+//!
+//! # Agreement
+//!
+//! Which logs a round finalizes over, or that it is given up, is decided by the members'
+//! agreement ([`super::agree`], a two-phase locking protocol with rotating leaders: safe
+//! whatever the timing, live once a quorum is up and the network timely). A member takes part
+//! from the `agree` phase on, and from then on leaves the round only by its decision: the
+//! decided logs (every member finalizes over exactly them, so every one ends with the same
+//! output, or every one fails alike and moves on), or `Abandon` (every member moves on to the
+//! next round). Rounds therefore move on together, by decision, never by one member's clock,
+//! and a member whose peers are in a later round gets there by their decision: a member
+//! answers any frame of a round it left with that round's decision ([`Error::GivenUp`] for an
+//! abandoned round), and a decision of a later round, once verified, is persisted and followed
+//! ([`Error::Overtaken`]). Its votes, its lock and the decision are synced before they are
+//! acted on, so a restarted member resumes its agreement where it was.
 //!
 //! Every step is recorded in the node metadata *before* it is announced; a restarted node resumes
 //! at its recorded step, rebuilds its [`Ceremony`] from the round's journal section (resending its
-//! acks and its signed log), and carries on with the phase it was in. A node that finished before
-//! the restart loads its output and share and does not run the ceremony again.
+//! acks, its signed log and its votes), and carries on with the phase it was in. A node that
+//! finished before the restart loads its output and share and does not run the ceremony again.
 //!
 //! # Deadlines and attempts
 //!
-//! Every barrier wait, and the wait for missing logs, has the cluster's phase timeout as its
-//! deadline. The deal gate is also where members connect: a member started early, or a cluster
-//! with members down, fails that attempt after the phase timeout. An attempt that misses its
-//! deadline fails with [`Error::Deadline`] (naming the phase and the members or dealers it waited
-//! for), traced as [`Event::DkgAttemptFailed`], and the ceremony goes on with a new attempt: the
-//! next round, whose steps are the next block of the barrier (fresh dealing seed, fresh journal
-//! section). It never hangs, and it succeeds once every member is back.
+//! Every wait is bounded: each gate by a phase timeout (then it reports and waits again), the log
+//! phase by a phase timeout, each view of the agreement by its own deadline (doubling with the
+//! view, capped). A round that cannot produce a key is given up by decision, traced as
+//! [`Event::DkgAttemptFailed`], and the next round starts (the next block of the barrier's
+//! steps: fresh dealing seed, fresh journal section). Finalizing itself may fail (too few usable
+//! logs among the decided ones: e.g. dealers had to reveal more shares than the fault bound
+//! allows while members were down or lying); that outcome is a function of the decided set, so
+//! every member fails alike and moves on to the next round together.
 //!
-//! Abandoning a round must never split the cluster (some members finalizing it, others not).
-//! The rules:
-//! - A member abandons on its own deadline only *before* it announced `finish`, by jumping to the
-//!   first step of the next block (the barrier admits jumps to block starts; see
-//!   `barrier::state`).
-//! - A member finalizes only when every member is at `finish` *and*, looked at after the wait,
-//!   none is in a later round. A member that jumped never announced `finish`, and steps never
-//!   decrease, so if any member jumped nobody finalizes, and if anybody finalizes nobody jumped.
-//! - After every gate wait, a member that sees a peer in a later round abandons its own round for
-//!   that one (the peer gave this round up, so nobody finalized it). At `finish` that is the only
-//!   way out: its own deadline only reports the members it is waiting for
-//!   ([`Event::WaitingForPeers`]) and waits on, since a peer may be finalizing.
-//! - A member leaves a finished round's block only after finishing it, so a peer in a later block
-//!   is never mistaken for one that jumped.
-//! - Past `finish`, finalizing itself may fail (too few usable logs: e.g. dealers had to reveal
-//!   more shares than the fault bound allows while members were down or lying). That outcome is
-//!   a function of the log set, which every member shares, so all of them fail alike and move
-//!   on to the next round together: the round is given up, never the node.
-//!
-//! A restarted member resumes in the round and phase it recorded; if its peers moved on
-//! meanwhile, its first gate wait sees them in a later round and it follows.
+//! With fewer than a quorum up nothing can be decided: the members wait, reporting who is
+//! missing, and the round goes on once enough are back.
 //!
 //! # Bad input
 //!
@@ -61,9 +57,8 @@
 //! prove misbehaviour (a dealing from a non-dealer, an invalid dealing, a forged ack or log) are
 //! traced as [`Event::InputRejected`] and counted. A non-member is blocked at the transport. A
 //! *member* that proves hostile is **muted** on the DKG channel instead (its later DKG frames are
-//! dropped unread for the rest of this actor's life, except its logs), not blocked: the step
-//! barrier needs every member at every step, so a transport block would let one hostile member
-//! stall the ceremony for everyone (it could no longer hear the blocker, nor the blocker it).
+//! dropped unread for the rest of this actor's life, except its logs and decisions), not
+//! blocked: a transport block would also cut it off the barrier, where it still counts.
 //! Muting costs the ceremony nothing it needs: logs are signed, so a muted member's log is still
 //! taken (from it or from the echoes of others) and every member ends with the same log set; a
 //! player that refused a dealing gets its share from the dealer's log (revealed), or the dealer is
@@ -77,11 +72,14 @@
 //! ([`Tracer::crash_point`]): the simulator uses that to crash a node exactly between persisting a
 //! dealing and sending its ack.
 use super::{
+    agree::Certified,
     ceremony::{Ceremony, DkgError, Effect, Record, RoundSpec, To},
     ingress::{Completed, Keys},
     metrics::Metrics,
     phase::{Phase, step_of},
+    serve::Server,
     wire,
+    wire::Variant,
 };
 use crate::{
     barrier::{self, BarrierError},
@@ -94,12 +92,18 @@ use cohort_storage::{
     meta::NodeMeta,
 };
 use commonware_codec::Encode as _;
-use commonware_cryptography::{Signer as _, ed25519};
+use commonware_cryptography::{
+    Signer as _, bls12381::dkg::feldman_desmedt::SignedDealerLog, ed25519,
+};
 use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Spawner, Storage};
 use commonware_utils::ordered::Set;
 use rand_core::CryptoRng;
-use std::{collections::BTreeSet, num::NonZeroU32, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    num::NonZeroU32,
+    time::{Duration, SystemTime},
+};
 use thiserror::Error;
 
 /// Purpose string of the journal's sealing key.
@@ -115,18 +119,10 @@ pub enum Error {
     Storage(#[from] cohort_storage::Error),
     #[error("barrier: {0}")]
     Barrier(#[from] BarrierError),
-    #[error("round {round} missed its deadline in phase {phase}: {detail}")]
-    Deadline {
-        round: u64,
-        phase: &'static str,
-        detail: String,
-    },
-    #[error("round {round} abandoned in phase {phase}: a member moved on to round {next}")]
-    Overtaken {
-        round: u64,
-        phase: &'static str,
-        next: u64,
-    },
+    #[error("round {round} was given up by the members' agreement (view {view})")]
+    GivenUp { round: u64, view: u64 },
+    #[error("round {round} left for round {next}, which the members decided")]
+    Overtaken { round: u64, next: u64 },
     #[error("the DKG channel closed")]
     Closed,
 }
@@ -177,6 +173,16 @@ where
     pub(super) meta: NodeMeta<E>,
     /// Members muted on the DKG channel for proved misbehaviour (for this actor's life).
     pub(super) muted: BTreeSet<PublicKey>,
+    /// The decision of every round of this epoch that has one (answers to members still in it).
+    pub(super) decisions: BTreeMap<u64, (u64, Certified)>,
+    /// A later round whose decision arrived: the current attempt ends and that round's starts.
+    pub(super) jump: Option<u64>,
+    /// The decided logs of every round finished here (each epoch's last), by dealer index:
+    /// served to members still finishing that round.
+    pub(super) finished_logs: BTreeMap<u64, BTreeMap<u32, SignedDealerLog<Variant, PublicKey>>>,
+    /// When each member was last answered about a past round or asked logs (one answer per
+    /// sync period).
+    pub(super) answered: BTreeMap<PublicKey, SystemTime>,
     pub(super) metrics: Metrics,
 }
 
@@ -201,7 +207,7 @@ where
             DkgJournal::open(context.child("journal"), &cfg.partition_prefix, key).await?;
         let timing = *cfg.cluster.timing();
         let metrics = Metrics::init(&context);
-        Ok(Self {
+        let mut actor = Self {
             me: cfg.signer.public_key(),
             context,
             cfg,
@@ -215,8 +221,33 @@ where
             handled: BTreeSet::new(),
             meta,
             muted: BTreeSet::new(),
+            decisions: BTreeMap::new(),
+            jump: None,
+            finished_logs: BTreeMap::new(),
+            answered: BTreeMap::new(),
             metrics,
-        })
+        };
+        actor.decisions = actor.replayed_decisions()?;
+        Ok(actor)
+    }
+
+    /// The decisions the journal holds, by round.
+    fn replayed_decisions(&self) -> Result<BTreeMap<u64, (u64, Certified)>, Error> {
+        let participants = self.participants();
+        let mut decisions = BTreeMap::new();
+        for (round, stored) in &self.replayed {
+            for s in stored
+                .iter()
+                .filter(|s| s.kind == super::ceremony::KIND_DECIDED)
+            {
+                let record = Record::decode(s.kind, &s.payload, participants)
+                    .map_err(|e| DkgError::Recovery(format!("decision of round {round}: {e}")))?;
+                if let Record::Decided { epoch, certified } = record {
+                    decisions.insert(*round, (epoch, certified));
+                }
+            }
+        }
+        Ok(decisions)
     }
 
     /// The set-up of round `round` of `epoch`: epoch 0's committee deals and plays; epoch
@@ -240,11 +271,20 @@ where
             0 => players.clone(),
             e => committee(e - 1)?,
         };
+        // The round's participants agree; observers only learn the decision.
+        let voters = Set::from_iter_dedup(dealers.iter().chain(players.iter()).cloned())
+            .iter()
+            .cloned()
+            .collect();
         Ok(RoundSpec {
+            epoch,
             round,
             previous: previous.map(|p| p.output.clone()),
             dealers,
             players,
+            voters,
+            view_timeout: self.phase_timeout / 2,
+            sync_period: self.sync_period,
         })
     }
 
@@ -308,9 +348,11 @@ where
     pub async fn run(
         mut self,
         barrier: &mut barrier::Mailbox,
-    ) -> Result<(Completed, NodeMeta<E>), Error> {
+    ) -> Result<(Completed, NodeMeta<E>, Server<E, S, R>), Error> {
         let mut last = self.completed()?;
         if let Some(completed) = &last {
+            let logs = self.journal_logs(completed.round)?;
+            self.finished_logs.insert(completed.round, logs);
             // Finished before this restart: make sure peers see us done (unless we had already
             // moved on to the next epoch's rounds), and publish.
             let done = step_of(completed.round, Phase::Done);
@@ -323,11 +365,50 @@ where
             let epoch = last.as_ref().map_or(0, |c| c.epoch + 1);
             if epoch > self.cfg.cluster.last_epoch() {
                 let completed = last.expect("at least epoch 0 is listed");
-                return Ok((completed, self.meta));
+                let server = Server {
+                    context: self.context,
+                    cluster: self.cfg.cluster,
+                    sender: self.sender,
+                    receiver: self.receiver,
+                    sync_period: self.sync_period,
+                    decisions: self.decisions,
+                    finished_logs: self.finished_logs,
+                };
+                return Ok((completed, self.meta, server));
             }
             let completed = self.epoch(barrier, epoch, last.as_ref()).await?;
             last = Some(completed);
         }
+    }
+
+    /// The logs of round `round`'s decision, from its journal section, by dealer index.
+    fn journal_logs(
+        &self,
+        round: u64,
+    ) -> Result<BTreeMap<u32, SignedDealerLog<Variant, PublicKey>>, Error> {
+        use super::agree::Choice;
+        let Some((_, decided)) = self.decisions.get(&round) else {
+            return Ok(BTreeMap::new());
+        };
+        let Choice::Logs(chosen) = &decided.choice else {
+            return Ok(BTreeMap::new());
+        };
+        let wanted: BTreeMap<[u8; 32], u32> = chosen.iter().map(|(i, d)| (*d, *i)).collect();
+        let mut logs = BTreeMap::new();
+        for record in self.records(round)? {
+            if let Record::Log(log) = record {
+                let digest = {
+                    use commonware_cryptography::{Hasher as _, Sha256};
+                    let mut out = [0u8; 32];
+                    out.copy_from_slice(Sha256::hash(&[&log.encode()]).as_ref());
+                    out
+                };
+                if let Some(index) = wanted.get(&digest) {
+                    logs.insert(*index, log);
+                }
+            }
+        }
+        Ok(logs)
     }
 
     /// Persists (and syncs) the output and the sealed share, then prunes older rounds.
@@ -421,6 +502,35 @@ where
                     round,
                     commitment: commonware_formatting::hex(&commitment),
                 }),
+                Effect::View { view, leader } => self.cfg.tracer.record(Event::DkgView {
+                    round,
+                    view,
+                    leader,
+                }),
+                Effect::Voted {
+                    view,
+                    stage,
+                    choice,
+                    justified,
+                } => self.cfg.tracer.record(Event::DkgVoted {
+                    round,
+                    view,
+                    stage: stage.name(),
+                    choice,
+                    justified,
+                }),
+                Effect::Refused { view, reason } => {
+                    self.cfg.tracer.record(Event::DkgProposalRefused {
+                        round,
+                        view,
+                        reason,
+                    })
+                }
+                Effect::Decided { view, choice } => self.cfg.tracer.record(Event::DkgDecided {
+                    round,
+                    view,
+                    choice,
+                }),
                 Effect::Equivocation { dealer } => self
                     .cfg
                     .tracer
@@ -441,6 +551,7 @@ fn message_kind(message: &wire::Message) -> &'static str {
         wire::Message::Dealing { .. } => "dealing",
         wire::Message::Ack { .. } => "ack",
         wire::Message::Log { .. } => "log",
+        wire::Message::Agree { .. } => "agree",
     }
 }
 
@@ -455,7 +566,7 @@ fn others(cluster: &Cluster, me: &PublicKey) -> Vec<PublicKey> {
         .collect()
 }
 
-fn stored(record: &Record) -> Stored {
+pub(super) fn stored(record: &Record) -> Stored {
     Stored {
         kind: record.kind(),
         payload: record.encode().to_vec(),

@@ -2,11 +2,22 @@
 //! sees it (see the "Bad input" section of `actor`).
 //!
 //! Frames from non-members are refused and the sender blocked; frames of muted members are
-//! dropped unread, except their logs; repeats (retransmitted dealings, echoed logs) are
-//! recognised by digest before any decoding ([`MAX_HANDLED`] per round); the rest is decoded
-//! with the cluster's bound and handed to the ceremony, whose rejections are refused here.
+//! dropped unread, except their logs and decisions (signed: checkable whoever sends them);
+//! repeats (retransmitted dealings, echoed logs, resent votes) are recognised by digest before
+//! any decoding ([`MAX_HANDLED`] per round), except requests for logs, which are answered once
+//! per sync period and member; the rest is decoded with the cluster's bound and handed to the
+//! ceremony, whose rejections are refused here.
+//!
+//! Frames of another round: a member still in a round we left gets that round's decision
+//! (once per sync period); a decision of a later round of this epoch, once verified, is
+//! persisted and ends the current attempt for that round (see `round`).
 
-use super::{actor::Actor, ceremony::Ceremony, wire};
+use super::{
+    actor::{Actor, Error},
+    agree::{AgreeMessage, Certified},
+    ceremony::{Ceremony, Record},
+    wire::{self, Message},
+};
 use crate::{channels::Channel, cluster::PublicKey, refusal, trace::Tracer};
 use commonware_p2p::{Blocker, Receiver, Sender};
 use commonware_runtime::{Clock, Metrics, Spawner, Storage};
@@ -16,11 +27,24 @@ use rand_core::CryptoRng;
 /// below it).
 pub(super) const MAX_HANDLED: usize = 1 << 16;
 
-/// What identifies a repeat: a log is the same whoever relays it (echoes), a dealing or an ack
-/// only from the same sender.
+/// Offset of an agreement message's own tag in a DKG frame (tag, round, epoch).
+const AGREE_TAG_AT: usize = 1 + 8 + 8;
+
+/// The agreement tag of a frame, if it is an agreement message.
+fn agree_tag(frame: &[u8]) -> Option<u8> {
+    (frame.first() == Some(&wire::TAG_AGREE))
+        .then(|| frame.get(AGREE_TAG_AT).copied())
+        .flatten()
+}
+
+/// What identifies a repeat: a log or a decision is the same whoever relays it (echoes), any
+/// other frame only from the same sender.
 fn frame_digest(peer: &PublicKey, frame: &[u8]) -> [u8; 32] {
     use commonware_cryptography::{Hasher as _, Sha256};
-    let digest = if frame.first() == Some(&wire::TAG_LOG) {
+    // A decision too proves itself: the same from whoever relays it.
+    let relayed =
+        frame.first() == Some(&wire::TAG_LOG) || agree_tag(frame) == Some(wire::TAG_DECIDED);
+    let digest = if relayed {
         Sha256::hash(&[frame])
     } else {
         Sha256::hash(&[peer.as_ref(), frame])
@@ -51,13 +75,20 @@ where
         // Repeats (retransmitted dealings, echoed logs) are recognised by digest before any
         // decoding: decoding checks every curve point, which would otherwise dominate the cost.
         let bytes = frame.copy_to_bytes(frame.remaining());
-        // A muted member's logs still count (signed, so checkable from anyone): every member
-        // must end with the same log set, whoever muted whom.
-        if self.muted.contains(&peer) && bytes.first() != Some(&wire::TAG_LOG) {
+        // A muted member's logs and decisions still count (signed, so checkable from anyone):
+        // every member must end with the same log set, whoever muted whom.
+        let tag = agree_tag(&bytes);
+        let signed = bytes.first() == Some(&wire::TAG_LOG) || tag == Some(wire::TAG_DECIDED);
+        if self.muted.contains(&peer) && !signed {
+            return Ok(());
+        }
+        // Requests (for logs, for the decision) are answered again when repeated.
+        let need = tag == Some(wire::TAG_NEED) || tag == Some(wire::TAG_ASK);
+        if need && !self.may_answer(&peer) {
             return Ok(());
         }
         let digest = frame_digest(&peer, &bytes);
-        if self.handled.contains(&digest) {
+        if !need && self.handled.contains(&digest) {
             let effects = match bytes.first() {
                 Some(&wire::TAG_DEALING) => ceremony.resend_ack(&peer),
                 _ => Vec::new(),
@@ -74,7 +105,10 @@ where
             }
         };
         let round = message.round();
-        match ceremony.on_message(&peer, message) {
+        if round != ceremony.round() {
+            return self.other_round(ceremony, peer, message, need).await;
+        }
+        match ceremony.on_message(&peer, message, self.context.current()) {
             Ok(effects) => {
                 if round == ceremony.round() && self.handled.len() < MAX_HANDLED {
                     self.handled.insert(digest);
@@ -86,6 +120,116 @@ where
                 Ok(())
             }
         }
+    }
+
+    /// Whether `peer` may be answered now (once per sync period), noting it if so.
+    fn may_answer(&mut self, peer: &PublicKey) -> bool {
+        let now = self.context.current();
+        match self.answered.get(peer) {
+            Some(last) if now < *last + self.sync_period => false,
+            _ => {
+                self.answered.insert(peer.clone(), now);
+                true
+            }
+        }
+    }
+
+    /// A frame of a round other than the current one (see the module docs).
+    /// `request`: the frame asks for something, and was rate-limited on arrival.
+    async fn other_round(
+        &mut self,
+        ceremony: &Ceremony,
+        peer: PublicKey,
+        message: Message,
+        request: bool,
+    ) -> Result<(), Error> {
+        let (current, epoch) = (ceremony.round(), ceremony.spec().epoch);
+        let round = message.round();
+        match message {
+            Message::Agree {
+                epoch: theirs,
+                message: AgreeMessage::Decided(certified),
+                ..
+            } if round > current && theirs == epoch => {
+                self.later_decision(ceremony, peer, round, certified).await
+            }
+            Message::Agree {
+                message: AgreeMessage::Need { dealers },
+                ..
+            } if round < current => {
+                // Already rate-limited on arrival.
+                let effects = super::serve::logs_for(&self.finished_logs, round, &dealers)
+                    .into_iter()
+                    .map(|message| super::ceremony::Effect::Send {
+                        to: super::ceremony::To::One(peer.clone()),
+                        message,
+                    })
+                    .collect();
+                self.apply(ceremony, effects).await
+            }
+            _ if round < current => {
+                if let Some((epoch, decided)) = self.decisions.get(&round).cloned()
+                    && (request || self.may_answer(&peer))
+                {
+                    let frame = Message::Agree {
+                        round,
+                        epoch,
+                        message: AgreeMessage::Decided(decided),
+                    };
+                    let effect = super::ceremony::Effect::Send {
+                        to: super::ceremony::To::One(peer),
+                        message: frame,
+                    };
+                    return self.apply(ceremony, vec![effect]).await;
+                }
+                Ok(())
+            }
+            _ => {
+                self.reject(
+                    peer,
+                    format!("round {round} is not the current round {current}"),
+                    false,
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// A decision of `round`, later than the current one: verified, persisted (synced) in that
+    /// round's section, then the current attempt gives way to it.
+    async fn later_decision(
+        &mut self,
+        ceremony: &Ceremony,
+        peer: PublicKey,
+        round: u64,
+        certified: Certified,
+    ) -> Result<(), Error> {
+        let mut spec = ceremony.spec().clone();
+        spec.round = round;
+        if let Err(reason) = spec
+            .agreement()
+            .check_certified(&certified, super::agree::Stage::Precommit)
+        {
+            self.reject(peer, format!("decision of round {round}: {reason}"), true);
+            return Ok(());
+        }
+        let epoch = spec.epoch;
+        let record = Record::Decided {
+            epoch,
+            certified: certified.clone(),
+        };
+        self.journal
+            .append(
+                round,
+                &super::actor::stored(&record),
+                false,
+                &mut self.context,
+            )
+            .await?;
+        self.journal.sync(round).await?;
+        self.decisions.insert(round, (epoch, certified));
+        self.jump = Some(self.jump.map_or(round, |j| j.max(round)));
+        Ok(())
     }
 
     /// Drops an input with its reason. A non-member that proved misbehaviour is blocked at the

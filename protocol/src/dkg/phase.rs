@@ -1,7 +1,7 @@
 //! The phases of one DKG round and the barrier steps they own (see `actor` for the table).
 //!
 //! Round `r` owns the barrier steps `4r+1..=4r+4` ([`PHASES`] per round): `deal`, `log`,
-//! `finish`, `done`. These are pure functions, shared by the actor and the engine.
+//! `agree`, `done`. These are pure functions, shared by the actor and the engine.
 
 /// Barrier steps per round.
 pub const PHASES: u64 = 4;
@@ -14,7 +14,7 @@ pub const MAX_STEP: u64 = u32::MAX as u64;
 pub enum Phase {
     Deal = 1,
     Log = 2,
-    Finish = 3,
+    Agree = 3,
     Done = 4,
 }
 
@@ -23,7 +23,7 @@ impl Phase {
         match self {
             Phase::Deal => "deal",
             Phase::Log => "log",
-            Phase::Finish => "finish",
+            Phase::Agree => "agree",
             Phase::Done => "done",
         }
     }
@@ -40,7 +40,7 @@ pub fn position(step: u64) -> Option<(u64, Phase)> {
     let phase = match index % PHASES {
         0 => Phase::Deal,
         1 => Phase::Log,
-        2 => Phase::Finish,
+        2 => Phase::Agree,
         _ => Phase::Done,
     };
     Some((index / PHASES, phase))
@@ -54,7 +54,7 @@ mod tests {
     fn steps_and_positions_are_inverse() {
         assert_eq!(position(0), None);
         for round in 0..5 {
-            for phase in [Phase::Deal, Phase::Log, Phase::Finish, Phase::Done] {
+            for phase in [Phase::Deal, Phase::Log, Phase::Agree, Phase::Done] {
                 assert_eq!(position(step_of(round, phase)), Some((round, phase)));
             }
         }

@@ -1,9 +1,9 @@
-//! The DKG actor's rounds: one epoch attempt after attempt, each through its phases, every
-//! phase behind a barrier gate with the phase timeout as its deadline (see the "Deadlines and
-//! attempts" section of `actor` for the rules that keep abandoning a round safe).
+//! The DKG actor's rounds: one epoch attempt after attempt, each through its phases (see the
+//! "Phases", "Agreement" and "Deadlines and attempts" sections of `actor` for the rules).
 
 use super::{
     actor::{Actor, Error},
+    agree::Choice,
     ceremony::{Ceremony, DkgError, Effect, Outcome},
     ingress::Completed,
     phase::{MAX_STEP, Phase, position, step_of},
@@ -17,10 +17,11 @@ use commonware_macros::select;
 use commonware_p2p::{Blocker, Receiver, Sender};
 use commonware_runtime::{Clock, Metrics, Spawner, Storage};
 use rand_core::CryptoRng;
-use std::{future::Future, pin::pin};
+use std::{future::Future, pin::pin, time::SystemTime};
 
-/// A gate waits in slices of this many sync periods (see [`Actor::gate`]).
-const GATE_SLICE_PERIODS: u32 = 5;
+/// The log window: the share of a phase timeout after which the log phase ends with the logs
+/// held, if they are enough (before it, a missing log is waited for).
+const LOG_WINDOW_DIVISOR: u32 = 4;
 
 /// How one attempt ended (fatal errors aside).
 enum Attempt {
@@ -30,6 +31,24 @@ enum Attempt {
         next: u64,
         error: Error,
     },
+}
+
+/// What the periodic work of a wait is.
+type Tick = fn(&mut Ceremony, SystemTime) -> Vec<Effect>;
+
+/// The deal phase's periodic work: deal to every player whose ack we lack.
+fn deal_tick(ceremony: &mut Ceremony, _: SystemTime) -> Vec<Effect> {
+    ceremony.deal()
+}
+
+/// The log phase's: our log again, and now and then a request for the decision.
+fn log_tick(ceremony: &mut Ceremony, _: SystemTime) -> Vec<Effect> {
+    ceremony.log_tick()
+}
+
+/// The agreement's: its timers and resends, our log, and requests for decided logs we lack.
+fn agree_tick(ceremony: &mut Ceremony, now: SystemTime) -> Vec<Effect> {
+    ceremony.agree_tick(now)
 }
 
 impl<E, S, R, B, T> Actor<E, S, R, B, T>
@@ -50,9 +69,7 @@ where
         let resume = self.meta.barrier_step();
         let (mut round, mut phase) = position(resume).unwrap_or((0, Phase::Deal));
         if let Some(previous) = previous {
-            // Leave the previous epoch's block only once every member finished it: a member
-            // seen in a later block must mean one that gave its round up (module docs).
-            self.await_all_done(barrier, previous.round).await?;
+            // Every member finished the previous epoch in the same (agreed) round.
             if round <= previous.round {
                 (round, phase) = (previous.round + 1, Phase::Deal);
             }
@@ -77,25 +94,10 @@ where
         }
     }
 
-    /// Waits (reporting who is missing every phase timeout) until every member is done with
-    /// round `round`.
-    async fn await_all_done(
-        &mut self,
-        barrier: &mut barrier::Mailbox,
-        round: u64,
-    ) -> Result<(), Error> {
-        loop {
-            match barrier
-                .await_all_at_step(step_of(round, Phase::Done), self.phase_timeout)
-                .await
-            {
-                Ok(()) => return Ok(()),
-                Err(BarrierError::Timeout { missing, .. }) => {
-                    self.cfg.tracer.record(Event::WaitingForPeers { missing });
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
+    /// Whether the attempt is over before its phases are: its outcome is decided, or a decision
+    /// of a later round arrived.
+    fn settled(&self, ceremony: &Ceremony) -> bool {
+        ceremony.decided().is_some() || self.jump.is_some()
     }
 
     /// Runs round `round` from `phase` (where a restart left it, or `deal`).
@@ -119,75 +121,86 @@ where
             seed,
         )?;
         self.handled.clear();
+        self.jump = None;
         self.apply(&ceremony, effects).await?;
 
-        if phase <= Phase::Deal {
+        if phase <= Phase::Deal && !self.settled(&ceremony) {
             self.enter(barrier, round, Phase::Deal).await?;
-            if let Some(stop) = self
-                .gate(&mut ceremony, barrier, Phase::Deal, Ceremony::deal)
-                .await?
-            {
-                return Ok(stop);
-            }
+            self.gate(&mut ceremony, barrier, Phase::Deal, deal_tick)
+                .await?;
             // The deal window: until every player acked our dealing, or half a phase timeout
             // passed (a player down or silent that long gets its share revealed in our log).
-            let sleep = self.context.sleep(self.phase_timeout / 2);
-            self.pump(&mut ceremony, sleep, Ceremony::all_acked, Ceremony::deal)
-                .await?;
-            self.enter(barrier, round, Phase::Log).await?;
-        }
-        if phase <= Phase::Log {
-            if let Some(stop) = self
-                .gate(&mut ceremony, barrier, Phase::Log, Ceremony::deal)
-                .await?
-            {
-                return Ok(stop);
+            if !self.settled(&ceremony) {
+                let sleep = self.context.sleep(self.phase_timeout / 2);
+                self.pump(&mut ceremony, sleep, |c, _| c.all_acked(), deal_tick)
+                    .await?;
             }
-            let effects = ceremony.finalize_log();
+            if !self.settled(&ceremony) {
+                self.enter(barrier, round, Phase::Log).await?;
+            }
+        }
+        if phase <= Phase::Log && !self.settled(&ceremony) {
+            self.gate(&mut ceremony, barrier, Phase::Log, deal_tick)
+                .await?;
+            if !self.settled(&ceremony) {
+                self.log_phase(&mut ceremony).await?;
+                // Everything held so far is durable before we take part in the agreement.
+                self.journal.sync(round).await?;
+                self.enter(barrier, round, Phase::Agree).await?;
+            }
+        }
+        if !self.settled(&ceremony) {
+            // Past this point the round ends only by the agreement's decision (or one of a
+            // later round): every view has its deadline, and the wait goes on as long as it
+            // takes a quorum to be there.
+            let effects = ceremony.start_agreement(self.context.current());
             self.apply(&ceremony, effects).await?;
-            let deadline = self.context.sleep(self.phase_timeout);
-            let waited = self
-                .pump(
-                    &mut ceremony,
-                    deadline,
-                    Ceremony::logs_complete,
-                    Ceremony::resend_log,
-                )
-                .await?;
-            if waited.is_some() {
-                let missing: Vec<String> = ceremony
-                    .missing_logs()
-                    .iter()
-                    .map(|k| k.to_string())
-                    .collect();
-                let error = Error::Deadline {
+            self.pump(
+                &mut ceremony,
+                futures::future::pending::<()>(),
+                |c, _| c.decided().is_some(),
+                agree_tick,
+            )
+            .await?;
+        }
+        if let Some(next) = self.jump.take() {
+            return Ok(Attempt::Abandoned {
+                next,
+                error: Error::Overtaken { round, next },
+            });
+        }
+        let decided = ceremony
+            .decided()
+            .cloned()
+            .expect("a settled attempt without a jump is decided");
+        self.decisions.insert(round, (epoch, decided.clone()));
+        if decided.choice == Choice::Abandon {
+            return Ok(Attempt::Abandoned {
+                next: round + 1,
+                error: Error::GivenUp {
                     round,
-                    phase: Phase::Log.name(),
-                    detail: format!("no log from dealers {}", missing.join(", ")),
-                };
-                // We never announced `finish`, so nobody can finalize this round: move on.
-                let later = self.later_round(barrier, round).await?;
-                return Ok(Attempt::Abandoned {
-                    next: later.unwrap_or(round + 1),
-                    error,
-                });
-            }
-            // Everything held so far is durable before anyone may finalize.
-            self.journal.sync(round).await?;
-            self.enter(barrier, round, Phase::Finish).await?;
+                    view: decided.certificate.view,
+                },
+            });
         }
-        // Phase finish (a node resumed at `done` always found its output in `run`).
-        if let Some(stop) = self
-            .gate(&mut ceremony, barrier, Phase::Finish, Ceremony::resend_log)
-            .await?
-        {
-            return Ok(stop);
+        if !ceremony.missing_decided().is_empty() {
+            // Logs the decision names that never reached us: at least one honest voter took
+            // each of them, so asking everybody finds it.
+            self.pump(
+                &mut ceremony,
+                futures::future::pending::<()>(),
+                |c, _| c.missing_decided().is_empty(),
+                agree_tick,
+            )
+            .await?;
         }
+        self.finished_logs.insert(round, ceremony.decided_logs());
         let Outcome { output, share } = match ceremony.finish(&mut self.context) {
             Ok(outcome) => outcome,
-            // Too few usable logs (e.g. a dealer had to reveal more shares than the fault bound
-            // allows while members were down or lying). Every member finalizes over the same
-            // log set, so every one of them fails alike: the round is given up, not the node.
+            // Too few usable logs among the decided ones (e.g. a dealer had to reveal more
+            // shares than the fault bound allows while members were down or lying). Every
+            // member finalizes over the same decided logs, so every one of them fails alike:
+            // the round is given up, not the node.
             Err(DkgError::Finalize(reason)) => {
                 return Ok(Attempt::Abandoned {
                     next: round + 1,
@@ -208,111 +221,81 @@ where
         Ok(Attempt::Finished(completed))
     }
 
-    /// The highest round a peer is in beyond `round`, if any (from the barrier's view).
-    async fn later_round(
-        &mut self,
-        barrier: &mut barrier::Mailbox,
-        round: u64,
-    ) -> Result<Option<u64>, Error> {
-        let status = barrier.status().await?;
-        Ok(status
-            .peers
-            .iter()
-            .filter_map(|peer| peer.step.and_then(position))
-            .map(|(r, _)| r)
-            .filter(|r| *r > round)
-            .max())
+    /// The log phase: sign, persist and broadcast our log, then take logs until every dealer's
+    /// is here, or the log window passed with enough of them, or the phase timeout passed (the
+    /// dealers still missing are reported; the agreement decides what the round does).
+    async fn log_phase(&mut self, ceremony: &mut Ceremony) -> Result<(), Error> {
+        let effects = ceremony.finalize_log();
+        self.apply(ceremony, effects).await?;
+        let start = self.context.current();
+        let window = start + self.phase_timeout / LOG_WINDOW_DIVISOR;
+        let required = ceremony.spec().required();
+        let deadline = self.context.sleep(self.phase_timeout);
+        let waited = self
+            .pump(
+                ceremony,
+                deadline,
+                move |c, now| c.logs_complete() || (now >= window && c.logs_held() >= required),
+                log_tick,
+            )
+            .await?;
+        if waited.is_some() {
+            self.cfg.tracer.record(Event::WaitingForPeers {
+                missing: ceremony.missing_logs(),
+            });
+        }
+        Ok(())
     }
 
-    /// Keeps the ceremony going until every member is at `phase`'s step, each wait bounded by
-    /// the phase timeout. `Some` when the attempt must be abandoned: a peer is in a later round
-    /// (it gave this one up before `finish`, so nobody can finalize it), or the deadline passed
-    /// before we announced `finish`. At `finish` our own deadline never abandons the round (a
-    /// peer may already be finalizing it): we report the members missing and wait on.
+    /// Keeps the ceremony going until a quorum of members is at `phase`'s step (or the attempt
+    /// is settled), reporting the members missing every phase timeout. A member that broke the
+    /// barrier's rules counts as absent (quorum mode): only a barrier that cannot make a quorum
+    /// any more fails the node.
     async fn gate(
         &mut self,
         ceremony: &mut Ceremony,
         barrier: &mut barrier::Mailbox,
         phase: Phase,
-        retransmit: fn(&Ceremony) -> Vec<Effect>,
-    ) -> Result<Option<Attempt>, Error> {
-        let round = ceremony.round();
-        let step = step_of(round, phase);
+        tick: Tick,
+    ) -> Result<(), Error> {
+        let step = step_of(ceremony.round(), phase);
+        // A quorum of the round's participants (observers at the step count too: the gate only
+        // paces the phases, the agreement is what decides).
+        let quorum = ceremony.spec().agreement().quorum();
         loop {
-            // Waited in slices, so a peer that moved on to a later round is followed within a
-            // slice rather than at the deadline.
-            let deadline = self.context.current() + self.phase_timeout;
-            let (result, later) = loop {
-                let now = self.context.current();
-                let slice = deadline
-                    .duration_since(now)
-                    .unwrap_or_default()
-                    .min(self.sync_period.saturating_mul(GATE_SLICE_PERIODS));
-                let wait = barrier.await_all_at_step(step, slice);
-                let result = self
-                    .pump(ceremony, wait, |_| false, retransmit)
-                    .await?
-                    .unwrap_or(Ok(()));
-                // After the wait, never before: a peer counted "at step" because it is in a
-                // later round shows up here (steps never decrease).
-                let later = self.later_round(barrier, round).await?;
-                let timed_out = matches!(result, Err(BarrierError::Timeout { .. }));
-                if !timed_out || later.is_some() || self.context.current() >= deadline {
-                    break (result, later);
+            let wait = barrier.await_quorum_at_step(step, quorum, self.phase_timeout);
+            let result = self
+                .pump(ceremony, wait, |c, _| c.decided().is_some(), tick)
+                .await?;
+            match result {
+                None | Some(Ok(())) => return Ok(()),
+                Some(Err(BarrierError::Timeout { missing, .. })) => {
+                    self.cfg.tracer.record(Event::WaitingForPeers { missing });
                 }
-            };
-            let missing = match result {
-                Ok(()) => None,
-                Err(BarrierError::Timeout { missing, .. }) => Some(missing),
-                Err(error) => return Err(error.into()),
-            };
-            if let Some(next) = later {
-                return Ok(Some(Attempt::Abandoned {
-                    next,
-                    error: Error::Overtaken {
-                        round,
-                        phase: phase.name(),
-                        next,
-                    },
-                }));
+                Some(Err(error)) => return Err(error.into()),
             }
-            let Some(missing) = missing else {
-                return Ok(None);
-            };
-            if phase < Phase::Finish {
-                let names: Vec<String> = missing.iter().map(|k| k.to_string()).collect();
-                return Ok(Some(Attempt::Abandoned {
-                    next: round + 1,
-                    error: Error::Deadline {
-                        round,
-                        phase: phase.name(),
-                        detail: format!("members not there: {}", names.join(", ")),
-                    },
-                }));
-            }
-            self.cfg.tracer.record(Event::WaitingForPeers { missing });
         }
     }
 
-    /// Handles DKG traffic and retransmits every sync period until `stop` holds (`None`) or
-    /// `wait` resolves (`Some`).
+    /// Handles DKG traffic and does `tick`'s work every sync period until `stop` holds or a
+    /// decision of a later round arrived (`None`), or `wait` resolves (`Some`).
     async fn pump<O>(
         &mut self,
         ceremony: &mut Ceremony,
         wait: impl Future<Output = O>,
-        stop: impl Fn(&Ceremony) -> bool,
-        retransmit: fn(&Ceremony) -> Vec<Effect>,
+        stop: impl Fn(&Ceremony, SystemTime) -> bool,
+        tick: Tick,
     ) -> Result<Option<O>, Error> {
         let mut wait = pin!(wait);
         let mut next = self.context.current();
         loop {
-            if stop(ceremony) {
+            if self.jump.is_some() || stop(ceremony, self.context.current()) {
                 return Ok(None);
             }
             select! {
                 out = &mut wait => return Ok(Some(out)),
                 _ = self.context.sleep_until(next) => {
-                    let effects = retransmit(ceremony);
+                    let effects = tick(ceremony, self.context.current());
                     self.apply(ceremony, effects).await?;
                     next = self.context.current() + self.sync_period;
                 },

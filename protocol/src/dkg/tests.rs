@@ -16,7 +16,13 @@ use commonware_parallel::Sequential;
 use commonware_utils::ordered::Set;
 use rand::SeedableRng as _;
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, VecDeque};
+use std::{
+    collections::{BTreeMap, VecDeque},
+    time::{Duration, SystemTime},
+};
+
+/// The simulated time of every message.
+const NOW: SystemTime = SystemTime::UNIX_EPOCH;
 
 struct Node {
     key: ed25519::PrivateKey,
@@ -119,7 +125,11 @@ impl Sim {
                         "player {i} sent two different acks to one dealer"
                     );
                 }
-                Effect::Equivocation { .. } => {}
+                Effect::Equivocation { .. }
+                | Effect::View { .. }
+                | Effect::Voted { .. }
+                | Effect::Refused { .. }
+                | Effect::Decided { .. } => {}
             }
         }
     }
@@ -141,7 +151,7 @@ impl Sim {
             let Some(ceremony) = self.nodes[i].ceremony.as_mut() else {
                 continue;
             };
-            if let Ok(effects) = ceremony.on_message(&from, message) {
+            if let Ok(effects) = ceremony.on_message(&from, message, NOW) {
                 self.apply(i, effects);
             }
         }
@@ -209,7 +219,38 @@ impl Sim {
         self.settle(|_, _| {});
     }
 
+    /// The agreement on the log set: every node takes part, ticks (a second each, so views
+    /// time out when they must) until every one decided and holds the decided logs.
+    fn agree(&mut self) {
+        let mut now = NOW;
+        for i in 0..self.nodes.len() {
+            let effects = self.nodes[i]
+                .ceremony
+                .as_mut()
+                .unwrap()
+                .start_agreement(now);
+            self.apply(i, effects);
+        }
+        for _ in 0..1000 {
+            self.deliver(&mut |_, _| {});
+            let done = self.nodes.iter().all(|n| {
+                let c = n.ceremony.as_ref().unwrap();
+                c.decided().is_some() && c.missing_decided().is_empty()
+            });
+            if done {
+                return;
+            }
+            now += Duration::from_millis(100);
+            for i in 0..self.nodes.len() {
+                let effects = self.nodes[i].ceremony.as_mut().unwrap().agree_tick(now);
+                self.apply(i, effects);
+            }
+        }
+        panic!("the agreement did not finish");
+    }
+
     fn finish(&mut self) -> Vec<Outcome> {
+        self.agree();
         let mut outcomes = Vec::new();
         for i in 0..self.nodes.len() {
             let ceremony = self.nodes[i].ceremony.take().unwrap();
@@ -228,11 +269,16 @@ impl Sim {
 }
 
 fn spec(round: u64, dealers: Set<PublicKey>, players: Set<PublicKey>) -> RoundSpec {
+    let voters = Set::from_iter_dedup(dealers.iter().chain(players.iter()).cloned());
     RoundSpec {
+        epoch: 0,
         round,
         previous: None,
         dealers,
         players,
+        voters: voters.iter().cloned().collect(),
+        view_timeout: Duration::from_secs(1),
+        sync_period: Duration::from_millis(100),
     }
 }
 
@@ -347,10 +393,9 @@ fn reshare_to_a_changed_committee_keeps_the_group_key() {
     // Epoch 1: member 0 leaves, member 4 joins. Dealers are the old players.
     let new_players = &keys[1..5];
     let reshare = RoundSpec {
-        round: 1,
+        epoch: 1,
         previous: Some(previous),
-        dealers: set(first),
-        players: set(new_players),
+        ..spec(1, set(first), set(new_players))
     };
     let mut sim = Sim::new(&keys, shares);
     sim.run_round(&reshare);
@@ -390,14 +435,14 @@ fn hostile_inputs_are_refused_with_a_reason() {
         public: public.clone(),
         private: private.clone(),
     };
-    let rejection = ceremony.on_message(&from, stale).unwrap_err();
+    let rejection = ceremony.on_message(&from, stale, NOW).unwrap_err();
     assert!(!rejection.misbehaviour);
 
     // A dealing from a non-member.
     let stranger = ed25519::PrivateKey::from_seed(999).public_key();
     assert!(
         ceremony
-            .on_message(&stranger, message.clone())
+            .on_message(&stranger, message.clone(), NOW)
             .unwrap_err()
             .misbehaviour
     );
@@ -413,10 +458,10 @@ fn hostile_inputs_are_refused_with_a_reason() {
         })
         .unwrap();
     let ceremony = sim.nodes[target].ceremony.as_mut().unwrap();
-    let rejection = ceremony.on_message(&from, misdirected).unwrap_err();
+    let rejection = ceremony.on_message(&from, misdirected, NOW).unwrap_err();
     assert!(rejection.misbehaviour, "{rejection}");
     // The genuine dealing is still accepted, and answered with an ack for `from`.
-    let effects = ceremony.on_message(&from, message).unwrap();
+    let effects = ceremony.on_message(&from, message, NOW).unwrap();
     let ack = effects
         .into_iter()
         .find_map(|e| match e {
@@ -442,7 +487,7 @@ fn hostile_inputs_are_refused_with_a_reason() {
         .ceremony
         .as_mut()
         .unwrap()
-        .on_message(&to, ack.clone())
+        .on_message(&to, ack.clone(), NOW)
         .unwrap_err();
     assert!(rejection.misbehaviour, "{rejection}");
     // The dealer it was meant for accepts it.
@@ -452,7 +497,7 @@ fn hostile_inputs_are_refused_with_a_reason() {
             .ceremony
             .as_mut()
             .unwrap()
-            .on_message(&to, ack)
+            .on_message(&to, ack, NOW)
             .is_ok()
     );
 }
@@ -477,7 +522,9 @@ fn a_dealer_signing_two_logs_is_excluded() {
     let victim = sim.index(&keys[1].public_key());
     sim.settle(|_, _| {});
     let ceremony = sim.nodes[victim].ceremony.as_mut().unwrap();
-    let effects = ceremony.on_message(&keys[0].public_key(), message).unwrap();
+    let effects = ceremony
+        .on_message(&keys[0].public_key(), message, NOW)
+        .unwrap();
     let dealer = keys[0].public_key();
     assert!(effects.contains(&Effect::Equivocation { dealer }));
     assert!(ceremony.equivocators().contains(&keys[0].public_key()));

@@ -4,6 +4,8 @@
 //!   dealer -> player   Dealing { round, public, private }   commitment + the player's share
 //!   player -> dealer   Ack { round, ack }                   signed acknowledgement of that dealing
 //!   dealer -> all      Log { round, log }                   the dealer's signed log; echoed by all
+//!   member -> member   Agree { epoch, round, message }      agreement on the round's log set
+//!                                                           (see `dkg::agree`)
 //! ```
 //!
 //! `round` names the ceremony attempt (epoch and attempt number, see `dkg::round_of`); a message
@@ -12,6 +14,8 @@
 //! private. Every vector's bound comes from the cluster's member count, so decoding never
 //! allocates more than a message of the largest allowed cluster needs.
 
+use super::agree::{AgreeMessage, Bounds};
+pub use super::agree::{TAG_ASK, TAG_DECIDED, TAG_NEED};
 use crate::cluster::PublicKey;
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt as _, Write};
@@ -43,6 +47,11 @@ pub enum Message {
         round: u64,
         log: SignedDealerLog<Variant, PublicKey>,
     },
+    Agree {
+        round: u64,
+        epoch: u64,
+        message: AgreeMessage,
+    },
 }
 
 /// First byte of an encoded [`Message::Dealing`].
@@ -51,6 +60,17 @@ pub const TAG_DEALING: u8 = 0;
 pub const TAG_ACK: u8 = 1;
 /// First byte of an encoded [`Message::Log`].
 pub const TAG_LOG: u8 = 2;
+/// First byte of an encoded [`Message::Agree`].
+pub const TAG_AGREE: u8 = 3;
+
+/// The agreement's decoding bounds in a cluster of `members` members (voters are the members;
+/// dealers are some of them).
+pub fn bounds(members: NonZeroU32) -> Bounds {
+    Bounds {
+        voters: members.get(),
+        dealers: members.get(),
+    }
+}
 
 impl Message {
     /// The ceremony attempt the message belongs to.
@@ -58,7 +78,8 @@ impl Message {
         match self {
             Message::Dealing { round, .. }
             | Message::Ack { round, .. }
-            | Message::Log { round, .. } => *round,
+            | Message::Log { round, .. }
+            | Message::Agree { round, .. } => *round,
         }
     }
 
@@ -68,7 +89,8 @@ impl Message {
         let dealing = DealerPubMsg::<Variant>::max_encode_size(members) + DealerPrivMsg::SIZE;
         let ack = PlayerAck::<PublicKey>::SIZE;
         let log = SignedDealerLog::<Variant, PublicKey>::max_encode_size(members);
-        1 + 8 + dealing.max(ack).max(log)
+        let agree = 8 + bounds(members).max_message();
+        1 + 8 + dealing.max(ack).max(log).max(agree)
     }
 }
 
@@ -95,6 +117,16 @@ impl Write for Message {
                 round.write(buf);
                 log.write(buf);
             }
+            Message::Agree {
+                round,
+                epoch,
+                message,
+            } => {
+                TAG_AGREE.write(buf);
+                round.write(buf);
+                epoch.write(buf);
+                message.write(buf);
+            }
         }
     }
 }
@@ -108,6 +140,7 @@ impl EncodeSize for Message {
                 } => public.encode_size() + private.encode_size(),
                 Message::Ack { ack, .. } => ack.encode_size(),
                 Message::Log { log, .. } => log.encode_size(),
+                Message::Agree { message, .. } => 8 + message.encode_size(),
             }
     }
 }
@@ -132,6 +165,11 @@ impl Read for Message {
             TAG_LOG => Message::Log {
                 round,
                 log: SignedDealerLog::read_cfg(buf, members)?,
+            },
+            TAG_AGREE => Message::Agree {
+                round,
+                epoch: u64::read(buf)?,
+                message: AgreeMessage::read_cfg(buf, &bounds(*members))?,
             },
             other => return Err(CodecError::InvalidEnum(other)),
         })

@@ -275,6 +275,7 @@ impl<T: Tracer> Node<T> {
                 max_step: task.max_step(),
                 resume_step,
                 block: task.block(),
+                quorum_mode: task == Task::Dkg,
                 unresponsive_after: UNRESPONSIVE_AFTER,
                 mailbox_size: MAILBOX_SIZE,
                 tracer: self.cfg.tracer.clone(),
@@ -327,8 +328,11 @@ impl<T: Tracer> Node<T> {
                 .await?;
                 // Connecting is the deal gate of each attempt (bounded by the phase timeout; an
                 // attempt whose members are not all there is retried).
-                let completed;
-                (completed, meta) = dkg.run(mailbox).await?;
+                let (completed, server);
+                (completed, meta, server) = dkg.run(mailbox).await?;
+                // Members still finishing the last round get its decision and logs from us
+                // for as long as the node runs.
+                context.child("dkg_serve").spawn(move |_| server.serve());
                 meta.record_done().await?;
                 let handshake = walk::shutdown_handshake(mailbox, &timing, tracer).await;
                 Ok((handshake, Some(completed)))

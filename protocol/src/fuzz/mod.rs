@@ -42,6 +42,7 @@ pub fn barrier_frames(data: &[u8]) {
             max_step: 16,
             resume_step: 0,
             block: 4,
+            quorum_mode: false,
         },
         now,
         &mut rng,
@@ -78,10 +79,14 @@ fn dkg_round() -> (Vec<ed25519::PrivateKey>, crate::dkg::RoundSpec) {
     let members =
         commonware_utils::ordered::Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
     let spec = crate::dkg::RoundSpec {
+        epoch: 0,
         round: 0,
         previous: None,
         dealers: members.clone(),
+        voters: members.iter().cloned().collect(),
         players: members,
+        view_timeout: std::time::Duration::from_secs(1),
+        sync_period: std::time::Duration::from_millis(100),
     };
     (keys, spec)
 }
@@ -94,7 +99,7 @@ fn feed(ceremony: &mut crate::dkg::Ceremony, from: &crate::PublicKey, frame: byt
     let Ok(message) = wire::decode(frame, participants) else {
         return false;
     };
-    let Ok(effects) = ceremony.on_message(from, message) else {
+    let Ok(effects) = ceremony.on_message(from, message, std::time::SystemTime::UNIX_EPOCH) else {
         return false;
     };
     for effect in effects {
@@ -152,7 +157,9 @@ fn real_dkg_frames() -> &'static [(usize, bytes::Bytes)] {
                     frames.push((from, commonware_codec::Encode::encode(&message)));
                 }
                 let sender = keys[from].public_key();
-                if let Ok(effects) = ceremonies[to].on_message(&sender, message) {
+                if let Ok(effects) =
+                    ceremonies[to].on_message(&sender, message, std::time::SystemTime::UNIX_EPOCH)
+                {
                     send(to, effects, &mut queue);
                 }
             }

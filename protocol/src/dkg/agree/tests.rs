@@ -1,9 +1,10 @@
 //! The agreement on a simulated network of voters: honest runs, absent and silent leaders,
 //! locks, an equivocating leader, restarts, random schedules, and the codec's bounds.
 
+use super::wire::TAG_NEED;
 use super::*;
 use crate::cluster::MAX_MEMBERS;
-use commonware_codec::Decode as _;
+use commonware_codec::{Decode as _, Encode as _, EncodeSize as _, Write as _, varint::UInt};
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
@@ -77,6 +78,7 @@ fn setup_for(keys: &[ed25519::PrivateKey], round: u64) -> Setup {
     let mut voters: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     voters.sort();
     Setup {
+        epoch: 0,
         round,
         voters,
         dealers: keys.len() as u32,
@@ -456,7 +458,7 @@ fn equivocate(net: &mut Net, liar: usize) {
             }
             for stage in [Stage::Prevote, Stage::Precommit] {
                 let digest = choice.digest();
-                let payload = vote_payload(setup.round, v, stage, &digest);
+                let payload = vote_payload(setup.epoch, setup.round, v, stage, &digest);
                 let vote = Vote {
                     view: v,
                     stage,

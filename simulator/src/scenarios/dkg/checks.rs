@@ -11,12 +11,12 @@ use crate::{
     plan::CorePlan,
 };
 use cohort_protocol::PublicKey;
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
-/// How late an attempt's failure may be reported after its phase timeout ran out.
-const FAILURE_MARGIN: Duration = Duration::from_secs(2);
+/// How late a missing member may be reported after a phase timeout ran out.
+const REPORT_MARGIN: Duration = Duration::from_secs(2);
 
-/// `absent-attempt-fails` and `absent-later-attempt-succeeds` (see the module docs).
+/// `absent-reported` and `absent-waited-for` (see the module docs).
 pub fn check_absence(
     plan: &CorePlan,
     members: &[PublicKey],
@@ -25,81 +25,74 @@ pub fn check_absence(
     completed: &[(usize, cohort_protocol::dkg::Completed)],
     checks: &mut Checks,
 ) {
-    let first_back = plan.late_starts.iter().map(|l| l.at_ms).min().unwrap_or(0);
-    let late: Vec<String> = plan
-        .late_starts
-        .iter()
-        .map(|l| members[l.node].to_string())
-        .collect();
-    let bound_us = (ABSENT_PHASE_TIMEOUT + FAILURE_MARGIN).as_micros() as u64;
+    if plan.late_starts.is_empty() {
+        // The other world of `dkg-absent`: members that never start (the others finish
+        // without them, which `dkg-completes` checks).
+        return;
+    }
+    let first_back_us = plan.late_starts.iter().map(|l| l.at_ms).min().unwrap_or(0) * 1000;
+    let late: Vec<&PublicKey> = plan.late_starts.iter().map(|l| &members[l.node]).collect();
+    let bound_us = (ABSENT_PHASE_TIMEOUT + REPORT_MARGIN).as_micros() as u64;
     for node in 0..plan.nodes {
         if plan.late_starts.iter().any(|l| l.node == node) {
             continue;
         }
-        let failures = observations
-            .attempt_failures
+        let reported = observations
+            .waiting
             .get(&(node as u32))
             .map(Vec::as_slice)
-            .unwrap_or_default();
-        match failures.first() {
+            .unwrap_or_default()
+            .iter()
+            .find(|(_, missing)| missing.iter().any(|m| late.contains(&m)));
+        match reported {
             None => checks.fail(
-                Invariant::AbsentAttemptFails,
-                format!("live node {node} never reported a failed attempt"),
+                Invariant::AbsentReported,
+                format!("live node {node} never reported a late member missing"),
             ),
-            Some((t_us, round, error)) => {
+            Some((t_us, _)) => {
                 let after = t_us.saturating_sub(start_us);
-                if after > bound_us || after > first_back * 1000 {
+                if after > bound_us {
                     checks.fail(
-                        Invariant::AbsentAttemptFails,
+                        Invariant::AbsentReported,
                         format!(
-                            "live node {node}'s first attempt failed {after} us into the run (bound {bound_us} us, first late start {first_back} ms)"
+                            "live node {node} first reported a late member {after} us into the run (bound {bound_us} us)"
                         ),
-                    );
-                }
-                if *round != 0 {
-                    checks.fail(
-                        Invariant::AbsentAttemptFails,
-                        format!("live node {node}'s first failure is of round {round}: {error}"),
                     );
                 }
             }
         }
     }
-    // Someone's own deadline ended round 0, naming a late member (the others may have followed
-    // it rather than wait for their own).
-    let named = observations.attempt_failures.values().any(|failures| {
-        failures.first().is_some_and(|(_, round, error)| {
-            *round == 0
-                && error.contains("missed its deadline")
-                && late.iter().any(|k| error.contains(k.as_str()))
-        })
-    });
-    if !named {
-        checks.fail(
-            Invariant::AbsentAttemptFails,
-            "no member's round 0 failed with a deadline error naming a late member",
-        );
-    }
-    for (index, c) in completed {
-        if c.round == 0 {
-            checks.fail(
-                Invariant::AbsentLaterAttemptSucceeds,
-                format!("node {index} finished round 0, which could not have had a quorum"),
-            );
+    for (node, events) in &observations.completions {
+        for (t_us, round) in events {
+            if t_us.saturating_sub(start_us) < first_back_us {
+                checks.fail(
+                    Invariant::AbsentWaitedFor,
+                    format!(
+                        "node {node} finished round {round} {} us into the run, before the first late member started ({first_back_us} us)",
+                        t_us.saturating_sub(start_us)
+                    ),
+                );
+            }
         }
     }
+    let _ = completed;
 }
 
 /// `key-unchanged-by-reshare` and `shares-follow-committee` (see the module docs).
 pub fn check_reshare(
     cluster: &cohort_protocol::Cluster,
+    byzantine: Option<usize>,
     members: &[PublicKey],
     observations: &DkgObserver,
     completed: &[(usize, cohort_protocol::dkg::Completed)],
     checks: &mut Checks,
 ) {
     // Every epoch every node finished reported the key of the first epoch-0 finisher.
-    let Some(((first_node, _), key)) = observations.epoch_keys.iter().find(|((_, e), _)| *e == 0)
+    let honest = |node: u32| Some(node as usize) != byzantine;
+    let Some(((first_node, _), key)) = observations
+        .epoch_keys
+        .iter()
+        .find(|((n, e), _)| *e == 0 && honest(*n))
     else {
         checks.fail(
             Invariant::KeyUnchangedByReshare,
@@ -108,7 +101,7 @@ pub fn check_reshare(
         return;
     };
     for ((node, epoch), other) in &observations.epoch_keys {
-        if other != key {
+        if honest(*node) && other != key {
             checks.fail(
                 Invariant::KeyUnchangedByReshare,
                 format!(
@@ -117,7 +110,7 @@ pub fn check_reshare(
             );
         }
     }
-    for node in 0..members.len() as u32 {
+    for node in (0..members.len() as u32).filter(|n| honest(*n)) {
         for epoch in 0..=cluster.last_epoch() {
             if !observations.epoch_keys.contains_key(&(node, epoch)) {
                 checks.fail(
@@ -145,28 +138,61 @@ pub fn check_reshare(
 /// `misbehaviour-detected` and `honest-never-muted` (see the module docs).
 pub fn check_byzantine(
     byzantine: &Byzantine,
+    plan: &CorePlan,
+    cluster: &cohort_protocol::Cluster,
     members: &[PublicKey],
     observations: &DkgObserver,
     checks: &mut Checks,
 ) {
     let liar = &members[byzantine.node];
+    // Rounds go on with a quorum, so a victim that was down (or the liar, down) may never have
+    // been sent the lie; and a lie about dealings reaches players only, one about acks dealers.
+    let crashed = |node: usize| {
+        plan.crashes.iter().any(|c| c.node == node)
+            || plan.point_crashes.iter().any(|c| c.node == node)
+    };
+    let last = cluster.last_epoch();
+    let dealers: Vec<PublicKey> = (0..=last.saturating_sub(1))
+        .flat_map(|e| cluster.committee(e).unwrap_or_default().iter().cloned())
+        .collect();
+    let players: Vec<PublicKey> = (0..=last)
+        .flat_map(|e| cluster.committee(e).unwrap_or_default().iter().cloned())
+        .collect();
+    let reachable = |victim: usize| {
+        let key = &members[victim];
+        !crashed(victim)
+            && !crashed(byzantine.node)
+            && match byzantine.misbehaviour {
+                Misbehaviour::BadShares | Misbehaviour::TwoDealings => players.contains(key),
+                Misbehaviour::WrongAck => dealers.contains(key),
+                _ => true,
+            }
+    };
     // What each victim must have refused from the liar (two dealings are each valid alone: the
     // victims cannot tell, the liar's log settles it).
     let expected = match byzantine.misbehaviour {
         Misbehaviour::BadShares => Some("invalid dealing"),
         Misbehaviour::WrongAck => Some("invalid ack"),
         Misbehaviour::Garbage => Some("undecodable"),
+        Misbehaviour::BadHello => Some("cluster"),
         Misbehaviour::TwoDealings
         | Misbehaviour::TwoLogs
         | Misbehaviour::LateLog
         | Misbehaviour::PartialLog => None,
     };
     if let Some(expected) = expected {
-        for victim in &byzantine.victims {
+        for victim in byzantine.victims.iter().filter(|v| reachable(**v)) {
             let refused = observations
                 .refused
                 .get(&(*victim as u32, liar.clone()))
-                .is_some_and(|reasons| reasons.iter().any(|r| r.contains(expected)));
+                .is_some_and(|reasons| reasons.iter().any(|r| r.contains(expected)))
+                // A refused hello: whichever side's hello went first, the victim's barrier
+                // holds the liar faulty.
+                || (byzantine.misbehaviour == Misbehaviour::BadHello
+                    && observations
+                        .faulty
+                        .get(&(*victim as u32))
+                        .is_some_and(|peers| peers.contains(liar)));
             if !refused {
                 checks.fail(
                     Invariant::MisbehaviourDetected,
@@ -191,56 +217,139 @@ pub fn check_byzantine(
     }
 }
 
-/// `same-log-set` and `equivocating-dealer-excluded` over the honest members that finished
-/// (see the module docs).
+/// `same-log-set` and `equivocating-dealer-excluded` over the honest members (see the module
+/// docs): every honest member decided the same in every round, and finalized a round over the
+/// same dealers; no honest member voted for a fresh set with a dealer it had proved to sign two
+/// logs, and a dealer every honest member had proved so before the round's first honest vote is
+/// in no decided set.
 pub fn check_log_sets(
+    cluster: &cohort_protocol::Cluster,
     byzantine: Option<usize>,
     observations: &DkgObserver,
     completed: &[(usize, cohort_protocol::dkg::Completed)],
     checks: &mut Checks,
 ) {
-    let Some((first, reference)) = completed.first() else {
-        return;
-    };
-    let names = |c: &cohort_protocol::dkg::Completed| -> Vec<String> {
-        c.output.dealers().iter().map(|k| k.to_string()).collect()
-    };
-    for (index, c) in completed {
-        if (c.epoch, c.round) == (reference.epoch, reference.round)
-            && c.output.dealers() != reference.output.dealers()
-        {
-            checks.fail(
+    let honest = |node: u32| Some(node as usize) != byzantine;
+    // Every round's decision, the same at every honest member.
+    let mut decided: BTreeMap<u64, (u32, &String)> = BTreeMap::new();
+    for ((node, round), choice) in &observations.decided {
+        if !honest(*node) {
+            continue;
+        }
+        match decided.get(round) {
+            Some((first, other)) if *other != choice => checks.fail(
                 Invariant::SameLogSet,
                 format!(
-                    "node {index} finalized round {} over dealers {:?}, node {first} over {:?}",
-                    c.round,
-                    names(c),
-                    names(reference)
+                    "in round {round} node {node} decided {choice:?}, node {first} decided {other:?}"
                 ),
-            );
+            ),
+            Some(_) => {}
+            None => {
+                decided.insert(*round, (*node, choice));
+            }
+        }
+    }
+    if let Some((first, reference)) = completed.first() {
+        let names = |c: &cohort_protocol::dkg::Completed| -> Vec<String> {
+            c.output.dealers().iter().map(|k| k.to_string()).collect()
+        };
+        for (index, c) in completed {
+            if (c.epoch, c.round) == (reference.epoch, reference.round)
+                && c.output.dealers() != reference.output.dealers()
+            {
+                checks.fail(
+                    Invariant::SameLogSet,
+                    format!(
+                        "node {index} finalized round {} over dealers {:?}, node {first} over {:?}",
+                        c.round,
+                        names(c),
+                        names(reference)
+                    ),
+                );
+            }
         }
     }
     if !checks.covers(Invariant::EquivocatingDealerExcluded) {
         return;
     }
-    for ((node, round), dealers) in &observations.equivocations {
-        if Some(*node as usize) == byzantine {
+    // The dealers of a round, by index: those of the epoch it belongs to (rounds up to an
+    // epoch's final round are that epoch's).
+    let finals: BTreeMap<u64, u64> = completed.iter().map(|(_, c)| (c.epoch, c.round)).collect();
+    let dealers_of = |round: u64| -> Vec<PublicKey> {
+        let epoch = finals
+            .iter()
+            .find(|(_, last)| round <= **last)
+            .map_or(cluster.last_epoch(), |(e, _)| *e);
+        let committee = cluster
+            .committee(epoch.saturating_sub(1))
+            .unwrap_or_default();
+        let mut dealers = committee.to_vec();
+        dealers.sort();
+        dealers.dedup();
+        dealers
+    };
+    let listed = |choice: &str| -> Vec<usize> {
+        choice
+            .strip_prefix("logs ")
+            .map(|list| list.split(',').filter_map(|d| d.parse().ok()).collect())
+            .unwrap_or_default()
+    };
+    // When each honest node proved each dealer of each round to equivocate.
+    let mut proved: BTreeMap<(u64, PublicKey), BTreeMap<u32, u64>> = BTreeMap::new();
+    for (node, t_us, round, dealer) in &observations.equivocation_times {
+        if honest(*node) {
+            proved
+                .entry((*round, dealer.clone()))
+                .or_default()
+                .entry(*node)
+                .or_insert(*t_us);
+        }
+    }
+    let mut first_vote: BTreeMap<u64, u64> = BTreeMap::new();
+    for vote in observations.votes.iter().filter(|v| honest(v.node)) {
+        first_vote.entry(vote.round).or_insert(vote.t_us);
+        if vote.justified {
             continue;
         }
-        for (index, c) in completed {
-            if c.round != *round {
+        let dealers = dealers_of(vote.round);
+        for index in listed(&vote.choice) {
+            let Some(dealer) = dealers.get(index) else {
                 continue;
+            };
+            let known = proved
+                .get(&(vote.round, dealer.clone()))
+                .and_then(|by| by.get(&vote.node))
+                .is_some_and(|t| *t < vote.t_us);
+            if known {
+                checks.fail(
+                    Invariant::EquivocatingDealerExcluded,
+                    format!(
+                        "node {} voted in round {} for a set with dealer {dealer}, which it had proved to sign two logs",
+                        vote.node, vote.round
+                    ),
+                );
             }
-            for dealer in dealers {
-                if c.output.dealers().position(dealer).is_some() {
-                    checks.fail(
-                        Invariant::EquivocatingDealerExcluded,
-                        format!(
-                            "node {index} finalized round {round} over dealer {dealer}, which node {node} proved to have signed two logs"
-                        ),
-                    );
-                }
-            }
+        }
+    }
+    let honest_count = (0..cluster.members().len() as u32)
+        .filter(|n| honest(*n))
+        .count();
+    for ((round, dealer), by) in &proved {
+        let Some(first) = first_vote.get(round) else {
+            continue;
+        };
+        let everyone_before = by.len() == honest_count && by.values().all(|t| t < first);
+        let Some((_, choice)) = decided.get(round) else {
+            continue;
+        };
+        let index = dealers_of(*round).iter().position(|d| d == dealer);
+        if everyone_before && index.is_some_and(|i| listed(choice).contains(&i)) {
+            checks.fail(
+                Invariant::EquivocatingDealerExcluded,
+                format!(
+                    "round {round} decided a set with dealer {dealer}, which every honest member had proved to sign two logs before voting"
+                ),
+            );
         }
     }
 }

@@ -7,7 +7,19 @@ use crate::{
     trace::{Observer, Refusals, keep_refusal},
 };
 use cohort_protocol::{Event, PublicKey};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+/// One vote a node cast in a round's agreement.
+#[derive(Clone, Debug)]
+pub struct Voted {
+    pub t_us: u64,
+    pub node: u32,
+    pub round: u64,
+    /// `abandon`, or `logs` and the dealers' indices.
+    pub choice: String,
+    /// Behind a certificate (a locked value re-proposed).
+    pub justified: bool,
+}
 
 /// The DKG's observations, per node.
 #[derive(Debug, Default)]
@@ -20,10 +32,20 @@ pub struct DkgObserver {
     pub group_keys: BTreeMap<u32, String>,
     /// Group key each node reported for each epoch it finished, by (node, epoch).
     pub epoch_keys: BTreeMap<(u32, u64), String>,
+    /// Peers each node's barrier recorded as faulty.
+    pub faulty: BTreeMap<u32, Vec<PublicKey>>,
+    /// When each node finished which round.
+    pub completions: BTreeMap<u32, Vec<(u64, u64)>>,
+    /// What each node's agreement decided, by (node, round).
+    pub decided: BTreeMap<(u32, u64), String>,
+    /// Every vote of every node, in trace order.
+    pub votes: Vec<Voted>,
+    /// Members each node reported missing: (time, members).
+    pub waiting: BTreeMap<u32, Vec<(u64, Vec<PublicKey>)>>,
     /// Failed DKG attempts of each node: (time, round, error).
     pub attempt_failures: BTreeMap<u32, Vec<(u64, u64, String)>>,
-    /// Dealers each node proved to have signed two logs, by (node, round).
-    pub equivocations: BTreeMap<(u32, u64), BTreeSet<PublicKey>>,
+    /// Dealers each node proved to have signed two logs: (node, time, round, dealer).
+    pub equivocation_times: Vec<(u32, u64, u64, PublicKey)>,
     /// Reasons of the inputs each node refused from each peer, on any channel.
     pub refused: Refusals,
     /// Online violations.
@@ -65,16 +87,45 @@ impl Observer for DkgObserver {
                 }
             }
             Event::DkgComplete {
-                epoch, group_key, ..
+                epoch,
+                round,
+                group_key,
+                ..
             } => {
+                self.completions
+                    .entry(node)
+                    .or_default()
+                    .push((t_us, *round));
                 self.group_keys.insert(node, group_key.clone());
                 self.epoch_keys.insert((node, *epoch), group_key.clone());
             }
-            Event::DkgEquivocation { round, dealer } => {
-                self.equivocations
-                    .entry((node, *round))
+            Event::PeerFaulty { peer, .. } => {
+                self.faulty.entry(node).or_default().push(peer.clone());
+            }
+            Event::DkgDecided { round, choice, .. } => {
+                self.decided.insert((node, *round), choice.clone());
+            }
+            Event::DkgVoted {
+                round,
+                choice,
+                justified,
+                ..
+            } => self.votes.push(Voted {
+                t_us,
+                node,
+                round: *round,
+                choice: choice.clone(),
+                justified: *justified,
+            }),
+            Event::WaitingForPeers { missing } => {
+                self.waiting
+                    .entry(node)
                     .or_default()
-                    .insert(dealer.clone());
+                    .push((t_us, missing.clone()));
+            }
+            Event::DkgEquivocation { round, dealer } => {
+                self.equivocation_times
+                    .push((node, t_us, *round, dealer.clone()));
             }
             Event::DkgAttemptFailed { round, error, .. } => {
                 self.attempt_failures

@@ -31,6 +31,8 @@ pub enum Kind {
     Byzantine,
     /// `dkg-log-liars`.
     LogLiars,
+    /// `reshare-byzantine`.
+    ReshareByzantine,
 }
 
 /// What a DKG plan adds to the common core.
@@ -43,6 +45,9 @@ pub struct DkgPlan {
     /// The byzantine member, if any.
     #[serde(default)]
     pub byzantine: Option<Byzantine>,
+    /// Members that never start (at most `f`: the others must finish without them).
+    #[serde(default)]
+    pub absent: Vec<usize>,
     /// A benchmark run: skip the observer's own heavy checks (threshold signing) after the run.
     #[serde(default)]
     pub bench: bool,
@@ -57,10 +62,12 @@ pub fn timing(kind: Kind) -> Timing {
         },
         // Outages (up to 3 s) about as long as a phase: some attempts fail and are retried
         // while members crash and restart, which is where abandoning a round must stay safe.
-        Kind::Crash | Kind::Reshare | Kind::Byzantine | Kind::LogLiars => Timing {
-            phase_timeout: CRASH_PHASE_TIMEOUT,
-            ..Timing::default()
-        },
+        Kind::Crash | Kind::Reshare | Kind::Byzantine | Kind::LogLiars | Kind::ReshareByzantine => {
+            Timing {
+                phase_timeout: CRASH_PHASE_TIMEOUT,
+                ..Timing::default()
+            }
+        }
         _ => Timing::default(),
     }
 }
@@ -70,25 +77,38 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
     let mut rng = plan_rng(seed);
     let drawn = match kind {
         // Epoch 0's committee of 4..=14, plus the two newcomers of epoch 1.
-        Kind::Reshare => rng.random_range(6..=16),
+        Kind::Reshare | Kind::ReshareByzantine => rng.random_range(6..=16),
         _ => rng.random_range(DRAWN_NODES),
     };
     let nodes = nodes.unwrap_or(drawn);
     let links = draw_links(&mut rng, nodes);
     let (crashes, point_crashes) = if matches!(
         kind,
-        Kind::Crash | Kind::Reshare | Kind::Byzantine | Kind::LogLiars
+        Kind::Crash | Kind::Reshare | Kind::Byzantine | Kind::LogLiars | Kind::ReshareByzantine
     ) {
         let crashes = draw_crashes(&mut rng, nodes);
         let crashed: Vec<usize> = crashes.iter().map(|c| c.node).collect();
         // Crash points per node and epoch: the seed, one per dealing accepted, the log.
-        let epochs = if kind == Kind::Reshare { 2 } else { 1 };
+        let epochs = if matches!(kind, Kind::Reshare | Kind::ReshareByzantine) {
+            2
+        } else {
+            1
+        };
         let points = draw_point_crashes(&mut rng, nodes, &crashed, epochs * (nodes as u64 + 2));
         (crashes, points)
     } else {
         (Vec::new(), Vec::new())
     };
-    let late_starts = if kind == Kind::Absent {
+    // `dkg-absent` draws one of two worlds: f + 1 members late (one short of a quorum: the
+    // others wait for them), or f members that never start (the others finish without them).
+    let dead = kind == Kind::Absent && nodes >= 4 && rng.random_bool(0.5);
+    let absent = if dead {
+        let all: Vec<usize> = (0..nodes).collect();
+        draw_distinct(&mut rng, &all, (nodes - 1) / 3)
+    } else {
+        Vec::new()
+    };
+    let late_starts = if kind == Kind::Absent && !dead {
         // f + 1 late members: t - 1 live, one short of a quorum.
         let late = (nodes - 1) / 3 + 1;
         let all: Vec<usize> = (0..nodes).collect();
@@ -104,18 +124,32 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
     } else {
         Vec::new()
     };
-    let byzantine = matches!(kind, Kind::Byzantine | Kind::LogLiars).then(|| {
-        let node = rng.random_range(0..nodes);
-        let drawn: &[Misbehaviour] = if kind == Kind::LogLiars {
-            &Misbehaviour::LOG
+    let byzantine = matches!(
+        kind,
+        Kind::Byzantine | Kind::LogLiars | Kind::ReshareByzantine
+    )
+    .then(|| {
+        // In a reshare the liar deals in both epochs (one of epoch 0's committee).
+        let node = if kind == Kind::ReshareByzantine {
+            rng.random_range(0..nodes - 2)
         } else {
-            &Misbehaviour::WIRE
+            rng.random_range(0..nodes)
+        };
+        let drawn: &[Misbehaviour] = if kind == Kind::LogLiars {
+            &[
+                Misbehaviour::TwoLogs,
+                Misbehaviour::LateLog,
+                Misbehaviour::PartialLog,
+                Misbehaviour::BadHello,
+            ]
+        } else {
+            &Misbehaviour::ALL
         };
         let misbehaviour = drawn[rng.random_range(0..drawn.len())];
         let others: Vec<usize> = (0..nodes).filter(|i| *i != node).collect();
         let faults = ((nodes - 1) / 3).max(1);
         let victims = match misbehaviour {
-            Misbehaviour::Garbage => others,
+            Misbehaviour::Garbage | Misbehaviour::BadHello => others,
             misbehaviour => {
                 let count = match misbehaviour {
                     // Two halves.
@@ -136,7 +170,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
             seed: rng.random(),
         }
     });
-    let committees = if kind == Kind::Reshare {
+    let committees = if matches!(kind, Kind::Reshare | Kind::ReshareByzantine) {
         // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node
         // k and adds node k + 1.
         let k = nodes - 2;
@@ -156,6 +190,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
     let dkg = DkgPlan {
         committees,
         byzantine,
+        absent,
         bench: false,
     };
     (core, dkg)

@@ -1,6 +1,7 @@
 //! Running a DKG scenario and checking its invariants (see the family's docs).
 
 use super::{
+    byzantine::Misbehaviour,
     checks::{check_absence, check_byzantine, check_log_sets, check_reshare},
     observer::DkgObserver,
     plan::{DkgPlan, Kind, timing},
@@ -54,13 +55,29 @@ pub async fn run(
     let start_us = micros(context.current());
     let oracle = network(&context, &members, &plan.links).await;
 
+    // A liar whose hellos must be refused gets another cluster definition (another hash).
+    let mut clusters = vec![cluster.clone(); plan.nodes];
+    if let Some(b) = &dkg.byzantine
+        && b.misbehaviour == Misbehaviour::BadHello
+    {
+        let mut odd = *cluster.timing();
+        odd.sync_period += Duration::from_millis(1);
+        clusters[b.node] = cohort_protocol::Cluster::new(
+            members.clone(),
+            cluster.threshold(),
+            PROTOCOL_VERSION,
+            odd,
+        )
+        .expect("the odd cluster is valid");
+    }
     let results = run_all(
         &context,
         plan,
         &keys,
-        vec![cluster.clone(); plan.nodes],
+        clusters,
         Task::Dkg,
         |index| match &dkg.byzantine {
+            _ if dkg.absent.contains(&index) => Role::External,
             Some(b) if b.node == index => Role::Tampered(b.tamper(
                 &keys[index],
                 &members,
@@ -93,8 +110,12 @@ pub async fn run(
     checks.extend(sink.online_violations());
 
     let byzantine = dkg.byzantine.as_ref().map(|b| b.node);
+    // Members that never start run no engine: the results are those of the others, in order.
+    let running: Vec<usize> = (0..plan.nodes)
+        .filter(|i| !dkg.absent.contains(i))
+        .collect();
     let mut completed = Vec::new();
-    for (index, result) in results.iter().enumerate() {
+    for (index, result) in running.iter().copied().zip(results.iter()) {
         if Some(index) == byzantine {
             // Whatever the liar ends with is its own business.
             continue;
@@ -143,16 +164,23 @@ pub async fn run(
             );
         }
     }
-    check_log_sets(byzantine, observations, &completed, &mut checks);
+    check_log_sets(&cluster, byzantine, observations, &completed, &mut checks);
     if checks.covers(Invariant::MisbehaviourDetected)
         && let Some(b) = &dkg.byzantine
     {
-        check_byzantine(b, &members, observations, &mut checks);
+        check_byzantine(b, plan, &cluster, &members, observations, &mut checks);
     }
     if checks.covers(Invariant::KeyUnchangedByReshare) {
-        check_reshare(&cluster, &members, observations, &completed, &mut checks);
+        check_reshare(
+            &cluster,
+            byzantine,
+            &members,
+            observations,
+            &completed,
+            &mut checks,
+        );
     }
-    if checks.covers(Invariant::AbsentAttemptFails) {
+    if checks.covers(Invariant::AbsentReported) {
         check_absence(
             plan,
             &members,
@@ -162,7 +190,8 @@ pub async fn run(
             &mut checks,
         );
     }
-    if completed.len() == plan.nodes && checks.is_empty() && !dkg.bench {
+    let honest = running.len() - usize::from(byzantine.is_some());
+    if completed.len() == honest && checks.is_empty() && !dkg.bench {
         let shares: Vec<_> = completed
             .iter()
             .filter_map(|(_, c)| c.share.clone())

@@ -37,3 +37,17 @@ pub fn rng_for(seed: u64, round: u64, salt: &[u8]) -> rand_chacha::ChaCha20Rng {
     bytes.copy_from_slice(digest.as_ref());
     rand_chacha::ChaCha20Rng::from_seed(bytes)
 }
+
+/// A tamper that changes nothing (a liar whose lie is elsewhere).
+pub struct Honest;
+
+impl cohort_protocol::dkg::Tamper for Honest {
+    fn outgoing(
+        &self,
+        _spec: &cohort_protocol::dkg::RoundSpec,
+        to: &[PublicKey],
+        message: &Message,
+    ) -> Vec<(PublicKey, bytes::Bytes)> {
+        honest(to, message)
+    }
+}

@@ -10,7 +10,10 @@
 //! - [`two_logs`]: a drawn half of the members get a second, validly signed log, the rest the
 //!   real one;
 //! - [`late_log`]: its log only at the very end of the log phase, to a drawn subset;
-//! - [`partial_log`]: its log to at most `f` drawn members only.
+//! - [`partial_log`]: its log to at most `f` drawn members only;
+//! - `BadHello` (no file: its cluster definition differs, so every hello of its barrier is
+//!   refused): a member that breaks the barrier's rules, which must count as absent rather than
+//!   stop every round.
 //!
 //! Everything a tamper draws comes from a ChaCha RNG seeded from the plan, so runs replay
 //! ([`frames`] holds that RNG and the frame rewriting they share).
@@ -40,6 +43,7 @@ pub enum Misbehaviour {
     TwoLogs,
     LateLog,
     PartialLog,
+    BadHello,
 }
 
 impl Misbehaviour {
@@ -56,6 +60,21 @@ impl Misbehaviour {
         Misbehaviour::TwoLogs,
         Misbehaviour::LateLog,
         Misbehaviour::PartialLog,
+    ];
+
+    /// A member whose hellos the barrier refuses (`dkg-log-liars`).
+    pub const BARRIER: [Misbehaviour; 1] = [Misbehaviour::BadHello];
+
+    /// Every misbehaviour (`reshare-byzantine`).
+    pub const ALL: [Misbehaviour; 8] = [
+        Misbehaviour::BadShares,
+        Misbehaviour::TwoDealings,
+        Misbehaviour::WrongAck,
+        Misbehaviour::Garbage,
+        Misbehaviour::TwoLogs,
+        Misbehaviour::LateLog,
+        Misbehaviour::PartialLog,
+        Misbehaviour::BadHello,
     ];
 }
 
@@ -102,6 +121,8 @@ impl Byzantine {
                 phase_timeout,
             )),
             Misbehaviour::PartialLog => Arc::new(partial_log::PartialLog::new(key, victims)),
+            // Its lie is its cluster definition (see `run`); its DKG messages are its own.
+            Misbehaviour::BadHello => Arc::new(frames::Honest),
         }
     }
 }

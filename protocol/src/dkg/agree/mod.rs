@@ -74,17 +74,20 @@
 //! voter, view and stage (the first); proposals of the current view only; new views one per
 //! voter. Every message's size is bounded by the voter and dealer counts (see [`Bounds`]).
 
-use crate::cluster::PublicKey;
-use bytes::BufMut;
-use commonware_codec::{
-    Buf, Encode as _, EncodeSize, Error as CodecError, FixedSize as _, Read, ReadExt as _, Write,
-    varint::UInt,
+mod wire;
+
+pub use wire::{
+    AgreeMessage, Bounds, Certificate, Certified, Choice, Digest, Stage, TAG_ASK, TAG_DECIDED,
+    TAG_NEED, Vote,
 };
+
+use crate::cluster::PublicKey;
 use commonware_cryptography::{Signer as _, Verifier as _, ed25519};
 use std::{
     collections::{BTreeMap, BTreeSet},
     time::{Duration, SystemTime},
 };
+use wire::vote_payload;
 
 /// Namespace of every agreement vote of Cohort.
 pub const NAMESPACE: &[u8] = b"_COHORT_DKG_AGREE";
@@ -97,402 +100,6 @@ pub const GRACE_PERIODS: u32 = 2;
 
 /// Views beyond the current one whose votes are kept.
 pub const VIEW_WINDOW: u64 = 16;
-
-/// The sha256 of a choice, a log, ...
-pub type Digest = [u8; 32];
-
-fn sha256(bytes: &[u8]) -> Digest {
-    use commonware_cryptography::{Hasher as _, Sha256};
-    let digest = Sha256::hash(&[bytes]);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
-}
-
-/// What a round's agreement decides.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Choice {
-    /// Finalize over exactly these logs: each dealer (its index among the round's dealers, in
-    /// increasing order) with the sha256 of its signed log.
-    Logs(Vec<(u32, Digest)>),
-    /// Give the round up: every member moves on to the next round.
-    Abandon,
-}
-
-impl Choice {
-    /// What votes sign.
-    pub fn digest(&self) -> Digest {
-        sha256(&self.encode())
-    }
-
-    /// Whether the choice is well formed for a round of `dealers` dealers needing `required`
-    /// logs: indices in range and strictly increasing, at least `required` of them.
-    pub fn well_formed(&self, dealers: u32, required: usize) -> bool {
-        match self {
-            Choice::Abandon => true,
-            Choice::Logs(logs) => {
-                logs.len() >= required
-                    && logs.iter().all(|(d, _)| *d < dealers)
-                    && logs.windows(2).all(|w| w[0].0 < w[1].0)
-            }
-        }
-    }
-}
-
-const TAG_LOGS: u8 = 0;
-const TAG_ABANDON: u8 = 1;
-
-impl Write for Choice {
-    fn write(&self, buf: &mut impl BufMut) {
-        match self {
-            Choice::Logs(logs) => {
-                TAG_LOGS.write(buf);
-                UInt(logs.len() as u64).write(buf);
-                for (dealer, digest) in logs {
-                    dealer.write(buf);
-                    buf.put_slice(digest);
-                }
-            }
-            Choice::Abandon => TAG_ABANDON.write(buf),
-        }
-    }
-}
-
-impl EncodeSize for Choice {
-    fn encode_size(&self) -> usize {
-        match self {
-            Choice::Logs(logs) => 1 + UInt(logs.len() as u64).encode_size() + logs.len() * 36,
-            Choice::Abandon => 1,
-        }
-    }
-}
-
-/// What bounds decoding: the voter and dealer counts of the round.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Bounds {
-    pub voters: u32,
-    pub dealers: u32,
-}
-
-impl Bounds {
-    /// The largest encoding of a choice.
-    fn max_choice(&self) -> usize {
-        1 + 5 + self.dealers as usize * 36
-    }
-
-    /// The largest encoding of a certificate (every voter signed).
-    fn max_certificate(&self) -> usize {
-        8 + 1 + 32 + 5 + self.voters as usize * (4 + ed25519::Signature::SIZE)
-    }
-
-    /// The largest encoding of any agreement message.
-    pub fn max_message(&self) -> usize {
-        let certified = self.max_choice() + self.max_certificate();
-        1 + 8 + 1 + certified.max(self.max_choice() + 1 + self.max_certificate())
-    }
-}
-
-fn read_digest(buf: &mut impl Buf) -> Result<Digest, CodecError> {
-    if buf.remaining() < 32 {
-        return Err(CodecError::EndOfBuffer);
-    }
-    let mut digest = [0u8; 32];
-    buf.copy_to_slice(&mut digest);
-    Ok(digest)
-}
-
-fn read_len(buf: &mut impl Buf, max: u32) -> Result<usize, CodecError> {
-    let len: u64 = UInt::read(buf)?.into();
-    if len > max as u64 {
-        return Err(CodecError::InvalidLength(len as usize));
-    }
-    Ok(len as usize)
-}
-
-impl Read for Choice {
-    type Cfg = Bounds;
-
-    fn read_cfg(buf: &mut impl Buf, bounds: &Bounds) -> Result<Self, CodecError> {
-        match u8::read(buf)? {
-            TAG_LOGS => {
-                let len = read_len(buf, bounds.dealers)?;
-                let mut logs = Vec::with_capacity(len);
-                for _ in 0..len {
-                    logs.push((u32::read(buf)?, read_digest(buf)?));
-                }
-                Ok(Choice::Logs(logs))
-            }
-            TAG_ABANDON => Ok(Choice::Abandon),
-            other => Err(CodecError::InvalidEnum(other)),
-        }
-    }
-}
-
-/// The two voting stages of a view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Stage {
-    Prevote = 0,
-    Precommit = 1,
-}
-
-impl Stage {
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Prevote => "prevote",
-            Stage::Precommit => "precommit",
-        }
-    }
-
-    fn read(buf: &mut impl Buf) -> Result<Self, CodecError> {
-        match u8::read(buf)? {
-            0 => Ok(Stage::Prevote),
-            1 => Ok(Stage::Precommit),
-            other => Err(CodecError::InvalidEnum(other)),
-        }
-    }
-}
-
-/// What a vote signs: the round, the view, the stage and the choice's digest.
-fn vote_payload(round: u64, view: u64, stage: Stage, digest: &Digest) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(8 + 8 + 1 + 32);
-    payload.extend_from_slice(&round.to_be_bytes());
-    payload.extend_from_slice(&view.to_be_bytes());
-    payload.push(stage as u8);
-    payload.extend_from_slice(digest);
-    payload
-}
-
-/// One signed vote (its signer is the sender: the transport authenticates it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Vote {
-    pub view: u64,
-    pub stage: Stage,
-    pub digest: Digest,
-    pub signature: ed25519::Signature,
-}
-
-impl Write for Vote {
-    fn write(&self, buf: &mut impl BufMut) {
-        self.view.write(buf);
-        (self.stage as u8).write(buf);
-        buf.put_slice(&self.digest);
-        self.signature.write(buf);
-    }
-}
-
-impl EncodeSize for Vote {
-    fn encode_size(&self) -> usize {
-        8 + 1 + 32 + ed25519::Signature::SIZE
-    }
-}
-
-impl Read for Vote {
-    type Cfg = ();
-
-    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        Ok(Self {
-            view: u64::read(buf)?,
-            stage: Stage::read(buf)?,
-            digest: read_digest(buf)?,
-            signature: ed25519::Signature::read(buf)?,
-        })
-    }
-}
-
-/// `q` or more votes of one stage for one digest in one view: (voter index, signature), by
-/// increasing voter index.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Certificate {
-    pub view: u64,
-    pub stage: Stage,
-    pub digest: Digest,
-    pub votes: Vec<(u32, ed25519::Signature)>,
-}
-
-impl Write for Certificate {
-    fn write(&self, buf: &mut impl BufMut) {
-        self.view.write(buf);
-        (self.stage as u8).write(buf);
-        buf.put_slice(&self.digest);
-        UInt(self.votes.len() as u64).write(buf);
-        for (voter, signature) in &self.votes {
-            voter.write(buf);
-            signature.write(buf);
-        }
-    }
-}
-
-impl EncodeSize for Certificate {
-    fn encode_size(&self) -> usize {
-        8 + 1
-            + 32
-            + UInt(self.votes.len() as u64).encode_size()
-            + self.votes.len() * (4 + ed25519::Signature::SIZE)
-    }
-}
-
-impl Read for Certificate {
-    type Cfg = Bounds;
-
-    fn read_cfg(buf: &mut impl Buf, bounds: &Bounds) -> Result<Self, CodecError> {
-        let view = u64::read(buf)?;
-        let stage = Stage::read(buf)?;
-        let digest = read_digest(buf)?;
-        let len = read_len(buf, bounds.voters)?;
-        let mut votes = Vec::with_capacity(len);
-        for _ in 0..len {
-            votes.push((u32::read(buf)?, ed25519::Signature::read(buf)?));
-        }
-        Ok(Self {
-            view,
-            stage,
-            digest,
-            votes,
-        })
-    }
-}
-
-/// A choice with the certificate of its digest.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Certified {
-    pub choice: Choice,
-    pub certificate: Certificate,
-}
-
-impl Write for Certified {
-    fn write(&self, buf: &mut impl BufMut) {
-        self.choice.write(buf);
-        self.certificate.write(buf);
-    }
-}
-
-impl EncodeSize for Certified {
-    fn encode_size(&self) -> usize {
-        self.choice.encode_size() + self.certificate.encode_size()
-    }
-}
-
-impl Read for Certified {
-    type Cfg = Bounds;
-
-    fn read_cfg(buf: &mut impl Buf, bounds: &Bounds) -> Result<Self, CodecError> {
-        Ok(Self {
-            choice: Choice::read_cfg(buf, bounds)?,
-            certificate: Certificate::read_cfg(buf, bounds)?,
-        })
-    }
-}
-
-/// An agreement message (the round is carried by the DKG frame around it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AgreeMessage {
-    /// To the leader of `view`: our highest prevote certificate.
-    NewView {
-        view: u64,
-        high: Option<Certified>,
-    },
-    /// From the leader of `view`: its value, and the certificate it re-proposes (if any).
-    Propose {
-        view: u64,
-        choice: Choice,
-        justify: Option<Certificate>,
-    },
-    Vote(Vote),
-    /// The decision, with its precommit certificate.
-    Decided(Certified),
-    /// Asks for the signed logs of these dealers (indices among the round's dealers).
-    Need {
-        dealers: Vec<u32>,
-    },
-}
-
-const TAG_NEW_VIEW: u8 = 0;
-const TAG_PROPOSE: u8 = 1;
-const TAG_VOTE: u8 = 2;
-const TAG_DECIDED: u8 = 3;
-const TAG_NEED: u8 = 4;
-
-impl Write for AgreeMessage {
-    fn write(&self, buf: &mut impl BufMut) {
-        match self {
-            AgreeMessage::NewView { view, high } => {
-                TAG_NEW_VIEW.write(buf);
-                view.write(buf);
-                high.write(buf);
-            }
-            AgreeMessage::Propose {
-                view,
-                choice,
-                justify,
-            } => {
-                TAG_PROPOSE.write(buf);
-                view.write(buf);
-                choice.write(buf);
-                justify.write(buf);
-            }
-            AgreeMessage::Vote(vote) => {
-                TAG_VOTE.write(buf);
-                vote.write(buf);
-            }
-            AgreeMessage::Decided(certified) => {
-                TAG_DECIDED.write(buf);
-                certified.write(buf);
-            }
-            AgreeMessage::Need { dealers } => {
-                TAG_NEED.write(buf);
-                UInt(dealers.len() as u64).write(buf);
-                for dealer in dealers {
-                    dealer.write(buf);
-                }
-            }
-        }
-    }
-}
-
-impl EncodeSize for AgreeMessage {
-    fn encode_size(&self) -> usize {
-        1 + match self {
-            AgreeMessage::NewView { high, .. } => 8 + high.encode_size(),
-            AgreeMessage::Propose {
-                choice, justify, ..
-            } => 8 + choice.encode_size() + justify.encode_size(),
-            AgreeMessage::Vote(vote) => vote.encode_size(),
-            AgreeMessage::Decided(certified) => certified.encode_size(),
-            AgreeMessage::Need { dealers } => {
-                UInt(dealers.len() as u64).encode_size() + dealers.len() * 4
-            }
-        }
-    }
-}
-
-impl Read for AgreeMessage {
-    type Cfg = Bounds;
-
-    fn read_cfg(buf: &mut impl Buf, bounds: &Bounds) -> Result<Self, CodecError> {
-        Ok(match u8::read(buf)? {
-            TAG_NEW_VIEW => AgreeMessage::NewView {
-                view: u64::read(buf)?,
-                high: Option::<Certified>::read_cfg(buf, bounds)?,
-            },
-            TAG_PROPOSE => AgreeMessage::Propose {
-                view: u64::read(buf)?,
-                choice: Choice::read_cfg(buf, bounds)?,
-                justify: Option::<Certificate>::read_cfg(buf, bounds)?,
-            },
-            TAG_VOTE => AgreeMessage::Vote(Vote::read(buf)?),
-            TAG_DECIDED => AgreeMessage::Decided(Certified::read_cfg(buf, bounds)?),
-            TAG_NEED => {
-                let len = read_len(buf, bounds.dealers)?;
-                let mut dealers = Vec::with_capacity(len);
-                for _ in 0..len {
-                    dealers.push(u32::read(buf)?);
-                }
-                AgreeMessage::Need { dealers }
-            }
-            other => return Err(CodecError::InvalidEnum(other)),
-        })
-    }
-}
 
 /// What the agreement persists (the ceremony's journal holds it, see `ceremony::Record`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -588,6 +195,7 @@ impl Refusal {
 /// The fixed parameters of one round's agreement.
 #[derive(Clone, Debug)]
 pub struct Setup {
+    pub epoch: u64,
     pub round: u64,
     /// Every voter, in canonical order (the cluster's members).
     pub voters: Vec<PublicKey>,
@@ -647,6 +255,7 @@ impl Setup {
             return Err("voters not in increasing order".into());
         }
         let payload = vote_payload(
+            self.epoch,
             self.round,
             certificate.view,
             certificate.stage,
@@ -664,11 +273,25 @@ impl Setup {
     }
 }
 
+impl Setup {
+    /// Checks a certified choice of `stage`: a well-formed choice, and a certificate of its
+    /// digest.
+    pub fn check_certified(&self, certified: &Certified, stage: Stage) -> Result<(), String> {
+        if !certified.choice.well_formed(self.dealers, self.required)
+            || certified.certificate.digest != certified.choice.digest()
+        {
+            return Err("a malformed or other choice".into());
+        }
+        self.verify(&certified.certificate, stage)
+    }
+}
+
 /// One round's agreement at one voter.
 pub struct Agreement {
     setup: Setup,
     me: ed25519::PrivateKey,
-    me_index: u32,
+    /// Our index among the voters (`None`: an observer, which only learns the decision).
+    me_index: Option<u32>,
     /// Whether this voter takes part yet (it entered the agreement phase).
     started: bool,
     view: u64,
@@ -696,11 +319,17 @@ pub struct Agreement {
     proposed: Option<(Choice, Option<Certificate>)>,
     /// The latest view each voter announced (to follow a later view).
     announced: BTreeMap<u32, u64>,
+    /// The latest new view of each voter, whatever its view (a leader that enters that view
+    /// later counts it: a repeated frame is not delivered twice).
+    latest_new_views: BTreeMap<u32, (u64, Option<Certified>)>,
+    /// Proposals of the next views (within [`VIEW_WINDOW`]), the leader's first of each.
+    future_proposals: BTreeMap<u64, (Choice, Option<Certificate>)>,
     decided: Option<Certified>,
 }
 
 impl Agreement {
-    /// A voter's agreement, from what it persisted (nothing on a fresh round).
+    /// A voter's (or an observer's) agreement, from what it persisted (nothing on a fresh
+    /// round).
     pub fn new(
         setup: Setup,
         me: ed25519::PrivateKey,
@@ -711,7 +340,7 @@ impl Agreement {
             .voters
             .iter()
             .position(|k| *k == me_pk)
-            .ok_or("this node is not a voter")? as u32;
+            .map(|i| i as u32);
         let mut agreement = Self {
             setup,
             me,
@@ -731,13 +360,18 @@ impl Agreement {
             quorum_at: None,
             proposed: None,
             announced: BTreeMap::new(),
+            latest_new_views: BTreeMap::new(),
+            future_proposals: BTreeMap::new(),
             decided: None,
         };
         for record in persisted {
             match record {
                 Persisted::Vote(vote) => {
                     agreement.view = agreement.view.max(vote.view);
-                    agreement.record_vote(agreement.me_index, vote.clone());
+                    let Some(me) = agreement.me_index else {
+                        return Err("votes persisted by a node that is not a voter".into());
+                    };
+                    agreement.record_vote(me, vote.clone());
                     agreement.own.insert((vote.view, vote.stage), vote);
                 }
                 Persisted::Lock(lock) => {
@@ -778,18 +412,38 @@ impl Agreement {
         self.started
     }
 
+    /// Whether this node votes (else it observes: it only learns the decision).
+    pub fn is_voter(&self) -> bool {
+        self.me_index.is_some()
+    }
+
+    /// The values whose logs this voter may need: the decision, the current proposal, its lock
+    /// and its highest certificate.
+    pub fn wanted(&self) -> Vec<&Choice> {
+        [
+            self.decided.as_ref().map(|c| &c.choice),
+            self.proposal.as_ref().map(|(c, _)| c),
+            self.lock.as_ref().map(|c| &c.choice),
+            self.high.as_ref().map(|c| &c.choice),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     fn leader_key(&self, view: u64) -> PublicKey {
         self.setup.voters[self.setup.leader(view) as usize].clone()
     }
 
     fn is_leader(&self) -> bool {
-        self.setup.leader(self.view) == self.me_index
+        Some(self.setup.leader(self.view)) == self.me_index
     }
 
-    /// Takes part from now on (this voter entered the agreement phase).
+    /// Takes part from now on (this voter entered the agreement phase). An observer never
+    /// takes part: it only learns the decision (from a precommit quorum or a decision).
     pub fn start(&mut self, now: SystemTime, judge: &dyn Judge) -> Vec<Output> {
         let mut out = Vec::new();
-        if self.started || self.decided.is_some() {
+        if self.started || self.decided.is_some() || self.me_index.is_none() {
             return out;
         }
         self.started = true;
@@ -808,13 +462,29 @@ impl Agreement {
             self.proposed = None;
             self.prune();
         }
+        // What arrived for this view before we were in it.
+        self.future_proposals.retain(|v, _| *v >= view);
+        if self.proposal.is_none()
+            && let Some(proposal) = self.future_proposals.remove(&view)
+        {
+            self.choices
+                .insert(proposal.0.digest(), (view, proposal.0.clone()));
+            self.proposal = Some(proposal);
+        }
+        if self.is_leader() {
+            for (voter, (at, high)) in &self.latest_new_views {
+                if *at == view {
+                    self.new_views.entry(*voter).or_insert_with(|| high.clone());
+                }
+            }
+        }
         self.deadline = Some(now + self.setup.timeout(view));
         out.push(Output::View {
             view,
             leader: self.leader_key(view),
         });
-        if self.is_leader() {
-            self.new_views.insert(self.me_index, self.high.clone());
+        if let Some(me) = self.me_index.filter(|_| self.is_leader()) {
+            self.new_views.insert(me, self.high.clone());
             self.note_quorum(now);
         } else if view > 0 {
             out.push(Output::Send {
@@ -956,7 +626,13 @@ impl Agreement {
     /// Signs, persists (synced) and sends our vote of `stage` in the current view.
     fn vote(&mut self, stage: Stage, choice: Choice, justified: bool, out: &mut Vec<Output>) {
         let digest = choice.digest();
-        let payload = vote_payload(self.setup.round, self.view, stage, &digest);
+        let payload = vote_payload(
+            self.setup.epoch,
+            self.setup.round,
+            self.view,
+            stage,
+            &digest,
+        );
         let vote = Vote {
             view: self.view,
             stage,
@@ -964,7 +640,10 @@ impl Agreement {
             signature: self.me.sign(NAMESPACE, &payload),
         };
         self.own.insert((self.view, stage), vote.clone());
-        self.record_vote(self.me_index, vote.clone());
+        let me = self
+            .me_index
+            .expect("only a voter takes part, and so votes");
+        self.record_vote(me, vote.clone());
         out.push(Output::Persist(Persisted::Vote(vote.clone())));
         out.push(Output::Sync);
         out.push(Output::Voted {
@@ -1156,10 +835,13 @@ impl Agreement {
         now: SystemTime,
         judge: &dyn Judge,
     ) -> Result<Vec<Output>, Refusal> {
-        let Some(sender) = self.setup.voters.iter().position(|k| k == from) else {
+        let sender = self.setup.voters.iter().position(|k| k == from);
+        // A decision proves itself, whoever relays it (observers learn and repeat them too),
+        // and anybody may ask for it.
+        if sender.is_none() && !matches!(message, AgreeMessage::Decided(_) | AgreeMessage::Ask) {
             return Err(Refusal::hostile("agreement message from a non-voter"));
-        };
-        let sender = sender as u32;
+        }
+        let sender = sender.unwrap_or(u32::MAX as usize) as u32;
         let mut out = Vec::new();
         if let Some(decided) = &self.decided {
             // Whoever still talks about this round gets the decision.
@@ -1187,6 +869,10 @@ impl Agreement {
                         return Err(Refusal::hostile("new view with a certificate above it"));
                     }
                     self.learn(high);
+                }
+                let latest = self.latest_new_views.entry(sender).or_insert((0, None));
+                if view >= latest.0 {
+                    *latest = (view, high.clone());
                 }
                 self.follow(sender, view, now, judge, &mut out);
                 if view == self.view && self.is_leader() && !self.new_views.contains_key(&sender) {
@@ -1222,6 +908,13 @@ impl Agreement {
                         certificate: justify.clone(),
                     });
                 }
+                if view > self.view && view <= self.view + VIEW_WINDOW {
+                    // Kept for when we get there (its repeats will not be delivered again).
+                    self.future_proposals
+                        .entry(view)
+                        .or_insert((choice, justify));
+                    return Ok(out);
+                }
                 if view != self.view {
                     return Err(Refusal::benign(format!(
                         "proposal for view {view}, ours is {}",
@@ -1235,15 +928,21 @@ impl Agreement {
                 }
             }
             AgreeMessage::Vote(vote) => {
-                let payload = vote_payload(self.setup.round, vote.view, vote.stage, &vote.digest);
+                let payload = vote_payload(
+                    self.setup.epoch,
+                    self.setup.round,
+                    vote.view,
+                    vote.stage,
+                    &vote.digest,
+                );
                 if !from.verify(NAMESPACE, &payload, &vote.signature) {
                     return Err(Refusal::hostile("vote with a bad signature"));
                 }
                 self.follow(sender, vote.view, now, judge, &mut out);
                 self.record_vote(sender, vote);
             }
-            AgreeMessage::Need { .. } => {
-                // Answered by the ceremony, which holds the logs.
+            AgreeMessage::Need { .. } | AgreeMessage::Ask => {
+                // Logs are the ceremony's to answer; an undecided round has nothing to tell.
             }
         }
         self.check_certificates(now, judge, &mut out);
@@ -1252,18 +951,8 @@ impl Agreement {
 
     /// Verifies a certified choice of `stage`.
     fn check_certified(&self, certified: &Certified, stage: Stage) -> Result<(), Refusal> {
-        let bounds = self.setup.bounds();
-        if !certified
-            .choice
-            .well_formed(bounds.dealers, self.setup.required)
-            || certified.certificate.digest != certified.choice.digest()
-        {
-            return Err(Refusal::hostile(
-                "certificate of a malformed or other choice",
-            ));
-        }
         self.setup
-            .verify(&certified.certificate, stage)
+            .check_certified(certified, stage)
             .map_err(|e| Refusal::hostile(format!("certificate with {e}")))
     }
 

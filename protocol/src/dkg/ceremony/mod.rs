@@ -18,16 +18,24 @@
 //! [`Ceremony::recover`] rebuilds the state from the records that survived, and returns the
 //! effects to resend (dealings, acks, the own log); resending is idempotent for every receiver.
 //!
-//! Log agreement: every valid log a node receives for the first time is echoed to all members, so
-//! a log that reached one honest member reaches all; a dealer caught signing two different logs
-//! is excluded by everyone who sees both. Every honest member finalizes over the logs it holds
-//! when the barrier moves everyone past the log phase. This assumes, as the step barrier does,
-//! that an echo reaches every honest member within that phase.
+//! Logs: every valid log a node receives for the first time is echoed to all members (a second,
+//! different log of one dealer too: it is the proof that the dealer equivocated, and everyone
+//! should see it). Which logs every member finalizes over is not left to what each one holds:
+//! the members agree on it, or on giving the round up, through [`super::agree`] (the ceremony is
+//! its [`Judge`]: it proposes the logs it holds, and takes a fresh proposal only when it holds
+//! each listed log and knows none of their dealers to have signed two). [`Ceremony::finish`]
+//! finalizes over exactly the decided logs.
 
-use super::wire::{Message, Variant};
+pub use super::record::{
+    KIND_ACK, KIND_DEALING, KIND_DECIDED, KIND_LOCK, KIND_LOG, KIND_OUTPUT, KIND_SEED, KIND_SHARE,
+    KIND_VOTE, Record,
+};
+use super::{
+    agree::{Agreement, Choice, Digest, Setup, Stage},
+    wire::{Message, Variant},
+};
 use crate::cluster::PublicKey;
-use bytes::{Buf as _, BufMut};
-use commonware_codec::{Encode as _, EncodeSize, Error as CodecError, Read, ReadExt as _, Write};
+use commonware_codec::Encode as _;
 use commonware_cryptography::{
     Signer as _,
     bls12381::{
@@ -35,22 +43,31 @@ use commonware_cryptography::{
             Dealer, DealerLog, DealerPrivMsg, DealerPubMsg, Info, Logs, Output, Player, PlayerAck,
             Reveal, SignedDealerLog, observe,
         },
-        primitives::{
-            group::Share,
-            sharing::{Mode, ModeVersion},
-        },
+        primitives::{group::Share, sharing::Mode},
     },
     ed25519,
 };
 use commonware_parallel::Sequential;
-use commonware_utils::{N3f1, ordered::Set};
+use commonware_utils::{Faults as _, N3f1, ordered::Set};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, SeedableRng as _};
 use std::{
     collections::{BTreeMap, BTreeSet},
     num::NonZeroU32,
+    time::{Duration, SystemTime},
 };
 use thiserror::Error;
+
+mod agreeing;
+
+/// Signed logs kept per dealer: the first, and one more (the proof that it signed two); a
+/// further one only if a decision names it.
+const MAX_LOG_VERSIONS: usize = 2;
+
+/// From the log phase on, a member asks everybody for the round's decision every this many
+/// resend periods: members that decided and moved on answer it (a member that was down or slow
+/// learns the decision even when nobody else talks about the round any more).
+pub const ASK_PERIODS: u64 = 5;
 
 /// Namespace of every DKG transcript of Cohort (fixed for the deployment's lifetime).
 pub const NAMESPACE: &[u8] = b"_COHORT_DKG";
@@ -58,15 +75,23 @@ pub const NAMESPACE: &[u8] = b"_COHORT_DKG";
 /// The fault model: `t = n - f` with `f = (n - 1) / 3`.
 pub type Faults = N3f1;
 
-/// What one attempt is: its round number, the previous output (reshare), dealers and players.
+/// What one attempt is: its epoch and round number, the previous output (reshare), dealers,
+/// players, the agreement's voters and its timing.
 #[derive(Clone, Debug)]
 pub struct RoundSpec {
+    pub epoch: u64,
     /// Unique per attempt, never reused (see `dkg::round_of`).
     pub round: u64,
     /// The output of the previous epoch, for a reshare.
     pub previous: Option<Output<Variant, PublicKey>>,
     pub dealers: Set<PublicKey>,
     pub players: Set<PublicKey>,
+    /// Who agrees on the round's log set: every cluster member, in canonical order.
+    pub voters: Vec<PublicKey>,
+    /// The agreement's first view deadline (see [`agree::Setup::view_timeout`]).
+    pub view_timeout: Duration,
+    /// The resend period.
+    pub sync_period: Duration,
 }
 
 impl RoundSpec {
@@ -84,151 +109,34 @@ impl RoundSpec {
         .map_err(|e| DkgError::Setup(e.to_string()))
     }
 
+    /// Usable logs finalizing needs: a quorum of the dealers, and of the previous players on a
+    /// reshare.
+    pub fn required(&self) -> usize {
+        let dealers = Faults::quorum(self.dealers.len()) as usize;
+        let previous = self
+            .previous
+            .as_ref()
+            .map_or(0, |p| p.quorum::<Faults>() as usize);
+        dealers.max(previous)
+    }
+
+    /// The agreement's set-up for this round.
+    pub fn agreement(&self) -> Setup {
+        Setup {
+            epoch: self.epoch,
+            round: self.round,
+            voters: self.voters.clone(),
+            dealers: self.dealers.len() as u32,
+            required: self.required(),
+            view_timeout: self.view_timeout,
+            sync_period: self.sync_period,
+        }
+    }
+
     /// Every participant (dealers and players), bounding message sizes.
     pub fn participants(&self) -> NonZeroU32 {
         let all: BTreeSet<&PublicKey> = self.dealers.iter().chain(self.players.iter()).collect();
         NonZeroU32::new(all.len().max(1) as u32).expect("at least one")
-    }
-}
-
-/// A record the ceremony persists (kinds of the storage journal).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Record {
-    /// The dealer's dealing seed (secret).
-    Seed([u8; 32]),
-    /// A dealing this node accepted as a player (secret: it holds a share).
-    Dealing {
-        dealer: PublicKey,
-        public: DealerPubMsg<Variant>,
-        private: DealerPrivMsg,
-    },
-    /// An ack this node received as a dealer.
-    Ack {
-        player: PublicKey,
-        ack: PlayerAck<PublicKey>,
-    },
-    /// A signed log: this node's own, or one it received.
-    Log(SignedDealerLog<Variant, PublicKey>),
-    /// The output of a finished epoch (public: group polynomial, dealers, players).
-    Output {
-        epoch: u64,
-        output: Output<Variant, PublicKey>,
-    },
-    /// This node's share of a finished epoch (secret).
-    Share(Share),
-}
-
-/// Journal kind byte of [`Record::Seed`] (the persisted values never change: they are on disk).
-pub const KIND_SEED: u8 = 1;
-/// Journal kind byte of [`Record::Dealing`].
-pub const KIND_DEALING: u8 = 2;
-/// Journal kind byte of [`Record::Ack`].
-pub const KIND_ACK: u8 = 3;
-/// Journal kind byte of [`Record::Log`].
-pub const KIND_LOG: u8 = 4;
-/// Journal kind byte of [`Record::Output`].
-pub const KIND_OUTPUT: u8 = 5;
-/// Journal kind byte of [`Record::Share`].
-pub const KIND_SHARE: u8 = 6;
-
-impl Record {
-    /// The journal kind byte.
-    pub fn kind(&self) -> u8 {
-        match self {
-            Record::Seed(_) => KIND_SEED,
-            Record::Dealing { .. } => KIND_DEALING,
-            Record::Ack { .. } => KIND_ACK,
-            Record::Log(_) => KIND_LOG,
-            Record::Output { .. } => KIND_OUTPUT,
-            Record::Share(_) => KIND_SHARE,
-        }
-    }
-
-    /// Whether the record must be sealed at rest.
-    pub fn secret(&self) -> bool {
-        matches!(
-            self,
-            Record::Seed(_) | Record::Dealing { .. } | Record::Share(_)
-        )
-    }
-
-    /// Decodes a record of `kind` for a round of `participants` participants.
-    pub fn decode(kind: u8, payload: &[u8], participants: NonZeroU32) -> Result<Self, CodecError> {
-        let mut buf = bytes::Bytes::copy_from_slice(payload);
-        let record = match kind {
-            KIND_SEED => {
-                if buf.remaining() != 32 {
-                    return Err(CodecError::InvalidLength(buf.remaining()));
-                }
-                let mut seed = [0u8; 32];
-                buf.copy_to_slice(&mut seed);
-                Record::Seed(seed)
-            }
-            KIND_DEALING => Record::Dealing {
-                dealer: PublicKey::read(&mut buf)?,
-                public: DealerPubMsg::read_cfg(&mut buf, &participants)?,
-                private: DealerPrivMsg::read(&mut buf)?,
-            },
-            KIND_ACK => Record::Ack {
-                player: PublicKey::read(&mut buf)?,
-                ack: PlayerAck::read(&mut buf)?,
-            },
-            KIND_LOG => Record::Log(SignedDealerLog::read_cfg(&mut buf, &participants)?),
-            KIND_OUTPUT => Record::Output {
-                epoch: u64::read(&mut buf)?,
-                output: Output::read_cfg(&mut buf, &(participants, ModeVersion::v0()))?,
-            },
-            KIND_SHARE => Record::Share(Share::read(&mut buf)?),
-            other => return Err(CodecError::InvalidEnum(other)),
-        };
-        if buf.has_remaining() {
-            return Err(CodecError::ExtraData(buf.remaining()));
-        }
-        Ok(record)
-    }
-}
-
-impl Write for Record {
-    fn write(&self, buf: &mut impl BufMut) {
-        match self {
-            Record::Seed(seed) => buf.put_slice(seed),
-            Record::Dealing {
-                dealer,
-                public,
-                private,
-            } => {
-                dealer.write(buf);
-                public.write(buf);
-                private.write(buf);
-            }
-            Record::Ack { player, ack } => {
-                player.write(buf);
-                ack.write(buf);
-            }
-            Record::Log(log) => log.write(buf),
-            Record::Output { epoch, output } => {
-                epoch.write(buf);
-                output.write(buf);
-            }
-            Record::Share(share) => share.write(buf),
-        }
-    }
-}
-
-impl EncodeSize for Record {
-    fn encode_size(&self) -> usize {
-        match self {
-            Record::Seed(seed) => seed.len(),
-            Record::Dealing {
-                dealer,
-                public,
-                private,
-            } => dealer.encode_size() + public.encode_size() + private.encode_size(),
-            Record::Ack { player, ack } => player.encode_size() + ack.encode_size(),
-            Record::Log(log) => log.encode_size(),
-            Record::Output { epoch, output } => epoch.encode_size() + output.encode_size(),
-            Record::Share(share) => share.encode_size(),
-        }
     }
 }
 
@@ -259,6 +167,30 @@ pub enum Effect {
     Acked { dealer: PublicKey, digest: [u8; 32] },
     /// This node now holds two different signed logs of `dealer` (traced).
     Equivocation { dealer: PublicKey },
+    /// The agreement entered `view` (traced).
+    View { view: u64, leader: PublicKey },
+    /// This node voted (traced; `choice` as [`describe`] gives it).
+    Voted {
+        view: u64,
+        stage: Stage,
+        choice: String,
+        justified: bool,
+    },
+    /// This node refused the proposal of `view` (traced).
+    Refused { view: u64, reason: String },
+    /// The round's outcome is decided (traced; act on [`Ceremony::decided`]).
+    Decided { view: u64, choice: String },
+}
+
+/// A choice for traces: `abandon`, or `logs` and the dealers' indices.
+pub fn describe(choice: &Choice) -> String {
+    match choice {
+        Choice::Abandon => "abandon".into(),
+        Choice::Logs(logs) => {
+            let dealers: Vec<String> = logs.iter().map(|(d, _)| d.to_string()).collect();
+            format!("logs {}", dealers.join(","))
+        }
+    }
 }
 
 /// Why an input was refused; `misbehaviour` inputs justify blocking the sender.
@@ -312,13 +244,30 @@ struct DealerSide {
     private: BTreeMap<PublicKey, DealerPrivMsg>,
     acked: BTreeSet<PublicKey>,
     log: Option<SignedDealerLog<Variant, PublicKey>>,
+    /// The signed log as held (its digest and check), once signed.
+    held: Option<HeldLog>,
 }
 
-/// A dealer's signed log as received, and what its signature check gave (kept, so finalizing
-/// does not check every log again).
+/// A dealer's signed log as received, its sha256, and what its signature check gave (kept, so
+/// finalizing does not check every log again).
+#[derive(Clone)]
 struct HeldLog {
     signed: SignedDealerLog<Variant, PublicKey>,
+    digest: Digest,
     checked: DealerLog<Variant, PublicKey>,
+}
+
+impl HeldLog {
+    fn new(
+        signed: SignedDealerLog<Variant, PublicKey>,
+        checked: DealerLog<Variant, PublicKey>,
+    ) -> Self {
+        Self {
+            digest: sha256(&signed.encode()),
+            signed,
+            checked,
+        }
+    }
 }
 
 /// The result of a finished ceremony.
@@ -339,12 +288,19 @@ pub struct Ceremony {
     player: Option<Player<Variant, ed25519::PrivateKey>>,
     /// Acks this node sent, by dealer (resent on request; never replaced).
     acks: BTreeMap<PublicKey, PlayerAck<PublicKey>>,
-    /// Valid logs received, by dealer (checked once, on arrival).
-    logs: BTreeMap<PublicKey, HeldLog>,
+    /// Valid logs received, by dealer (checked once, on arrival): the first, then further
+    /// versions (see [`MAX_LOG_VERSIONS`]).
+    logs: BTreeMap<PublicKey, Vec<HeldLog>>,
     /// Dealers caught with two different valid logs.
     equivocators: BTreeSet<PublicKey>,
     /// sha256 of every valid log already handled.
     seen_logs: BTreeSet<[u8; 32]>,
+    /// The agreement on the round's log set.
+    agreement: Agreement,
+    /// The agreement phase began here.
+    agreeing: bool,
+    /// Resend ticks since the log was signed (every [`ASK_PERIODS`]-th asks for the decision).
+    ticks: u64,
 }
 
 impl Ceremony {
@@ -385,8 +341,9 @@ impl Ceremony {
         let mut seed = None;
         let mut dealings = Vec::new();
         let mut received_acks = Vec::new();
-        let mut logs: BTreeMap<PublicKey, HeldLog> = BTreeMap::new();
+        let mut logs: BTreeMap<PublicKey, Vec<HeldLog>> = BTreeMap::new();
         let mut own_log = None;
+        let mut agreed = Vec::new();
         for record in records {
             match record {
                 Record::Seed(s) => seed = seed.or(Some(s)),
@@ -397,16 +354,19 @@ impl Ceremony {
                 } => dealings.push((dealer, public, private)),
                 Record::Ack { player, ack } => received_acks.push((player, ack)),
                 Record::Output { .. } | Record::Share(_) => {}
+                Record::Vote(_) | Record::Lock(_) | Record::Decided { .. } => {
+                    agreed.extend(record.persisted())
+                }
                 Record::Log(log) => {
                     if let Some((dealer, checked)) = log.clone().check(&info) {
                         if dealer == me_pk {
                             own_log = Some((log, checked));
                         } else {
-                            let held = HeldLog {
-                                signed: log,
-                                checked,
-                            };
-                            logs.insert(dealer, held);
+                            let held = HeldLog::new(log, checked);
+                            let versions = logs.entry(dealer).or_default();
+                            if versions.iter().all(|v| v.digest != held.digest) {
+                                versions.push(held);
+                            }
                         }
                     }
                 }
@@ -419,7 +379,11 @@ impl Ceremony {
         let player = if is_player {
             let checked: BTreeMap<_, _> = logs
                 .iter()
-                .map(|(dealer, held)| (dealer.clone(), held.checked.clone()))
+                .filter_map(|(dealer, versions)| {
+                    versions
+                        .first()
+                        .map(|held| (dealer.clone(), held.checked.clone()))
+                })
                 .chain(own_log.iter().map(|(_, log)| (me_pk.clone(), log.clone())))
                 .collect();
             let (player, resumed) =
@@ -431,6 +395,14 @@ impl Ceremony {
             None
         };
 
+        let equivocators = logs
+            .iter()
+            .filter(|(_, versions)| versions.len() > 1)
+            .map(|(dealer, _)| dealer.clone())
+            .collect();
+        let seen_logs = logs.values().flatten().map(|held| held.digest).collect();
+        let agreement = Agreement::new(spec.agreement(), me.clone(), agreed)
+            .map_err(|e| DkgError::Setup(format!("agreement: {e}")))?;
         let mut ceremony = Self {
             spec,
             info,
@@ -440,8 +412,11 @@ impl Ceremony {
             player,
             acks,
             logs,
-            equivocators: BTreeSet::new(),
-            seen_logs: BTreeSet::new(),
+            equivocators,
+            seen_logs,
+            agreement,
+            agreeing: false,
+            ticks: 0,
         };
 
         // Dealer side: same seed, same polynomial.
@@ -471,6 +446,7 @@ impl Ceremony {
                 private: private.into_iter().collect(),
                 acked: BTreeSet::new(),
                 log: None,
+                held: None,
             };
             for (player, ack) in received_acks {
                 if let Some(dealer) = side.dealer.as_mut()
@@ -479,8 +455,9 @@ impl Ceremony {
                     side.acked.insert(player);
                 }
             }
-            if let Some((log, _)) = own_log {
+            if let Some((log, checked)) = own_log {
                 side.dealer = None;
+                side.held = Some(HeldLog::new(log.clone(), checked));
                 side.log = Some(log);
             }
             ceremony.dealer = Some(side);
@@ -595,6 +572,10 @@ impl Ceremony {
             return self.resend_log();
         };
         let log = dealer.finalize::<Faults>();
+        side.held = log
+            .clone()
+            .check(&self.info)
+            .map(|(_, checked)| HeldLog::new(log.clone(), checked));
         side.log = Some(log.clone());
         vec![
             Effect::Persist(Record::Log(log.clone())),
@@ -638,11 +619,12 @@ impl Ceremony {
         }
     }
 
-    /// Handles one message from `from`.
+    /// Handles one message from `from` at `now`.
     pub fn on_message(
         &mut self,
         from: &PublicKey,
         message: Message,
+        now: SystemTime,
     ) -> Result<Vec<Effect>, Rejection> {
         if message.round() != self.spec.round {
             return Err(Rejection::benign(format!(
@@ -662,6 +644,15 @@ impl Ceremony {
             }
             Message::Ack { ack, .. } => self.accept_ack(from, ack),
             Message::Log { log, .. } => self.accept_log(from, log),
+            Message::Agree { epoch, message, .. } => {
+                if epoch != self.spec.epoch {
+                    return Err(Rejection::benign(format!(
+                        "epoch {epoch} is not the current epoch {}",
+                        self.spec.epoch
+                    )));
+                }
+                self.on_agree(from, message, now)
+            }
         }
     }
 
@@ -772,36 +763,44 @@ impl Ceremony {
             ));
         };
         self.seen_logs.insert(digest);
-        if dealer == self.me_pk || self.equivocators.contains(&dealer) {
+        if dealer == self.me_pk {
             return Ok(Vec::new());
         }
-        match self.logs.get(&dealer) {
-            Some(known) if known.signed.encode() == log.encode() => Ok(Vec::new()),
-            Some(_) => {
-                // Two different logs signed by one dealer: proof of equivocation.
-                self.logs.remove(&dealer);
-                self.equivocators.insert(dealer.clone());
-                Ok(vec![Effect::Equivocation { dealer }])
-            }
-            None => {
-                let held = HeldLog {
-                    signed: log.clone(),
-                    checked,
-                };
-                self.logs.insert(dealer, held);
-                // Echo on first sight, so every member ends up with every log.
-                Ok(vec![
-                    Effect::Persist(Record::Log(log.clone())),
-                    Effect::Send {
-                        to: To::All,
-                        message: Message::Log {
-                            round: self.spec.round,
-                            log,
-                        },
-                    },
-                ])
-            }
+        let wanted = self.wanted(&dealer, &digest);
+        let versions = self.logs.entry(dealer.clone()).or_default();
+        if versions.len() >= MAX_LOG_VERSIONS && !wanted {
+            return Ok(Vec::new());
         }
+        versions.push(HeldLog::new(log.clone(), checked));
+        let mut effects = vec![
+            Effect::Persist(Record::Log(log.clone())),
+            // Echo on first sight, so every member ends up with every log (and every proof).
+            Effect::Send {
+                to: To::All,
+                message: Message::Log {
+                    round: self.spec.round,
+                    log,
+                },
+            },
+        ];
+        if versions.len() > 1 && self.equivocators.insert(dealer.clone()) {
+            // Two different logs signed by one dealer: proof of equivocation, made durable at
+            // once so that a restart does not forget it (and vote for the dealer after all).
+            effects.insert(1, Effect::Sync);
+            effects.push(Effect::Equivocation { dealer });
+        }
+        Ok(effects)
+    }
+
+    /// Whether a decision or the current proposal names this log.
+    fn wanted(&self, dealer: &PublicKey, digest: &Digest) -> bool {
+        let Some(index) = self.spec.dealers.position(dealer) else {
+            return false;
+        };
+        self.agreement
+            .wanted()
+            .iter()
+            .any(|choice| matches!(choice, Choice::Logs(logs) if logs.contains(&(index as u32, *digest))))
     }
 
     /// Dealers caught signing two different logs.
@@ -809,27 +808,37 @@ impl Ceremony {
         &self.equivocators
     }
 
-    /// Number of dealer logs held (ours included).
+    /// Number of dealers whose log we hold (ours included).
     pub fn logs_held(&self) -> usize {
-        self.logs.len() + usize::from(self.dealer.as_ref().is_some_and(|s| s.log.is_some()))
+        self.logs.values().filter(|v| !v.is_empty()).count()
+            + usize::from(self.dealer.as_ref().is_some_and(|s| s.log.is_some()))
     }
 
-    /// Finalizes over the logs held: the output, and our share if we are a player.
+    /// Finalizes over exactly the decided logs: the output, and our share if we are a player.
+    /// Fails if nothing is decided, the decision is to give the round up, or a decided log is
+    /// missing here (see [`Ceremony::missing_decided`]).
     pub fn finish(self, rng: &mut impl CryptoRng) -> Result<Outcome, DkgError> {
+        let Some(decided) = self.decided() else {
+            return Err(DkgError::Finalize("nothing decided".into()));
+        };
+        let Choice::Logs(chosen) = &decided.choice else {
+            return Err(DkgError::Finalize("the round was given up".into()));
+        };
         let mut logs = Logs::<Variant, PublicKey, Faults>::new(self.info.clone());
-        let own = self
-            .dealer
-            .as_ref()
-            .and_then(|side| side.log.clone())
-            .and_then(|log| log.check(&self.info));
-        let held = self
-            .logs
-            .into_iter()
-            .map(|(dealer, held)| (dealer, held.checked));
-        for (dealer, log) in held.chain(own) {
-            if !self.equivocators.contains(&dealer) {
-                logs.record(dealer, log);
-            }
+        for (index, digest) in chosen {
+            let dealer = self
+                .spec
+                .dealers
+                .get(*index as usize)
+                .ok_or_else(|| DkgError::Finalize(format!("no dealer {index}")))?;
+            let held = self
+                .versions(dealer)
+                .into_iter()
+                .find(|v| v.digest == *digest)
+                .ok_or_else(|| {
+                    DkgError::Finalize(format!("decided log of dealer {index} missing"))
+                })?;
+            logs.record(dealer.clone(), held.checked);
         }
         match self.player {
             Some(player) => {
