@@ -42,7 +42,7 @@ macro_rules! ledger_invariants {
 }
 
 /// Every scenario, in the order `cohort-sim list` prints them.
-pub static SCENARIOS: [ScenarioSpec; 15] = [
+pub static SCENARIOS: [ScenarioSpec; 16] = [
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -246,6 +246,26 @@ pub static SCENARIOS: [ScenarioSpec; 15] = [
             HonestNeverMuted,
             EquivocatingDealerExcluded
         ),
+    },
+    ScenarioSpec {
+        name: "reshare-dead-member",
+        description: "as reshare, the member being replaced is down for good (it never starts): epoch 0 and the reshare finish without it",
+        nodes: 6..=64,
+        plan: |seed, nodes| dkg::plan(dkg::Kind::ReshareDead, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_dkg();
+            Box::pin(dkg::run(
+                dkg::Kind::ReshareDead,
+                context,
+                seed,
+                core,
+                part,
+                sink,
+                checks,
+            ))
+        },
+        observers: dkg::observers,
+        invariants: dkg_invariants!(KeyUnchangedByReshare, SharesFollowCommittee),
     },
     ScenarioSpec {
         name: "ledger",

@@ -82,13 +82,15 @@ pub fn check_absence(
 pub fn check_reshare(
     cluster: &cohort_protocol::Cluster,
     byzantine: Option<usize>,
+    absent: &[usize],
     members: &[PublicKey],
     observations: &DkgObserver,
     completed: &[(usize, cohort_protocol::dkg::Completed)],
     checks: &mut Checks,
 ) {
     // Every epoch every node finished reported the key of the first epoch-0 finisher.
-    let honest = |node: u32| Some(node as usize) != byzantine;
+    // The liar, and members that never start, are left out.
+    let honest = |node: u32| Some(node as usize) != byzantine && !absent.contains(&(node as usize));
     let Some(((first_node, _), key)) = observations
         .epoch_keys
         .iter()

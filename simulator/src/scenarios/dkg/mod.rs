@@ -19,7 +19,9 @@
 //! DKG channel (its logs and decisions still count), not blocked. `reshare`: nodes `0..k`
 //! (k = 4..=14) run epoch 0 while nodes `k` and `k + 1` observe it; epoch 1 reshares the key to a
 //! committee where node `k` replaces a drawn member and node `k + 1` is added; members crash and
-//! restart as in `dkg-crash`.
+//! restart as in `dkg-crash`. `reshare-byzantine`: the same with a liar of epoch 0's committee
+//! (any lie of `dkg-byzantine`); `reshare-dead-member`: the member being replaced never starts
+//! (down for good), and both epochs finish without it.
 //!
 //! Invariants:
 //! - `dkg-completes`: every (honest, started) node's engine ends `Ok` with a result for the last

@@ -33,6 +33,23 @@ pub enum Kind {
     LogLiars,
     /// `reshare-byzantine`.
     ReshareByzantine,
+    /// `reshare-dead-member`.
+    ReshareDead,
+}
+
+impl Kind {
+    /// Whether the scenario runs a reshare (two epochs).
+    fn reshares(self) -> bool {
+        matches!(
+            self,
+            Kind::Reshare | Kind::ReshareByzantine | Kind::ReshareDead
+        )
+    }
+
+    /// Whether members crash and restart (and the crash phase timeout applies).
+    fn crashes(self) -> bool {
+        self.reshares() || matches!(self, Kind::Crash | Kind::Byzantine | Kind::LogLiars)
+    }
 }
 
 /// What a DKG plan adds to the common core.
@@ -62,12 +79,10 @@ pub fn timing(kind: Kind) -> Timing {
         },
         // Outages (up to 3 s) about as long as a phase: some attempts fail and are retried
         // while members crash and restart, which is where abandoning a round must stay safe.
-        Kind::Crash | Kind::Reshare | Kind::Byzantine | Kind::LogLiars | Kind::ReshareByzantine => {
-            Timing {
-                phase_timeout: CRASH_PHASE_TIMEOUT,
-                ..Timing::default()
-            }
-        }
+        kind if kind.crashes() => Timing {
+            phase_timeout: CRASH_PHASE_TIMEOUT,
+            ..Timing::default()
+        },
         _ => Timing::default(),
     }
 }
@@ -77,23 +92,16 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
     let mut rng = plan_rng(seed);
     let drawn = match kind {
         // Epoch 0's committee of 4..=14, plus the two newcomers of epoch 1.
-        Kind::Reshare | Kind::ReshareByzantine => rng.random_range(6..=16),
+        kind if kind.reshares() => rng.random_range(6..=16),
         _ => rng.random_range(DRAWN_NODES),
     };
     let nodes = nodes.unwrap_or(drawn);
     let links = draw_links(&mut rng, nodes);
-    let (crashes, point_crashes) = if matches!(
-        kind,
-        Kind::Crash | Kind::Reshare | Kind::Byzantine | Kind::LogLiars | Kind::ReshareByzantine
-    ) {
+    let (crashes, point_crashes) = if kind.crashes() {
         let crashes = draw_crashes(&mut rng, nodes);
         let crashed: Vec<usize> = crashes.iter().map(|c| c.node).collect();
         // Crash points per node and epoch: the seed, one per dealing accepted, the log.
-        let epochs = if matches!(kind, Kind::Reshare | Kind::ReshareByzantine) {
-            2
-        } else {
-            1
-        };
+        let epochs = if kind.reshares() { 2 } else { 1 };
         let points = draw_point_crashes(&mut rng, nodes, &crashed, epochs * (nodes as u64 + 2));
         (crashes, points)
     } else {
@@ -170,13 +178,18 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
             seed: rng.random(),
         }
     });
-    let committees = if matches!(kind, Kind::Reshare | Kind::ReshareByzantine) {
+    let mut absent = absent;
+    let committees = if kind.reshares() {
         // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node
         // k and adds node k + 1.
         let k = nodes - 2;
         let replaced = rng.random_range(0..k);
         let first: Vec<usize> = (0..k).collect();
         let second: Vec<usize> = (0..nodes).filter(|i| *i != replaced).collect();
+        if kind == Kind::ReshareDead {
+            // The member being replaced is down for good: it never starts.
+            absent.push(replaced);
+        }
         vec![first, second]
     } else {
         Vec::new()

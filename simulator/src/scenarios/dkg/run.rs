@@ -174,6 +174,7 @@ pub async fn run(
         check_reshare(
             &cluster,
             byzantine,
+            &dkg.absent,
             &members,
             observations,
             &completed,
