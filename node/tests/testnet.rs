@@ -703,3 +703,90 @@ fn testnet_init_help_gives_the_port_layout_it_writes() {
     );
     assert!(!help.contains("2i"), "{help}");
 }
+
+/// Node `i`'s identity, hex, from its key file.
+fn identity(dir: &Path, i: usize) -> String {
+    use commonware_codec::DecodeExt as _;
+    use commonware_cryptography::Signer as _;
+    let key = std::fs::read_to_string(dir.join(format!("node{i}/key"))).unwrap();
+    let bytes = cohort_node::hex::decode(key.trim()).unwrap();
+    commonware_cryptography::ed25519::PrivateKey::decode(bytes)
+        .unwrap()
+        .public_key()
+        .to_string()
+}
+
+/// Waits (bounded) until every one of `nodes` reports epoch `epoch` done; returns the group keys.
+fn wait_for_epoch(nodes: &Nodes, base: u16, which: &[usize], epoch: u64) -> Vec<String> {
+    let until = Instant::now() + DKG_DEADLINE;
+    loop {
+        let keys: Vec<String> = which
+            .iter()
+            .filter_map(|i| admin::get_status(admin_addr(base, *i)).ok())
+            .filter(|s| s.epoch == Some(epoch))
+            .filter_map(|s| s.group_key)
+            .collect();
+        if keys.len() == which.len() {
+            return keys;
+        }
+        assert!(
+            Instant::now() < until,
+            "only {}/{} nodes finished epoch {epoch}; node0 log:\n{}",
+            keys.len(),
+            which.len(),
+            nodes.log(0)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn three_of_four_make_a_key_and_a_reshare_replaces_the_dead_member_with_a_fresh_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = init(dir.path(), 5);
+    // Epoch 0: nodes 0..4 (node3 never starts); epoch 1 reshares to nodes 0, 1, 2 and the fresh
+    // node4, which replaces the dead one.
+    let ids: Vec<String> = (0..5).map(|i| identity(dir.path(), i)).collect();
+    let path = dir.path().join("cluster.toml");
+    let mut file: cohort_node::config::ClusterFile =
+        toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    // Shorter phases (the dead member's missing acks and log are waited for a phase each).
+    file.timing.phase_timeout_ms = 6_000;
+    file.committees = Some(vec![
+        ids[..4].to_vec(),
+        vec![
+            ids[0].clone(),
+            ids[1].clone(),
+            ids[2].clone(),
+            ids[4].clone(),
+        ],
+    ]);
+    std::fs::write(&path, toml::to_string(&file).unwrap()).unwrap();
+
+    let mut children = Vec::new();
+    let mut logs = Vec::new();
+    for i in 0..5 {
+        logs.push(dir.path().join(format!("node{i}")).join("test.log"));
+    }
+    for i in 0..3 {
+        children.push(spawn(dir.path(), i, &logs[i]));
+    }
+    let mut nodes = Nodes {
+        children,
+        logs: logs[..3].to_vec(),
+    };
+    // Three of epoch 0's four are a quorum: the key is made without node3.
+    let first = wait_for_epoch(&nodes, base, &[0, 1, 2], 0);
+    assert!(first.windows(2).all(|w| w[0] == w[1]), "{first:?}");
+    // The reshare needs four of its five participants: it waits for the fresh node4.
+    nodes.children.push(spawn(dir.path(), 4, &logs[4]));
+    nodes.logs.push(logs[4].clone());
+    let second = wait_for_epoch(&nodes, base, &[0, 1, 2, 4], 1);
+    assert!(
+        second.iter().all(|k| *k == first[0]),
+        "{second:?} vs {first:?}"
+    );
+    let log = nodes.log(3);
+    assert!(log.contains("dkg complete"), "node4:\n{log}");
+    stop_cleanly(&mut nodes);
+}
