@@ -763,14 +763,10 @@ fn three_of_four_make_a_key_and_a_reshare_replaces_the_dead_member_with_a_fresh_
     ]);
     std::fs::write(&path, toml::to_string(&file).unwrap()).unwrap();
 
-    let mut children = Vec::new();
-    let mut logs = Vec::new();
-    for i in 0..5 {
-        logs.push(dir.path().join(format!("node{i}")).join("test.log"));
-    }
-    for i in 0..3 {
-        children.push(spawn(dir.path(), i, &logs[i]));
-    }
+    let logs: Vec<PathBuf> = (0..5)
+        .map(|i| dir.path().join(format!("node{i}")).join("test.log"))
+        .collect();
+    let children = (0..3).map(|i| spawn(dir.path(), i, &logs[i])).collect();
     let mut nodes = Nodes {
         children,
         logs: logs[..3].to_vec(),
