@@ -13,8 +13,8 @@
 //!
 //! # The protocol
 //!
-//! The voters are the cluster's members (`n`, of which at most `f = (n - 1) / 3` are faulty);
-//! a quorum is `q = n - f`. The value is a [`Choice`]: [`Choice::Logs`] (each listed dealer with
+//! The voters (`n`, of which at most `f = (n - 1) / 3` are faulty) need a quorum of
+//! `q = n - f`. The value is a [`Choice`]: [`Choice::Logs`] (each listed dealer with
 //! the sha256 of the signed log to use) or [`Choice::Abandon`]. The agreement runs in *views*
 //! `0, 1, 2, ...`, each with one leader (`voters[(round + view) % n]`) and a deadline that
 //! doubles with the view (capped, [`MAX_DOUBLINGS`]); it is a two-phase locking protocol in the
@@ -34,6 +34,10 @@
 //!    certificate, is sent to everybody; a voter that receives a valid decision adopts it,
 //!    whatever view or phase it is in. A voter that decided answers later messages of the round
 //!    with its decision, so a member that was away catches up.
+//!
+//! The voters are the round's participants (dealers and players). Other members observe: they
+//! never vote, and learn the decision from a precommit quorum or a decision they receive (or
+//! ask for, [`AgreeMessage::Ask`]).
 //!
 //! Views are synchronised two ways: by the deadlines, and by jumping to a later view once `f + 1`
 //! voters (one honest at least) announced one. Every message is resent every sync period until

@@ -22,7 +22,7 @@
 //! different log of one dealer too: it is the proof that the dealer equivocated, and everyone
 //! should see it). Which logs every member finalizes over is not left to what each one holds:
 //! the members agree on it, or on giving the round up, through [`super::agree`] (the ceremony is
-//! its [`Judge`]: it proposes the logs it holds, and takes a fresh proposal only when it holds
+//! its [`Judge`](super::agree::Judge): it proposes the logs it holds, and takes a fresh proposal only when it holds
 //! each listed log and knows none of their dealers to have signed two). [`Ceremony::finish`]
 //! finalizes over exactly the decided logs.
 
@@ -88,7 +88,7 @@ pub struct RoundSpec {
     pub players: Set<PublicKey>,
     /// Who agrees on the round's log set: every cluster member, in canonical order.
     pub voters: Vec<PublicKey>,
-    /// The agreement's first view deadline (see [`agree::Setup::view_timeout`]).
+    /// The agreement's first view deadline (see [`Setup::view_timeout`]).
     pub view_timeout: Duration,
     /// The resend period.
     pub sync_period: Duration,
