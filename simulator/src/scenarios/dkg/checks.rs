@@ -22,7 +22,6 @@ pub fn check_absence(
     members: &[PublicKey],
     start_us: u64,
     observations: &DkgObserver,
-    completed: &[(usize, cohort_protocol::dkg::Completed)],
     checks: &mut Checks,
 ) {
     if plan.late_starts.is_empty() {
@@ -75,7 +74,6 @@ pub fn check_absence(
             }
         }
     }
-    let _ = completed;
 }
 
 /// `key-unchanged-by-reshare` and `shares-follow-committee` (see the module docs).

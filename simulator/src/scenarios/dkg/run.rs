@@ -182,14 +182,7 @@ pub async fn run(
         );
     }
     if checks.covers(Invariant::AbsentReported) {
-        check_absence(
-            plan,
-            &members,
-            start_us,
-            observations,
-            &completed,
-            &mut checks,
-        );
+        check_absence(plan, &members, start_us, observations, &mut checks);
     }
     let honest = running.len() - usize::from(byzantine.is_some());
     if completed.len() == honest && checks.is_empty() && !dkg.bench {

@@ -38,6 +38,20 @@ pub fn rng_for(seed: u64, round: u64, salt: &[u8]) -> rand_chacha::ChaCha20Rng {
     rand_chacha::ChaCha20Rng::from_seed(bytes)
 }
 
+/// `message` to those of `to` that are `victims` only (a log sent to few).
+pub fn to_victims(
+    to: &[PublicKey],
+    victims: &std::collections::BTreeSet<PublicKey>,
+    message: &Message,
+) -> Vec<(PublicKey, bytes::Bytes)> {
+    let to: Vec<PublicKey> = to
+        .iter()
+        .filter(|p| victims.contains(*p))
+        .cloned()
+        .collect();
+    honest(&to, message)
+}
+
 /// A tamper that changes nothing (a liar whose lie is elsewhere).
 pub struct Honest;
 

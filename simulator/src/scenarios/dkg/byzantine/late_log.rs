@@ -5,7 +5,10 @@
 //! it, reached some, or none, and the liar cannot make the round fail for everybody, round after
 //! round.
 
-use super::{frames::honest, two_logs::own_log};
+use super::{
+    frames::{honest, to_victims},
+    two_logs::own_log,
+};
 use cohort_protocol::{
     PublicKey,
     dkg::{RoundSpec, Tamper, wire::Message},
@@ -64,11 +67,6 @@ impl Tamper for LateLog {
         if now.duration_since(first).unwrap_or_default() < self.hold {
             return Vec::new();
         }
-        let to: Vec<PublicKey> = to
-            .iter()
-            .filter(|peer| self.victims.contains(*peer))
-            .cloned()
-            .collect();
-        honest(&to, message)
+        to_victims(to, &self.victims, message)
     }
 }

@@ -4,7 +4,10 @@
 //! Expected: the log reaches the others through echoes or not at all, and either way every
 //! honest member finalizes over the same log set; the round is not lost for it.
 
-use super::{frames::honest, two_logs::own_log};
+use super::{
+    frames::{honest, to_victims},
+    two_logs::own_log,
+};
 use cohort_protocol::{
     PublicKey,
     dkg::{RoundSpec, Tamper, wire::Message},
@@ -36,11 +39,6 @@ impl Tamper for PartialLog {
         if !own_log(spec, &self.me, message) {
             return honest(to, message);
         }
-        let to: Vec<PublicKey> = to
-            .iter()
-            .filter(|peer| self.victims.contains(*peer))
-            .cloned()
-            .collect();
-        honest(&to, message)
+        to_victims(to, &self.victims, message)
     }
 }
