@@ -102,7 +102,7 @@ use rand_core::CryptoRng;
 use std::{
     collections::{BTreeMap, BTreeSet},
     num::NonZeroU32,
-    time::{Duration, SystemTime},
+    time::Duration,
 };
 use thiserror::Error;
 
@@ -180,9 +180,9 @@ where
     /// The decided logs of every round finished here (each epoch's last), by dealer index:
     /// served to members still finishing that round.
     pub(super) finished_logs: BTreeMap<u64, BTreeMap<u32, SignedDealerLog<Variant, PublicKey>>>,
-    /// When each member was last answered about a past round or asked logs (one answer per
-    /// sync period).
-    pub(super) answered: BTreeMap<PublicKey, SystemTime>,
+    /// When each member was last answered about a past round, and sent logs it asked for (one
+    /// answer of each kind per sync period).
+    pub(super) answered: super::serve::Limiter,
     pub(super) metrics: Metrics,
 }
 
@@ -224,7 +224,7 @@ where
             decisions: BTreeMap::new(),
             jump: None,
             finished_logs: BTreeMap::new(),
-            answered: BTreeMap::new(),
+            answered: super::serve::Limiter::default(),
             metrics,
         };
         actor.decisions = actor.replayed_decisions()?;

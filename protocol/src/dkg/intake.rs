@@ -4,9 +4,10 @@
 //! Frames from non-members are refused and the sender blocked; frames of muted members are
 //! dropped unread, except their logs and decisions (signed: checkable whoever sends them);
 //! repeats (retransmitted dealings, echoed logs, resent votes) are recognised by digest before
-//! any decoding ([`MAX_HANDLED`] per round), except requests for logs, which are answered once
-//! per sync period and member; the rest is decoded with the cluster's bound and handed to the
-//! ceremony, whose rejections are refused here.
+//! any decoding ([`MAX_HANDLED`] per round), except requests for logs or for the decision, which
+//! are answered once per sync period, member and kind of answer ([`Answer`]); the rest is
+//! decoded with the cluster's bound and handed to the ceremony, whose rejections are refused
+//! here.
 //!
 //! Frames of another round: a member still in a round we left gets that round's decision
 //! (once per sync period); a decision of a later round of this epoch, once verified, is
@@ -16,6 +17,7 @@ use super::{
     actor::{Actor, Error},
     agree::{AgreeMessage, Certified},
     ceremony::{Ceremony, Record},
+    serve::Answer,
     wire::{self, Message},
 };
 use crate::{channels::Channel, cluster::PublicKey, refusal, trace::Tracer};
@@ -84,7 +86,12 @@ where
         }
         // Requests (for logs, for the decision) are answered again when repeated.
         let need = tag == Some(wire::TAG_NEED) || tag == Some(wire::TAG_ASK);
-        if need && !self.may_answer(&peer) {
+        let what = if tag == Some(wire::TAG_NEED) {
+            Answer::Logs
+        } else {
+            Answer::Decision
+        };
+        if need && !self.may_answer(&peer, what) {
             return Ok(());
         }
         let digest = frame_digest(&peer, &bytes);
@@ -122,16 +129,11 @@ where
         }
     }
 
-    /// Whether `peer` may be answered now (once per sync period), noting it if so.
-    fn may_answer(&mut self, peer: &PublicKey) -> bool {
+    /// Whether `peer` may be answered `what` now (once per kind and sync period), noting it if
+    /// so.
+    fn may_answer(&mut self, peer: &PublicKey, what: Answer) -> bool {
         let now = self.context.current();
-        match self.answered.get(peer) {
-            Some(last) if now < *last + self.sync_period => false,
-            _ => {
-                self.answered.insert(peer.clone(), now);
-                true
-            }
-        }
+        self.answered.allow(peer, what, now, self.sync_period)
     }
 
     /// A frame of a round other than the current one (see the module docs).
@@ -169,7 +171,7 @@ where
             }
             _ if round < current => {
                 if let Some((epoch, decided)) = self.decisions.get(&round).cloned()
-                    && (request || self.may_answer(&peer))
+                    && (request || self.may_answer(&peer, Answer::Decision))
                 {
                     let frame = Message::Agree {
                         round,

@@ -132,8 +132,13 @@ where
             // passed (a player down or silent that long gets its share revealed in our log).
             if !self.settled(&ceremony) {
                 let sleep = self.context.sleep(self.phase_timeout / 2);
-                self.pump(&mut ceremony, sleep, |c, _| c.all_acked(), deal_tick)
-                    .await?;
+                self.pump(
+                    &mut ceremony,
+                    sleep,
+                    |c, _| c.all_acked() || c.decided().is_some(),
+                    deal_tick,
+                )
+                .await?;
             }
             if !self.settled(&ceremony) {
                 self.enter(barrier, round, Phase::Log).await?;
@@ -235,7 +240,12 @@ where
             .pump(
                 ceremony,
                 deadline,
-                move |c, now| c.logs_complete() || (now >= window && c.logs_held() >= required),
+                // A decision (the others finished the round while we were down) ends it too.
+                move |c, now| {
+                    c.decided().is_some()
+                        || c.logs_complete()
+                        || (now >= window && c.logs_held() >= required)
+                },
                 log_tick,
             )
             .await?;

@@ -4,8 +4,11 @@
 //! (the observer path: a player whose share the decided logs reveal gets its share too).
 //!
 //! The server only answers: a frame of a round it holds a decision of gets that decision, a
-//! request for logs of a round it finished gets the decided logs it holds. At most one answer per
-//! member and sync period, so a member cannot make it send more than it is sent.
+//! request for logs of a round it finished gets the decided logs it holds. At most one answer of
+//! each kind ([`Answer`]) per member and sync period, so a member cannot make it send more than
+//! it is sent. The two kinds are limited apart: a member that sends its log (or a vote) and its
+//! request for logs in the same period must get both the decision and the logs, or it would be
+//! answered the decision, which it holds already, period after period and never get the logs.
 
 use super::{
     agree::{AgreeMessage, Certified},
@@ -21,6 +24,55 @@ use std::{
     num::NonZeroU32,
     time::{Duration, SystemTime},
 };
+
+/// What a member is answered about a round it is still in: limited apart, each to one answer
+/// per member and sync period (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Answer {
+    /// The round's decision (to any frame of the round, an `Ask` included).
+    Decision,
+    /// The decided logs a `Need` names.
+    Logs,
+}
+
+impl Answer {
+    /// What `message` would be answered with.
+    pub(super) fn to(message: &Message) -> Self {
+        match message {
+            Message::Agree {
+                message: AgreeMessage::Need { .. },
+                ..
+            } => Answer::Logs,
+            _ => Answer::Decision,
+        }
+    }
+}
+
+/// One answer of each kind per member and sync period.
+#[derive(Default)]
+pub(super) struct Limiter {
+    last: BTreeMap<(PublicKey, Answer), SystemTime>,
+}
+
+impl Limiter {
+    /// Whether `peer` may be answered `what` at `now` (noted if so).
+    pub(super) fn allow(
+        &mut self,
+        peer: &PublicKey,
+        what: Answer,
+        now: SystemTime,
+        period: Duration,
+    ) -> bool {
+        let key = (peer.clone(), what);
+        match self.last.get(&key) {
+            Some(last) if now < *last + period => false,
+            _ => {
+                self.last.insert(key, now);
+                true
+            }
+        }
+    }
+}
 
 /// The logs of `dealers` (indices) among the decided logs of `round`, as messages.
 pub(super) fn logs_for(
@@ -64,7 +116,7 @@ where
     pub async fn serve(mut self) {
         let members = NonZeroU32::new(self.cluster.members().len().max(1) as u32)
             .expect("a cluster has members");
-        let mut answered: BTreeMap<PublicKey, SystemTime> = BTreeMap::new();
+        let mut limiter = Limiter::default();
         loop {
             let Ok((peer, frame)) = self.receiver.recv().await else {
                 return;
@@ -72,21 +124,16 @@ where
             if !self.cluster.is_member(&peer) {
                 continue;
             }
-            let now = self.context.current();
-            if answered
-                .get(&peer)
-                .is_some_and(|last| now < *last + self.sync_period)
-            {
-                continue;
-            }
             let Ok(message) = wire::decode(frame, members) else {
                 continue;
             };
             let answers = self.answers(&message);
-            if answers.is_empty() {
+            let now = self.context.current();
+            if answers.is_empty()
+                || !limiter.allow(&peer, Answer::to(&message), now, self.sync_period)
+            {
                 continue;
             }
-            answered.insert(peer.clone(), now);
             for answer in answers {
                 self.sender
                     .send(Recipients::One(peer.clone()), answer.encode(), false);
@@ -112,5 +159,45 @@ where
             }],
             None => Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::{Signer as _, ed25519};
+
+    #[test]
+    fn a_decision_and_logs_are_limited_apart() {
+        let peer = ed25519::PrivateKey::from_seed(1).public_key();
+        let other = ed25519::PrivateKey::from_seed(2).public_key();
+        let period = Duration::from_millis(100);
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(10);
+        let mut limiter = Limiter::default();
+        // A log (answered with the decision) then a request for logs, in one period: both.
+        assert!(limiter.allow(&peer, Answer::Decision, t0, period));
+        assert!(limiter.allow(&peer, Answer::Logs, t0, period));
+        // Repeats within the period are not; another member is limited on its own.
+        assert!(!limiter.allow(&peer, Answer::Decision, t0 + period / 2, period));
+        assert!(!limiter.allow(&peer, Answer::Logs, t0 + period / 2, period));
+        assert!(limiter.allow(&other, Answer::Logs, t0 + period / 2, period));
+        // A period later, again.
+        assert!(limiter.allow(&peer, Answer::Logs, t0 + period, period));
+    }
+
+    #[test]
+    fn a_request_for_logs_is_answered_with_logs() {
+        let need = Message::Agree {
+            round: 0,
+            epoch: 0,
+            message: AgreeMessage::Need { dealers: vec![1] },
+        };
+        let ask = Message::Agree {
+            round: 0,
+            epoch: 0,
+            message: AgreeMessage::Ask,
+        };
+        assert_eq!(Answer::to(&need), Answer::Logs);
+        assert_eq!(Answer::to(&ask), Answer::Decision);
     }
 }

@@ -133,7 +133,7 @@ pub static SCENARIOS: [ScenarioSpec; 16] = [
     },
     ScenarioSpec {
         name: "dkg-absent",
-        description: "f+1 members start late (the live ones report them missing and wait, then finish once they come), or f never start (the others finish without them)",
+        description: "f+1 members start late (the live ones report them missing and wait, then finish once they come), or f never start (the others finish without them), or f start after the others finished (they finish from the decision)",
         nodes: 1..=64,
         plan: |seed, nodes| dkg::plan(dkg::Kind::Absent, seed, nodes).into(),
         run: |context, seed, plan, sink, checks| {

@@ -24,9 +24,10 @@ pub fn check_absence(
     observations: &DkgObserver,
     checks: &mut Checks,
 ) {
-    if plan.late_starts.is_empty() {
-        // The other world of `dkg-absent`: members that never start (the others finish
-        // without them, which `dkg-completes` checks).
+    if plan.late_starts.len() <= (plan.nodes - 1) / 3 {
+        // The other worlds of `dkg-absent`: up to f members that never start, or start after
+        // the others finished (the others finish without them, and they from the others'
+        // decision, which `dkg-completes` and `same-log-set` check).
         return;
     }
     let first_back_us = plan.late_starts.iter().map(|l| l.at_ms).min().unwrap_or(0) * 1000;

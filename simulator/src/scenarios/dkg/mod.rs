@@ -5,11 +5,13 @@
 //! ceremony and the shutdown handshake. `dkg-crash`: the same while members crash at drawn times
 //! and at drawn crash points (right after a journal sync, e.g. between persisting a dealing and
 //! sending its ack) and restart from their own storage, with a phase timeout
-//! ([`plan::CRASH_PHASE_TIMEOUT`]) about as long as an outage. `dkg-absent` draws one of two
+//! ([`plan::CRASH_PHASE_TIMEOUT`]) about as long as an outage. `dkg-absent` draws one of three
 //! worlds (a shorter phase timeout, [`plan::ABSENT_PHASE_TIMEOUT`], keeps it short): `f + 1`
 //! members (so fewer than a quorum are live) start only after 2.5 to 4 phase timeouts, and the
 //! others must wait for them rather than fail; or `f` members never start, and the others must
-//! finish without them. `dkg-byzantine`: as `dkg`, with one member lying on the DKG channel (see
+//! finish without them; or `f` members start after 1 to 2 phase timeouts, mostly once the others
+//! finished without them, and must finish the round from the others' decision and decided logs
+//! (what a member down across the end of a round needs). `dkg-byzantine`: as `dkg`, with one member lying on the DKG channel (see
 //! [`byzantine`]; the misbehaviour, the liar and its victims are drawn: bad shares to some
 //! players, a second polynomial's dealing to some players, acks validly signed for another
 //! dealing, or junk frames next to its real ones) while members crash and restart as in
@@ -48,7 +50,7 @@
 //!   it reports for each is epoch 0's; `shares-follow-committee`: after the reshare exactly the
 //!   new committee's members hold shares (the replaced member holds none, the newcomers do), and
 //!   the threshold checks run over the new committee's shares;
-//! - `absent-reported` (`dkg-absent`, late world): while the late members are away, every live
+//! - `absent-reported` (`dkg-absent`, the world of `f + 1` late members): while the late members are away, every live
 //!   member reports one of them missing within a phase timeout and a margin of the start (no
 //!   hang); `absent-waited-for`: nobody finishes a round before the first late member started
 //!   (no quorum without them), and the ceremony then finishes (`dkg-completes`).

@@ -70,6 +70,21 @@ pub struct DkgPlan {
     pub bench: bool,
 }
 
+/// The worlds `dkg-absent` draws from.
+enum Absence {
+    /// Not `dkg-absent`.
+    None,
+    /// f members never start: the others finish without them.
+    Dead,
+    /// f + 1 members start late (one short of a quorum without them): the others report them
+    /// missing and wait, then finish with them.
+    Late,
+    /// f members start late, mostly after the others finished the round without them: they
+    /// finish it from the others' decision and decided logs (a member down across the end of a
+    /// round, as a restarted node can be).
+    Stragglers,
+}
+
 /// The cluster timing of `kind`.
 pub fn timing(kind: Kind) -> Timing {
     match kind {
@@ -107,31 +122,38 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
     } else {
         (Vec::new(), Vec::new())
     };
-    // `dkg-absent` draws one of two worlds: f + 1 members late (one short of a quorum: the
-    // others wait for them), or f members that never start (the others finish without them).
-    let dead = kind == Kind::Absent && nodes >= 4 && rng.random_bool(0.5);
-    let absent = if dead {
-        let all: Vec<usize> = (0..nodes).collect();
-        draw_distinct(&mut rng, &all, (nodes - 1) / 3)
-    } else {
-        Vec::new()
+    // `dkg-absent` draws one of three worlds (see [`Absence`]).
+    let faults = (nodes - 1) / 3;
+    let absence = match kind {
+        Kind::Absent if nodes >= 4 => match rng.random_range(0..3u8) {
+            0 => Absence::Dead,
+            1 => Absence::Late,
+            _ => Absence::Stragglers,
+        },
+        Kind::Absent => Absence::Late,
+        _ => Absence::None,
     };
-    let late_starts = if kind == Kind::Absent && !dead {
+    let all: Vec<usize> = (0..nodes).collect();
+    let absent = match absence {
+        Absence::Dead => draw_distinct(&mut rng, &all, faults),
+        _ => Vec::new(),
+    };
+    let phase = ABSENT_PHASE_TIMEOUT.as_millis() as u64;
+    let (late, window) = match absence {
         // f + 1 late members: t - 1 live, one short of a quorum.
-        let late = (nodes - 1) / 3 + 1;
-        let all: Vec<usize> = (0..nodes).collect();
-        let chosen = draw_distinct(&mut rng, &all, late);
-        let phase = ABSENT_PHASE_TIMEOUT.as_millis() as u64;
-        chosen
-            .into_iter()
-            .map(|node| LateStart {
-                node,
-                at_ms: rng.random_range(phase * 5 / 2..=phase * 4),
-            })
-            .collect()
-    } else {
-        Vec::new()
+        Absence::Late => (faults + 1, phase * 5 / 2..=phase * 4),
+        // The others finish in about one phase timeout and stay reachable for two more (their
+        // shutdown handshake waits for the stragglers, then they linger a phase timeout).
+        Absence::Stragglers => (faults, phase..=phase * 2),
+        _ => (0, 0..=0),
     };
+    let late_starts = draw_distinct(&mut rng, &all, late)
+        .into_iter()
+        .map(|node| LateStart {
+            node,
+            at_ms: rng.random_range(window.clone()),
+        })
+        .collect();
     let byzantine = matches!(
         kind,
         Kind::Byzantine | Kind::LogLiars | Kind::ReshareByzantine
@@ -155,7 +177,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
         };
         let misbehaviour = drawn[rng.random_range(0..drawn.len())];
         let others: Vec<usize> = (0..nodes).filter(|i| *i != node).collect();
-        let faults = ((nodes - 1) / 3).max(1);
+        let faults = faults.max(1);
         let victims = match misbehaviour {
             Misbehaviour::Garbage | Misbehaviour::BadHello => others,
             misbehaviour => {
