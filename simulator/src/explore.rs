@@ -4,7 +4,7 @@
 //! by default); results are reported in seed order whatever order they finish in.
 
 use crate::{
-    run::{RunOptions, RunReport, run},
+    run::{RunOptions, RunReport, run_checked},
     scenarios::Scenario,
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -61,12 +61,14 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
     if a < b { Ok(a..b) } else { Err(bad()) }
 }
 
-/// Runs every seed in `seeds` on `jobs` threads; `on_failure` sees each failure as it happens.
+/// Runs every seed in `seeds` on `jobs` threads (each twice, digests compared, with
+/// `check_determinism`); `on_failure` sees each failure as it happens.
 pub fn explore(
     scenario: Scenario,
     seeds: Range<u64>,
     nodes: Option<usize>,
     jobs: usize,
+    check_determinism: bool,
     on_failure: impl Fn(&RunReport) + Sync,
 ) -> Exploration {
     let started = Instant::now();
@@ -96,13 +98,14 @@ pub fn explore(
                     if seed >= seeds.end {
                         break;
                     }
-                    let report = run(&RunOptions {
+                    let options = RunOptions {
                         scenario,
                         seed,
                         nodes,
                         trace: None,
-                    })
-                    .expect("a run without trace file does no I/O");
+                    };
+                    let report = run_checked(&options, check_determinism)
+                        .expect("a run without trace file does no I/O");
                     let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                     if !report.passed() {
                         on_failure(&report);

@@ -89,6 +89,9 @@ enum Command {
         /// Worker threads (default: one per core).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Run each seed twice and fail it if the two digests differ.
+        #[arg(long)]
+        check_determinism: bool,
     },
 }
 
@@ -290,6 +293,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             seeds,
             nodes,
             jobs,
+            check_determinism,
         } => {
             let scenario = scenario(&name, nodes)?;
             let seeds = parse_seeds(&seeds)?;
@@ -305,12 +309,17 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                     .map(|v| v.to_string())
                     .unwrap_or_default()
             };
-            let exploration = explore(scenario, seeds, nodes, jobs, |report| {
+            let exploration = explore(scenario, seeds, nodes, jobs, check_determinism, |report| {
                 eprintln!("seed {} failed: {}", report.seed, first_violation(report));
             });
+            let flag = if check_determinism {
+                " --check-determinism"
+            } else {
+                ""
+            };
             for report in &exploration.failures {
                 println!("failed seed={} {}", report.seed, first_violation(report));
-                println!("  replay: {}", report.replay_command());
+                println!("  replay: {}{flag}", report.replay_command());
             }
             println!("{}", exploration.summary_line());
             Ok(verdict(exploration.failures.is_empty()))
