@@ -11,6 +11,7 @@
 pub mod backoff;
 pub mod barrier;
 pub mod channels;
+pub mod checkpoint;
 pub mod cluster;
 pub mod dkg;
 pub mod engine;

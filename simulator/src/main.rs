@@ -277,7 +277,8 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                 "{:>5} {:>10} {:>10} {:>7}",
                 "nodes", "sim_ms", "raw_ms", "ratio"
             );
-            for result in cohort_simulator::bench::dkg::run(&sizes, reps)? {
+            let results = cohort_simulator::bench::dkg::run(&sizes, reps)?;
+            for result in &results {
                 println!(
                     "{:>5} {:>10.1} {:>10.1} {:>7.2}",
                     result.nodes,
@@ -285,6 +286,31 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                     result.raw.as_secs_f64() * 1e3,
                     result.ratio()
                 );
+            }
+            println!();
+            println!(
+                "{:>5} {:>8} {:>8} {:>10} {:>8}",
+                "nodes", "kind", "frames", "kB", "share"
+            );
+            for result in &results {
+                let bytes: u64 = result.traffic.values().map(|(_, b)| b).sum();
+                let frames: u64 = result.traffic.values().map(|(f, _)| f).sum();
+                let mut rows: Vec<(&str, u64, u64)> = result
+                    .traffic
+                    .iter()
+                    .map(|(kind, (f, b))| (kind.as_str(), *f, *b))
+                    .collect();
+                rows.push(("all", frames, bytes));
+                for (kind, f, b) in rows {
+                    println!(
+                        "{:>5} {:>8} {:>8} {:>10.1} {:>7.1}%",
+                        result.nodes,
+                        kind,
+                        f,
+                        b as f64 / 1e3,
+                        100.0 * b as f64 / bytes.max(1) as f64
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

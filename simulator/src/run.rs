@@ -6,7 +6,7 @@ use crate::{
     trace::{Sink, TraceLine},
 };
 use commonware_cryptography::{Hasher as _, Sha256};
-use commonware_runtime::{Clock as _, Runner as _, Supervisor as _, deterministic};
+use commonware_runtime::{Clock as _, Metrics as _, Runner as _, Supervisor as _, deterministic};
 use std::{
     path::PathBuf,
     sync::{Arc, Mutex},
@@ -89,6 +89,23 @@ pub fn run(options: &RunOptions) -> std::io::Result<RunReport> {
 
 /// Runs one seed once with the given plan (instead of the one the seed draws).
 pub fn run_plan(options: &RunOptions, plan: FaultPlan) -> std::io::Result<RunReport> {
+    run_inner(options, plan, false).map(|(report, _)| report)
+}
+
+/// As [`run_plan`], also returning every node's metrics at the end of the run (Prometheus
+/// text, as the runtime encodes them).
+pub fn run_plan_with_metrics(
+    options: &RunOptions,
+    plan: FaultPlan,
+) -> std::io::Result<(RunReport, String)> {
+    run_inner(options, plan, true)
+}
+
+fn run_inner(
+    options: &RunOptions,
+    plan: FaultPlan,
+    want_metrics: bool,
+) -> std::io::Result<(RunReport, String)> {
     let wall = Instant::now();
     let writer: Option<Box<dyn std::io::Write + Send>> = match &options.trace {
         Some(path) => Some(Box::new(std::io::BufWriter::new(std::fs::File::create(
@@ -106,7 +123,7 @@ pub fn run_plan(options: &RunOptions, plan: FaultPlan) -> std::io::Result<RunRep
     let seed = options.seed;
     let run_plan = plan.clone();
     let run_sink = sink.clone();
-    let (violations, sim_ms, auditor) = executor.start(|context| async move {
+    let (violations, sim_ms, auditor, metrics) = executor.start(|context| async move {
         let start = context.current();
         let violations = scenario
             .run(context.child("sim"), seed, &run_plan, run_sink)
@@ -116,12 +133,17 @@ pub fn run_plan(options: &RunOptions, plan: FaultPlan) -> std::io::Result<RunRep
             .duration_since(start)
             .unwrap_or_default()
             .as_millis() as u64;
-        (violations, elapsed, context.auditor().state())
+        let metrics = if want_metrics {
+            context.encode()
+        } else {
+            String::new()
+        };
+        (violations, elapsed, context.auditor().state(), metrics)
     });
     let mut sink = sink.lock().expect("sink");
     let (trace_hash, events) = sink.finish();
     let digest = Sha256::hash(&[auditor.as_bytes(), &trace_hash]);
-    Ok(RunReport {
+    let report = RunReport {
         scenario,
         seed,
         nodes_arg: options.nodes,
@@ -134,7 +156,8 @@ pub fn run_plan(options: &RunOptions, plan: FaultPlan) -> std::io::Result<RunRep
         wall_ms: wall.elapsed().as_millis() as u64,
         recent: sink.recent(),
         notes: sink.notes.clone(),
-    })
+    };
+    Ok((report, metrics))
 }
 
 /// Runs one seed; with `check_determinism`, runs it a second time (without a trace file) and

@@ -78,7 +78,6 @@ use super::{
     metrics::Metrics,
     phase::{Phase, step_of},
     serve::Server,
-    wire,
     wire::Variant,
 };
 use crate::{
@@ -487,16 +486,18 @@ where
                         To::One(peer) => vec![peer],
                         To::All => others(&self.cfg.cluster, &self.me),
                     };
-                    tracing::trace!(me = %self.me, round, kind = message_kind(&message), "dkg send");
+                    tracing::trace!(me = %self.me, round, kind = super::metrics::kind(&message), "dkg send");
                     #[cfg(feature = "sim")]
                     if let Some(tamper) = &self.cfg.tamper {
                         for (peer, frame) in tamper.outgoing(ceremony.spec(), &to, &message) {
+                            self.metrics.sent(&message, 1, frame.len());
                             self.sender.send(Recipients::One(peer), frame, false);
                         }
                         continue;
                     }
-                    self.sender
-                        .send(Recipients::Some(to), message.encode(), false);
+                    let frame = message.encode();
+                    self.metrics.sent(&message, to.len(), frame.len());
+                    self.sender.send(Recipients::Some(to), frame, false);
                 }
                 Effect::Dealt { commitment } => self.cfg.tracer.record(Event::Dealt {
                     round,
@@ -543,15 +544,6 @@ where
             }
         }
         Ok(())
-    }
-}
-
-fn message_kind(message: &wire::Message) -> &'static str {
-    match message {
-        wire::Message::Dealing { .. } => "dealing",
-        wire::Message::Ack { .. } => "ack",
-        wire::Message::Log { .. } => "log",
-        wire::Message::Agree { .. } => "agree",
     }
 }
 

@@ -9,12 +9,15 @@
 //!   dealer's `Dealer::start`, every player's `dealer_message` for every dealer (and the dealer
 //!   taking the ack), every dealer's log, and every player's `finalize` over all logs;
 //!
-//! and reports `ratio = sim / raw`, the medians of `reps` repetitions each.
+//! and reports `ratio = sim / raw`, the medians of `reps` repetitions each. It also reports what
+//! the simulated ceremony sent, by kind of DKG message (frames, one per recipient, and their
+//! bytes, summed over every node; from the DKG actor's `frames_sent` and `bytes_sent` metrics, of
+//! the first repetition: the same on every one, links being perfect).
 
 use super::median;
 use crate::{
     plan::perfect_links,
-    run::{RunOptions, run_plan},
+    run::{RunOptions, run_plan_with_metrics},
     scenarios::{FamilyPlan, Scenario},
 };
 use cohort_protocol::dkg::{ceremony::NAMESPACE, wire::Variant};
@@ -30,7 +33,13 @@ use commonware_parallel::Sequential;
 use commonware_utils::{N3f1, ordered::Set};
 use rand::SeedableRng as _;
 use rand_chacha::ChaCha20Rng;
-use std::time::{Duration, Instant};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+/// Frames and bytes sent, by kind of DKG message.
+pub type Traffic = BTreeMap<String, (u64, u64)>;
 
 /// One committee size's measurement.
 #[derive(Clone, Debug)]
@@ -38,6 +47,8 @@ pub struct DkgBench {
     pub nodes: usize,
     pub sim: Duration,
     pub raw: Duration,
+    /// What the simulated ceremony sent (every node, the whole run).
+    pub traffic: Traffic,
 }
 
 impl DkgBench {
@@ -46,8 +57,40 @@ impl DkgBench {
     }
 }
 
+/// Sums the DKG actors' `frames_sent` and `bytes_sent` counters of every node in `metrics`
+/// (Prometheus text) by their `kind` label.
+pub fn traffic(metrics: &str) -> Traffic {
+    let mut traffic = Traffic::new();
+    for line in metrics.lines().filter(|l| !l.starts_with('#')) {
+        let field = if line.contains("dkg_frames_sent_total{") {
+            0
+        } else if line.contains("dkg_bytes_sent_total{") {
+            1
+        } else {
+            continue;
+        };
+        let Some(kind) = line
+            .split("kind=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else {
+            continue;
+        };
+        let entry = traffic.entry(kind.to_string()).or_default();
+        if field == 0 {
+            entry.0 += value as u64;
+        } else {
+            entry.1 += value as u64;
+        }
+    }
+    traffic
+}
+
 /// One simulated ceremony of `nodes` members on zero-latency lossless links.
-fn simulated(nodes: usize, seed: u64) -> Result<Duration, String> {
+fn simulated(nodes: usize, seed: u64) -> Result<(Duration, Traffic), String> {
     let scenario = Scenario::named("dkg");
     let options = RunOptions {
         scenario,
@@ -61,7 +104,7 @@ fn simulated(nodes: usize, seed: u64) -> Result<Duration, String> {
     }
     plan.core.links = perfect_links(nodes);
     let start = Instant::now();
-    let report = run_plan(&options, plan).map_err(|e| e.to_string())?;
+    let (report, metrics) = run_plan_with_metrics(&options, plan).map_err(|e| e.to_string())?;
     let elapsed = start.elapsed();
     if !report.passed() {
         return Err(format!(
@@ -69,7 +112,7 @@ fn simulated(nodes: usize, seed: u64) -> Result<Duration, String> {
             report.violations
         ));
     }
-    Ok(elapsed)
+    Ok((elapsed, traffic(&metrics)))
 }
 
 /// The same cryptographic work, done directly on one thread.
@@ -136,16 +179,37 @@ pub fn run(sizes: &[usize], reps: usize) -> Result<Vec<DkgBench>, String> {
     for &nodes in sizes {
         let mut sims = Vec::new();
         let mut raws = Vec::new();
+        let mut traffic = None;
         for rep in 0..reps.max(1) as u64 {
             // Interleaved, so both see the same machine load.
-            sims.push(simulated(nodes, rep + 1)?);
+            let (sim, sent) = simulated(nodes, rep + 1)?;
+            sims.push(sim);
+            traffic.get_or_insert(sent);
             raws.push(raw(nodes, rep + 1)?);
         }
         results.push(DkgBench {
             nodes,
             sim: median(sims),
             raw: median(raws),
+            traffic: traffic.unwrap_or_default(),
         });
     }
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn traffic_sums_every_node_by_kind() {
+        let text = "# HELP x\n\
+            sim_node_dkg_frames_sent_total{life=\"1\",kind=\"agree\"} 3\n\
+            sim_node_dkg_frames_sent_total{life=\"2\",kind=\"agree\"} 4\n\
+            sim_node_dkg_bytes_sent_total{life=\"1\",kind=\"agree\"} 300\n\
+            sim_node_dkg_frames_sent_total{kind=\"log\"} 1\n\
+            sim_node_barrier_messages_sent_total 9\n";
+        let traffic = super::traffic(text);
+        assert_eq!(traffic["agree"], (7, 300));
+        assert_eq!(traffic["log"], (1, 0));
+        assert_eq!(traffic.len(), 2);
+    }
 }

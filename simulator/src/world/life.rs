@@ -154,8 +154,11 @@ pub fn micros(t: SystemTime) -> u64 {
 }
 
 /// Starts one [`Life`] per key (node `i` with `clusters[i]`, its crashes from `plan`, the role
-/// `role(i)`) and waits for all of them; `None` when some engine is still running at `deadline`
-/// (simulated time).
+/// `role(i)`) and waits for every honest engine; `None` when one is still running at `deadline`
+/// (simulated time). The results are those of the nodes with an engine, in node order; a
+/// byzantine engine still running once every honest one ended is stopped there and has no
+/// result (`None`): it may wait for peers forever (say, restarted after they all left), which
+/// is its own business, not a hang of the run.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_all(
     context: &deterministic::Context,
@@ -167,22 +170,52 @@ pub async fn run_all(
     oracle: &simulated::Oracle<PublicKey, deterministic::Context>,
     sink: &Arc<Mutex<Sink>>,
     deadline: Duration,
-) -> Option<Vec<Result<Outcome, EngineError>>> {
-    let handles = spawn_all(
-        context, plan, keys, clusters, task, None, role, oracle, sink,
+) -> Option<Vec<Option<Result<Outcome, EngineError>>>> {
+    let roles: Vec<Role> = (0..keys.len()).map(&role).collect();
+    let tampered: Vec<bool> = roles
+        .iter()
+        .filter(|r| !matches!(r, Role::External))
+        .map(|r| matches!(r, Role::Tampered(_)))
+        .collect();
+    let mut roles = roles.into_iter();
+    let mut handles: Vec<_> = spawn_all(
+        context,
+        plan,
+        keys,
+        clusters,
+        task,
+        None,
+        |_| roles.next().expect("one role per node"),
+        oracle,
+        sink,
     )
     .into_iter()
-    .flat_map(|(handle, _)| handle);
-    let results = select! {
-        results = futures::future::join_all(handles) => Some(results),
-        _ = context.sleep(deadline) => None,
-    }?;
-    Some(
-        results
-            .into_iter()
-            .map(|r| r.expect("engine task did not panic"))
-            .collect(),
-    )
+    .flat_map(|(handle, _)| handle)
+    .collect();
+    let honest = handles
+        .iter_mut()
+        .zip(&tampered)
+        .filter(|(_, t)| !**t)
+        .map(|(h, _)| h);
+    let mut honest_results = select! {
+        results = futures::future::join_all(honest) => results.into_iter(),
+        _ = context.sleep(deadline) => return None,
+    };
+    let mut results = Vec::with_capacity(handles.len());
+    for (mut handle, tampered) in handles.into_iter().zip(tampered) {
+        let result = if tampered {
+            // Ended by now (its result is kept), or stopped here. Never polled before.
+            let ended = futures::FutureExt::now_or_never(&mut handle);
+            if ended.is_none() {
+                handle.abort();
+            }
+            ended
+        } else {
+            honest_results.next()
+        };
+        results.push(result.map(|r| r.expect("engine task did not panic")));
+    }
+    Some(results)
 }
 
 /// What a node is in a run, besides its plan's crashes.
@@ -212,7 +245,7 @@ pub fn spawn_all(
     clusters: Vec<Cluster>,
     task: Task,
     ledger: Option<Settings>,
-    role: impl Fn(usize) -> Role,
+    mut role: impl FnMut(usize) -> Role,
     oracle: &simulated::Oracle<PublicKey, deterministic::Context>,
     sink: &Arc<Mutex<Sink>>,
 ) -> Vec<Spawned> {

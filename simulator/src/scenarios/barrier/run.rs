@@ -93,6 +93,8 @@ pub async fn run(
         );
         return checks;
     };
+    // Every barrier node is honest: each has a result.
+    let results: Vec<_> = results.into_iter().flatten().collect();
     let blocked = oracle.blocked().await.unwrap_or_default();
     let sink = sink.lock().expect("sink");
     let observations = sink.observer::<BarrierObserver>();

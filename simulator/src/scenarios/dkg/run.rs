@@ -116,10 +116,10 @@ pub async fn run(
         .collect();
     let mut completed = Vec::new();
     for (index, result) in running.iter().copied().zip(results.iter()) {
-        if Some(index) == byzantine {
-            // Whatever the liar ends with is its own business.
+        let Some(result) = result.as_ref().filter(|_| Some(index) != byzantine) else {
+            // Whatever the liar ends with (or that it is still waiting) is its own business.
             continue;
-        }
+        };
         match result {
             Ok(Outcome { dkg: Some(c), .. }) if c.epoch == last_epoch => {
                 completed.push((index, c.clone()))
