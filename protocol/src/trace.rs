@@ -71,6 +71,13 @@ pub enum Event {
     /// This node holds two different validly signed logs of `dealer` in `round`: proof that the
     /// dealer equivocated.
     DkgEquivocation { round: u64, dealer: PublicKey },
+    /// What this node's DKG sent in this life, for one kind of message: `frames` (one per
+    /// recipient) and their `bytes`; recorded once the last epoch is done.
+    DkgSent {
+        kind: &'static str,
+        frames: u64,
+        bytes: u64,
+    },
     /// The agreement of `round` entered `view`, led by `leader`.
     DkgView {
         round: u64,
@@ -160,6 +167,7 @@ impl Event {
             Event::Acked { .. } => "acked",
             Event::DkgComplete { .. } => "dkg_complete",
             Event::DkgEquivocation { .. } => "dkg_equivocation",
+            Event::DkgSent { .. } => "dkg_sent",
             Event::PeerFaulty { .. } => "peer_faulty",
             Event::DkgView { .. } => "dkg_view",
             Event::DkgVoted { .. } => "dkg_voted",
@@ -234,6 +242,11 @@ impl fmt::Display for Event {
             Event::OpAppended { seq, kind, id } => write!(f, " seq={seq} kind={kind} id={id}"),
             Event::Equivocation { author } => write!(f, " author={author}"),
             Event::DkgEquivocation { round, dealer } => write!(f, " round={round} dealer={dealer}"),
+            Event::DkgSent {
+                kind,
+                frames,
+                bytes,
+            } => write!(f, " kind={kind} frames={frames} bytes={bytes}"),
             Event::PeerFaulty { peer, error } => write!(f, " peer={peer} error={error:?}"),
             Event::DkgView {
                 round,

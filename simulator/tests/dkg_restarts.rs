@@ -49,7 +49,7 @@ fn run(crashes: Vec<CrashPlan>, point_crashes: Vec<PointCrash>) -> String {
 fn a_member_crashed_at_any_moment_and_back_after_the_others_finished_finishes() {
     // Through the deal phase (about 150 ms here), the log phase and the agreement: every crash
     // loses what was not synced.
-    for at_ms in (0..=320).step_by(6) {
+    for at_ms in (0..=320).step_by(3) {
         run(
             vec![CrashPlan {
                 node: 1,

@@ -364,6 +364,13 @@ where
             let epoch = last.as_ref().map_or(0, |c| c.epoch + 1);
             if epoch > self.cfg.cluster.last_epoch() {
                 let completed = last.expect("at least epoch 0 is listed");
+                for (kind, frames, bytes) in self.metrics.sent_so_far() {
+                    self.cfg.tracer.record(Event::DkgSent {
+                        kind,
+                        frames,
+                        bytes,
+                    });
+                }
                 let server = Server {
                     context: self.context,
                     cluster: self.cfg.cluster,

@@ -33,7 +33,7 @@ pub(super) const MAX_HANDLED: usize = 1 << 16;
 const AGREE_TAG_AT: usize = 1 + 8 + 8;
 
 /// The agreement tag of a frame, if it is an agreement message.
-fn agree_tag(frame: &[u8]) -> Option<u8> {
+pub(super) fn agree_tag(frame: &[u8]) -> Option<u8> {
     (frame.first() == Some(&wire::TAG_AGREE))
         .then(|| frame.get(AGREE_TAG_AT).copied())
         .flatten()
@@ -86,11 +86,7 @@ where
         }
         // Requests (for logs, for the decision) are answered again when repeated.
         let need = tag == Some(wire::TAG_NEED) || tag == Some(wire::TAG_ASK);
-        let what = if tag == Some(wire::TAG_NEED) {
-            Answer::Logs
-        } else {
-            Answer::Decision
-        };
+        let what = Answer::of(&bytes);
         if need && !self.may_answer(&peer, what) {
             return Ok(());
         }

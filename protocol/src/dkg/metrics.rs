@@ -71,6 +71,21 @@ impl Metrics {
         }
     }
 
+    /// Frames and bytes sent so far of each kind that was sent, in kind order.
+    pub fn sent_so_far(&self) -> Vec<(&'static str, u64, u64)> {
+        ["ack", "agree", "dealing", "log"]
+            .into_iter()
+            .filter_map(|kind| {
+                let label = Kind {
+                    kind: kind.to_string(),
+                };
+                let frames = self.frames_sent.get(&label)?.get();
+                let bytes = self.bytes_sent.get(&label).map_or(0, |b| b.get());
+                Some((kind, frames, bytes))
+            })
+            .collect()
+    }
+
     /// Counts `copies` frames of `bytes` bytes each of `message`'s kind.
     pub fn sent(&self, message: &Message, copies: usize, bytes: usize) {
         let label = Kind {

@@ -15,6 +15,7 @@ use super::{
     wire::{self, Message, Variant},
 };
 use crate::{cluster::Cluster, cluster::PublicKey};
+use bytes::Buf as _;
 use commonware_codec::Encode as _;
 use commonware_cryptography::bls12381::dkg::feldman_desmedt::SignedDealerLog;
 use commonware_p2p::{Receiver, Recipients, Sender};
@@ -36,13 +37,10 @@ pub(super) enum Answer {
 }
 
 impl Answer {
-    /// What `message` would be answered with.
-    pub(super) fn to(message: &Message) -> Self {
-        match message {
-            Message::Agree {
-                message: AgreeMessage::Need { .. },
-                ..
-            } => Answer::Logs,
+    /// What the frame `frame` would be answered with (read off its tags, before decoding).
+    pub(super) fn of(frame: &[u8]) -> Self {
+        match super::intake::agree_tag(frame) {
+            Some(wire::TAG_NEED) => Answer::Logs,
             _ => Answer::Decision,
         }
     }
@@ -55,6 +53,24 @@ pub(super) struct Limiter {
 }
 
 impl Limiter {
+    /// Whether `peer` may be answered `what` at `now` (nothing noted).
+    pub(super) fn ready(
+        &self,
+        peer: &PublicKey,
+        what: Answer,
+        now: SystemTime,
+        period: Duration,
+    ) -> bool {
+        self.last
+            .get(&(peer.clone(), what))
+            .is_none_or(|last| now >= *last + period)
+    }
+
+    /// Notes that `peer` was answered `what` at `now`.
+    pub(super) fn note(&mut self, peer: &PublicKey, what: Answer, now: SystemTime) {
+        self.last.insert((peer.clone(), what), now);
+    }
+
     /// Whether `peer` may be answered `what` at `now` (noted if so).
     pub(super) fn allow(
         &mut self,
@@ -63,14 +79,11 @@ impl Limiter {
         now: SystemTime,
         period: Duration,
     ) -> bool {
-        let key = (peer.clone(), what);
-        match self.last.get(&key) {
-            Some(last) if now < *last + period => false,
-            _ => {
-                self.last.insert(key, now);
-                true
-            }
+        let ready = self.ready(peer, what, now, period);
+        if ready {
+            self.note(peer, what, now);
         }
+        ready
     }
 }
 
@@ -124,16 +137,23 @@ where
             if !self.cluster.is_member(&peer) {
                 continue;
             }
-            let Ok(message) = wire::decode(frame, members) else {
+            // Limited before any decoding (decoding checks curve points): a member flooding
+            // us costs a digest-free tag peek per frame beyond its one answer per period.
+            let mut frame = frame;
+            let bytes = frame.copy_to_bytes(frame.remaining());
+            let what = Answer::of(&bytes);
+            let now = self.context.current();
+            if !limiter.ready(&peer, what, now, self.sync_period) {
+                continue;
+            }
+            let Ok(message) = wire::decode(bytes, members) else {
                 continue;
             };
             let answers = self.answers(&message);
-            let now = self.context.current();
-            if answers.is_empty()
-                || !limiter.allow(&peer, Answer::to(&message), now, self.sync_period)
-            {
+            if answers.is_empty() {
                 continue;
             }
+            limiter.note(&peer, what, now);
             for answer in answers {
                 self.sender
                     .send(Recipients::One(peer.clone()), answer.encode(), false);
@@ -197,7 +217,7 @@ mod tests {
             epoch: 0,
             message: AgreeMessage::Ask,
         };
-        assert_eq!(Answer::to(&need), Answer::Logs);
-        assert_eq!(Answer::to(&ask), Answer::Decision);
+        assert_eq!(Answer::of(&need.encode()), Answer::Logs);
+        assert_eq!(Answer::of(&ask.encode()), Answer::Decision);
     }
 }

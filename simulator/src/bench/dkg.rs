@@ -12,12 +12,14 @@
 //! and reports `ratio = sim / raw`, the medians of `reps` repetitions each. It also reports what
 //! the simulated ceremony sent, by kind of DKG message (frames, one per recipient, and their
 //! bytes, summed over every node; from the DKG actor's `frames_sent` and `bytes_sent` metrics, of
-//! the first repetition: the same on every one, links being perfect).
+//! an untimed run with a trace, whose `dkg_sent` events carry each node's counts of its DKG
+//! actor's `frames_sent` and `bytes_sent` metrics; every repetition sends the same on perfect
+//! links).
 
 use super::median;
 use crate::{
     plan::perfect_links,
-    run::{RunOptions, run_plan_with_metrics},
+    run::{RunOptions, run_plan},
     scenarios::{FamilyPlan, Scenario},
 };
 use cohort_protocol::dkg::{ceremony::NAMESPACE, wire::Variant};
@@ -57,40 +59,60 @@ impl DkgBench {
     }
 }
 
-/// Sums the DKG actors' `frames_sent` and `bytes_sent` counters of every node in `metrics`
-/// (Prometheus text) by their `kind` label.
-pub fn traffic(metrics: &str) -> Traffic {
+/// Sums the `dkg_sent` events of every node in `trace` (JSON lines, as `--trace` writes them)
+/// by kind.
+pub fn traffic(trace: &str) -> Traffic {
     let mut traffic = Traffic::new();
-    for line in metrics.lines().filter(|l| !l.starts_with('#')) {
-        let field = if line.contains("dkg_frames_sent_total{") {
-            0
-        } else if line.contains("dkg_bytes_sent_total{") {
-            1
-        } else {
-            continue;
+    for line in trace
+        .lines()
+        .filter(|l| l.contains("\"event\":\"dkg_sent\""))
+    {
+        let field = |name: &str| {
+            line.split(&format!("{name}=")).nth(1).map(|rest| {
+                rest.split([' ', '"'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
         };
-        let Some(kind) = line
-            .split("kind=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
+        let (Some(kind), Some(frames), Some(bytes)) =
+            (field("kind"), field("frames"), field("bytes"))
         else {
             continue;
         };
-        let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else {
-            continue;
-        };
-        let entry = traffic.entry(kind.to_string()).or_default();
-        if field == 0 {
-            entry.0 += value as u64;
-        } else {
-            entry.1 += value as u64;
-        }
+        let entry = traffic.entry(kind).or_default();
+        entry.0 += frames.parse::<u64>().unwrap_or(0);
+        entry.1 += bytes.parse::<u64>().unwrap_or(0);
     }
     traffic
 }
 
+/// What one simulated ceremony of `nodes` members sends (an untimed run with a trace file).
+fn sent(nodes: usize, seed: u64) -> Result<Traffic, String> {
+    let scenario = Scenario::named("dkg");
+    let path = std::env::temp_dir().join(format!(
+        "cohort-bench-dkg-{}-{nodes}-{seed}.jsonl",
+        std::process::id()
+    ));
+    let options = RunOptions {
+        scenario,
+        seed,
+        nodes: Some(nodes),
+        trace: Some(path.clone()),
+    };
+    let mut plan = scenario.plan(seed, Some(nodes));
+    if let FamilyPlan::Dkg(dkg) = &mut plan.family {
+        dkg.bench = true;
+    }
+    plan.core.links = perfect_links(nodes);
+    run_plan(&options, plan).map_err(|e| e.to_string())?;
+    let trace = std::fs::read_to_string(&path).map_err(|e| e.to_string());
+    let _ = std::fs::remove_file(&path);
+    Ok(traffic(&trace?))
+}
+
 /// One simulated ceremony of `nodes` members on zero-latency lossless links.
-fn simulated(nodes: usize, seed: u64) -> Result<(Duration, Traffic), String> {
+fn simulated(nodes: usize, seed: u64) -> Result<Duration, String> {
     let scenario = Scenario::named("dkg");
     let options = RunOptions {
         scenario,
@@ -104,7 +126,7 @@ fn simulated(nodes: usize, seed: u64) -> Result<(Duration, Traffic), String> {
     }
     plan.core.links = perfect_links(nodes);
     let start = Instant::now();
-    let (report, metrics) = run_plan_with_metrics(&options, plan).map_err(|e| e.to_string())?;
+    let report = run_plan(&options, plan).map_err(|e| e.to_string())?;
     let elapsed = start.elapsed();
     if !report.passed() {
         return Err(format!(
@@ -112,7 +134,7 @@ fn simulated(nodes: usize, seed: u64) -> Result<(Duration, Traffic), String> {
             report.violations
         ));
     }
-    Ok((elapsed, traffic(&metrics)))
+    Ok(elapsed)
 }
 
 /// The same cryptographic work, done directly on one thread.
@@ -179,19 +201,16 @@ pub fn run(sizes: &[usize], reps: usize) -> Result<Vec<DkgBench>, String> {
     for &nodes in sizes {
         let mut sims = Vec::new();
         let mut raws = Vec::new();
-        let mut traffic = None;
         for rep in 0..reps.max(1) as u64 {
             // Interleaved, so both see the same machine load.
-            let (sim, sent) = simulated(nodes, rep + 1)?;
-            sims.push(sim);
-            traffic.get_or_insert(sent);
+            sims.push(simulated(nodes, rep + 1)?);
             raws.push(raw(nodes, rep + 1)?);
         }
         results.push(DkgBench {
             nodes,
             sim: median(sims),
             raw: median(raws),
-            traffic: traffic.unwrap_or_default(),
+            traffic: sent(nodes, 1)?,
         });
     }
     Ok(results)
@@ -201,15 +220,15 @@ pub fn run(sizes: &[usize], reps: usize) -> Result<Vec<DkgBench>, String> {
 mod tests {
     #[test]
     fn traffic_sums_every_node_by_kind() {
-        let text = "# HELP x\n\
-            sim_node_dkg_frames_sent_total{life=\"1\",kind=\"agree\"} 3\n\
-            sim_node_dkg_frames_sent_total{life=\"2\",kind=\"agree\"} 4\n\
-            sim_node_dkg_bytes_sent_total{life=\"1\",kind=\"agree\"} 300\n\
-            sim_node_dkg_frames_sent_total{kind=\"log\"} 1\n\
-            sim_node_barrier_messages_sent_total 9\n";
-        let traffic = super::traffic(text);
-        assert_eq!(traffic["agree"], (7, 300));
-        assert_eq!(traffic["log"], (1, 0));
+        let trace = concat!(
+            "{\"t_us\":1,\"node\":0,\"event\":\"dkg_sent\",\"detail\":\"dkg_sent kind=agree frames=3 bytes=300\"}\n",
+            "{\"t_us\":1,\"node\":1,\"event\":\"dkg_sent\",\"detail\":\"dkg_sent kind=agree frames=4 bytes=400\"}\n",
+            "{\"t_us\":1,\"node\":1,\"event\":\"dkg_sent\",\"detail\":\"dkg_sent kind=log frames=1 bytes=9\"}\n",
+            "{\"t_us\":1,\"node\":1,\"event\":\"dkg_phase\",\"detail\":\"dkg_phase round=0 phase=log\"}\n",
+        );
+        let traffic = super::traffic(trace);
+        assert_eq!(traffic["agree"], (7, 700));
+        assert_eq!(traffic["log"], (1, 9));
         assert_eq!(traffic.len(), 2);
     }
 }
