@@ -8,7 +8,9 @@
 //!   seen), the tolerance a voter judges a proposal by, and the trimmed mean round 2 proposes;
 //! - [`tally`]: the count of one proposal's votes: one vote per voter whatever a hostile voter
 //!   sends, every approving partial signature checked on arrival, and the certificate (one
-//!   96-byte threshold signature) recovered the moment `t` approvals are in.
+//!   96-byte threshold signature) recovered the moment `t` approvals are in;
+//! - [`wire`]: the subject's signed proposal (whose digest the partials sign) and a member's
+//!   signed vote, with bounded codecs.
 //!
 //! # Why not `commonware-consensus`'s `aggregation`
 //!
@@ -24,6 +26,7 @@
 
 pub mod observation;
 pub mod tally;
+pub mod wire;
 
 pub use observation::{Observation, Tolerance, trimmed_mean};
 pub use tally::{Counted, Refusal, Tally, Vote};
