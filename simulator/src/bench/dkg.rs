@@ -37,6 +37,7 @@ use rand::SeedableRng as _;
 use rand_chacha::ChaCha20Rng;
 use std::{
     collections::BTreeMap,
+    path::PathBuf,
     time::{Duration, Instant},
 };
 
@@ -89,36 +90,25 @@ pub fn traffic(trace: &str) -> Traffic {
 
 /// What one simulated ceremony of `nodes` members sends (an untimed run with a trace file).
 fn sent(nodes: usize, seed: u64) -> Result<Traffic, String> {
-    let scenario = Scenario::named("dkg");
     let path = std::env::temp_dir().join(format!(
         "cohort-bench-dkg-{}-{nodes}-{seed}.jsonl",
         std::process::id()
     ));
-    let options = RunOptions {
-        scenario,
-        seed,
-        nodes: Some(nodes),
-        trace: Some(path.clone()),
-    };
-    let mut plan = scenario.plan(seed, Some(nodes));
-    if let FamilyPlan::Dkg(dkg) = &mut plan.family {
-        dkg.bench = true;
-    }
-    plan.core.links = perfect_links(nodes);
-    run_plan(&options, plan).map_err(|e| e.to_string())?;
+    ceremony(nodes, seed, Some(path.clone()))?;
     let trace = std::fs::read_to_string(&path).map_err(|e| e.to_string());
     let _ = std::fs::remove_file(&path);
     Ok(traffic(&trace?))
 }
 
-/// One simulated ceremony of `nodes` members on zero-latency lossless links.
-fn simulated(nodes: usize, seed: u64) -> Result<Duration, String> {
+/// One simulated ceremony of `nodes` members on zero-latency lossless links (its events written
+/// to `trace` if given); returns its wall time.
+fn ceremony(nodes: usize, seed: u64, trace: Option<PathBuf>) -> Result<Duration, String> {
     let scenario = Scenario::named("dkg");
     let options = RunOptions {
         scenario,
         seed,
         nodes: Some(nodes),
-        trace: None,
+        trace,
     };
     let mut plan = scenario.plan(seed, Some(nodes));
     if let FamilyPlan::Dkg(dkg) = &mut plan.family {
@@ -203,7 +193,7 @@ pub fn run(sizes: &[usize], reps: usize) -> Result<Vec<DkgBench>, String> {
         let mut raws = Vec::new();
         for rep in 0..reps.max(1) as u64 {
             // Interleaved, so both see the same machine load.
-            sims.push(simulated(nodes, rep + 1)?);
+            sims.push(ceremony(nodes, rep + 1, None)?);
             raws.push(raw(nodes, rep + 1)?);
         }
         results.push(DkgBench {
