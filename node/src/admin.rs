@@ -124,6 +124,11 @@ fn op_json(position: u64, op: &SignedOp) -> OpJson {
     let (kind, value, payload) = match &op.op().kind {
         OpKind::Boot { boot_count } => ("boot", Some(*boot_count), None),
         OpKind::Heartbeat { uptime_ms } => ("heartbeat", Some(*uptime_ms), None),
+        OpKind::Checkpoint(c) => (
+            "checkpoint",
+            Some(c.as_of_ms),
+            Some(hex(&c.id(op.op().author))),
+        ),
         OpKind::Data(data) => ("data", None, Some(hex(data))),
     };
     OpJson {

@@ -9,6 +9,8 @@
 //! - [`tally`]: the count of one proposal's votes: one vote per voter whatever a hostile voter
 //!   sends, every approving partial signature checked on arrival, and the certificate (one
 //!   96-byte threshold signature) recovered the moment `t` approvals are in;
+//! - [`view`]: a member's view of a subject, derived from the ledger (the subject's latest
+//!   certified checkpoint and its ops after it), which is what a voter compares a proposal with;
 //! - [`wire`]: the subject's signed proposal (whose digest the partials sign) and a member's
 //!   signed vote, with bounded codecs.
 //!
@@ -26,6 +28,7 @@
 
 pub mod observation;
 pub mod tally;
+pub mod view;
 pub mod wire;
 
 pub use observation::{Observation, Tolerance, trimmed_mean};

@@ -241,6 +241,7 @@ impl<T: Tracer> Node<T> {
             tracer: self.cfg.tracer.clone(),
             boot,
             settings,
+            keys: Some(self.cfg.keys.clone()),
         };
         Ok(Some(context.child("ledger").spawn(
             move |context| async move {

@@ -25,6 +25,11 @@
 //!   differed from ours is still to be asked (a peer that reported another digest is a
 //!   *suspect* until a run with it completes or it reports our digest), or when no peer is
 //!   left. The first round's end is boot recovery ([`super::Mailbox::boot_recovered`]).
+//! - **Checkpoints.** Once the DKG publishes the group key ([`Config::keys`]), the DAG verifies
+//!   checkpoint certificates with it (checkpoints that arrived before wait for it). The
+//!   checkpoint actor asks for a subject's view ([`super::Mailbox::view`]) and appends its own
+//!   certified checkpoints ([`super::Mailbox::append_checkpoint`]); the actor notes when it last
+//!   received an op from each member, which is what "seen online" means.
 //! - **Backfill server** ([`super::serve`]). Requests from members are answered by the
 //!   rate-limited server ([`super::backfill::server`]).
 //!
@@ -40,15 +45,16 @@
 use super::{
     backfill::{client::Fetch, server, server::Server},
     dag::{self, Dag, Outcome},
-    ingress::{Error, Inbox, PeerStatus, Request, Status},
+    ingress::{Error, Inbox, PeerStatus, Request, Status, SubjectView},
     metrics::Metrics,
     op::{MAX_DATA_BYTES, MAX_OP_BYTES, OpId, OpKind, SignedOp},
     wire::Message as Gossip,
 };
 use crate::{
     channels::{Channel, Duplex, LedgerChannels},
+    checkpoint::view,
     cluster::{Cluster, PublicKey},
-    refusal,
+    dkg, refusal,
     sync::scheduler::{self, Scheduler},
     trace::{Event, Tracer},
 };
@@ -113,6 +119,9 @@ pub struct Config<T: Tracer> {
     /// This start's boot number (the `Boot` op carries it).
     pub boot: u64,
     pub settings: Settings,
+    /// Where the DKG publishes the group key checkpoints are verified under (`None`: this
+    /// node runs no DKG, and checkpoints wait in the pending buffer).
+    pub keys: Option<dkg::Keys>,
 }
 
 /// The ledger actor of one node.
@@ -141,6 +150,8 @@ where
     pub(super) next_request_id: u64,
     pub(super) next_exchange: usize,
     started: SystemTime,
+    /// When an op of each member was last applied (this node's clock).
+    pub(super) last_heard: Vec<Option<SystemTime>>,
     inbox: Inbox,
     pub(super) gossip: Duplex<S, R>,
     pub(super) backfill: Duplex<S, R>,
@@ -205,6 +216,7 @@ where
             next_request_id: 1,
             next_exchange: my_index,
             started: now,
+            last_heard: vec![None; cfg.cluster.members().len()],
             inbox,
             gossip: channels.gossip,
             backfill: channels.backfill,
@@ -221,6 +233,10 @@ where
         self.append(OpKind::Boot { boot_count: boot }).await?;
         let mut next_heartbeat = self.context.current() + self.cfg.settings.heartbeat;
         let mut next_exchange = self.context.current();
+        let mut group_key = match &self.cfg.keys {
+            Some(keys) => futures::future::Either::Left(keys.subscribe()),
+            None => futures::future::Either::Right(futures::future::pending()),
+        };
         loop {
             let now = self.context.current();
             self.drive(now).await?;
@@ -243,6 +259,13 @@ where
                 frame = self.backfill.receiver.recv() => {
                     let Ok((peer, frame)) = frame else { return Err(Error::Closed) };
                     self.on_backfill(peer, frame).await?;
+                },
+                completed = &mut group_key => {
+                    group_key = futures::future::Either::Right(futures::future::pending());
+                    if let Ok(completed) = completed {
+                        let report = self.dag.set_group_key(*completed.group_key());
+                        self.persist(&report).await?;
+                    }
                 },
                 _ = self.context.sleep_until(wake) => {
                     let now = self.context.current();
@@ -273,7 +296,11 @@ where
             self.dag.next_op(self.my_index, kind, time_ms),
         );
         let report = self.dag.apply(vec![op.clone()], &mut self.context);
-        debug_assert_eq!(report.outcomes, vec![Outcome::Applied]);
+        match report.outcomes[..] {
+            [Outcome::Applied] => {}
+            [Outcome::Rejected(reason)] => return Err(Error::Rejected(reason)),
+            _ => unreachable!("an own op on top of the heads applies or is rejected"),
+        }
         self.persist(&report).await?;
         self.cfg.tracer.record(Event::OpAppended {
             seq: op.op().seq,
@@ -290,8 +317,12 @@ where
     /// Stores and syncs every op `report` applied, then updates metrics and traces.
     pub(super) async fn persist(&mut self, report: &dag::Report) -> Result<(), Error> {
         if !report.applied.is_empty() {
+            let now = self.context.current();
             for id in &report.applied {
                 let op = self.dag.get(id).expect("just applied");
+                if let Some(author) = self.dag.member(&op.op().author) {
+                    self.last_heard[author] = Some(now);
+                }
                 self.store.append(op.encoded()).await?;
             }
             self.store.sync().await?;
@@ -343,6 +374,21 @@ where
                     self.recovery_waiters.push(reply);
                 }
             }
+            Request::View {
+                subject,
+                cutoff_ms,
+                online_within,
+                reply,
+            } => {
+                let _ = reply.send(self.view(&subject, cutoff_ms, online_within));
+            }
+            Request::AppendCheckpoint { certified, reply } => {
+                let result = self.append(OpKind::Checkpoint(certified)).await;
+                if let Err(Error::Storage(_)) = &result {
+                    return result.map(|_| ());
+                }
+                let _ = reply.send(result);
+            }
             Request::Ops {
                 after,
                 limit,
@@ -356,6 +402,32 @@ where
             }
         }
         Ok(())
+    }
+
+    fn view(&self, subject: &PublicKey, cutoff_ms: u64, within: Duration) -> Option<SubjectView> {
+        let index = self.cfg.cluster.index_of(subject)?;
+        let now = self.context.current();
+        let (base, ops) = self.dag.history(index);
+        let observation = view::observe(base, ops.map(|op| op.op()), cutoff_ms);
+        let online = self
+            .last_heard
+            .iter()
+            .enumerate()
+            .filter(|(i, heard)| {
+                *i == self.my_index
+                    || heard.is_some_and(|t| now.duration_since(t).unwrap_or_default() <= within)
+            })
+            .count();
+        Some(SubjectView {
+            observation,
+            latest: self
+                .dag
+                .latest_checkpoint(index)
+                .map(|(id, c)| (id, c.as_of_ms)),
+            flagged: self.dag.is_flagged(index),
+            boot_recovered: self.scheduler.boot_recovered(),
+            online,
+        })
     }
 
     fn status(&self) -> Status {

@@ -25,6 +25,16 @@
 //! commits to its parents, the heads determine the whole DAG, and the state digest
 //! ([`Dag::digest`]) is sha256 over the sorted head ids: equal digests mean equal ledgers.
 //!
+//! **Checkpoints** ([`super::op::Certified`]) are checked twice more. On arrival, their
+//! threshold signature must verify under the group key over the digest of the proposal they
+//! certify ([`Reason::BadCertificate`]); a node that does not know the group key yet (its DKG
+//! has not finished) parks the op in the pending buffer as if a parent were missing, and
+//! checks it when [`Dag::set_group_key`] gives the key. When their parents are known, their
+//! `previous` must name the author's latest certified checkpoint in the author's chain (none
+//! for a first), with an earlier `as_of` ([`Reason::BadCheckpointChain`]). Both checks depend
+//! only on the op and its ancestors, so every node decides alike whatever the arrival order.
+//! The group key never changes across reshares, so every old certificate keeps verifying.
+//!
 //! Signatures are checked in batches ([`Dag::apply`] verifies every new op of a call with one
 //! batch equation, falling back to one check per op only when the batch fails), so a backfilled
 //! page costs about one batch verification per op.
@@ -32,8 +42,12 @@
 //! Everything here is deterministic: maps are ordered, and the only randomness (the batch
 //! verifier's) comes from the caller's RNG and never reaches a decision.
 
-use super::op::{AuthorKey, MAX_PARENTS, OpId, SignedOp};
-use crate::cluster::PublicKey;
+use super::op::{AuthorKey, Certified, MAX_PARENTS, OpId, OpKind, SignedOp};
+use crate::{
+    checkpoint::{tally, wire::CERTIFICATE_NAMESPACE},
+    cluster::PublicKey,
+    dkg::wire::Variant,
+};
 use commonware_cryptography::{BatchEntry, BatchVerifier as _, Hasher as _, Sha256, sha256};
 use commonware_parallel::Sequential;
 use rand_core::CryptoRng;
@@ -73,6 +87,11 @@ pub enum Reason {
     BadChain,
     /// A parent was rejected, so the op can never apply.
     RejectedParent,
+    /// A checkpoint whose threshold signature does not verify under the group key.
+    BadCertificate,
+    /// A checkpoint whose `previous` is not the author's latest certified checkpoint, or whose
+    /// `as_of` is not after it.
+    BadCheckpointChain,
 }
 
 impl Reason {
@@ -84,6 +103,8 @@ impl Reason {
             Reason::Malformed => "malformed",
             Reason::BadChain => "bad_chain",
             Reason::RejectedParent => "rejected_parent",
+            Reason::BadCertificate => "bad_certificate",
+            Reason::BadCheckpointChain => "bad_checkpoint_chain",
         }
     }
 }
@@ -128,6 +149,8 @@ struct Entry {
     op: SignedOp,
     position: u64,
     author: u16,
+    /// The latest checkpoint op in the author's chain up to this op (this op included).
+    checkpoint: Option<OpId>,
 }
 
 /// An op waiting for parents.
@@ -135,9 +158,16 @@ struct Entry {
 struct Waiting {
     op: SignedOp,
     author: u16,
+    /// Missing parents, plus one while a checkpoint waits for the group key.
     missing: usize,
+    /// A checkpoint whose certificate is still to be checked (the group key is unknown).
+    needs_key: bool,
     arrival: u64,
 }
+
+/// The group public key checkpoints are certified under.
+pub type GroupKey =
+    <Variant as commonware_cryptography::bls12381::primitives::variant::Variant>::Public;
 
 /// The ledger DAG of one node.
 #[derive(Clone, Debug)]
@@ -158,6 +188,17 @@ pub struct Dag {
     pending_order: VecDeque<(u64, OpId)>,
     arrivals: u64,
     evicted_total: u64,
+    group_key: Option<GroupKey>,
+}
+
+/// Whether a checkpoint's certificate verifies under `key`.
+fn certified(key: &GroupKey, author: &AuthorKey, checkpoint: &Certified) -> bool {
+    tally::verify(
+        key,
+        CERTIFICATE_NAMESPACE,
+        &checkpoint.id(*author),
+        &checkpoint.signature,
+    )
 }
 
 impl Dag {
@@ -188,7 +229,53 @@ impl Dag {
             pending_order: VecDeque::new(),
             arrivals: 0,
             evicted_total: 0,
+            group_key: None,
         }
+    }
+
+    /// The group key checkpoints are verified under, once known.
+    pub fn group_key(&self) -> Option<&GroupKey> {
+        self.group_key.as_ref()
+    }
+
+    /// Sets the group key (once the DKG finished) and checks every checkpoint that waited for
+    /// it: a valid one waits for its parents no more (and applies if it has them all), an
+    /// invalid one is rejected with its waiters.
+    pub fn set_group_key(&mut self, key: GroupKey) -> Report {
+        let mut report = Report::default();
+        self.group_key = Some(key);
+        let waiting: Vec<OpId> = self
+            .pending
+            .iter()
+            .filter(|(_, w)| w.needs_key)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in waiting {
+            let w = self.pending.get_mut(&id).expect("listed above");
+            let ok = match &w.op.op().kind {
+                OpKind::Checkpoint(c) => certified(
+                    self.group_key.as_ref().expect("just set"),
+                    &w.op.op().author,
+                    c,
+                ),
+                _ => true,
+            };
+            w.needs_key = false;
+            if !ok {
+                self.unpark(&id);
+                report.rejected_later.push((id, Reason::BadCertificate));
+                self.reject_waiters(id, &mut report);
+                continue;
+            }
+            w.missing -= 1;
+            if w.missing == 0 {
+                let w = self.unpark(&id).expect("pending");
+                if let Err(reason) = self.insert(w.op, w.author, &mut report) {
+                    report.rejected_later.push((id, reason));
+                }
+            }
+        }
+        report
     }
 
     /// The member index of an author key, if it is a member.
@@ -208,6 +295,7 @@ impl Dag {
     }
 
     fn apply_inner<G: CryptoRng>(&mut self, ops: Vec<SignedOp>, verify: Option<&mut G>) -> Report {
+        let trusted = verify.is_none();
         let mut report = Report {
             outcomes: Vec::with_capacity(ops.len()),
             ..Report::default()
@@ -240,11 +328,24 @@ impl Dag {
         };
         for (i, (entry, ok)) in screened.into_iter().zip(valid).enumerate() {
             let Some((op, author)) = entry else { continue };
-            report.outcomes[i] = if ok {
-                self.admit(op, author, &mut report)
-            } else {
-                Outcome::Rejected(Reason::BadSignature)
+            if !ok {
+                report.outcomes[i] = Outcome::Rejected(Reason::BadSignature);
+                continue;
+            }
+            // A checkpoint's certificate is checked now if the group key is known.
+            let needs_key = match (&op.op().kind, &self.group_key) {
+                (OpKind::Checkpoint(_), _) if trusted => false,
+                (OpKind::Checkpoint(c), Some(key)) => {
+                    if !certified(key, &op.op().author, c) {
+                        report.outcomes[i] = Outcome::Rejected(Reason::BadCertificate);
+                        continue;
+                    }
+                    false
+                }
+                (OpKind::Checkpoint(_), None) => true,
+                _ => false,
             };
+            report.outcomes[i] = self.admit(op, author, needs_key, &mut report);
         }
         report
     }
@@ -283,13 +384,20 @@ impl Dag {
     }
 
     /// An op with a valid signature: applies it, or parks it until its parents are known.
-    fn admit(&mut self, op: SignedOp, author: u16, report: &mut Report) -> Outcome {
+    fn admit(
+        &mut self,
+        op: SignedOp,
+        author: u16,
+        needs_key: bool,
+        report: &mut Report,
+    ) -> Outcome {
         let missing = op
             .op()
             .parents
             .iter()
             .filter(|p| !self.ops.contains_key(*p))
-            .count();
+            .count()
+            + usize::from(needs_key);
         if missing == 0 {
             return match self.insert(op, author, report) {
                 Ok(()) => Outcome::Applied,
@@ -313,6 +421,7 @@ impl Dag {
                 op,
                 author,
                 missing,
+                needs_key,
                 arrival: self.arrivals,
             },
         );
@@ -411,6 +520,30 @@ impl Dag {
         if !chained {
             return Err(Reason::BadChain);
         }
+        let own_parent = op
+            .op()
+            .parents
+            .iter()
+            .filter_map(|p| self.ops.get(p))
+            .find(|e| e.author == author);
+        let before = own_parent.and_then(|e| e.checkpoint);
+        let checkpoint = match &op.op().kind {
+            OpKind::Checkpoint(c) => {
+                let previous = before.map(|id| match &self.ops[&id].op.op().kind {
+                    OpKind::Checkpoint(p) => (p.id(op.op().author), p.as_of_ms),
+                    _ => unreachable!("entries name checkpoint ops only"),
+                });
+                let chains = match previous {
+                    None => c.previous.is_none(),
+                    Some((id, as_of)) => c.previous == Some(id) && c.as_of_ms > as_of,
+                };
+                if !chains {
+                    return Err(Reason::BadCheckpointChain);
+                }
+                Some(id)
+            }
+            _ => before,
+        };
         for parent in &op.op().parents {
             self.heads.remove(parent);
         }
@@ -441,6 +574,7 @@ impl Dag {
                 op,
                 position,
                 author,
+                checkpoint,
             },
         );
         report.applied.push(id);
@@ -562,6 +696,40 @@ impl Dag {
         );
         parents.sort_unstable();
         parents
+    }
+
+    /// `author`'s chain from its latest certified checkpoint (that op first) or, with none, from
+    /// its first op, in seq order (the first op applied at each seq), and that checkpoint.
+    pub fn history(&self, author: usize) -> (Option<&Certified>, impl Iterator<Item = &SignedOp>) {
+        let a = u16::try_from(author).unwrap_or(u16::MAX);
+        let tip = self.tips.get(author).copied().unwrap_or(0);
+        let latest = self
+            .chains
+            .get(&(a, tip))
+            .and_then(|id| self.ops[id].checkpoint)
+            .map(|id| &self.ops[&id]);
+        let from = latest.map_or(1, |e| e.op.op().seq);
+        let certified = latest.and_then(|e| match &e.op.op().kind {
+            OpKind::Checkpoint(c) => Some(&**c),
+            _ => None,
+        });
+        let ops = self
+            .chains
+            .range((a, from)..(a, tip.saturating_add(1).max(from)))
+            .map(|(_, id)| &self.ops[id].op);
+        (certified, ops)
+    }
+
+    /// `author`'s latest certified checkpoint in its chain, and its id.
+    pub fn latest_checkpoint(
+        &self,
+        author: usize,
+    ) -> Option<(crate::checkpoint::wire::Digest, &Certified)> {
+        let (certified, _) = self.history(author);
+        let key = self.keys.get(author)?;
+        let mut raw = [0u8; 32];
+        raw.copy_from_slice(key.as_ref());
+        certified.map(|c| (c.id(raw), c))
     }
 
     /// Authors flagged for equivocation, with their evidence.

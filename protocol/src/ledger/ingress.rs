@@ -12,11 +12,18 @@
 //! A full mailbox, a stopped actor or a crashed node drop the request (or its responder): the
 //! caller gets [`Error::Closed`], never a hang on a dead actor.
 
-use super::op::{MAX_DATA_BYTES, OpId, SignedOp};
-use crate::cluster::PublicKey;
+use super::{
+    dag::Reason,
+    op::{Certified, MAX_DATA_BYTES, OpId, SignedOp},
+};
+use crate::{
+    checkpoint::{Observation, wire::Digest},
+    cluster::PublicKey,
+};
 use bytes::Bytes;
 use commonware_cryptography::sha256;
 use futures::channel::{mpsc, oneshot};
+use std::time::Duration;
 use thiserror::Error;
 
 /// Why the actor stopped, or a request failed.
@@ -34,6 +41,24 @@ pub enum Error {
     /// The actor is not running (stopped, or the node crashed).
     #[error("ledger actor not running")]
     Closed,
+    /// The ledger refused our own op (a checkpoint that no longer chains, say).
+    #[error("own op rejected: {}", .0.name())]
+    Rejected(Reason),
+}
+
+/// A subject's presence as this node's ledger holds it (what a checkpoint is judged by).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubjectView {
+    /// The subject's observation at the cutoff (`None`: nothing of it is known yet).
+    pub observation: Option<Observation>,
+    /// The subject's latest certified checkpoint: its id and `as_of_ms`.
+    pub latest: Option<(Digest, u64)>,
+    /// The subject equivocated.
+    pub flagged: bool,
+    /// This node's first backfill round has ended.
+    pub boot_recovered: bool,
+    /// Members (this node included) an op was received from within the window asked for.
+    pub online: usize,
 }
 
 /// A peer as the scheduler sees it.
@@ -76,6 +101,16 @@ pub(super) enum Request {
     },
     BootRecovered {
         reply: oneshot::Sender<()>,
+    },
+    View {
+        subject: PublicKey,
+        cutoff_ms: u64,
+        online_within: Duration,
+        reply: oneshot::Sender<Option<SubjectView>>,
+    },
+    AppendCheckpoint {
+        certified: Box<Certified>,
+        reply: oneshot::Sender<Result<OpId, Error>>,
     },
 }
 
@@ -123,6 +158,33 @@ impl Mailbox {
     /// what the checkpoint protocol waits for before it proposes or votes.
     pub async fn boot_recovered(&mut self) -> Result<(), Error> {
         self.ask(|reply| Request::BootRecovered { reply }).await
+    }
+
+    /// `subject`'s presence at `cutoff_ms` (its clock), and how many members were heard from
+    /// within `online_within`; `None` if `subject` is not a member.
+    pub async fn view(
+        &mut self,
+        subject: PublicKey,
+        cutoff_ms: u64,
+        online_within: Duration,
+    ) -> Result<Option<SubjectView>, Error> {
+        self.ask(|reply| Request::View {
+            subject,
+            cutoff_ms,
+            online_within,
+            reply,
+        })
+        .await
+    }
+
+    /// Appends this node's certified checkpoint; resolves with its op id once it is durable
+    /// and broadcast.
+    pub async fn append_checkpoint(&mut self, certified: Certified) -> Result<OpId, Error> {
+        self.ask(|reply| Request::AppendCheckpoint {
+            certified: Box::new(certified),
+            reply,
+        })
+        .await?
     }
 
     /// Up to `limit` applied ops from position `after` on, and the position after the last.

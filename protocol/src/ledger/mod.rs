@@ -24,5 +24,5 @@ pub mod wire;
 
 pub use actor::{Actor, Config, REQUEST_ATTEMPTS, Settings};
 pub use dag::{Dag, Outcome, Reason};
-pub use ingress::{Error, Inbox, Mailbox, PeerStatus, Status, mailbox};
+pub use ingress::{Error, Inbox, Mailbox, PeerStatus, Status, SubjectView, mailbox};
 pub use op::{Op, OpId, OpKind, SignedOp};

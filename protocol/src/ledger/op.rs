@@ -3,7 +3,10 @@
 //! ```text
 //!   Op       = author (32 bytes) | seq (varint, >= 1) | parents (varint count <= MAX_PARENTS,
 //!              strictly ascending ids) | kind | time_ms (varint)
-//!   kind     = 0 Boot { boot_count } | 1 Heartbeat { uptime_ms } | 3 Data (bytes <= MAX_DATA_BYTES)
+//!   kind     = 0 Boot { boot_count } | 1 Heartbeat { uptime_ms }
+//!              | 2 Checkpoint { round (1 byte) | as_of_ms (varint) | observation
+//!                             | previous (0 | 1 + 32-byte id) | 96-byte threshold signature }
+//!              | 3 Data (bytes <= MAX_DATA_BYTES)
 //!   SignedOp = Op | ed25519 signature under NAMESPACE over the encoded Op
 //!   id       = sha256(encoded SignedOp)
 //! ```
@@ -14,8 +17,12 @@
 //!   plus its own op `seq - 1` when that is no longer a head. So each author's ops form a hash
 //!   chain, and two ops with one `(author, seq)` are two forks of that chain: equivocation. The
 //!   ledger checks it once the parents are known ([`crate::ledger::dag`]).
-//! - **The kind carries its payload.** SPEC's `kind` and `payload` are one tagged field; tag 2 is
-//!   kept for `Checkpoint` (section 5), which does not exist yet, so a tag-2 op is malformed today.
+//! - **The kind carries its payload.** SPEC's `kind` and `payload` are one tagged field.
+//! - **A checkpoint is an op of its subject.** The subject collects the votes and appends the
+//!   certified checkpoint itself ([`Certified`]), so the checkpoint's subject is the op's author,
+//!   its place in the subject's history is the author chain, and its id is the digest of the
+//!   proposal it certifies ([`Certified::proposal`]), which the threshold signature covers. The
+//!   ledger verifies the signature and the chain ([`crate::ledger::dag`]).
 //! - **The author is 32 raw bytes on the wire.** Decoding does not decompress the point; the
 //!   ledger looks the bytes up among the members (whose keys were validated with the cluster), so
 //!   a non-member costs a map lookup, not a curve operation.
@@ -24,6 +31,11 @@
 //! Every field is bounded: an encoded signed op is at most [`MAX_OP_BYTES`], so a frame claiming
 //! more is refused before any allocation.
 
+use crate::checkpoint::{
+    Observation,
+    tally::Signature as Certificate,
+    wire::{Digest, Proposal},
+};
 use bytes::{Buf as _, BufMut, Bytes};
 use commonware_codec::{
     Buf, EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt as _, Write,
@@ -54,8 +66,43 @@ pub type AuthorKey = [u8; 32];
 const TAG_BOOT: u8 = 0;
 /// Tag of [`OpKind::Heartbeat`].
 const TAG_HEARTBEAT: u8 = 1;
-/// Tag of [`OpKind::Data`] (2 is reserved for checkpoints).
+/// Tag of [`OpKind::Checkpoint`].
+const TAG_CHECKPOINT: u8 = 2;
+/// Tag of [`OpKind::Data`].
 const TAG_DATA: u8 = 3;
+
+/// A certified checkpoint of the op's author (SPEC section 5): the proposal's fields and the
+/// group's threshold signature over the proposal's digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certified {
+    /// The vote round that certified it (1, or 2 for round 1's trimmed mean).
+    pub round: u8,
+    /// The instant the observation is of (the subject's clock).
+    pub as_of_ms: u64,
+    pub observation: Observation,
+    /// The id of the subject's previous certified checkpoint (`None` for its first).
+    pub previous: Option<Digest>,
+    /// The threshold signature over the proposal's digest (96 bytes).
+    pub signature: Certificate,
+}
+
+impl Certified {
+    /// The proposal this checkpoint certifies, about `subject` (the op's author).
+    pub fn proposal(&self, subject: AuthorKey) -> Proposal {
+        Proposal {
+            subject,
+            round: self.round,
+            as_of_ms: self.as_of_ms,
+            observation: self.observation,
+            previous: self.previous,
+        }
+    }
+
+    /// The checkpoint's id: its proposal's digest (what `previous` of the next one names).
+    pub fn id(&self, subject: AuthorKey) -> Digest {
+        self.proposal(subject).digest()
+    }
+}
 
 /// What an op records.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +111,8 @@ pub enum OpKind {
     Boot { boot_count: u64 },
     /// The author is up, since `uptime_ms` in this life.
     Heartbeat { uptime_ms: u64 },
+    /// A certified checkpoint of the author (boxed: it is rare and 400 bytes in memory).
+    Checkpoint(Box<Certified>),
     /// An application payload of at most [`MAX_DATA_BYTES`].
     Data(Bytes),
 }
@@ -74,6 +123,7 @@ impl OpKind {
         match self {
             OpKind::Boot { .. } => "boot",
             OpKind::Heartbeat { .. } => "heartbeat",
+            OpKind::Checkpoint(_) => "checkpoint",
             OpKind::Data(_) => "data",
         }
     }
@@ -90,6 +140,14 @@ impl Write for OpKind {
                 TAG_HEARTBEAT.write(buf);
                 UInt(*uptime_ms).write(buf);
             }
+            OpKind::Checkpoint(c) => {
+                TAG_CHECKPOINT.write(buf);
+                c.round.write(buf);
+                UInt(c.as_of_ms).write(buf);
+                c.observation.write(buf);
+                c.previous.write(buf);
+                c.signature.write(buf);
+            }
             OpKind::Data(data) => {
                 TAG_DATA.write(buf);
                 data.write(buf);
@@ -103,6 +161,12 @@ impl EncodeSize for OpKind {
         1 + match self {
             OpKind::Boot { boot_count } => UInt(*boot_count).encode_size(),
             OpKind::Heartbeat { uptime_ms } => UInt(*uptime_ms).encode_size(),
+            OpKind::Checkpoint(c) => {
+                1 + UInt(c.as_of_ms).encode_size()
+                    + c.observation.encode_size()
+                    + c.previous.encode_size()
+                    + c.signature.encode_size()
+            }
             OpKind::Data(data) => data.encode_size(),
         }
     }
@@ -118,6 +182,19 @@ impl Read for OpKind {
             TAG_HEARTBEAT => Ok(OpKind::Heartbeat {
                 uptime_ms: UInt::read(buf)?.into(),
             }),
+            TAG_CHECKPOINT => {
+                let round = u8::read(buf)?;
+                if !(1..=2).contains(&round) {
+                    return Err(CodecError::Invalid("ledger::Op", "checkpoint round"));
+                }
+                Ok(OpKind::Checkpoint(Box::new(Certified {
+                    round,
+                    as_of_ms: UInt::read(buf)?.into(),
+                    observation: Observation::read(buf)?,
+                    previous: Option::<Digest>::read(buf)?,
+                    signature: Certificate::read(buf)?,
+                })))
+            }
             TAG_DATA => Ok(OpKind::Data(Bytes::read_cfg(
                 buf,
                 &RangeCfg::new(..=MAX_DATA_BYTES),
@@ -362,12 +439,12 @@ mod tests {
         let big = OpKind::Data(Bytes::from(vec![0u8; MAX_DATA_BYTES + 1]));
         let signed = SignedOp::sign(&k, op(1, vec![], big));
         assert!(SignedOp::parse(signed.encoded().clone()).is_err());
-        // Unknown kind tag (2 is reserved for checkpoints), truncation, trailing bytes.
+        // Unknown kind tag, truncation, trailing bytes.
         let good = SignedOp::sign(&k, op(1, vec![], OpKind::Boot { boot_count: 1 }));
         let mut bytes = good.encoded().to_vec();
         let tag_at = 32 + 1 + 1;
         assert_eq!(bytes[tag_at], TAG_BOOT);
-        bytes[tag_at] = 2;
+        bytes[tag_at] = 4;
         assert!(SignedOp::parse(Bytes::from(bytes)).is_err());
         let bytes = good.encoded().to_vec();
         assert!(SignedOp::parse(Bytes::from(bytes[..bytes.len() - 1].to_vec())).is_err());

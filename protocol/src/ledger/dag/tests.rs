@@ -346,3 +346,148 @@ fn unknown_to_matches_brute_force() {
         assert!(unknown.contains(&full.position(&root).unwrap()));
     }
 }
+
+mod checkpoints {
+    use super::*;
+    use crate::{
+        checkpoint::{Observation, wire::CERTIFICATE_NAMESPACE},
+        dkg::wire::Variant,
+        ledger::op::Certified,
+    };
+    use commonware_cryptography::bls12381::primitives::{group::Private, ops};
+
+    fn group() -> (Private, GroupKey) {
+        ops::keypair::<_, Variant>(&mut ChaCha8Rng::seed_from_u64(9))
+    }
+
+    /// `author`'s next op on `dag`: a checkpoint after `previous`, certified by `private`.
+    fn checkpoint(
+        dag: &Dag,
+        keys: &[ed25519::PrivateKey],
+        author: usize,
+        as_of_ms: u64,
+        previous: Option<crate::checkpoint::wire::Digest>,
+        private: &Private,
+    ) -> SignedOp {
+        let mut raw = [0u8; 32];
+        raw.copy_from_slice(keys[author].public_key().as_ref());
+        let mut certified = Certified {
+            round: 1,
+            as_of_ms,
+            observation: Observation {
+                restarts: 0,
+                uptime_ms: as_of_ms,
+                first_seen_ms: 0,
+            },
+            previous,
+            signature: ops::sign_message::<Variant>(private, b"x", b"x"),
+        };
+        certified.signature =
+            ops::sign_message::<Variant>(private, CERTIFICATE_NAMESPACE, &certified.id(raw));
+        let op = dag.next_op(author, OpKind::Checkpoint(Box::new(certified)), as_of_ms);
+        SignedOp::sign(&keys[author], op)
+    }
+
+    fn id_of(op: &SignedOp) -> crate::checkpoint::wire::Digest {
+        match &op.op().kind {
+            OpKind::Checkpoint(c) => c.id(op.op().author),
+            _ => panic!("not a checkpoint"),
+        }
+    }
+
+    #[test]
+    fn certified_and_chained_checkpoints_apply_and_others_are_rejected() {
+        let keys = keys(2);
+        let (private, public) = group();
+        let (forger, _) = ops::keypair::<_, Variant>(&mut ChaCha8Rng::seed_from_u64(10));
+        let mut dag = Dag::new(&publics(&keys), Config::default());
+        dag.set_group_key(public);
+        append(&mut dag, &keys, 0);
+        // Signed by another key: rejected on arrival.
+        let forged = checkpoint(&dag, &keys, 0, 10, None, &forger);
+        let report = dag.apply(vec![forged], &mut rng());
+        assert_eq!(
+            report.outcomes,
+            vec![Outcome::Rejected(Reason::BadCertificate)]
+        );
+        // A first checkpoint naming a previous one: a broken chain.
+        let orphan = checkpoint(&dag, &keys, 0, 10, Some([7; 32]), &private);
+        let report = dag.apply(vec![orphan], &mut rng());
+        assert_eq!(
+            report.outcomes,
+            vec![Outcome::Rejected(Reason::BadCheckpointChain)]
+        );
+        let first = checkpoint(&dag, &keys, 0, 10, None, &private);
+        assert_eq!(
+            dag.apply(vec![first.clone()], &mut rng()).outcomes,
+            vec![Outcome::Applied]
+        );
+        assert_eq!(
+            dag.latest_checkpoint(0).map(|(id, _)| id),
+            Some(id_of(&first))
+        );
+        assert!(dag.latest_checkpoint(1).is_none());
+        append(&mut dag, &keys, 1);
+        append(&mut dag, &keys, 0);
+        // The next one must name the first, with a later as_of.
+        for (previous, as_of) in [(None, 20), (Some(id_of(&first)), 10), (Some([7; 32]), 20)] {
+            let bad = checkpoint(&dag, &keys, 0, as_of, previous, &private);
+            assert_eq!(
+                dag.apply(vec![bad], &mut rng()).outcomes,
+                vec![Outcome::Rejected(Reason::BadCheckpointChain)]
+            );
+        }
+        let second = checkpoint(&dag, &keys, 0, 20, Some(id_of(&first)), &private);
+        assert_eq!(
+            dag.apply(vec![second.clone()], &mut rng()).outcomes,
+            vec![Outcome::Applied]
+        );
+        // The history starts at the latest checkpoint op.
+        let (base, ops) = dag.history(0);
+        assert_eq!(base.map(|c| c.as_of_ms), Some(20));
+        let ids: Vec<OpId> = ops.map(|o| o.id()).collect();
+        assert_eq!(ids, vec![second.id()]);
+        // The codec round-trips a checkpoint op.
+        assert_eq!(SignedOp::parse(second.encoded().clone()).unwrap(), second);
+    }
+
+    #[test]
+    fn a_checkpoint_waits_for_the_group_key_then_applies_or_is_rejected() {
+        let keys = keys(2);
+        let (private, public) = group();
+        let (forger, _) = ops::keypair::<_, Variant>(&mut ChaCha8Rng::seed_from_u64(10));
+        let mut source = Dag::new(&publics(&keys), Config::default());
+        source.set_group_key(public);
+        let boot = append(&mut source, &keys, 0);
+        let good = checkpoint(&source, &keys, 0, 10, None, &private);
+        let other = append(&mut source, &keys, 1);
+        let bad = checkpoint(&source, &keys, 1, 10, None, &forger);
+        // Without the key: both wait, and what builds on them too.
+        let mut dag = Dag::new(&publics(&keys), Config::default());
+        let report = dag.apply(
+            vec![boot.clone(), good.clone(), other.clone(), bad.clone()],
+            &mut rng(),
+        );
+        assert_eq!(
+            report.outcomes,
+            vec![
+                Outcome::Applied,
+                Outcome::Pending,
+                Outcome::Applied,
+                Outcome::Pending
+            ]
+        );
+        let report = dag.set_group_key(public);
+        assert_eq!(report.applied, vec![good.id()]);
+        assert_eq!(
+            report.rejected_later,
+            vec![(bad.id(), Reason::BadCertificate)]
+        );
+        assert_eq!(dag.pending_len(), 0);
+        // Replaying a store (trusted) needs no key.
+        let mut replay = Dag::new(&publics(&keys), Config::default());
+        let report = replay.apply_trusted(vec![boot, good, other]);
+        assert_eq!(report.applied.len(), 3);
+        assert_eq!(replay.digest(), dag.digest());
+    }
+}
