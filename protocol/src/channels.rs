@@ -31,15 +31,18 @@ pub enum Channel {
     Gossip,
     /// Ledger backfill: requests and pages (SPEC 4).
     Backfill,
+    /// Checkpoint proposals and votes (SPEC 5).
+    Checkpoint,
 }
 
 impl Channel {
     /// Every channel, in registration order.
-    pub const ALL: [Channel; 4] = [
+    pub const ALL: [Channel; 5] = [
         Channel::Barrier,
         Channel::Dkg,
         Channel::Gossip,
         Channel::Backfill,
+        Channel::Checkpoint,
     ];
 
     /// The channel's p2p id.
@@ -49,6 +52,7 @@ impl Channel {
             Channel::Dkg => 1,
             Channel::Gossip => 2,
             Channel::Backfill => 3,
+            Channel::Checkpoint => 4,
         }
     }
 
@@ -59,6 +63,7 @@ impl Channel {
             Channel::Dkg => "dkg",
             Channel::Gossip => "gossip",
             Channel::Backfill => "backfill",
+            Channel::Checkpoint => "checkpoint",
         }
     }
 
@@ -110,10 +115,11 @@ where
     }
 }
 
-/// The ledger's two channels.
+/// The ledger's two channels, and the checkpoint channel (checkpoints live in the ledger).
 pub struct LedgerChannels<S, R> {
     pub gossip: Duplex<S, R>,
     pub backfill: Duplex<S, R>,
+    pub checkpoint: Duplex<S, R>,
 }
 
 /// Every channel the engine needs.
@@ -147,14 +153,19 @@ impl<S, R> Channels<S, R> {
 }
 
 impl<S, R> LedgerChannels<S, R> {
-    /// Registers gossip, then backfill.
+    /// Registers gossip, backfill, then checkpoint.
     pub async fn register<G>(registrar: &mut G) -> Self
     where
         G: Registrar<Sender = S, Receiver = R>,
     {
         let gossip = registrar.register(Channel::Gossip).await;
         let backfill = registrar.register(Channel::Backfill).await;
-        Self { gossip, backfill }
+        let checkpoint = registrar.register(Channel::Checkpoint).await;
+        Self {
+            gossip,
+            backfill,
+            checkpoint,
+        }
     }
 }
 

@@ -142,6 +142,27 @@ pub enum Event {
     LedgerOpened { ops: u64 },
     /// The op store holds `total` ops, all synced.
     OpsSynced { total: u64 },
+    /// This node proposed a checkpoint about itself (`digest`: first 8 bytes, hex).
+    CheckpointProposed {
+        round: u8,
+        as_of_ms: u64,
+        digest: String,
+    },
+    /// This node voted on `subject`'s proposal.
+    CheckpointVoted {
+        subject: PublicKey,
+        round: u8,
+        approve: bool,
+    },
+    /// This node's proposal was certified by `approvals` approvals and appended.
+    CheckpointCertified {
+        round: u8,
+        as_of_ms: u64,
+        approvals: usize,
+        digest: String,
+    },
+    /// This node's round `round` closed without a certificate (`next`: round 2, or none).
+    CheckpointRoundFailed { round: u8, next: bool },
 }
 
 impl Event {
@@ -183,6 +204,10 @@ impl Event {
             Event::BootRecovered { .. } => "boot_recovered",
             Event::LedgerOpened { .. } => "ledger_opened",
             Event::OpsSynced { .. } => "ops_synced",
+            Event::CheckpointProposed { .. } => "checkpoint_proposed",
+            Event::CheckpointVoted { .. } => "checkpoint_voted",
+            Event::CheckpointCertified { .. } => "checkpoint_certified",
+            Event::CheckpointRoundFailed { .. } => "checkpoint_round_failed",
         }
     }
 }
@@ -287,6 +312,28 @@ impl fmt::Display for Event {
             }
             Event::BootRecovered { ops } | Event::LedgerOpened { ops } => write!(f, " ops={ops}"),
             Event::OpsSynced { total } => write!(f, " total={total}"),
+            Event::CheckpointProposed {
+                round,
+                as_of_ms,
+                digest,
+            } => write!(f, " round={round} as_of_ms={as_of_ms} digest={digest}"),
+            Event::CheckpointVoted {
+                subject,
+                round,
+                approve,
+            } => write!(f, " subject={subject} round={round} approve={approve}"),
+            Event::CheckpointCertified {
+                round,
+                as_of_ms,
+                approvals,
+                digest,
+            } => write!(
+                f,
+                " round={round} as_of_ms={as_of_ms} approvals={approvals} digest={digest}"
+            ),
+            Event::CheckpointRoundFailed { round, next } => {
+                write!(f, " round={round} next={next}")
+            }
         }
     }
 }

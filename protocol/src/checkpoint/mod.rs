@@ -2,7 +2,8 @@
 //! member, voted on by the others within a tolerance, and certified by one threshold signature
 //! of the cluster's group key.
 //!
-//! The pure parts, each unit-tested on its own:
+//! The actor (`actor.rs`: proposing, voting, counting, finalizing; `ingress.rs`: its settings
+//! and mailbox; `metrics.rs`) is built on pure parts, each unit-tested on its own:
 //!
 //! - [`observation`]: what a checkpoint says about its subject (restarts, total uptime, first
 //!   seen), the tolerance a voter judges a proposal by, and the trimmed mean round 2 proposes;
@@ -26,10 +27,15 @@
 //! (`ops::threshold::{sign_message, verify_message, recover}`, `ops::verify_message`), which are
 //! what `aggregation`'s threshold scheme is built on.
 
+mod actor;
+mod ingress;
+mod metrics;
 pub mod observation;
 pub mod tally;
 pub mod view;
 pub mod wire;
 
+pub use actor::{Actor, Config, MAX_OUTBOX};
+pub use ingress::{Closed, Inbox, Mailbox, Settings, SettingsError, Status, mailbox};
 pub use observation::{Observation, Tolerance, trimmed_mean};
 pub use tally::{Counted, Refusal, Tally, Vote};

@@ -110,6 +110,11 @@ impl Tally {
         self.sharing.required() as usize
     }
 
+    /// Whether the voter at share index `voter` has a counted vote.
+    pub fn has_voted(&self, voter: u32) -> bool {
+        self.votes.contains_key(&voter)
+    }
+
     /// Approvals counted so far.
     pub fn approvals(&self) -> usize {
         self.approvals

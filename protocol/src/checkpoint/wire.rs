@@ -10,6 +10,7 @@
 //!   Vote           = digest (32 bytes) | voter (32 bytes) | 0 partial (index varint, 96-byte
 //!                    G2 point) | 1 observation
 //!   SignedVote     = Vote | ed25519 signature of the voter under VOTE_NAMESPACE
+//!   Message        = 0 SignedProposal | 1 SignedVote     (a frame of the checkpoint channel)
 //! ```
 //!
 //! Keys travel as 32 raw bytes and are looked up among the members (no curve operation for a
@@ -259,6 +260,49 @@ impl SignedVote {
         let mut out = Vec::with_capacity(MAX_VOTE_BYTES);
         write_vote(&self.digest, &self.voter, &self.vote, &mut out);
         self.signature.write(&mut out);
+        Bytes::from(out)
+    }
+}
+
+/// A frame of the checkpoint channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    Proposal(SignedProposal),
+    Vote(SignedVote),
+}
+
+/// Largest frame of the checkpoint channel.
+pub const MAX_MESSAGE_BYTES: usize = 1 + if MAX_PROPOSAL_BYTES > MAX_VOTE_BYTES {
+    MAX_PROPOSAL_BYTES
+} else {
+    MAX_VOTE_BYTES
+};
+
+const _: () = assert!(MAX_MESSAGE_BYTES <= crate::channels::MAX_FRAME_BYTES);
+
+impl Message {
+    /// Decodes a frame (bounded; no trailing bytes).
+    pub fn decode(mut frame: Bytes) -> Result<Self, CodecError> {
+        bounded(&frame, MAX_MESSAGE_BYTES)?;
+        if frame.is_empty() {
+            return Err(CodecError::EndOfBuffer);
+        }
+        let tag = frame.split_to(1)[0];
+        match tag {
+            0 => SignedProposal::decode(frame).map(Message::Proposal),
+            1 => SignedVote::decode(frame).map(Message::Vote),
+            tag => Err(CodecError::InvalidEnum(tag)),
+        }
+    }
+
+    pub fn encode(&self) -> Bytes {
+        let (tag, body) = match self {
+            Message::Proposal(p) => (0u8, p.encode()),
+            Message::Vote(v) => (1u8, v.encode()),
+        };
+        let mut out = Vec::with_capacity(1 + body.len());
+        out.push(tag);
+        out.extend_from_slice(&body);
         Bytes::from(out)
     }
 }

@@ -12,7 +12,10 @@
 //! When the config asks for a ledger ([`Config::ledger`]), the ledger actor
 //! ([`crate::ledger`]) runs beside the ceremony from the start, as a child of the engine's
 //! task (a crash stops both), and the engine keeps serving it after the ceremony: its handle then
-//! resolves only if the ledger stops (a storage error). Its mailbox is [`Engine::ledger`].
+//! resolves only if the ledger stops (a storage error). Its mailbox is [`Engine::ledger`]. When
+//! the ledger's settings ask for checkpoints, the checkpoint actor ([`crate::checkpoint`]) runs
+//! beside it from the start too (it proposes and votes once the DKG published this node's
+//! share); its mailbox is [`Engine::checkpoints`].
 //!
 //! After the handshake the node keeps answering its peers for [`LINGER_PERIODS`] sync
 //! periods, so a peer whose acknowledgement was lost still gets a repeat before we go quiet.
@@ -39,6 +42,7 @@ pub use task::Task;
 use crate::{
     barrier,
     channels::{Channels, Duplex, LedgerChannels},
+    checkpoint,
     cluster::{Cluster, PublicKey},
     dkg, ledger,
     trace::{Event, Tracer},
@@ -98,6 +102,7 @@ where
     context: E,
     cfg: Config<T>,
     ledger: Option<(ledger::Mailbox, ledger::Inbox)>,
+    checkpoints: Option<(checkpoint::Mailbox, checkpoint::Inbox)>,
     #[cfg(feature = "sim")]
     tamper: Option<std::sync::Arc<dyn dkg::Tamper>>,
 }
@@ -110,10 +115,15 @@ where
     /// Prepares an engine; nothing runs until [`Engine::start`].
     pub fn new(context: E, cfg: Config<T>) -> Self {
         let ledger = cfg.ledger.is_some().then(|| ledger::mailbox(MAILBOX_SIZE));
+        let checkpoints = cfg
+            .ledger
+            .and_then(|l| l.checkpoint)
+            .map(|_| checkpoint::mailbox(MAILBOX_SIZE));
         Self {
             context,
             cfg,
             ledger,
+            checkpoints,
             #[cfg(feature = "sim")]
             tamper: None,
         }
@@ -132,6 +142,13 @@ where
         self.ledger.as_ref().map(|(mailbox, _)| mailbox.clone())
     }
 
+    /// The checkpoint actor's mailbox (when the ledger's settings ask for checkpoints).
+    pub fn checkpoints(&self) -> Option<checkpoint::Mailbox> {
+        self.checkpoints
+            .as_ref()
+            .map(|(mailbox, _)| mailbox.clone())
+    }
+
     /// Starts every actor and the node's ceremony; the handle resolves when the ceremony ends
     /// (with a ledger: when the ledger stops).
     pub fn start<S, R, B>(
@@ -148,12 +165,14 @@ where
             context,
             cfg,
             ledger,
+            checkpoints,
             #[cfg(feature = "sim")]
             tamper,
         } = self;
         let node = Node {
             cfg,
-            inbox: ledger.map(|(_, inbox)| inbox),
+            inbox: ledger,
+            checkpoint_inbox: checkpoints.map(|(_, inbox)| inbox),
             #[cfg(feature = "sim")]
             tamper,
         };
@@ -164,7 +183,8 @@ where
 /// One start of a node, inside the engine's task.
 struct Node<T: Tracer> {
     cfg: Config<T>,
-    inbox: Option<ledger::Inbox>,
+    inbox: Option<(ledger::Mailbox, ledger::Inbox)>,
+    checkpoint_inbox: Option<checkpoint::Inbox>,
     #[cfg(feature = "sim")]
     tamper: Option<std::sync::Arc<dyn dkg::Tamper>>,
 }
@@ -229,11 +249,37 @@ impl<T: Tracer> Node<T> {
         R: Receiver<PublicKey = PublicKey>,
         B: Blocker<PublicKey = PublicKey>,
     {
-        let (settings, channels, inbox) = match (self.cfg.ledger, channels, self.inbox.take()) {
-            (Some(settings), Some(channels), Some(inbox)) => (settings, channels, inbox),
-            (None, _, None) => return Ok(None),
-            _ => return Err(EngineError::MissingLedgerChannels),
-        };
+        let (settings, channels, (mailbox, inbox)) =
+            match (self.cfg.ledger, channels, self.inbox.take()) {
+                (Some(settings), Some(channels), Some(inbox)) => (settings, channels, inbox),
+                (None, _, None) => return Ok(None),
+                _ => return Err(EngineError::MissingLedgerChannels),
+            };
+        let LedgerChannels {
+            gossip,
+            backfill,
+            checkpoint: checkpoint_channel,
+        } = channels;
+        if let (Some(settings), Some(inbox)) = (settings.checkpoint, self.checkpoint_inbox.take()) {
+            let cfg = checkpoint::Config {
+                signer: self.cfg.identity.clone(),
+                cluster: self.cfg.cluster.clone(),
+                tracer: self.cfg.tracer.clone(),
+                settings,
+                keys: self.cfg.keys.clone(),
+                ledger: mailbox,
+            };
+            let blocker = blocker.clone();
+            context
+                .child("checkpoint")
+                .spawn(move |context| async move {
+                    // It stops when the ledger does (the ledger's error is the engine's to report).
+                    let _ =
+                        checkpoint::Actor::new(context, cfg, inbox, checkpoint_channel, blocker)
+                            .run()
+                            .await;
+                });
+        }
         let ledger_cfg = ledger::Config {
             signer: self.cfg.identity.clone(),
             cluster: self.cfg.cluster.clone(),
@@ -245,7 +291,7 @@ impl<T: Tracer> Node<T> {
         };
         Ok(Some(context.child("ledger").spawn(
             move |context| async move {
-                ledger::Actor::open(context, ledger_cfg, inbox, channels, blocker)
+                ledger::Actor::open(context, ledger_cfg, inbox, gossip, backfill, blocker)
                     .await?
                     .run()
                     .await

@@ -51,7 +51,7 @@ use super::{
     wire::Message as Gossip,
 };
 use crate::{
-    channels::{Channel, Duplex, LedgerChannels},
+    channels::{Channel, Duplex},
     checkpoint::view,
     cluster::{Cluster, PublicKey},
     dkg, refusal,
@@ -87,6 +87,9 @@ pub struct Settings {
     pub dag: dag::Config,
     pub server: server::Config,
     pub scheduler: scheduler::Config,
+    /// Runs the checkpoint actor beside the ledger with these settings (`None`: no
+    /// checkpoints are proposed or voted on; received ones are still verified and kept).
+    pub checkpoint: Option<crate::checkpoint::Settings>,
 }
 
 impl Default for Settings {
@@ -105,6 +108,7 @@ impl Default for Settings {
                 stale_after: Duration::from_secs(30),
                 anchor_window: Duration::from_secs(60),
             },
+            checkpoint: None,
         }
     }
 }
@@ -172,7 +176,8 @@ where
         context: E,
         cfg: Config<T>,
         inbox: Inbox,
-        channels: LedgerChannels<S, R>,
+        gossip: Duplex<S, R>,
+        backfill: Duplex<S, R>,
         blocker: B,
     ) -> Result<Self, Error> {
         let me = cfg.signer.public_key();
@@ -218,8 +223,8 @@ where
             started: now,
             last_heard: vec![None; cfg.cluster.members().len()],
             inbox,
-            gossip: channels.gossip,
-            backfill: channels.backfill,
+            gossip,
+            backfill,
             blocker,
             metrics,
             context,

@@ -108,7 +108,9 @@ pub async fn run(
             control: oracle.control(members[l.node].clone()),
             quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
         };
-        let LedgerChannels { gossip, backfill } = LedgerChannels::register(&mut registrar).await;
+        let LedgerChannels {
+            gossip, backfill, ..
+        } = LedgerChannels::register(&mut registrar).await;
         let liar = Liar {
             key: keys[l.node].clone(),
             members: members.clone(),
