@@ -163,6 +163,12 @@ pub enum Event {
     },
     /// This node's round `round` closed without a certificate (`next`: round 2, or none).
     CheckpointRoundFailed { round: u8, next: bool },
+    /// This node dropped a checkpoint input of `peer` that proves nothing against it (a late
+    /// vote, a stale proposal, a repeat), for `reason`.
+    CheckpointIgnored {
+        peer: PublicKey,
+        reason: &'static str,
+    },
 }
 
 impl Event {
@@ -208,6 +214,7 @@ impl Event {
             Event::CheckpointVoted { .. } => "checkpoint_voted",
             Event::CheckpointCertified { .. } => "checkpoint_certified",
             Event::CheckpointRoundFailed { .. } => "checkpoint_round_failed",
+            Event::CheckpointIgnored { .. } => "checkpoint_ignored",
         }
     }
 }
@@ -333,6 +340,9 @@ impl fmt::Display for Event {
             ),
             Event::CheckpointRoundFailed { round, next } => {
                 write!(f, " round={round} next={next}")
+            }
+            Event::CheckpointIgnored { peer, reason } => {
+                write!(f, " peer={peer} reason={reason}")
             }
         }
     }

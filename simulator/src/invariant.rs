@@ -111,6 +111,17 @@ catalogue! {
         "every honest member answered the backfill flooder `Busy`",
     LateJoinerPages = "late-joiner-pages":
         "the late member fetched the preloaded ledger through more than one backfill page",
+    // Checkpoints.
+    CheckpointsVerify = "checkpoints-verify":
+        "every checkpoint in every ledger has a certificate that verifies under the group key, names the subject's previous checkpoint and a later as_of",
+    OneCheckpointPerPosition = "one-checkpoint-per-position":
+        "every ledger holds the same checkpoints at each position of each subject's chain",
+    CertifiedWithinTolerance = "certified-within-tolerance":
+        "every certified value is within tolerance of the honest view at its as_of; a round 1 value of an honest subject is that view exactly",
+    ObservationsAgree = "observations-agree":
+        "every member's ledger gives the same view of every subject, the one its history gives",
+    CheckpointLiveness = "checkpoint-liveness":
+        "no subject goes longer than an interval (plus the protocol's slack and the outages within) without a certified checkpoint",
     // The harness.
     Determinism = "determinism":
         "with `--check-determinism`, a second run of the seed has the same digest (every scenario)",

@@ -189,9 +189,11 @@ where
         }
     }
 
-    /// Runs until the inbox closes; stops with the ledger's error if the ledger fails.
+    /// Runs for as long as the node does (every mailbox may be dropped: the actor goes on);
+    /// stops when the ledger does, with the ledger's error if it failed.
     pub async fn run(mut self) -> Result<(), ledger::Error> {
         let mut next_check = self.context.current();
+        let mut inbox_open = true;
         loop {
             let mut wake = next_check;
             if let Some(own) = &self.own {
@@ -200,9 +202,18 @@ where
             if let Some(((at, _), _)) = self.outbox.first_key_value() {
                 wake = wake.min(*at);
             }
+            let request = async {
+                match inbox_open {
+                    true => self.inbox.receiver.next().await,
+                    false => futures::future::pending().await,
+                }
+            };
             select! {
-                request = self.inbox.receiver.next() => {
-                    let Some(request) = request else { return Ok(()) };
+                request = request => {
+                    let Some(request) = request else {
+                        inbox_open = false;
+                        continue;
+                    };
                     match request {
                         Request::Status { reply } => {
                             let _ = reply.send(self.status());
@@ -463,9 +474,18 @@ where
         }
     }
 
-    /// Refuses an input: counted by reason; a hostile sender is blocked.
+    /// Refuses an input: counted by reason; a hostile sender is blocked (and the refusal traced
+    /// as a rejected input); an input that proves nothing (a late vote, a stale proposal) is
+    /// traced as ignored.
     fn refuse(&mut self, peer: PublicKey, reason: &'static str, block: bool) {
         self.metrics.refuse(reason);
+        if !block {
+            tracing::debug!(me = %self.me, %peer, reason, "checkpoint input ignored");
+            self.cfg
+                .tracer
+                .record(Event::CheckpointIgnored { peer, reason });
+            return;
+        }
         refusal::refuse(
             &self.cfg.tracer,
             &self.metrics.inputs_rejected,

@@ -8,6 +8,7 @@
 //! roles (one file each). The long description of each scenario is in its family's docs.
 
 pub mod barrier;
+pub mod checkpoint;
 pub mod dkg;
 pub mod ledger;
 pub mod plan;
@@ -42,7 +43,7 @@ macro_rules! ledger_invariants {
 }
 
 /// Every scenario, in the order `cohort-sim list` prints them.
-pub static SCENARIOS: [ScenarioSpec; 16] = [
+pub static SCENARIOS: [ScenarioSpec; 17] = [
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -332,6 +333,30 @@ pub static SCENARIOS: [ScenarioSpec; 16] = [
             ReplaysAreDuplicates,
             FlooderGetsBusy
         ),
+    },
+    ScenarioSpec {
+        name: "checkpoint",
+        description: "4..10 members run the DKG, the ledger and 3-4 scaled days of checkpoints while they crash and restart: every certificate verifies, chains, lies within tolerance; every member is certified each day",
+        nodes: 4..=64,
+        plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::Checkpoint, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_checkpoint();
+            Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
+        },
+        observers: checkpoint::observers,
+        invariants: &[
+            LedgerConverges,
+            HonestNeverRejected,
+            HonestNeverEquivocates,
+            PendingBounded,
+            NoSyncedOpLost,
+            ALWAYS,
+            CheckpointsVerify,
+            OneCheckpointPerPosition,
+            CertifiedWithinTolerance,
+            ObservationsAgree,
+            CheckpointLiveness,
+        ],
     },
 ];
 

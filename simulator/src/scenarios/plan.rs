@@ -1,6 +1,9 @@
 //! A run's whole fault plan: the common core every family shares plus the family's own part.
 
-use super::{barrier::plan::BarrierPlan, dkg::plan::DkgPlan, ledger::plan::LedgerPlan};
+use super::{
+    barrier::plan::BarrierPlan, checkpoint::plan::CheckpointPlan, dkg::plan::DkgPlan,
+    ledger::plan::LedgerPlan,
+};
 use crate::plan::CorePlan;
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +22,7 @@ pub enum FamilyPlan {
     Barrier(BarrierPlan),
     Dkg(DkgPlan),
     Ledger(LedgerPlan),
+    Checkpoint(CheckpointPlan),
 }
 
 impl FaultPlan {
@@ -60,6 +64,25 @@ impl FaultPlan {
         match self.family {
             FamilyPlan::Ledger(l) => (self.core, l),
             _ => panic!("a ledger scenario runs a ledger plan"),
+        }
+    }
+}
+
+impl FaultPlan {
+    /// The core and the checkpoint part (panics like [`FaultPlan::into_barrier`]).
+    pub fn into_checkpoint(self) -> (CorePlan, CheckpointPlan) {
+        match self.family {
+            FamilyPlan::Checkpoint(c) => (self.core, c),
+            _ => panic!("a checkpoint scenario runs a checkpoint plan"),
+        }
+    }
+}
+
+impl From<(CorePlan, CheckpointPlan)> for FaultPlan {
+    fn from((core, checkpoint): (CorePlan, CheckpointPlan)) -> Self {
+        Self {
+            core,
+            family: FamilyPlan::Checkpoint(checkpoint),
         }
     }
 }

@@ -53,7 +53,7 @@ fn online_invariants_are_listed_by_every_scenario_observing_them() {
 /// also asserts, in debug builds, that each reported violation is listed by its scenario).
 #[test]
 fn invariants_a_family_names_are_listed_by_its_scenarios() {
-    let families: [(&str, &[&str]); 3] = [
+    let families: [(&str, &[&str]); 4] = [
         (
             "barrier",
             &[
@@ -77,6 +77,14 @@ fn invariants_a_family_names_are_listed_by_its_scenarios() {
                 include_str!("ledger/observer.rs"),
             ],
         ),
+        (
+            "checkpoint",
+            &[
+                include_str!("checkpoint/run.rs"),
+                include_str!("checkpoint/checks.rs"),
+                include_str!("checkpoint/observer.rs"),
+            ],
+        ),
     ];
     for (family, sources) in families {
         let plan_of = |s: &Scenario| s.plan(1, None).family;
@@ -85,6 +93,7 @@ fn invariants_a_family_names_are_listed_by_its_scenarios() {
                 super::FamilyPlan::Barrier(_) => family == "barrier",
                 super::FamilyPlan::Dkg(_) => family == "dkg",
                 super::FamilyPlan::Ledger(_) => family == "ledger",
+                super::FamilyPlan::Checkpoint(_) => family == "checkpoint",
             })
             .flat_map(|s| s.invariants().iter().copied())
             .collect();

@@ -1,0 +1,244 @@
+//! The checkpoint invariants, judged on every member's final ledger (see the family's docs).
+
+use super::{observer::CheckpointObserver, plan::CheckpointPlan};
+use crate::{
+    invariant::{Checks, Invariant},
+    plan::CorePlan,
+};
+use cohort_protocol::{
+    PublicKey,
+    checkpoint::{Observation, tally, view, wire::CERTIFICATE_NAMESPACE, wire::Digest},
+    ledger::{Mailbox, OpKind, Settings, SignedOp, dag::GroupKey, op::Certified},
+};
+use commonware_codec::DecodeExt as _;
+use std::collections::BTreeMap;
+
+/// A member's final ledger.
+pub struct Member {
+    pub node: usize,
+    /// Every op it holds, in its apply order.
+    pub ops: Vec<SignedOp>,
+    pub mailbox: Mailbox,
+}
+
+/// One subject's author chain in one ledger, in seq order (the first op at each seq).
+fn chain<'a>(ops: &'a [SignedOp], subject: &PublicKey) -> Vec<&'a SignedOp> {
+    let mut by_seq: BTreeMap<u64, &SignedOp> = BTreeMap::new();
+    for op in ops.iter().filter(|o| o.op().author == subject.as_ref()) {
+        by_seq.entry(op.op().seq).or_insert(op);
+    }
+    by_seq.into_values().collect()
+}
+
+fn certified(op: &SignedOp) -> Option<&Certified> {
+    match &op.op().kind {
+        OpKind::Checkpoint(c) => Some(c),
+        _ => None,
+    }
+}
+
+/// The group key the members traced (every honest member traces the same, or
+/// `same-group-key` of the DKG fails; this takes the first).
+fn group_key(observations: &CheckpointObserver) -> Option<GroupKey> {
+    let hex = observations.group_keys.values().next()?;
+    let bytes = commonware_formatting::from_hex(hex)?;
+    GroupKey::decode(bytes::Bytes::from(bytes)).ok()
+}
+
+/// Each member's view of each subject at `cutoff_ms`, from its ledger actor.
+pub async fn gather_views(
+    held: &mut [Member],
+    members: &[PublicKey],
+    cutoff_ms: u64,
+) -> Vec<Vec<Option<Observation>>> {
+    let mut out = Vec::with_capacity(held.len());
+    for member in held.iter_mut() {
+        let mut views = Vec::with_capacity(members.len());
+        for subject in members {
+            let seen = member
+                .mailbox
+                .view(
+                    subject.clone(),
+                    cutoff_ms,
+                    std::time::Duration::from_secs(1),
+                )
+                .await
+                .ok()
+                .flatten()
+                .and_then(|v| v.observation);
+            views.push(seen);
+        }
+        out.push(views);
+    }
+    out
+}
+
+/// Checks every checkpoint invariant over the final ledgers `held` (and `views`, each
+/// member's view of each subject at `window.1`, the end of the run).
+#[allow(clippy::too_many_arguments)]
+pub fn check_checkpoints(
+    plan: &CorePlan,
+    cp: &CheckpointPlan,
+    settings: &Settings,
+    members: &[PublicKey],
+    observations: &CheckpointObserver,
+    held: &[Member],
+    views: &[Vec<Option<Observation>>],
+    (start_ms, end_ms): (u64, u64),
+    checks: &mut Checks,
+) {
+    let Some(key) = group_key(observations) else {
+        checks.fail(
+            Invariant::CheckpointsVerify,
+            "no member traced a group key: the DKG did not finish",
+        );
+        return;
+    };
+    let tolerance = settings.checkpoint.expect("checkpoint settings").tolerance;
+    // Every certificate verifies and chains, in every ledger; and every ledger holds the same
+    // checkpoints at each position of each subject's chain.
+    let mut lists: BTreeMap<usize, Vec<Vec<Digest>>> = BTreeMap::new();
+    for member in held {
+        for (s, subject) in members.iter().enumerate() {
+            let mut previous: Option<(Digest, u64)> = None;
+            let mut ids = Vec::new();
+            for op in chain(&member.ops, subject) {
+                let Some(c) = certified(op) else { continue };
+                let id = c.id(op.op().author);
+                if !tally::verify(&key, CERTIFICATE_NAMESPACE, &id, &c.signature) {
+                    checks.fail(
+                        Invariant::CheckpointsVerify,
+                        format!(
+                            "node {} holds a checkpoint of node {s} (seq {}) whose certificate does not verify",
+                            member.node,
+                            op.op().seq
+                        ),
+                    );
+                }
+                let chains = c.previous == previous.map(|(id, _)| id)
+                    && previous.is_none_or(|(_, as_of)| c.as_of_ms > as_of);
+                if !chains {
+                    checks.fail(
+                        Invariant::CheckpointsVerify,
+                        format!(
+                            "node {} holds a checkpoint of node {s} (seq {}) that does not chain",
+                            member.node,
+                            op.op().seq
+                        ),
+                    );
+                }
+                previous = Some((id, c.as_of_ms));
+                ids.push(id);
+            }
+            lists.entry(s).or_default().push(ids);
+        }
+    }
+    for (s, per_member) in &lists {
+        if per_member.windows(2).any(|w| w[0] != w[1]) {
+            let counts: Vec<usize> = per_member.iter().map(Vec::len).collect();
+            checks.fail(
+                Invariant::OneCheckpointPerPosition,
+                format!("members hold different checkpoints of node {s} (counts {counts:?})"),
+            );
+        }
+    }
+    let Some(reference) = held.first() else {
+        return;
+    };
+    // Every certified value is within tolerance of the honest members' views at its `as_of`
+    // (every honest ledger holds the same ops, so one view stands for all of them); a round 1
+    // proposal of an honest subject is its view exactly.
+    for (s, subject) in members.iter().enumerate() {
+        let chain = chain(&reference.ops, subject);
+        let mut base: Option<(usize, &Certified)> = None;
+        let mut as_ofs = Vec::new();
+        for (i, op) in chain.iter().enumerate() {
+            let Some(c) = certified(op) else { continue };
+            let from = base.map_or(0, |(at, _)| at);
+            let seen = view::observe(
+                base.map(|(_, c)| c),
+                chain[from..].iter().map(|o| o.op()),
+                c.as_of_ms,
+            );
+            match seen {
+                Some(seen) if c.round == 1 && seen != c.observation => checks.fail(
+                    Invariant::CertifiedWithinTolerance,
+                    format!(
+                        "node {s}'s round 1 checkpoint at {} says {:?}, its history says {seen:?}",
+                        c.as_of_ms, c.observation
+                    ),
+                ),
+                Some(seen) if !tolerance.admits(&c.observation, &seen) => checks.fail(
+                    Invariant::CertifiedWithinTolerance,
+                    format!(
+                        "node {s}'s checkpoint at {} says {:?}, the honest view is {seen:?}",
+                        c.as_of_ms, c.observation
+                    ),
+                ),
+                None => checks.fail(
+                    Invariant::CertifiedWithinTolerance,
+                    format!("node {s}'s checkpoint at {} has no honest view", c.as_of_ms),
+                ),
+                _ => {}
+            }
+            base = Some((i, c));
+            as_ofs.push(c.as_of_ms);
+        }
+        // Liveness: no gap between the subject's first op, its checkpoints and the end is
+        // longer than an interval plus the protocol's slack and the outages within it.
+        let Some(first) = chain.first() else {
+            checks.fail(
+                Invariant::CheckpointLiveness,
+                format!("node {s} has no op in node {}'s ledger", reference.node),
+            );
+            continue;
+        };
+        let mut points = vec![first.op().time_ms.max(start_ms)];
+        points.extend(as_ofs.iter().copied());
+        points.push(end_ms);
+        let slack = cp.check_ms + 2 * cp.window_ms + 20_000;
+        for (k, w) in points.windows(2).enumerate() {
+            let (a, b) = (w[0], w[1]);
+            let outages: u64 = plan
+                .crashes
+                .iter()
+                .filter(|c| {
+                    let at = start_ms + c.at_ms;
+                    at <= b && at + c.down_ms + slack >= a
+                })
+                .map(|c| c.down_ms + cp.window_ms + cp.check_ms)
+                .sum();
+            // The first day also holds the DKG.
+            let dkg = if k == 0 { 60_000 } else { 0 };
+            let allowed = cp.interval_ms + slack + outages + dkg;
+            if b.saturating_sub(a) > allowed {
+                checks.fail(
+                    Invariant::CheckpointLiveness,
+                    format!(
+                        "node {s} went {} ms without a checkpoint (from {a} to {b}; allowed {allowed})",
+                        b - a
+                    ),
+                );
+            }
+        }
+        // Every member derives the same view of the subject at the end, and it is the one its
+        // history gives.
+        let expected = view::observe(
+            base.map(|(_, c)| c),
+            chain[base.map_or(0, |(at, _)| at)..].iter().map(|o| o.op()),
+            end_ms,
+        );
+        for (member, per_subject) in held.iter().zip(views) {
+            if per_subject.get(s).copied().flatten() != expected {
+                checks.fail(
+                    Invariant::ObservationsAgree,
+                    format!(
+                        "node {} sees node {s} as {:?}, its history says {expected:?}",
+                        member.node,
+                        per_subject.get(s)
+                    ),
+                );
+            }
+        }
+    }
+}
