@@ -212,7 +212,7 @@ mod tests {
     #[test]
     fn ids_are_distinct_and_in_order() {
         let ids: Vec<u64> = Channel::ALL.iter().map(|c| c.id()).collect();
-        assert_eq!(ids, vec![0, 1, 2, 3]);
+        assert_eq!(ids, vec![0, 1, 2, 3, 4]);
         assert!(Channel::ALL.iter().all(|c| c.to_string() == c.name()));
     }
 }

@@ -8,8 +8,8 @@
 //! wait); after a failed round 2 it is due a full interval later. It is made only once the
 //! ledger's boot recovery is complete, the DKG gave this node the group's sharing, and at
 //! least `t` members (this node included) were heard from within [`Settings::online_within`].
-//! The proposal `{subject, round 1, as_of: now, observation: own view, previous: latest
-//! checkpoint id}` is signed and sent to every player of the epoch; the subject approves it
+//! The proposal `{subject, round 1, as_of: the time of the node's newest op, observation: its
+//! view at that instant, previous: latest checkpoint id}` is signed and sent to every player of the epoch; the subject approves it
 //! itself with its own partial. It is sent again every [`Settings::resend`] to the players
 //! whose vote is missing.
 //!
@@ -302,17 +302,21 @@ where
         };
         let now_ms = millis(self.context.current());
         let within = self.cfg.settings.online_within;
+        // Our whole history: its newest op is the `as_of` we would propose.
         let Some(view) = self
             .cfg
             .ledger
-            .view(self.me.clone(), now_ms, within)
+            .view(self.me.clone(), u64::MAX, within)
             .await?
         else {
             return Ok(());
         };
-        let (Some(observation), true, false) =
-            (view.observation, view.boot_recovered, view.flagged)
-        else {
+        let (Some(observation), Some(as_of_ms), true, false) = (
+            view.observation,
+            view.newest_ms,
+            view.boot_recovered,
+            view.flagged,
+        ) else {
             return Ok(());
         };
         let interval = u64::try_from(self.cfg.settings.interval.as_millis()).unwrap_or(u64::MAX);
@@ -329,7 +333,7 @@ where
         let proposal = Proposal {
             subject: self.me_raw,
             round: 1,
-            as_of_ms: now_ms,
+            as_of_ms,
             observation,
             previous: view.latest.map(|(id, _)| id),
         };

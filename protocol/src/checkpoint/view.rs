@@ -2,9 +2,11 @@
 //!
 //! The view of subject S at a *cutoff* (a time on S's clock, since it is read from S's ops)
 //! starts from S's latest certified checkpoint, or from S's first op when it has none, and walks
-//! S's author chain from there in seq order, stopping at the first op at or after the cutoff
-//! (strictly before: a subject proposing at `as_of` may append another op in that same
-//! millisecond, after its proposal; the view at `as_of` excludes it for everyone):
+//! S's author chain from there in seq order, stopping at the first op after the cutoff. A
+//! subject's own ops have strictly increasing times (the ledger makes them so), and a subject
+//! proposes `as_of` = the time of its newest op, so the view at `as_of` holds exactly the ops
+//! the subject saw, and the life running at `as_of` is counted without a gap on both sides of
+//! the checkpoint:
 //!
 //! - **lives**: S's chain is cut into lives by its `Boot` ops. A life is up from its `Boot` to
 //!   its last op (any kind: a heartbeat, data, a checkpoint), so its uptime is the difference
@@ -42,7 +44,7 @@ pub fn observe<'a>(
         Some(c) => (c.observation, c.as_of_ms, c.as_of_ms),
         None => {
             let first = ops.peek()?;
-            if first.seq != 1 || first.time_ms >= cutoff_ms {
+            if first.seq != 1 || first.time_ms > cutoff_ms {
                 return None;
             }
             let t = first.time_ms;
@@ -56,7 +58,7 @@ pub fn observe<'a>(
         }
     };
     for op in ops {
-        if op.time_ms >= cutoff_ms {
+        if op.time_ms > cutoff_ms {
             break;
         }
         if let OpKind::Boot { .. } = op.kind {

@@ -288,14 +288,18 @@ where
         }
     }
 
-    /// Builds, stores, syncs and broadcasts this node's next op.
+    /// Builds, stores, syncs and broadcasts this node's next op. Its time is the clock's, but
+    /// always after the node's previous op (a stalled or stepped-back clock does not make two
+    /// own ops share an instant, which the checkpoint view relies on).
     async fn append(&mut self, kind: OpKind) -> Result<OpId, Error> {
-        let time_ms = millis(
+        let now_ms = millis(
             self.context
                 .current()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default(),
         );
+        let previous_ms = self.dag.newest(self.my_index).map(|op| op.op().time_ms);
+        let time_ms = previous_ms.map_or(now_ms, |p| now_ms.max(p.saturating_add(1)));
         let op = SignedOp::sign(
             &self.cfg.signer,
             self.dag.next_op(self.my_index, kind, time_ms),
@@ -414,6 +418,7 @@ where
         let now = self.context.current();
         let (base, ops) = self.dag.history(index);
         let observation = view::observe(base, ops.map(|op| op.op()), cutoff_ms);
+        let newest_ms = self.dag.newest(index).map(|op| op.op().time_ms);
         let online = self
             .last_heard
             .iter()
@@ -425,6 +430,7 @@ where
             .count();
         Some(SubjectView {
             observation,
+            newest_ms,
             latest: self
                 .dag
                 .latest_checkpoint(index)

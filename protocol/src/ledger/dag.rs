@@ -720,6 +720,13 @@ impl Dag {
         (certified, ops)
     }
 
+    /// `author`'s newest op (the first applied at its highest seq).
+    pub fn newest(&self, author: usize) -> Option<&SignedOp> {
+        let a = u16::try_from(author).ok()?;
+        let tip = *self.tips.get(author)?;
+        self.chains.get(&(a, tip)).map(|id| &self.ops[id].op)
+    }
+
     /// `author`'s latest certified checkpoint in its chain, and its id.
     pub fn latest_checkpoint(
         &self,

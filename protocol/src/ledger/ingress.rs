@@ -51,6 +51,8 @@ pub enum Error {
 pub struct SubjectView {
     /// The subject's observation at the cutoff (`None`: nothing of it is known yet).
     pub observation: Option<Observation>,
+    /// The time of the subject's newest op (what the subject proposes as `as_of`).
+    pub newest_ms: Option<u64>,
     /// The subject's latest certified checkpoint: its id and `as_of_ms`.
     pub latest: Option<(Digest, u64)>,
     /// The subject equivocated.
