@@ -21,6 +21,7 @@ pub mod ledger;
 mod refusal;
 pub mod sync;
 pub mod trace;
+pub mod vote;
 
 pub use channels::{Channel, Channels, Duplex, LedgerChannels, MAX_FRAME_BYTES, Registrar};
 pub use cluster::{Cluster, PROTOCOL_VERSION, ProtocolVersion, PublicKey, Timing};

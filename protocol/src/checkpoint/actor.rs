@@ -39,9 +39,11 @@
 //! `(member, round)`, and an outbox of at most [`MAX_OUTBOX`] delayed frames.
 
 use super::{
-    Observation,
-    ingress::{Inbox, Request, Settings, Status},
+    ingress::{Inbox, Request, Status},
     metrics::Metrics,
+};
+use crate::vote::{
+    Observation, Settings,
     tally::{Counted, Tally, Vote},
     trimmed_mean,
     wire::{

@@ -52,7 +52,6 @@ use super::{
 };
 use crate::{
     channels::{Channel, Duplex},
-    checkpoint::view,
     cluster::{Cluster, PublicKey},
     dkg, refusal,
     sync::scheduler::{self, Scheduler},
@@ -89,7 +88,7 @@ pub struct Settings {
     pub scheduler: scheduler::Config,
     /// Runs the checkpoint actor beside the ledger with these settings (`None`: no
     /// checkpoints are proposed or voted on; received ones are still verified and kept).
-    pub checkpoint: Option<crate::checkpoint::Settings>,
+    pub checkpoint: Option<crate::vote::Settings>,
 }
 
 impl Default for Settings {
@@ -417,7 +416,7 @@ where
         let index = self.cfg.cluster.index_of(subject)?;
         let now = self.context.current();
         let (base, ops) = self.dag.history(index);
-        let observation = view::observe(base, ops.map(|op| op.op()), cutoff_ms);
+        let observation = super::view::observe(base, ops.map(|op| op.op()), cutoff_ms);
         let newest_ms = self.dag.newest(index).map(|op| op.op().time_ms);
         let online = self
             .last_heard

@@ -44,9 +44,9 @@
 
 use super::op::{AuthorKey, Certified, MAX_PARENTS, OpId, OpKind, SignedOp};
 use crate::{
-    checkpoint::{tally, wire::CERTIFICATE_NAMESPACE},
     cluster::PublicKey,
     dkg::wire::Variant,
+    vote::{tally, wire::CERTIFICATE_NAMESPACE},
 };
 use commonware_cryptography::{BatchEntry, BatchVerifier as _, Hasher as _, Sha256, sha256};
 use commonware_parallel::Sequential;
@@ -731,7 +731,7 @@ impl Dag {
     pub fn latest_checkpoint(
         &self,
         author: usize,
-    ) -> Option<(crate::checkpoint::wire::Digest, &Certified)> {
+    ) -> Option<(crate::vote::wire::Digest, &Certified)> {
         let (certified, _) = self.history(author);
         let key = self.keys.get(author)?;
         let mut raw = [0u8; 32];

@@ -17,8 +17,8 @@ use super::{
     op::{Certified, MAX_DATA_BYTES, OpId, SignedOp},
 };
 use crate::{
-    checkpoint::{Observation, wire::Digest},
     cluster::PublicKey,
+    vote::{Observation, wire::Digest},
 };
 use bytes::Bytes;
 use commonware_cryptography::sha256;

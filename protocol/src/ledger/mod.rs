@@ -20,6 +20,7 @@ mod metrics;
 pub mod op;
 mod serve;
 mod sync;
+pub mod view;
 pub mod wire;
 
 pub use actor::{Actor, Config, REQUEST_ATTEMPTS, Settings};

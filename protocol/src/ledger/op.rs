@@ -31,7 +31,7 @@
 //! Every field is bounded: an encoded signed op is at most [`MAX_OP_BYTES`], so a frame claiming
 //! more is refused before any allocation.
 
-use crate::checkpoint::{
+use crate::vote::{
     Observation,
     tally::Signature as Certificate,
     wire::{Digest, Proposal},

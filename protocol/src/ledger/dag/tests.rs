@@ -350,9 +350,9 @@ fn unknown_to_matches_brute_force() {
 mod checkpoints {
     use super::*;
     use crate::{
-        checkpoint::{Observation, wire::CERTIFICATE_NAMESPACE},
         dkg::wire::Variant,
         ledger::op::Certified,
+        vote::{Observation, wire::CERTIFICATE_NAMESPACE},
     };
     use commonware_cryptography::bls12381::primitives::{group::Private, ops};
 
@@ -366,7 +366,7 @@ mod checkpoints {
         keys: &[ed25519::PrivateKey],
         author: usize,
         as_of_ms: u64,
-        previous: Option<crate::checkpoint::wire::Digest>,
+        previous: Option<crate::vote::wire::Digest>,
         private: &Private,
     ) -> SignedOp {
         let mut raw = [0u8; 32];
@@ -388,7 +388,7 @@ mod checkpoints {
         SignedOp::sign(&keys[author], op)
     }
 
-    fn id_of(op: &SignedOp) -> crate::checkpoint::wire::Digest {
+    fn id_of(op: &SignedOp) -> crate::vote::wire::Digest {
         match &op.op().kind {
             OpKind::Checkpoint(c) => c.id(op.op().author),
             _ => panic!("not a checkpoint"),

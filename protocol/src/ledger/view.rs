@@ -27,8 +27,8 @@
 //! **Compaction never changes a view**: the walk reads nothing before the latest checkpoint op
 //! in S's chain, which is exactly what compaction may prune.
 
-use super::observation::Observation;
-use crate::ledger::op::{Certified, Op, OpKind};
+use super::op::{Certified, Op, OpKind};
+use crate::vote::Observation;
 
 /// The view of a subject from its base checkpoint (`None`: from its first op) and its chain
 /// `ops` from there in seq order (the checkpoint op first, or the first op), at `cutoff_ms`.
@@ -79,7 +79,7 @@ pub fn observe<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{checkpoint::tally::Signature, dkg::wire::Variant};
+    use crate::{dkg::wire::Variant, vote::tally::Signature};
     use commonware_cryptography::bls12381::primitives::ops;
     use rand::SeedableRng as _;
 
