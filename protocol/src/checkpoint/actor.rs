@@ -540,12 +540,7 @@ where
         let Some(subject) = self.cfg.cluster.index_of(&peer) else {
             return Ok(());
         };
-        let Some((completed, share)) = self
-            .cfg
-            .keys
-            .current()
-            .and_then(|c| c.share.clone().map(|s| (c, s)))
-        else {
+        let Some(share) = self.cfg.keys.current().and_then(|c| c.share) else {
             self.refuse(peer, "no_share_yet", false);
             return Ok(());
         };
@@ -628,7 +623,6 @@ where
         } else {
             Vote::Disagree(seen)
         };
-        drop(completed);
         let frame = Message::Vote(SignedVote::sign(&self.cfg.signer, digest, vote)).encode();
         self.ballots.insert(
             key,

@@ -13,20 +13,19 @@ use crate::{
     scenarios::{
         dkg::Kind as DkgKind,
         dkg::plan::timing,
-        ledger::{LedgerObserver, checks::check_final},
+        ledger::{
+            LedgerObserver,
+            checks::check_final,
+            run::{all_ops, settle},
+        },
     },
     trace::Sink,
     world::{Role, cluster, heal, identities, micros, network, spawn_all},
 };
-use cohort_protocol::{
-    PROTOCOL_VERSION, PublicKey, checkpoint,
-    engine::Task,
-    ledger::{Mailbox, Settings, SignedOp},
-};
+use cohort_protocol::{PROTOCOL_VERSION, PublicKey, checkpoint, engine::Task, ledger::Settings};
 use commonware_cryptography::Signer as _;
 use commonware_runtime::{Clock as _, deterministic};
 use std::{
-    collections::BTreeSet,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -35,8 +34,6 @@ use std::{
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 /// How long after the quiesce the check waits for an instant with no op in flight.
 const SETTLE: Duration = Duration::from_secs(20);
-/// How often it looks.
-const SETTLE_POLL: Duration = Duration::from_millis(50);
 
 /// The ledger and checkpoint settings of simulated members for `plan`.
 pub fn settings(plan: &CheckpointPlan) -> Settings {
@@ -108,27 +105,7 @@ pub async fn run(
             );
         }
     }
-    // Heartbeats go on: wait (bounded) for an instant with every member up and recovered and
-    // one digest.
-    let settle_end = context.current() + SETTLE;
-    let snapshot = loop {
-        let mut snapshot = Vec::with_capacity(slots.len());
-        for slot in &slots {
-            let mailbox = slot.lock().expect("slot").clone();
-            snapshot.push(match mailbox {
-                Some(mut mailbox) => mailbox.status().await.ok(),
-                None => None,
-            });
-        }
-        let all_up = snapshot
-            .iter()
-            .all(|s| s.as_ref().is_some_and(|s| s.boot_recovered));
-        let digests: BTreeSet<_> = snapshot.iter().flatten().map(|s| s.digest).collect();
-        if (all_up && digests.len() <= 1) || context.current() >= settle_end {
-            break snapshot;
-        }
-        context.sleep(SETTLE_POLL).await;
-    };
+    let snapshot = settle(&context, &slots, SETTLE).await;
     let end_ms = micros(context.current()) / 1000;
     let mut statuses = Vec::new();
     let mut held = Vec::new();
@@ -162,19 +139,4 @@ pub async fn run(
         &mut checks,
     );
     checks
-}
-
-/// Every op a member holds, in its apply order.
-async fn all_ops(mailbox: Option<Mailbox>) -> Option<Vec<SignedOp>> {
-    let mut mailbox = mailbox?;
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let (ops, next) = mailbox.ops(after, 4096).await.ok()?;
-        if ops.is_empty() {
-            return Some(out);
-        }
-        out.extend(ops);
-        after = next;
-    }
 }

@@ -19,7 +19,7 @@ use cohort_protocol::{
     LedgerChannels, PROTOCOL_VERSION, PublicKey, Timing,
     channels::SimulatedRegistrar,
     engine::Task,
-    ledger::{Mailbox, OpId, Settings, Status},
+    ledger::{Mailbox, OpId, Settings, SignedOp, Status},
 };
 use commonware_cryptography::Signer as _;
 use commonware_runtime::{Clock as _, Quota, Spawner as _, Supervisor as _, deterministic};
@@ -189,35 +189,16 @@ pub async fn run(
             );
         }
     }
-    // Heartbeats go on during the quiesce: wait (bounded) for an instant at which every member
-    // is up and no op is in flight, i.e. every member reports one digest.
-    let settle_end = context.current() + SETTLE;
-    let snapshot = loop {
-        let mut snapshot = Vec::with_capacity(slots.len());
-        for (_, slot) in &slots {
-            let mailbox = slot.lock().expect("slot").clone();
-            snapshot.push(match mailbox {
-                Some(mut mailbox) => mailbox.status().await.ok(),
-                None => None,
-            });
-        }
-        // A member may also be down (a crash point hit late): wait for its restart and its boot
-        // recovery too.
-        let all_up = snapshot
-            .iter()
-            .all(|s| s.as_ref().is_some_and(|s| s.boot_recovered));
-        let digests: BTreeSet<_> = snapshot.iter().flatten().map(|s| s.digest).collect();
-        if (all_up && digests.len() <= 1) || context.current() >= settle_end {
-            break snapshot;
-        }
-        context.sleep(SETTLE_POLL).await;
-    };
+    let mailboxes: Vec<_> = slots.iter().map(|(_, slot)| slot.clone()).collect();
+    let snapshot = settle(&context, &mailboxes, SETTLE).await;
     let mut statuses: Vec<(usize, Status, BTreeSet<OpId>)> = Vec::new();
     for ((node, slot), status) in slots.iter().zip(snapshot) {
         let node = *node;
         let mailbox = slot.lock().expect("slot").clone();
-        match (status, op_ids(mailbox).await) {
-            (Some(status), Some(ids)) => statuses.push((node, status, ids)),
+        match (status, all_ops(mailbox).await) {
+            (Some(status), Some(ops)) => {
+                statuses.push((node, status, ops.iter().map(|o| o.id()).collect()))
+            }
             _ => checks.fail(
                 Invariant::LedgerConverges,
                 format!("node {node} is not running at the end"),
@@ -251,17 +232,50 @@ pub async fn run(
     checks
 }
 
-/// Every op id a member holds.
-async fn op_ids(mailbox: Option<Mailbox>) -> Option<BTreeSet<OpId>> {
+/// The slot holding a member's current ledger mailbox (`None` while it is down).
+pub type Slot = Arc<Mutex<Option<Mailbox>>>;
+
+/// Each member's status at the first instant (polled every [`SETTLE_POLL`], for at most
+/// `within`) at which every member is up, has completed boot recovery and reports one digest:
+/// heartbeats go on during a quiesce, and a member may be down (a crash point hit late), so
+/// the checks wait for its restart and recovery too. At `within`, the last poll is returned.
+pub async fn settle(
+    context: &deterministic::Context,
+    slots: &[Slot],
+    within: Duration,
+) -> Vec<Option<Status>> {
+    let end = context.current() + within;
+    loop {
+        let mut snapshot = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let mailbox = slot.lock().expect("slot").clone();
+            snapshot.push(match mailbox {
+                Some(mut mailbox) => mailbox.status().await.ok(),
+                None => None,
+            });
+        }
+        let all_up = snapshot
+            .iter()
+            .all(|s| s.as_ref().is_some_and(|s| s.boot_recovered));
+        let digests: BTreeSet<_> = snapshot.iter().flatten().map(|s| s.digest).collect();
+        if (all_up && digests.len() <= 1) || context.current() >= end {
+            return snapshot;
+        }
+        context.sleep(SETTLE_POLL).await;
+    }
+}
+
+/// Every op a member holds, in its apply order (`None`: it is down).
+pub async fn all_ops(mailbox: Option<Mailbox>) -> Option<Vec<SignedOp>> {
     let mut mailbox = mailbox?;
-    let mut ids = BTreeSet::new();
+    let mut out = Vec::new();
     let mut after = 0;
     loop {
         let (ops, next) = mailbox.ops(after, 4096).await.ok()?;
         if ops.is_empty() {
-            return Some(ids);
+            return Some(out);
         }
-        ids.extend(ops.iter().map(|o| o.id()));
+        out.extend(ops);
         after = next;
     }
 }
