@@ -153,6 +153,8 @@ pub enum Event {
         subject: PublicKey,
         round: u8,
         approve: bool,
+        /// The proposal's digest (its first 8 bytes, hex).
+        digest: String,
     },
     /// This node's proposal was certified by `approvals` approvals and appended.
     CheckpointCertified {
@@ -328,7 +330,11 @@ impl fmt::Display for Event {
                 subject,
                 round,
                 approve,
-            } => write!(f, " subject={subject} round={round} approve={approve}"),
+                digest,
+            } => write!(
+                f,
+                " subject={subject} round={round} approve={approve} digest={digest}"
+            ),
             Event::CheckpointCertified {
                 round,
                 as_of_ms,

@@ -121,7 +121,11 @@ catalogue! {
     ObservationsAgree = "observations-agree":
         "every member's ledger gives the same view of every subject, the one its history gives",
     CheckpointLiveness = "checkpoint-liveness":
-        "no subject goes longer than an interval (plus the protocol's slack and the outages within) without a certified checkpoint",
+        "no honest subject goes longer than an interval (plus the protocol's slack and the outages within) without a certified checkpoint",
+    NoVoterCountedTwice = "no-voter-counted-twice":
+        "every certificate's approvals come from distinct voters that approved its proposal before it was certified, at least t of them",
+    CheckpointLiarBlocked = "checkpoint-liar-blocked":
+        "a checkpoint liar whose inputs prove it hostile is blocked (by every honest member if it sends to all, by one at least if it answers proposals); a repeater or an inflater by none",
     // The harness.
     Determinism = "determinism":
         "with `--check-determinism`, a second run of the seed has the same digest (every scenario)",

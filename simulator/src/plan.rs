@@ -70,6 +70,18 @@ pub struct CorePlan {
     /// workload).
     #[serde(default)]
     pub partition: Option<Vec<usize>>,
+    /// Nodes whose clock is skewed (at most one entry per node).
+    #[serde(default)]
+    pub clocks: Vec<ClockPlan>,
+}
+
+/// Node `node`'s clock reads `offset_ms` ahead of the run's and runs `drift_ppm` parts per
+/// million fast (negative: slow); only its own protocol code sees it (`world::skew`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockPlan {
+    pub node: usize,
+    pub offset_ms: u64,
+    pub drift_ppm: i64,
 }
 
 impl CorePlan {

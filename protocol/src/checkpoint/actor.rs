@@ -18,9 +18,11 @@
 //! under another index) is blocked. The moment `t` approvals are in, the certificate is
 //! recovered and the checkpoint appended to the ledger. When the window
 //! ([`Settings::window`]) closes first, round 2 proposes the trimmed mean of round 1's
-//! observations (the proposal's and every disagreeing voter's; [`super::trimmed_mean`]) with
-//! the same `as_of` and `previous`; if round 2's window closes too, the next proposal waits a
-//! full interval.
+//! observations ([`super::trimmed_mean`] without the `f = (players - 1) / 3` highest and lowest
+//! values; each approval stands for the proposed value, each disagreement for the voter's own)
+//! with the same `as_of` and `previous`, provided the mean is within tolerance of the
+//! subject's own view (its round 1 value: a subject never signs what it would not approve);
+//! otherwise, or if round 2's window closes too, the next proposal waits a full interval.
 //!
 //! **Voting** (every other member). A proposal must come from its subject (a proposal about
 //! another member proves the sender hostile), carry the subject's signature, have an `as_of`
@@ -451,10 +453,20 @@ where
         let completed = self.cfg.keys.current();
         let mean = match (own.proposal.round, &completed) {
             (1, Some(_)) => {
-                let mut values: Vec<Observation> = vec![own.proposal.observation];
+                // Round 1's observations: an approval stands for the proposed value, a
+                // disagreement for the voter's own.
+                let mut values: Vec<Observation> =
+                    vec![own.proposal.observation; own.tally.approvals().max(1)];
                 values.extend(own.tally.disagreements());
                 let f = own.players.len().saturating_sub(1) / 3;
-                trimmed_mean(&values, f)
+                // The subject's round 1 value is its exact view at `as_of`: it never asks for
+                // (nor signs) a mean it would not approve itself.
+                trimmed_mean(&values, f).filter(|mean| {
+                    self.cfg
+                        .settings
+                        .tolerance
+                        .admits(mean, &own.proposal.observation)
+                })
             }
             _ => None,
         };
@@ -638,6 +650,7 @@ where
             subject: peer.clone(),
             round: proposal.round,
             approve,
+            digest: short(&digest),
         });
         self.send_later(peer, frame);
         Ok(())

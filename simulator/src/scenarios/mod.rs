@@ -42,8 +42,21 @@ macro_rules! ledger_invariants {
     };
 }
 
+/// The invariants of every checkpoint scenario (the ledger's but the acked-op one: checkpoint
+/// runs append no workload), plus `extra`.
+macro_rules! checkpoint_invariants {
+    ($($extra:ident),*) => {
+        &[
+            LedgerConverges, HonestNeverRejected, HonestNeverEquivocates, PendingBounded,
+            NoSyncedOpLost, ALWAYS, CheckpointsVerify, OneCheckpointPerPosition,
+            CertifiedWithinTolerance, ObservationsAgree, CheckpointLiveness, NoVoterCountedTwice,
+            $($extra),*
+        ]
+    };
+}
+
 /// Every scenario, in the order `cohort-sim list` prints them.
-pub static SCENARIOS: [ScenarioSpec; 17] = [
+pub static SCENARIOS: [ScenarioSpec; 19] = [
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -344,19 +357,31 @@ pub static SCENARIOS: [ScenarioSpec; 17] = [
             Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
         },
         observers: checkpoint::observers,
-        invariants: &[
-            LedgerConverges,
-            HonestNeverRejected,
-            HonestNeverEquivocates,
-            PendingBounded,
-            NoSyncedOpLost,
-            ALWAYS,
-            CheckpointsVerify,
-            OneCheckpointPerPosition,
-            CertifiedWithinTolerance,
-            ObservationsAgree,
-            CheckpointLiveness,
-        ],
+        invariants: checkpoint_invariants!(),
+    },
+    ScenarioSpec {
+        name: "checkpoint-byzantine",
+        description: "as checkpoint, with one liar: a member that repeats or contradicts its votes, forges partials, inflates its own uptime or proposes about others, or an outsider: blocked, never counted twice, honest members still certified",
+        nodes: 4..=64,
+        plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::Byzantine, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_checkpoint();
+            Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
+        },
+        observers: checkpoint::observers,
+        invariants: checkpoint_invariants!(CheckpointLiarBlocked),
+    },
+    ScenarioSpec {
+        name: "checkpoint-skew",
+        description: "as checkpoint, with clocks offset and drifting per node (all but f+1 run 70-90 s ahead): the behind voters' views disagree, round 2's trimmed mean certifies what round 1 could not",
+        nodes: 4..=64,
+        plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::Skew, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_checkpoint();
+            Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
+        },
+        observers: checkpoint::observers,
+        invariants: checkpoint_invariants!(),
     },
 ];
 

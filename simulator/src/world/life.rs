@@ -6,13 +6,14 @@
 //! simulated times ([`CrashPlan`]) or at the `hit`-th crash point the node's protocol code reaches
 //! ([`PointCrash`]; see `Tracer::crash_point`).
 
+use super::skew::{Skew, Skewed};
 use crate::{
     plan::{CorePlan, CrashPlan, PointCrash},
     trace::{SimTracer, Sink},
 };
 use cohort_protocol::{
     Channels, Cluster, Config, Engine, EngineError, Outcome, PublicKey,
-    channels::SimulatedRegistrar,
+    channels::{Channel, Registrar as _, SimulatedRegistrar},
     dkg::{Keys, Tamper},
     engine::Task,
     ledger::{Mailbox, Settings},
@@ -43,6 +44,10 @@ pub struct Life {
     pub point_crashes: Vec<PointCrash>,
     /// Rewrites what the node sends on the DKG channel (a byzantine member).
     pub tamper: Option<Arc<dyn Tamper>>,
+    /// Plays the node's checkpoint protocol in place of the checkpoint actor (a byzantine member).
+    pub sidecar: Option<Arc<dyn Sidecar>>,
+    /// The node's own clock (its protocol code's time and timers).
+    pub skew: Skew,
     /// When the first life starts (simulated ms from the start of the run; 0: at once).
     pub start_ms: u64,
     /// Runs the ledger with these settings.
@@ -82,7 +87,10 @@ impl Life {
             };
             let channels = Channels::register(&mut registrar, self.ledger.is_some()).await;
             let engine = Engine::new(
-                context.child("node").with_attribute("life", lives),
+                Skewed::new(
+                    context.child("node").with_attribute("life", lives),
+                    self.skew,
+                ),
                 Config {
                     identity: self.key.clone(),
                     cluster: self.cluster.clone(),
@@ -95,6 +103,20 @@ impl Life {
             )
             .with_tamper(self.tamper.clone());
             *self.mailbox.lock().expect("mailbox slot") = engine.ledger();
+            // The sidecar takes the checkpoint channel over (registering it again replaces the
+            // engine's, which runs no checkpoint actor for this node).
+            let sidecar = match (&self.sidecar, engine.ledger()) {
+                (Some(sidecar), Some(ledger)) => {
+                    let channel = registrar.register(Channel::Checkpoint).await;
+                    Some(sidecar.start(
+                        context.child("sidecar").with_attribute("life", lives),
+                        channel,
+                        keys.clone(),
+                        ledger,
+                    ))
+                }
+                _ => None,
+            };
             let mut handle = engine.start(channels, self.control.clone());
             let next_time = crashes
                 .peek()
@@ -109,6 +131,9 @@ impl Life {
             select! {
                 result = &mut handle => {
                     // Ended: later crashes of this node do not happen.
+                    if let Some(sidecar) = &sidecar {
+                        sidecar.abort();
+                    }
                     return result.expect("engine task did not panic");
                 },
                 _ = time_crash => {
@@ -131,6 +156,9 @@ impl Life {
                         format!("point_hit={} down_ms={down_ms}", crash.hit),
                     );
                 },
+            }
+            if let Some(sidecar) = &sidecar {
+                sidecar.abort();
             }
             context.sleep(Duration::from_millis(down_ms)).await;
             self.harness_event(&context, "restarted", format!("life={}", lives + 1));
@@ -224,8 +252,30 @@ pub enum Role {
     Honest,
     /// An engine whose DKG messages this tamper rewrites (a byzantine member).
     Tampered(Arc<dyn Tamper>),
+    /// An honest engine (DKG, ledger) whose checkpoint protocol the sidecar plays instead
+    /// (a checkpoint liar).
+    Sidecar(Arc<dyn Sidecar>),
     /// No engine: something else plays the member (a ledger liar).
     External,
+}
+
+/// Both ends of a node's channel on the simulated network.
+pub type SimDuplex = cohort_protocol::Duplex<
+    simulated::Sender<PublicKey, deterministic::Context>,
+    simulated::Receiver<PublicKey>,
+>;
+
+/// Plays a node's checkpoint protocol in place of its checkpoint actor, on each of its lives.
+pub trait Sidecar: Send + Sync + 'static {
+    /// Starts the sidecar of one life: the node's checkpoint channel, the keys its DKG
+    /// publishes and its ledger. The task is aborted when the life ends.
+    fn start(
+        &self,
+        context: deterministic::Context,
+        channel: SimDuplex,
+        keys: Keys,
+        ledger: Mailbox,
+    ) -> commonware_runtime::Handle<()>;
 }
 
 /// A node's lives, running (`None`: [`Role::External`], no engine), and the slot holding its
@@ -256,13 +306,22 @@ pub fn spawn_all(
     let mut spawned = Vec::with_capacity(keys.len());
     for (index, (key, cluster)) in keys.iter().zip(clusters).enumerate() {
         let mailbox = Arc::new(Mutex::new(None));
-        let tamper = match role(index) {
+        let (tamper, sidecar) = match role(index) {
             Role::External => {
                 spawned.push((None, mailbox));
                 continue;
             }
-            Role::Tampered(tamper) => Some(tamper),
-            Role::Honest => None,
+            Role::Tampered(tamper) => (Some(tamper), None),
+            Role::Sidecar(sidecar) => (None, Some(sidecar)),
+            Role::Honest => (None, None),
+        };
+        // A sidecar plays the checkpoints: the engine runs no checkpoint actor.
+        let ledger = match sidecar {
+            Some(_) => ledger.map(|settings| Settings {
+                checkpoint: None,
+                ..settings
+            }),
+            None => ledger,
         };
         let life = Life {
             index,
@@ -282,6 +341,16 @@ pub fn spawn_all(
                 .cloned()
                 .collect(),
             tamper,
+            sidecar,
+            skew: plan
+                .clocks
+                .iter()
+                .find(|c| c.node == index)
+                .map_or(Skew::NONE, |c| Skew {
+                    epoch: start,
+                    offset_ms: c.offset_ms,
+                    drift_ppm: c.drift_ppm,
+                }),
             start_ms: plan
                 .late_starts
                 .iter()

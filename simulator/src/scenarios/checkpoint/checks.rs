@@ -1,6 +1,10 @@
 //! The checkpoint invariants, judged on every member's final ledger (see the family's docs).
 
-use super::{observer::CheckpointObserver, plan::CheckpointPlan};
+use super::{
+    byzantine::{CheckpointLiar, LiarReport},
+    observer::CheckpointObserver,
+    plan::CheckpointPlan,
+};
 use crate::{
     invariant::{Checks, Invariant},
     plan::CorePlan,
@@ -73,14 +77,102 @@ pub async fn gather_views(
     out
 }
 
-/// Checks every checkpoint invariant over the final ledgers `held` (and `views`, each
-/// member's view of each subject at `window.1`, the end of the run).
+/// No certificate counts a voter twice: each certification an honest subject traced had at
+/// least `threshold` approvals and no more than the distinct voters that approved its proposal
+/// before it (the subject, the honest voters that traced an approval, the liar if it sent a
+/// valid partial on it).
+pub fn check_counting(
+    observations: &CheckpointObserver,
+    threshold: usize,
+    liar: Option<(&CheckpointLiar, &LiarReport)>,
+    checks: &mut Checks,
+) {
+    for (node, certifications) in &observations.certified {
+        for c in certifications {
+            let mut voters: std::collections::BTreeSet<u32> = observations
+                .approved
+                .get(&c.digest)
+                .into_iter()
+                .flatten()
+                .filter(|(_, t)| **t <= c.t_us)
+                .map(|(voter, _)| *voter)
+                .collect();
+            voters.insert(*node);
+            if let Some((liar, report)) = liar
+                && report.approvals.contains(&c.digest)
+            {
+                voters.insert(liar.node as u32);
+            }
+            if c.approvals < threshold || c.approvals > voters.len() {
+                checks.fail(
+                    Invariant::NoVoterCountedTwice,
+                    format!(
+                        "node {node}'s checkpoint at {} ({}) counted {} approvals; {} distinct voters approved it (threshold {threshold})",
+                        c.as_of_ms,
+                        c.digest,
+                        c.approvals,
+                        voters.len()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The liar is blocked as its misbehaviour deserves (see the invariant).
+pub fn check_liar(
+    observations: &CheckpointObserver,
+    liar: &CheckpointLiar,
+    key: &PublicKey,
+    report: &LiarReport,
+    honest: &[usize],
+    checks: &mut Checks,
+) {
+    let blocked_by = observations.blocked.get(key).cloned().unwrap_or_default();
+    let misbehaviour = liar.misbehaviour;
+    if !misbehaviour.is_hostile() {
+        if !blocked_by.is_empty() {
+            checks.fail(
+                Invariant::CheckpointLiarBlocked,
+                format!("the {misbehaviour:?} liar was blocked by nodes {blocked_by:?}"),
+            );
+        }
+        return;
+    }
+    if report.hostile == 0 {
+        return;
+    }
+    let missing: Vec<usize> = honest
+        .iter()
+        .copied()
+        .filter(|n| !blocked_by.contains(&(*n as u32)))
+        .collect();
+    let fails = match misbehaviour.reaches_everyone() {
+        true => !missing.is_empty(),
+        false => blocked_by.is_empty(),
+    };
+    if fails {
+        checks.fail(
+            Invariant::CheckpointLiarBlocked,
+            format!(
+                "the {misbehaviour:?} liar sent {} hostile frames; blocked by {blocked_by:?}, not by {missing:?}",
+                report.hostile
+            ),
+        );
+    }
+}
+
+/// Checks every checkpoint invariant over the honest members' final ledgers `held` (and
+/// `views`, each member's view of each subject at `window.1`, the end of the run). The
+/// subject `liar` (a member liar) is judged by what honest members must hold of it, not by
+/// what an honest subject proposes: no round 1 exactness, no liveness.
 #[allow(clippy::too_many_arguments)]
 pub fn check_checkpoints(
     plan: &CorePlan,
     cp: &CheckpointPlan,
     settings: &Settings,
     members: &[PublicKey],
+    liar: Option<usize>,
     observations: &CheckpointObserver,
     held: &[Member],
     views: &[Vec<Option<Observation>>],
@@ -161,7 +253,7 @@ pub fn check_checkpoints(
                 c.as_of_ms,
             );
             match seen {
-                Some(seen) if c.round == 1 && seen != c.observation => checks.fail(
+                Some(seen) if c.round == 1 && seen != c.observation && Some(s) != liar => checks.fail(
                     Invariant::CertifiedWithinTolerance,
                     format!(
                         "node {s}'s round 1 checkpoint at {} says {:?}, its history says {seen:?}",
@@ -186,41 +278,25 @@ pub fn check_checkpoints(
         }
         // Liveness: no gap between the subject's first op, its checkpoints and the end is
         // longer than an interval plus the protocol's slack and the outages within it.
-        let Some(first) = chain.first() else {
+        let first = chain.first();
+        if let (Some(first), false) = (first, Some(s) == liar) {
+            check_liveness(
+                plan,
+                cp,
+                s,
+                first.op().time_ms,
+                &as_ofs,
+                (start_ms, end_ms),
+                checks,
+            );
+        }
+        if first.is_none() {
             checks.fail(
                 Invariant::CheckpointLiveness,
                 format!("node {s} has no op in node {}'s ledger", reference.node),
             );
             continue;
         };
-        let mut points = vec![first.op().time_ms.max(start_ms)];
-        points.extend(as_ofs.iter().copied());
-        points.push(end_ms);
-        let slack = cp.check_ms + 2 * cp.window_ms + 20_000;
-        for (k, w) in points.windows(2).enumerate() {
-            let (a, b) = (w[0], w[1]);
-            let outages: u64 = plan
-                .crashes
-                .iter()
-                .filter(|c| {
-                    let at = start_ms + c.at_ms;
-                    at <= b && at + c.down_ms + slack >= a
-                })
-                .map(|c| c.down_ms + cp.window_ms + cp.check_ms)
-                .sum();
-            // The first day also holds the DKG.
-            let dkg = if k == 0 { 60_000 } else { 0 };
-            let allowed = cp.interval_ms + slack + outages + dkg;
-            if b.saturating_sub(a) > allowed {
-                checks.fail(
-                    Invariant::CheckpointLiveness,
-                    format!(
-                        "node {s} went {} ms without a checkpoint (from {a} to {b}; allowed {allowed})",
-                        b - a
-                    ),
-                );
-            }
-        }
         // Every member derives the same view of the subject at the end, and it is the one its
         // history gives.
         let expected = view::observe(
@@ -239,6 +315,47 @@ pub fn check_checkpoints(
                     ),
                 );
             }
+        }
+    }
+}
+
+/// Liveness of subject `s`: no gap between its first op (`first_ms`), its checkpoints' `as_of`
+/// and the end is longer than an interval plus the protocol's slack and the outages within it.
+fn check_liveness(
+    plan: &CorePlan,
+    cp: &CheckpointPlan,
+    s: usize,
+    first_ms: u64,
+    as_ofs: &[u64],
+    (start_ms, end_ms): (u64, u64),
+    checks: &mut Checks,
+) {
+    let mut points = vec![first_ms.max(start_ms)];
+    points.extend(as_ofs.iter().copied());
+    points.push(end_ms);
+    let slack = cp.check_ms + 2 * cp.window_ms + 20_000;
+    for (k, w) in points.windows(2).enumerate() {
+        let (a, b) = (w[0], w[1]);
+        let outages: u64 = plan
+            .crashes
+            .iter()
+            .filter(|c| {
+                let at = start_ms + c.at_ms;
+                at <= b && at + c.down_ms + slack >= a
+            })
+            .map(|c| c.down_ms + cp.window_ms + cp.check_ms)
+            .sum();
+        // The first day also holds the DKG.
+        let dkg = if k == 0 { 60_000 } else { 0 };
+        let allowed = cp.interval_ms + slack + outages + dkg;
+        if b.saturating_sub(a) > allowed {
+            checks.fail(
+                Invariant::CheckpointLiveness,
+                format!(
+                    "node {s} went {} ms without a checkpoint (from {a} to {b}; allowed {allowed})",
+                    b - a
+                ),
+            );
         }
     }
 }

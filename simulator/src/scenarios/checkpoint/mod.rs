@@ -1,4 +1,4 @@
-//! The checkpoint scenarios (`checkpoint`).
+//! The checkpoint scenarios (`checkpoint`, `checkpoint-byzantine`).
 //!
 //! `checkpoint`: n members (4..=10 drawn unless `--nodes`) run the epoch 0 DKG, the ledger
 //! (heartbeats every [`run::HEARTBEAT`]) and the checkpoint protocol over lossy, jittery links
@@ -8,6 +8,13 @@
 //! `ledger-crash`) and restart from their storage. Then every link heals and the cluster
 //! quiesces for two windows and a check, and the invariants are judged on every member's
 //! final ledger.
+//!
+//! `checkpoint-byzantine`: the same world with one liar ([`byzantine`]): a member whose DKG
+//! and ledger are honest but whose checkpoint protocol repeats or contradicts its votes, forges
+//! approvals, inflates its own uptime or proposes about other members; or an outsider, a key
+//! on the network outside the cluster. Honest members must block what proves the liar hostile,
+//! never count it twice, and still certify each other every day; the liar subject is judged
+//! by what honest ledgers hold of it (within tolerance, verified, chained), not by liveness.
 //!
 //! Invariants (besides the ledger's):
 //! - `checkpoints-verify`: every checkpoint op in every ledger carries a certificate that
@@ -24,8 +31,17 @@
 //!   two windows, 20 s, and each outage within the gap with a window and a check; plus 60 s
 //!   for the DKG on the first day) between its first op, its checkpoints and the end.
 //!
-//! Parts: [`mod@plan`], [`mod@run`], [`checks`], [`observer`].
+//! - `no-voter-counted-twice`: every certification an honest subject traced counted at least
+//!   `t` approvals and no more than the distinct voters that approved its proposal before it
+//!   (from the trace: the subject, honest voters, the liar's valid partials);
+//! - `checkpoint-liar-blocked` (`checkpoint-byzantine`): a liar whose inputs prove it hostile
+//!   is blocked by every honest member when it sends to all (impostor, outsider) and by one at
+//!   least when it answers proposals (conflicter, forger); a repeater (a repeat may be a
+//!   retransmission) and an inflater (a view may differ) by none.
+//!
+//! Parts: [`mod@plan`], [`mod@run`], [`checks`], [`observer`], [`byzantine`].
 
+pub mod byzantine;
 pub mod checks;
 pub mod observer;
 pub mod plan;

@@ -5,23 +5,40 @@ use crate::{
     scenarios::{barrier::observer::BarrierObserver, ledger::LedgerObserver},
     trace::Observer,
 };
-use cohort_protocol::Event;
-use std::collections::BTreeMap;
+use cohort_protocol::{Channel, Event, PublicKey};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One certified checkpoint, as its subject traced it.
+#[derive(Clone, Debug)]
+pub struct Certification {
+    pub round: u8,
+    pub as_of_ms: u64,
+    pub approvals: usize,
+    /// The proposal's short digest.
+    pub digest: String,
+    /// When it was traced (simulated µs).
+    pub t_us: u64,
+}
 
 /// The checkpoint observations, per node.
 #[derive(Debug, Default)]
 pub struct CheckpointObserver {
     /// The group key each node traced on finishing its DKG (hex).
     pub group_keys: BTreeMap<u32, String>,
-    /// Each node's certified checkpoints: (round, as_of_ms, approvals).
-    pub certified: BTreeMap<u32, Vec<(u8, u64, usize)>>,
+    /// Each node's certified checkpoints.
+    pub certified: BTreeMap<u32, Vec<Certification>>,
+    /// Per proposal (short digest): each honest voter that approved it, and when it first did
+    /// (simulated µs).
+    pub approved: BTreeMap<String, BTreeMap<u32, u64>>,
+    /// Per peer: the nodes that blocked it for a checkpoint input.
+    pub blocked: BTreeMap<PublicKey, BTreeSet<u32>>,
     /// Rounds each node proposed, and rounds that closed without a certificate.
     pub proposed: BTreeMap<u32, u64>,
     pub failed: BTreeMap<u32, u64>,
 }
 
 impl Observer for CheckpointObserver {
-    fn observe(&mut self, _t_us: u64, node: u32, event: &Event) {
+    fn observe(&mut self, t_us: u64, node: u32, event: &Event) {
         match event {
             Event::DkgComplete { group_key, .. } => {
                 self.group_keys.insert(node, group_key.clone());
@@ -30,12 +47,33 @@ impl Observer for CheckpointObserver {
                 round,
                 as_of_ms,
                 approvals,
+                digest,
+            } => self.certified.entry(node).or_default().push(Certification {
+                round: *round,
+                as_of_ms: *as_of_ms,
+                approvals: *approvals,
+                digest: digest.clone(),
+                t_us,
+            }),
+            Event::CheckpointVoted {
+                approve: true,
+                digest,
                 ..
-            } => self
-                .certified
-                .entry(node)
-                .or_default()
-                .push((*round, *as_of_ms, *approvals)),
+            } => {
+                self.approved
+                    .entry(digest.clone())
+                    .or_default()
+                    .entry(node)
+                    .or_insert(t_us);
+            }
+            Event::InputRejected {
+                channel: Channel::Checkpoint,
+                peer,
+                blocked: true,
+                ..
+            } => {
+                self.blocked.entry(peer.clone()).or_default().insert(node);
+            }
             Event::CheckpointProposed { .. } => *self.proposed.entry(node).or_default() += 1,
             Event::CheckpointRoundFailed { .. } => *self.failed.entry(node).or_default() += 1,
             _ => {}

@@ -1,6 +1,7 @@
 //! The checkpoint family's part of a fault plan, and its draw.
 
-use crate::plan::{CorePlan, draw_crashes_within, draw_links, plan_rng};
+use super::byzantine::{CheckpointLiar, CheckpointMisbehaviour};
+use crate::plan::{ClockPlan, CorePlan, draw_crashes_within, draw_links, plan_rng};
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +13,10 @@ const DRAWN_NODES: std::ops::RangeInclusive<usize> = 4..=10;
 pub enum Kind {
     /// `checkpoint`.
     Checkpoint,
+    /// `checkpoint-byzantine`: one liar (a member, or an outsider).
+    Byzantine,
+    /// `checkpoint-skew`: skewed and drifting clocks.
+    Skew,
 }
 
 /// The scaled checkpoint protocol of a run, and how long it runs: a simulated "day" is one
@@ -25,6 +30,9 @@ pub struct CheckpointPlan {
     pub window_ms: u64,
     pub duration_ms: u64,
     pub quiesce_ms: u64,
+    /// The liar of `checkpoint-byzantine`.
+    #[serde(default)]
+    pub liar: Option<CheckpointLiar>,
 }
 
 /// The scaled interval: 5 simulated minutes stand for 24 h.
@@ -39,14 +47,36 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
     let mut rng = plan_rng(seed);
     let drawn = rng.random_range(DRAWN_NODES);
     let nodes = nodes.unwrap_or(drawn);
-    let links = draw_links(&mut rng, nodes);
+    let liar = match kind {
+        Kind::Checkpoint | Kind::Skew => None,
+        Kind::Byzantine => {
+            let misbehaviour =
+                CheckpointMisbehaviour::ALL[rng.random_range(0..CheckpointMisbehaviour::ALL.len())];
+            Some(CheckpointLiar {
+                node: match misbehaviour {
+                    CheckpointMisbehaviour::Outsider => nodes,
+                    _ => rng.random_range(0..nodes),
+                },
+                misbehaviour,
+                seed: rng.random(),
+            })
+        }
+    };
+    // An outsider is one more node on the network.
+    let outsider = liar
+        .as_ref()
+        .is_some_and(|l| l.misbehaviour == CheckpointMisbehaviour::Outsider);
+    let links = draw_links(&mut rng, nodes + usize::from(outsider));
     let days = rng.random_range(3..=4u64);
     let duration_ms = (days + 1) * INTERVAL_MS + rng.random_range(0..INTERVAL_MS / 2);
-    let crashes = match kind {
-        Kind::Checkpoint => draw_crashes_within(&mut rng, nodes, duration_ms),
+    let crashes = draw_crashes_within(&mut rng, nodes, duration_ms);
+    let clocks = match kind {
+        Kind::Skew => draw_clocks(&mut rng, nodes),
+        Kind::Checkpoint | Kind::Byzantine => Vec::new(),
     };
     let core = CorePlan {
         crashes,
+        clocks,
         ..CorePlan::new(nodes, links)
     };
     let checkpoint = CheckpointPlan {
@@ -55,6 +85,39 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         window_ms: WINDOW_MS,
         duration_ms,
         quiesce_ms: 2 * WINDOW_MS + CHECK_MS,
+        liar,
     };
     (core, checkpoint)
 }
+
+/// Clock faults of `checkpoint-skew`. Every node drifts by up to [`MAX_DRIFT_PPM`] either
+/// way. `f + 1` nodes (`f = (n - 1) / 3`) keep about the run's clock (within 3 s); the others
+/// run 70 to 90 s ahead, more than the uptime tolerance. A voter cuts its view of a subject off
+/// at its own clock, so the `f + 1` behind miss the last 70-90 s of every ahead subject's
+/// history and disagree with its round 1: `t - 2` approvals, the round fails. Round 2's
+/// trimmed mean (the `f` lowest dropped) lies within 45 s of the subject's view, and by then
+/// (a window later) the behind voters' views are within tolerance of it too: it is certified.
+pub fn draw_clocks(rng: &mut rand_chacha::ChaCha8Rng, nodes: usize) -> Vec<ClockPlan> {
+    let behind = (nodes - 1) / 3 + 1;
+    let mut order: Vec<usize> = (0..nodes).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.random_range(0..=i));
+    }
+    let mut clocks: Vec<ClockPlan> = order
+        .iter()
+        .enumerate()
+        .map(|(k, &node)| ClockPlan {
+            node,
+            offset_ms: match k < behind {
+                true => rng.random_range(0..=3_000),
+                false => rng.random_range(70_000..=90_000),
+            },
+            drift_ppm: rng.random_range(-MAX_DRIFT_PPM..=MAX_DRIFT_PPM),
+        })
+        .collect();
+    clocks.sort_by_key(|c| c.node);
+    clocks
+}
+
+/// Largest clock drift of `checkpoint-skew` (0.2 %: 3.6 s over a 30 min run).
+pub const MAX_DRIFT_PPM: i64 = 2_000;

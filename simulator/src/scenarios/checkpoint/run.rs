@@ -3,7 +3,8 @@
 //! every member's ledger the checks judge (see the family's docs).
 
 use super::{
-    checks::{Member, check_checkpoints, gather_views},
+    byzantine::{CheckpointMisbehaviour, Liar, LiarReport, LiarSidecar},
+    checks::{Member, check_checkpoints, check_counting, check_liar, gather_views},
     observer::CheckpointObserver,
     plan::CheckpointPlan,
 };
@@ -20,11 +21,16 @@ use crate::{
         },
     },
     trace::Sink,
-    world::{Role, cluster, heal, identities, micros, network, spawn_all},
+    world::{QUOTA_PER_SECOND, Role, cluster, heal, identities, micros, network, spawn_all},
 };
-use cohort_protocol::{PROTOCOL_VERSION, PublicKey, checkpoint, engine::Task, ledger::Settings};
+use cohort_protocol::{
+    Channel, PROTOCOL_VERSION, PublicKey, Registrar as _, channels::SimulatedRegistrar, checkpoint,
+    engine::Task, ledger::Settings,
+};
 use commonware_cryptography::Signer as _;
-use commonware_runtime::{Clock as _, deterministic};
+use commonware_runtime::{Clock as _, Quota, Spawner as _, Supervisor as _, deterministic};
+use commonware_utils::NZU32;
+use rand::SeedableRng as _;
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
@@ -63,11 +69,21 @@ pub async fn run(
     mut checks: Checks,
 ) -> Checks {
     let plan = &plan;
-    let keys = identities(seed, plan.nodes);
+    let outsider = cp
+        .liar
+        .as_ref()
+        .is_some_and(|l| l.misbehaviour == CheckpointMisbehaviour::Outsider);
+    // The outsider's key is on the network (one more node), not in the cluster.
+    let mut keys = identities(seed, plan.nodes + usize::from(outsider));
+    let on_network: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
+    let outsider_key = outsider.then(|| keys.pop().expect("the outsider's key"));
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let cluster = cluster(&members, PROTOCOL_VERSION, timing(DkgKind::Dkg));
-    let oracle = network(&context, &members, &plan.links).await;
+    let oracle = network(&context, &on_network, &plan.links).await;
     let settings = settings(&cp);
+    let protocol = settings.checkpoint.expect("checkpoint settings");
+    let report: Arc<Mutex<LiarReport>> = Arc::default();
+    let member_liar = cp.liar.as_ref().filter(|_| !outsider);
     let spawned = spawn_all(
         &context,
         plan,
@@ -75,14 +91,50 @@ pub async fn run(
         vec![cluster.clone(); plan.nodes],
         Task::Dkg,
         Some(settings),
-        |_| Role::Honest,
+        |i| match member_liar {
+            Some(liar) if liar.node == i => Role::Sidecar(Arc::new(LiarSidecar::new(
+                liar,
+                keys[i].clone(),
+                members.clone(),
+                protocol,
+                report.clone(),
+            ))),
+            _ => Role::Honest,
+        },
         &oracle,
         &sink,
     );
-    let slots: Vec<_> = spawned.iter().map(|(_, slot)| slot.clone()).collect();
+    if let (Some(key), Some(liar)) = (outsider_key.clone(), &cp.liar) {
+        let mut registrar = SimulatedRegistrar {
+            control: oracle.control(key.public_key()),
+            quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
+        };
+        let channel = registrar.register(Channel::Checkpoint).await;
+        let liar = Liar {
+            key,
+            members: members.clone(),
+            channel,
+            keys: None,
+            ledger: None,
+            settings: protocol,
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(liar.seed),
+            report: report.clone(),
+        };
+        context
+            .child("outsider")
+            .spawn(move |context| CheckpointMisbehaviour::Outsider.run(context, liar));
+    }
+    let liar_node = member_liar.map(|l| l.node);
+    let liar_key = cp
+        .liar
+        .as_ref()
+        .map(|l| on_network[l.node.min(on_network.len() - 1)].clone());
+    let honest: Vec<usize> = (0..plan.nodes).filter(|i| Some(*i) != liar_node).collect();
+    // The honest members' slots (a blocked liar's ledger may never settle with theirs).
+    let slots: Vec<_> = honest.iter().map(|i| spawned[*i].1.clone()).collect();
     let start_ms = micros(context.current()) / 1000;
     context.sleep(Duration::from_millis(cp.duration_ms)).await;
-    heal(&oracle, &members, &plan.links).await;
+    heal(&oracle, &on_network, &plan.links).await;
     context.sleep(Duration::from_millis(cp.quiesce_ms)).await;
 
     {
@@ -90,6 +142,9 @@ pub async fn run(
         checks.extend(sink.online_violations());
         let observations = sink.observer::<LedgerObserver>();
         for ((node, peer), reasons) in &observations.refused {
+            if Some(*node as usize) == liar_node || Some(peer) == liar_key.as_ref() {
+                continue;
+            }
             checks.fail(
                 Invariant::HonestNeverRejected,
                 format!("node {node} refused honest {peer}: {reasons:?}"),
@@ -109,7 +164,7 @@ pub async fn run(
     let end_ms = micros(context.current()) / 1000;
     let mut statuses = Vec::new();
     let mut held = Vec::new();
-    for (node, (slot, status)) in slots.iter().zip(snapshot).enumerate() {
+    for (&node, (slot, status)) in honest.iter().zip(slots.iter().zip(snapshot)) {
         let mailbox = slot.lock().expect("slot").clone();
         match (status, all_ops(mailbox.clone()).await, mailbox) {
             (Some(status), Some(ops), Some(mailbox)) => {
@@ -125,18 +180,48 @@ pub async fn run(
     check_final(&statuses, &[], true, &mut checks);
     // The views first (the ledgers answer while the sink is free), then the checks.
     let views = gather_views(&mut held, &members, end_ms).await;
-    let sink = sink.lock().expect("sink");
+    let mut sink = sink.lock().expect("sink");
     let observations = sink.observer::<CheckpointObserver>();
     check_checkpoints(
         plan,
         &cp,
         &settings,
         &members,
+        liar_node,
         observations,
         &held,
         &views,
         (start_ms, end_ms),
         &mut checks,
     );
+    let report = report.lock().expect("liar report").clone();
+    let liar = cp.liar.as_ref().map(|l| (l, &report));
+    check_counting(
+        observations,
+        cluster.threshold() as usize,
+        liar,
+        &mut checks,
+    );
+    let certified: Vec<_> = observations.certified.values().flatten().collect();
+    let mut notes = vec![format!(
+        "{} checkpoints certified by honest subjects ({} in round 2)",
+        certified.len(),
+        certified.iter().filter(|c| c.round == 2).count()
+    )];
+    if let (Some(liar), Some(key)) = (&cp.liar, &liar_key) {
+        check_liar(observations, liar, key, &report, &honest, &mut checks);
+        notes.push(format!(
+            "liar node {} {:?}: hostile={} repeats={} approvals={} proposals={} certified={} blocked_by={:?}",
+            liar.node,
+            liar.misbehaviour,
+            report.hostile,
+            report.repeats,
+            report.approvals.len(),
+            report.proposals,
+            report.certified,
+            observations.blocked.get(key).cloned().unwrap_or_default()
+        ));
+    }
+    sink.notes.extend(notes);
     checks
 }
