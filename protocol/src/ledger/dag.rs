@@ -591,6 +591,19 @@ impl Dag {
         self.pending.contains_key(id)
     }
 
+    /// Whether the pending op `id` waits for a parent this node does not hold at all (neither
+    /// applied nor pending). An op that waits only for pending parents, or for the group key
+    /// (a checkpoint before this node's DKG finished), or for a parent that does, is in order:
+    /// a page that serves it after its parents is not to blame.
+    pub fn waits_for_unknown(&self, id: &OpId) -> bool {
+        self.pending.get(id).is_some_and(|w| {
+            w.op.op()
+                .parents
+                .iter()
+                .any(|p| !self.ops.contains_key(p) && !self.pending.contains_key(p))
+        })
+    }
+
     /// Whether the id is applied.
     pub fn contains(&self, id: &OpId) -> bool {
         self.ops.contains_key(id)

@@ -56,7 +56,7 @@ macro_rules! checkpoint_invariants {
 }
 
 /// Every scenario, in the order `cohort-sim list` prints them.
-pub static SCENARIOS: [ScenarioSpec; 19] = [
+pub static SCENARIOS: [ScenarioSpec; 20] = [
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -370,6 +370,19 @@ pub static SCENARIOS: [ScenarioSpec; 19] = [
         },
         observers: checkpoint::observers,
         invariants: checkpoint_invariants!(CheckpointLiarBlocked),
+    },
+    ScenarioSpec {
+        name: "checkpoint-reshare",
+        description: "as checkpoint, with a reshare after the first certified day (one member replaced, one added; the newcomers start then): certificates of both epochs verify under the one group key",
+        // The epoch 0 committee is every node but the two newcomers.
+        nodes: 6..=64,
+        plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::Reshare, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_checkpoint();
+            Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
+        },
+        observers: checkpoint::observers,
+        invariants: checkpoint_invariants!(),
     },
     ScenarioSpec {
         name: "checkpoint-skew",

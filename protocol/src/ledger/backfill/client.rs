@@ -77,7 +77,9 @@ pub struct PageResult {
     pub new_ops: usize,
     /// Ops the ledger rejected.
     pub rejected: usize,
-    /// Ops of the page still waiting for a parent after the whole page was applied.
+    /// Ops of the page still waiting, after the whole page was applied, for a parent this node
+    /// does not hold (an op waiting only for held-but-pending parents, or a checkpoint for the
+    /// group key, is in order).
     pub left_pending: usize,
     /// Ops the ledger already held.
     pub duplicates: usize,
@@ -342,7 +344,7 @@ impl Fetch {
                 Outcome::Applied => result.new_ops += 1,
                 Outcome::Pending => {
                     result.new_ops += 1;
-                    if !dag.contains(id) && dag.is_pending(id) {
+                    if !dag.contains(id) && dag.waits_for_unknown(id) {
                         result.left_pending += 1;
                     }
                 }

@@ -240,8 +240,10 @@ fn a_broken_author_chain_is_rejected_with_its_waiters() {
             time_ms: 0,
         },
     );
-    let report = other.apply(vec![lost, bad_child.clone()], &mut rng());
+    let report = other.apply(vec![lost.clone(), bad_child.clone()], &mut rng());
     assert_eq!(report.outcomes, vec![Outcome::Pending; 2]);
+    // `lost` waits for a parent this ledger does not hold at all.
+    assert!(other.waits_for_unknown(&lost.id()));
     // `lost` is fine; orphan (seq 2 with no own parent) is not, nor its waiter.
     let report = other.apply(vec![first.clone()], &mut rng());
     assert_eq!(report.applied.len(), 2);
@@ -477,6 +479,10 @@ mod checkpoints {
                 Outcome::Pending
             ]
         );
+        // Waiting for the key is not waiting for an unknown parent: a backfill page that served
+        // these in order is not to blame.
+        assert!(!dag.waits_for_unknown(&good.id()));
+        assert!(!dag.waits_for_unknown(&bad.id()));
         let report = dag.set_group_key(public);
         assert_eq!(report.applied, vec![good.id()]);
         assert_eq!(

@@ -1,4 +1,5 @@
-//! The checkpoint scenarios (`checkpoint`, `checkpoint-byzantine`).
+//! The checkpoint scenarios (`checkpoint`, `checkpoint-byzantine`, `checkpoint-skew`,
+//! `checkpoint-reshare`).
 //!
 //! `checkpoint`: n members (4..=10 drawn unless `--nodes`) run the epoch 0 DKG, the ledger
 //! (heartbeats every [`run::HEARTBEAT`]) and the checkpoint protocol over lossy, jittery links
@@ -15,6 +16,20 @@
 //! on the network outside the cluster. Honest members must block what proves the liar hostile,
 //! never count it twice, and still certify each other every day; the liar subject is judged
 //! by what honest ledgers hold of it (within tolerance, verified, chained), not by liveness.
+//!
+//! `checkpoint-skew`: every node's clock drifts (up to 0.2 %), and all but `f + 1` run 70 to
+//! 90 s ahead ([`plan::draw_clocks`], seen by that node's protocol code only through
+//! [`crate::world::skew`]). The `f + 1` behind cut their views of an ahead subject off before
+//! its `as_of`, so its round 1 fails; round 2's trimmed mean is certified.
+//!
+//! `checkpoint-reshare`: epoch 0's committee is every node but two newcomers, which start
+//! after the first certified day; the reshare to epoch 1 (one member replaced, the newcomers
+//! in) runs then, between two intervals, and certificates of both epochs must verify under the
+//! one group key and chain.
+//!
+//! `honest-never-rejected` here judges every refusal of a ledger or checkpoint input and
+//! every refusal that blocked its sender (a benign DKG refusal of a round another member left
+//! behind is the DKG family's business).
 //!
 //! Invariants (besides the ledger's):
 //! - `checkpoints-verify`: every checkpoint op in every ledger carries a certificate that

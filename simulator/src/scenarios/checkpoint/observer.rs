@@ -3,7 +3,7 @@
 use crate::{
     invariant::{Invariant, Violation},
     scenarios::{barrier::observer::BarrierObserver, ledger::LedgerObserver},
-    trace::Observer,
+    trace::{Observer, Refusals, keep_refusal},
 };
 use cohort_protocol::{Channel, Event, PublicKey};
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +32,10 @@ pub struct CheckpointObserver {
     pub approved: BTreeMap<String, BTreeMap<u32, u64>>,
     /// Per peer: the nodes that blocked it for a checkpoint input.
     pub blocked: BTreeMap<PublicKey, BTreeSet<u32>>,
+    /// Refusals `honest-never-rejected` judges: every refusal of a ledger or checkpoint input,
+    /// and every refusal that blocked its sender (a DKG input of a round another member has
+    /// left behind is refused without blame, which is the DKG's business).
+    pub refused: Refusals,
     /// Rounds each node proposed, and rounds that closed without a certificate.
     pub proposed: BTreeMap<u32, u64>,
     pub failed: BTreeMap<u32, u64>,
@@ -67,12 +71,17 @@ impl Observer for CheckpointObserver {
                     .or_insert(t_us);
             }
             Event::InputRejected {
-                channel: Channel::Checkpoint,
+                channel,
                 peer,
-                blocked: true,
+                blocked,
                 ..
             } => {
-                self.blocked.entry(peer.clone()).or_default().insert(node);
+                if *channel == Channel::Checkpoint && *blocked {
+                    self.blocked.entry(peer.clone()).or_default().insert(node);
+                }
+                if *blocked || channel.is_ledger() || *channel == Channel::Checkpoint {
+                    keep_refusal(&mut self.refused, node, event);
+                }
             }
             Event::CheckpointProposed { .. } => *self.proposed.entry(node).or_default() += 1,
             Event::CheckpointRoundFailed { .. } => *self.failed.entry(node).or_default() += 1,

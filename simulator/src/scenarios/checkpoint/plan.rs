@@ -1,7 +1,7 @@
 //! The checkpoint family's part of a fault plan, and its draw.
 
 use super::byzantine::{CheckpointLiar, CheckpointMisbehaviour};
-use crate::plan::{ClockPlan, CorePlan, draw_crashes_within, draw_links, plan_rng};
+use crate::plan::{ClockPlan, CorePlan, LateStart, draw_crashes_within, draw_links, plan_rng};
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,8 @@ pub enum Kind {
     Byzantine,
     /// `checkpoint-skew`: skewed and drifting clocks.
     Skew,
+    /// `checkpoint-reshare`: a reshare to a new committee after the first certified day.
+    Reshare,
 }
 
 /// The scaled checkpoint protocol of a run, and how long it runs: a simulated "day" is one
@@ -33,7 +35,15 @@ pub struct CheckpointPlan {
     /// The liar of `checkpoint-byzantine`.
     #[serde(default)]
     pub liar: Option<CheckpointLiar>,
+    /// `checkpoint-reshare`: the committee of each epoch, as node indices (empty: one epoch,
+    /// every node).
+    #[serde(default)]
+    pub committees: Vec<Vec<usize>>,
 }
+
+/// When the newcomers of `checkpoint-reshare` start (and the reshare with them): after the
+/// first interval's checkpoints, before the second's.
+pub const RESHARE_AT_MS: u64 = INTERVAL_MS + INTERVAL_MS / 3;
 
 /// The scaled interval: 5 simulated minutes stand for 24 h.
 pub const INTERVAL_MS: u64 = 5 * 60 * 1000;
@@ -45,10 +55,14 @@ pub const WINDOW_MS: u64 = 30_000;
 /// Draws the plan of `seed` for `kind` (with `nodes` members if given, else drawn).
 pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, CheckpointPlan) {
     let mut rng = plan_rng(seed);
-    let drawn = rng.random_range(DRAWN_NODES);
+    let drawn = match kind {
+        // Epoch 0's committee of 4..=8, plus the two newcomers.
+        Kind::Reshare => rng.random_range(6..=10),
+        _ => rng.random_range(DRAWN_NODES),
+    };
     let nodes = nodes.unwrap_or(drawn);
     let liar = match kind {
-        Kind::Checkpoint | Kind::Skew => None,
+        Kind::Checkpoint | Kind::Skew | Kind::Reshare => None,
         Kind::Byzantine => {
             let misbehaviour =
                 CheckpointMisbehaviour::ALL[rng.random_range(0..CheckpointMisbehaviour::ALL.len())];
@@ -69,14 +83,43 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
     let links = draw_links(&mut rng, nodes + usize::from(outsider));
     let days = rng.random_range(3..=4u64);
     let duration_ms = (days + 1) * INTERVAL_MS + rng.random_range(0..INTERVAL_MS / 2);
-    let crashes = draw_crashes_within(&mut rng, nodes, duration_ms);
+    let mut crashes = draw_crashes_within(&mut rng, nodes, duration_ms);
     let clocks = match kind {
         Kind::Skew => draw_clocks(&mut rng, nodes),
-        Kind::Checkpoint | Kind::Byzantine => Vec::new(),
+        Kind::Checkpoint | Kind::Byzantine | Kind::Reshare => Vec::new(),
     };
+    // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node k
+    // and adds node k + 1 (as `reshare`); the two newcomers start at the reshare.
+    let (committees, late_starts) = match kind {
+        Kind::Reshare => {
+            let k = nodes - 2;
+            let replaced = rng.random_range(0..k);
+            let late = (k..nodes)
+                .map(|node| LateStart {
+                    node,
+                    at_ms: RESHARE_AT_MS,
+                })
+                .collect();
+            (
+                vec![
+                    (0..k).collect(),
+                    (0..nodes).filter(|i| *i != replaced).collect(),
+                ],
+                late,
+            )
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    // A newcomer does not crash before it starts.
+    crashes.retain(|c| {
+        late_starts
+            .iter()
+            .all(|l: &LateStart| l.node != c.node || c.at_ms > l.at_ms)
+    });
     let core = CorePlan {
         crashes,
         clocks,
+        late_starts,
         ..CorePlan::new(nodes, links)
     };
     let checkpoint = CheckpointPlan {
@@ -86,6 +129,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         duration_ms,
         quiesce_ms: 2 * WINDOW_MS + CHECK_MS,
         liar,
+        committees,
     };
     (core, checkpoint)
 }

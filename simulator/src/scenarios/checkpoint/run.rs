@@ -78,7 +78,17 @@ pub async fn run(
     let on_network: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let outsider_key = outsider.then(|| keys.pop().expect("the outsider's key"));
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
-    let cluster = cluster(&members, PROTOCOL_VERSION, timing(DkgKind::Dkg));
+    let mut cluster = cluster(&members, PROTOCOL_VERSION, timing(DkgKind::Dkg));
+    if !cp.committees.is_empty() {
+        let committees = cp
+            .committees
+            .iter()
+            .map(|c| c.iter().map(|i| members[*i].clone()).collect())
+            .collect();
+        cluster = cluster
+            .with_committees(committees)
+            .expect("drawn committees are valid");
+    }
     let oracle = network(&context, &on_network, &plan.links).await;
     let settings = settings(&cp);
     let protocol = settings.checkpoint.expect("checkpoint settings");
@@ -140,8 +150,8 @@ pub async fn run(
     {
         let sink = sink.lock().expect("sink");
         checks.extend(sink.online_violations());
-        let observations = sink.observer::<LedgerObserver>();
-        for ((node, peer), reasons) in &observations.refused {
+        let refused = &sink.observer::<CheckpointObserver>().refused;
+        for ((node, peer), reasons) in refused {
             if Some(*node as usize) == liar_node || Some(peer) == liar_key.as_ref() {
                 continue;
             }
@@ -150,6 +160,7 @@ pub async fn run(
                 format!("node {node} refused honest {peer}: {reasons:?}"),
             );
         }
+        let observations = sink.observer::<LedgerObserver>();
         if !observations.equivocators.is_empty() {
             checks.fail(
                 Invariant::HonestNeverRejected,
@@ -196,12 +207,14 @@ pub async fn run(
     );
     let report = report.lock().expect("liar report").clone();
     let liar = cp.liar.as_ref().map(|l| (l, &report));
-    check_counting(
-        observations,
-        cluster.threshold() as usize,
-        liar,
-        &mut checks,
-    );
+    // The smallest threshold of any epoch (each epoch's is its committee's quorum).
+    let threshold = cluster
+        .committees()
+        .iter()
+        .map(|c| c.len() - (c.len() - 1) / 3)
+        .min()
+        .unwrap_or(cluster.threshold() as usize);
+    check_counting(observations, threshold, liar, &mut checks);
     let certified: Vec<_> = observations.certified.values().flatten().collect();
     let mut notes = vec![format!(
         "{} checkpoints certified by honest subjects ({} in round 2)",
