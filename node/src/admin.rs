@@ -7,7 +7,12 @@
 //!   POST /ops        body: bytes    appends a Data op with the body as payload; {"id": hex}
 //!   GET  /ops?after=N&limit=M       up to M (at most 1000) ops from local position N on, and
 //!                                   "next", the position to ask from next
+//!   GET  /checkpoints[?subject=HEX] every certified checkpoint the ledger holds (of one subject),
+//!                                   in ledger order, each re-verified under the group key
 //! ```
+//!
+//! `/status` also carries the checkpoint actor's state (`checkpoint`: absent when the node
+//! runs no checkpoints).
 //!
 //! It listens only on a loopback address (the config refuses any other): it has no
 //! authentication, and appending ops signs them with the node's key. A payload larger than the
@@ -16,6 +21,7 @@
 //! serves it with [`crate::http::serve`], under the runtime and within its timeouts and bounds.
 
 use cohort_protocol::{
+    checkpoint::{self, tally, wire::CERTIFICATE_NAMESPACE},
     dkg::Keys,
     ledger::{Error as LedgerError, Mailbox, OpKind, SignedOp, Status, op::MAX_DATA_BYTES},
 };
@@ -24,6 +30,49 @@ use std::{net::SocketAddr, time::Duration};
 
 /// Most ops one `GET /ops` returns.
 pub const MAX_OPS_PER_PAGE: usize = 1000;
+
+/// Most checkpoints one `GET /checkpoints` returns (the first ones, in ledger order).
+pub const MAX_CHECKPOINTS: usize = 10_000;
+
+/// The checkpoint actor's state in `GET /status`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckpointStatusJson {
+    /// This node holds a share and votes.
+    pub ready: bool,
+    /// The round of this node's proposal open for votes, and its approvals so far.
+    pub voting_round: Option<u8>,
+    pub voting_approvals: Option<usize>,
+    /// When this node's next proposal is due (ms since the Unix epoch).
+    pub next_due_ms: Option<u64>,
+    /// This node's checkpoints certified, and rounds that closed without, since it started.
+    pub certified: u64,
+    pub rounds_failed: u64,
+}
+
+/// One certified checkpoint in `GET /checkpoints`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckpointJson {
+    pub position: u64,
+    pub subject: String,
+    /// The certified proposal's digest (what the threshold signature signs).
+    pub id: String,
+    pub previous: Option<String>,
+    pub round: u8,
+    pub as_of_ms: u64,
+    pub restarts: u64,
+    pub uptime_ms: u64,
+    pub first_seen_ms: u64,
+    /// The certificate verifies under the group key this node holds (false without one).
+    pub verified: bool,
+}
+
+/// `GET /checkpoints`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckpointsJson {
+    pub checkpoints: Vec<CheckpointJson>,
+    /// More than [`MAX_CHECKPOINTS`] matched.
+    pub truncated: bool,
+}
 
 /// How long the client waits for an answer.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,6 +101,8 @@ pub struct StatusJson {
     pub flagged: Vec<String>,
     pub boot_recovered: bool,
     pub peers: Vec<PeerJson>,
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointStatusJson>,
 }
 
 /// One op in `GET /ops`.
@@ -89,8 +140,61 @@ struct OpsQuery {
     limit: Option<usize>,
 }
 
+#[derive(Deserialize)]
+struct CheckpointsQuery {
+    subject: Option<String>,
+}
+
 fn hex(bytes: &[u8]) -> String {
     crate::hex::encode(bytes)
+}
+
+fn checkpoint_status_json(status: checkpoint::Status) -> CheckpointStatusJson {
+    CheckpointStatusJson {
+        ready: status.ready,
+        voting_round: status.voting.map(|(round, _)| round),
+        voting_approvals: status.voting.map(|(_, approvals)| approvals),
+        next_due_ms: status.next_due_ms,
+        certified: status.certified,
+        rounds_failed: status.rounds_failed,
+    }
+}
+
+/// The checkpoints of `ops` (starting at ledger position `after`) by `subject` if given,
+/// each re-verified under the node's group key.
+fn checkpoints_json(
+    after: u64,
+    ops: &[SignedOp],
+    subject: Option<&[u8]>,
+    keys: &Keys,
+) -> Vec<CheckpointJson> {
+    let group_key = keys.current().map(|c| *c.output.public().public());
+    ops.iter()
+        .enumerate()
+        .filter_map(|(i, op)| {
+            let OpKind::Checkpoint(c) = &op.op().kind else {
+                return None;
+            };
+            if subject.is_some_and(|s| s != op.op().author.as_slice()) {
+                return None;
+            }
+            let id = c.id(op.op().author);
+            Some(CheckpointJson {
+                position: after + i as u64,
+                subject: hex(&op.op().author),
+                id: hex(&id),
+                previous: c.previous.as_ref().map(|p| hex(p)),
+                round: c.round,
+                as_of_ms: c.as_of_ms,
+                restarts: c.observation.restarts,
+                uptime_ms: c.observation.uptime_ms,
+                first_seen_ms: c.observation.first_seen_ms,
+                verified: group_key.as_ref().is_some_and(|key| {
+                    tally::verify(key, CERTIFICATE_NAMESPACE, &id, &c.signature)
+                }),
+            })
+        })
+        .collect()
 }
 
 fn status_json(name: &str, status: Status, keys: &Keys) -> StatusJson {
@@ -117,6 +221,7 @@ fn status_json(name: &str, status: Status, keys: &Keys) -> StatusJson {
                 anchor: p.anchor,
             })
             .collect(),
+        checkpoint: None,
     }
 }
 
@@ -144,8 +249,14 @@ fn op_json(position: u64, op: &SignedOp) -> OpJson {
     }
 }
 
-/// The admin API of the node `name`, answering from its ledger's mailbox and its DKG result.
-pub fn router(name: String, mailbox: Mailbox, keys: Keys) -> axum::Router {
+/// The admin API of the node `name`, answering from its ledger's mailbox, its DKG result and
+/// its checkpoint actor (if it runs one).
+pub fn router(
+    name: String,
+    mailbox: Mailbox,
+    keys: Keys,
+    checkpoints: Option<checkpoint::Mailbox>,
+) -> axum::Router {
     use axum::{
         Json, Router,
         body::Bytes,
@@ -160,6 +271,7 @@ pub fn router(name: String, mailbox: Mailbox, keys: Keys) -> axum::Router {
         name: String,
         mailbox: Mailbox,
         keys: Keys,
+        checkpoints: Option<checkpoint::Mailbox>,
     }
 
     fn unavailable(e: LedgerError) -> Response {
@@ -172,10 +284,52 @@ pub fn router(name: String, mailbox: Mailbox, keys: Keys) -> axum::Router {
 
     async fn status(State(app): State<App>) -> Response {
         let mut mailbox = app.mailbox.clone();
-        match mailbox.status().await {
-            Ok(status) => Json(status_json(&app.name, status, &app.keys)).into_response(),
-            Err(e) => unavailable(e),
+        let mut json = match mailbox.status().await {
+            Ok(status) => status_json(&app.name, status, &app.keys),
+            Err(e) => return unavailable(e),
+        };
+        if let Some(mut checkpoints) = app.checkpoints.clone() {
+            json.checkpoint = checkpoints.status().await.ok().map(checkpoint_status_json);
         }
+        Json(json).into_response()
+    }
+
+    async fn list_checkpoints(
+        State(app): State<App>,
+        Query(query): Query<CheckpointsQuery>,
+    ) -> Response {
+        let subject = match query.subject.as_deref().map(crate::hex::decode) {
+            None => None,
+            Some(Some(bytes)) if bytes.len() == 32 => Some(bytes),
+            Some(_) => {
+                return (StatusCode::BAD_REQUEST, "subject must be 32 bytes of hex")
+                    .into_response();
+            }
+        };
+        let mut mailbox = app.mailbox.clone();
+        let mut out = Vec::new();
+        let mut after = 0;
+        loop {
+            let (ops, next) = match mailbox.ops(after, MAX_OPS_PER_PAGE).await {
+                Ok(page) => page,
+                Err(e) => return unavailable(e),
+            };
+            if ops.is_empty() {
+                break;
+            }
+            out.extend(checkpoints_json(after, &ops, subject.as_deref(), &app.keys));
+            if out.len() > MAX_CHECKPOINTS {
+                break;
+            }
+            after = next;
+        }
+        let truncated = out.len() > MAX_CHECKPOINTS;
+        out.truncate(MAX_CHECKPOINTS);
+        Json(CheckpointsJson {
+            checkpoints: out,
+            truncated,
+        })
+        .into_response()
     }
 
     async fn submit(State(app): State<App>, body: Bytes) -> Response {
@@ -213,11 +367,13 @@ pub fn router(name: String, mailbox: Mailbox, keys: Keys) -> axum::Router {
     Router::new()
         .route("/status", get(status))
         .route("/ops", get(ops).post(submit))
+        .route("/checkpoints", get(list_checkpoints))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_DATA_BYTES + 1))
         .with_state(App {
             name,
             mailbox,
             keys,
+            checkpoints,
         })
 }
 
@@ -242,6 +398,43 @@ fn body(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resu
     } else {
         Err(format!("{status}: {text}"))
     }
+}
+
+/// `GET /checkpoints` of the node whose admin API is at `addr` (of `subject`, hex, if given).
+pub fn get_checkpoints(addr: SocketAddr, subject: Option<&str>) -> Result<CheckpointsJson, String> {
+    let query = subject.map_or(String::new(), |s| format!("?subject={s}"));
+    let text = body(
+        agent()
+            .get(format!("http://{addr}/checkpoints{query}"))
+            .call(),
+    )?;
+    serde_json::from_str(&text).map_err(|e| format!("bad /checkpoints answer: {e}"))
+}
+
+/// The checkpoints as a table, one line each.
+pub fn checkpoints_table(list: &CheckpointsJson) -> String {
+    let mut out = format!(
+        "{:<16} {:>5} {:>15} {:>8} {:>12} {:>15} {:>8} {:<16}\n",
+        "subject", "round", "as_of_ms", "restarts", "uptime_s", "first_seen_ms", "verified", "id"
+    );
+    for c in &list.checkpoints {
+        out.push_str(&format!(
+            "{:<16} {:>5} {:>15} {:>8} {:>12.1} {:>15} {:>8} {:<16}\n",
+            &c.subject[..16.min(c.subject.len())],
+            c.round,
+            c.as_of_ms,
+            c.restarts,
+            c.uptime_ms as f64 / 1000.0,
+            c.first_seen_ms,
+            if c.verified { "yes" } else { "NO" },
+            &c.id[..16.min(c.id.len())],
+        ));
+    }
+    if list.truncated {
+        out.push_str(&format!("(only the first {MAX_CHECKPOINTS} are shown)\n"));
+    }
+    out.pop();
+    out
 }
 
 /// `GET /status` of the node whose admin API is at `addr`.

@@ -24,7 +24,7 @@
 //!   here because `cohort_protocol::Cluster::new` accepts any `1..=members`; the DKG itself always
 //!   deals with the quorum of each epoch's committee (`dkg::ceremony::Faults`).
 
-use crate::hex;
+use crate::{checkpoints::CheckpointFile, hex};
 use cohort_protocol::{Cluster, ProtocolVersion, PublicKey, Timing};
 use commonware_codec::{DecodeExt as _, Encode as _};
 use commonware_cryptography::{Signer as _, ed25519};
@@ -124,6 +124,10 @@ pub struct NodeConfig {
     pub log_level: String,
     /// Every other member and its address.
     pub peers: Vec<PeerEntry>,
+    /// The checkpoint protocol's timing and tolerances (absent: the protocol's defaults;
+    /// `enabled = false` turns checkpoints off). See [`crate::checkpoints`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointFile>,
 }
 
 /// A cluster definition file.
@@ -332,6 +336,8 @@ pub struct Loaded {
     pub key: ed25519::PrivateKey,
     pub cluster: Cluster,
     pub peers: Vec<(PublicKey, SocketAddr)>,
+    /// The checkpoint protocol's settings (`None`: disabled).
+    pub checkpoint: Option<cohort_protocol::checkpoint::Settings>,
 }
 
 impl Loaded {
@@ -376,6 +382,12 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     }
     log_filter(&config.log_level)
         .map_err(|reason| malformed(path, format!("log_level {:?}: {reason}", config.log_level)))?;
+    let checkpoint = config
+        .checkpoint
+        .clone()
+        .unwrap_or_default()
+        .settings()
+        .map_err(|reason| malformed(path, reason))?;
     let mut addresses = BTreeMap::from([(config.listen, "listen")]);
     for (addr, what) in [(Some(config.metrics), "metrics"), (config.admin, "admin")] {
         let Some(addr) = addr else { continue };
@@ -435,6 +447,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         key,
         cluster,
         peers,
+        checkpoint,
     })
 }
 
@@ -527,6 +540,29 @@ mod tests {
             error.contains("admin and metrics are the same address"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn checkpoint_settings_load_and_bad_ones_are_config_errors() {
+        let (_dir, path) = testnet();
+        assert_eq!(
+            load(&path).unwrap().checkpoint,
+            Some(cohort_protocol::checkpoint::Settings::default())
+        );
+        let error = load_error(&path, |c| {
+            c.checkpoint = Some(CheckpointFile {
+                window_ms: Some(86_400_000),
+                ..CheckpointFile::default()
+            })
+        });
+        assert!(error.contains("checkpoint.window"), "{error}");
+        let mut config: NodeConfig = toml::from_str(&read(&path).unwrap()).unwrap();
+        config.checkpoint = Some(CheckpointFile {
+            enabled: Some(false),
+            ..CheckpointFile::default()
+        });
+        write(&path, &toml::to_string(&config).unwrap()).unwrap();
+        assert_eq!(load(&path).unwrap().checkpoint, None);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! `admin`) under the runtime, `testnet` writes and runs a local cluster.
 
 pub mod admin;
+pub mod checkpoints;
 pub mod config;
 pub mod hex;
 pub mod http;

@@ -28,6 +28,19 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// List the certified checkpoints a running node's ledger holds, each re-verified under
+    /// the group key, as a table (or JSON).
+    Checkpoints {
+        /// The node's config file (its `admin` address is used).
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this subject's (its identity, hex).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Append a Data op through a running node's admin API; prints the op id.
     Submit {
         /// The node's config file (its `admin` address is used).
@@ -98,6 +111,24 @@ fn main() -> ExitCode {
             let addr = admin_addr(&config).map_err(|e| (2, e))?;
             let status = admin::get_status(addr).map_err(|e| (1, format!("{addr}: {e}")))?;
             serde_json::to_string_pretty(&status).map_err(|e| (1, e.to_string()))
+        })()),
+        Command::Checkpoints {
+            config,
+            subject,
+            json,
+        } => admin_command((|| {
+            let addr = admin_addr(&config).map_err(|e| (2, e))?;
+            if let Some(s) = &subject
+                && hex::decode(s).is_none_or(|b| b.len() != 32)
+            {
+                return Err((2, format!("--subject {s:?} is not a 32-byte hex identity")));
+            }
+            let list = admin::get_checkpoints(addr, subject.as_deref())
+                .map_err(|e| (1, format!("{addr}: {e}")))?;
+            match json {
+                true => serde_json::to_string_pretty(&list).map_err(|e| (1, e.to_string())),
+                false => Ok(admin::checkpoints_table(&list)),
+            }
         })()),
         Command::Submit {
             config,

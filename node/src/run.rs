@@ -335,7 +335,10 @@ async fn node_main(
             tracer: LogTracer,
             task: Task::Dkg,
             keys: keys.clone(),
-            ledger: Some(ledger::Settings::default()),
+            ledger: Some(ledger::Settings {
+                checkpoint: loaded.checkpoint,
+                ..ledger::Settings::default()
+            }),
         },
     );
     if let (Some(listener), Some(mailbox)) = (admin_listener, engine.ledger()) {
@@ -344,7 +347,7 @@ async fn node_main(
             context.child("admin"),
             listener,
             "admin API",
-            crate::admin::router(name.clone(), mailbox, keys),
+            crate::admin::router(name.clone(), mailbox, keys, engine.checkpoints()),
             http::Limits::new(MAX_DATA_BYTES),
         );
     }

@@ -129,6 +129,7 @@ pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError
             data_dir: "data".into(),
             log_level: "info".into(),
             peers,
+            checkpoint: None,
         };
         config::write(
             &node_dir.join("config.toml"),

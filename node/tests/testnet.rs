@@ -786,3 +786,126 @@ fn three_of_four_make_a_key_and_a_reshare_replaces_the_dead_member_with_a_fresh_
     assert!(log.contains("dkg complete"), "node4:\n{log}");
     stop_cleanly(&mut nodes);
 }
+
+/// Every node's certified checkpoints, per subject (`None` while a node does not answer).
+fn checkpoints_by_subject(
+    base: u16,
+    n: usize,
+) -> Option<Vec<std::collections::BTreeMap<String, Vec<admin::CheckpointJson>>>> {
+    (0..n)
+        .map(|i| {
+            let list = admin::get_checkpoints(admin_addr(base, i), None).ok()?;
+            let mut by = std::collections::BTreeMap::<String, Vec<_>>::new();
+            for c in list.checkpoints {
+                by.entry(c.subject.clone()).or_default().push(c);
+            }
+            Some(by)
+        })
+        .collect()
+}
+
+/// Waits (bounded) until every node holds at least `count` checkpoints of each of the `n`
+/// subjects, every one verified under the group key, and all nodes hold the same ones.
+fn wait_for_checkpoints(nodes: &Nodes, base: u16, n: usize, count: usize) {
+    let until = Instant::now() + CHECKPOINT_DEADLINE;
+    loop {
+        if let Some(all) = checkpoints_by_subject(base, n) {
+            let enough = all.iter().all(|by| {
+                by.len() == n
+                    && by
+                        .values()
+                        .all(|l| l.len() >= count && l.iter().all(|c| c.verified))
+            });
+            let ids = |by: &std::collections::BTreeMap<String, Vec<admin::CheckpointJson>>| {
+                by.values()
+                    .map(|l| {
+                        l.iter()
+                            .take(count)
+                            .map(|c| c.id.clone())
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>()
+            };
+            if enough && all.windows(2).all(|w| ids(&w[0]) == ids(&w[1])) {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < until,
+            "not every node holds {count} verified checkpoints of every member within {CHECKPOINT_DEADLINE:?}: {:?}; node0 log:\n{}",
+            checkpoints_by_subject(base, n).map(|all| all
+                .iter()
+                .map(|by| by.values().map(Vec::len).collect::<Vec<_>>())
+                .collect::<Vec<_>>()),
+            nodes.log(0)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// How long certifying a round of checkpoints may take on loopback (20 s intervals).
+const CHECKPOINT_DEADLINE: Duration = Duration::from_secs(120);
+
+#[test]
+fn every_node_certifies_checkpoints_and_verifies_all_of_them_across_a_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = init(dir.path(), 4);
+    // Short intervals: a checkpoint every 20 s, checked every second, 5 s windows.
+    for i in 0..4 {
+        let path = dir.path().join(format!("node{i}/config.toml"));
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(
+            "\n[checkpoint]\ninterval_ms = 20000\ncheck_ms = 1000\nwindow_ms = 5000\njitter_ms = 500\nresend_ms = 1000\n",
+        );
+        std::fs::write(&path, text).unwrap();
+    }
+    let mut nodes = Nodes::start(dir.path(), 4);
+    wait_for_keys(&nodes, base, 4);
+    wait_for_checkpoints(&nodes, base, 4, 1);
+    // SIGKILL node 1 between rounds and restart it: it recovers its ledger and goes on.
+    nodes.kill(1);
+    std::thread::sleep(Duration::from_secs(2));
+    nodes.restart(dir.path(), 1);
+    wait_for_checkpoints(&nodes, base, 4, 2);
+    let status = admin::get_status(admin_addr(base, 1)).unwrap();
+    let checkpoint = status.checkpoint.expect("the checkpoint actor runs");
+    assert!(checkpoint.ready);
+    // `cohort checkpoints` prints them as a table, and as JSON.
+    let config = dir.path().join("node3/config.toml");
+    let out = cohort(&["checkpoints", "--config", config.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.starts_with("subject") && table.contains("yes") && !table.contains(" NO "),
+        "{table}"
+    );
+    let subject = &status.identity;
+    let out = cohort(&[
+        "checkpoints",
+        "--config",
+        config.to_str().unwrap(),
+        "--subject",
+        subject,
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: admin::CheckpointsJson = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(list.checkpoints.len() >= 2 && list.checkpoints.iter().all(|c| &c.subject == subject));
+    let out = cohort(&[
+        "checkpoints",
+        "--config",
+        config.to_str().unwrap(),
+        "--subject",
+        "zz",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    stop_cleanly(&mut nodes);
+}
