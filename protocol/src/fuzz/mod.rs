@@ -1,8 +1,10 @@
 //! Bodies of the cargo-fuzz targets (in `fuzz/`), kept here so that CI runs them too: the unit
 //! tests below feed each one random inputs, and the fuzz targets are one-line wrappers.
 
+pub mod checkpoint;
 pub mod ledger;
 
+pub use checkpoint::{checkpoint_messages, checkpoint_tally};
 pub use ledger::{backfill_frames, ledger_ops};
 
 use crate::{
