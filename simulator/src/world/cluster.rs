@@ -13,9 +13,32 @@ pub fn identities(seed: u64, nodes: usize) -> Vec<ed25519::PrivateKey> {
         .collect()
 }
 
+/// The largest threshold among `n` members that tolerates `f = (n - 1) / 3` faults.
+pub fn quorum(n: usize) -> usize {
+    n - (n - 1) / 3
+}
+
+/// `cluster` with the committees `committees` (node indices into `members`, epoch 0 first).
+pub fn with_committees(
+    cluster: Cluster,
+    members: &[PublicKey],
+    committees: &[Vec<usize>],
+) -> Cluster {
+    if committees.is_empty() {
+        return cluster;
+    }
+    cluster
+        .with_committees(
+            committees
+                .iter()
+                .map(|c| c.iter().map(|i| members[*i].clone()).collect())
+                .collect(),
+        )
+        .expect("drawn committees are valid")
+}
+
 /// The cluster of `members` with the largest threshold that tolerates `f = (n - 1) / 3` faults.
 pub fn cluster(members: &[PublicKey], version: ProtocolVersion, timing: Timing) -> Cluster {
-    let n = members.len();
-    let threshold = (n - (n - 1) / 3) as u32;
+    let threshold = quorum(members.len()) as u32;
     Cluster::new(members.to_vec(), threshold, version, timing).expect("valid simulated cluster")
 }

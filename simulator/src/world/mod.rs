@@ -8,7 +8,7 @@ pub mod life;
 pub mod network;
 pub mod skew;
 
-pub use cluster::{cluster, identities};
+pub use cluster::{cluster, identities, quorum, with_committees};
 pub use life::{
     Life, QUOTA_PER_SECOND, Role, Sidecar, SimDuplex, Spawned, micros, run_all, spawn_all,
 };

@@ -21,7 +21,10 @@ use crate::{
         },
     },
     trace::Sink,
-    world::{QUOTA_PER_SECOND, Role, cluster, heal, identities, micros, network, spawn_all},
+    world::{
+        QUOTA_PER_SECOND, Role, cluster, heal, identities, micros, network, quorum, spawn_all,
+        with_committees,
+    },
 };
 use cohort_protocol::{
     Channel, PROTOCOL_VERSION, PublicKey, Registrar as _, channels::SimulatedRegistrar, checkpoint,
@@ -78,17 +81,11 @@ pub async fn run(
     let on_network: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let outsider_key = outsider.then(|| keys.pop().expect("the outsider's key"));
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
-    let mut cluster = cluster(&members, PROTOCOL_VERSION, timing(DkgKind::Dkg));
-    if !cp.committees.is_empty() {
-        let committees = cp
-            .committees
-            .iter()
-            .map(|c| c.iter().map(|i| members[*i].clone()).collect())
-            .collect();
-        cluster = cluster
-            .with_committees(committees)
-            .expect("drawn committees are valid");
-    }
+    let cluster = with_committees(
+        cluster(&members, PROTOCOL_VERSION, timing(DkgKind::Dkg)),
+        &members,
+        &cp.committees,
+    );
     let oracle = network(&context, &on_network, &plan.links).await;
     let settings = settings(&cp);
     let protocol = settings.checkpoint.expect("checkpoint settings");
@@ -211,7 +208,7 @@ pub async fn run(
     let threshold = cluster
         .committees()
         .iter()
-        .map(|c| c.len() - (c.len() - 1) / 3)
+        .map(|c| quorum(c.len()))
         .min()
         .unwrap_or(cluster.threshold() as usize);
     check_counting(observations, threshold, liar, &mut checks);

@@ -10,7 +10,7 @@ use crate::{
     invariant::{Checks, Invariant},
     plan::CorePlan,
     trace::Sink,
-    world::{Role, cluster, identities, micros, network, run_all},
+    world::{Role, cluster, identities, micros, network, run_all, with_committees},
 };
 use cohort_protocol::{Outcome, PROTOCOL_VERSION, PublicKey, dkg::check, engine::Task};
 use commonware_codec::Encode as _;
@@ -40,17 +40,11 @@ pub async fn run(
     let plan = &plan;
     let keys = identities(seed, plan.nodes);
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
-    let mut cluster = cluster(&members, PROTOCOL_VERSION, timing(kind));
-    if !dkg.committees.is_empty() {
-        let committees = dkg
-            .committees
-            .iter()
-            .map(|c| c.iter().map(|i| members[*i].clone()).collect())
-            .collect();
-        cluster = cluster
-            .with_committees(committees)
-            .expect("drawn committees are valid");
-    }
+    let cluster = with_committees(
+        cluster(&members, PROTOCOL_VERSION, timing(kind)),
+        &members,
+        &dkg.committees,
+    );
     let last_epoch = cluster.last_epoch();
     let start_us = micros(context.current());
     let oracle = network(&context, &members, &plan.links).await;

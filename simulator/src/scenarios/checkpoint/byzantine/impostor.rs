@@ -4,10 +4,7 @@
 //! the others' proposals as an honest member would.
 
 use super::liar::{Input, Liar, millis};
-use cohort_protocol::checkpoint::{
-    Vote,
-    wire::{Message, PROPOSAL_NAMESPACE, Proposal, SignedProposal},
-};
+use cohort_protocol::checkpoint::wire::{Message, PROPOSAL_NAMESPACE, Proposal, SignedProposal};
 use commonware_codec::Encode as _;
 use commonware_cryptography::Signer as _;
 use commonware_runtime::{Clock as _, deterministic};
@@ -19,12 +16,7 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
         match liar.next(&context, next).await {
             Input::Closed => return,
             Input::Proposal(peer, signed) => {
-                if let Some((digest, vote)) = liar.honest_vote(&context, &peer, &signed).await {
-                    if matches!(vote, Vote::Approve(_)) {
-                        liar.approved(&digest);
-                    }
-                    liar.vote(&peer, digest, vote);
-                }
+                liar.vote_honestly(&context, &peer, &signed).await;
             }
             Input::Vote(..) => {}
             Input::Tick => {

@@ -9,7 +9,7 @@ use super::liar::{Input, Liar, TICK, millis};
 use cohort_protocol::{
     PublicKey,
     checkpoint::{
-        Counted, Observation, Tally, Vote,
+        Counted, Observation, Tally,
         wire::{CERTIFICATE_NAMESPACE, Digest, Message, Proposal, SignedProposal},
     },
     ledger::op::Certified,
@@ -39,12 +39,7 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
         match liar.next(&context, tick).await {
             Input::Closed => return,
             Input::Proposal(peer, signed) => {
-                if let Some((digest, vote)) = liar.honest_vote(&context, &peer, &signed).await {
-                    if matches!(vote, Vote::Approve(_)) {
-                        liar.approved(&digest);
-                    }
-                    liar.vote(&peer, digest, vote);
-                }
+                liar.vote_honestly(&context, &peer, &signed).await;
             }
             Input::Vote(peer, vote) => {
                 let Some(open) = own.as_mut().filter(|o| o.digest == vote.digest) else {

@@ -156,6 +156,21 @@ impl Liar {
         Some((digest, vote))
     }
 
+    /// Votes on `signed` from `peer` as an honest voter would, at once.
+    pub async fn vote_honestly(
+        &mut self,
+        context: &deterministic::Context,
+        peer: &PublicKey,
+        signed: &SignedProposal,
+    ) {
+        if let Some((digest, vote)) = self.honest_vote(context, peer, signed).await {
+            if matches!(vote, Vote::Approve(_)) {
+                self.approved(&digest);
+            }
+            self.vote(peer, digest, vote);
+        }
+    }
+
     /// Records an approval it sent (valid partials only).
     pub fn approved(&self, digest: &Digest) {
         self.report
