@@ -95,6 +95,20 @@ pub struct StatusJson {
     pub group_key: Option<String>,
     pub digest: String,
     pub ops: u64,
+    /// Ops held in memory (fewer than `ops` once checkpoints compacted the ledger).
+    #[serde(default)]
+    pub held: usize,
+    /// Presence ops compaction removed in this life.
+    #[serde(default)]
+    pub pruned: u64,
+    /// Records and bytes in the op store.
+    #[serde(default)]
+    pub store_records: u64,
+    #[serde(default)]
+    pub store_bytes: u64,
+    /// Rewrites the op store went through (its generation).
+    #[serde(default)]
+    pub store_generation: u64,
     pub heads: Vec<String>,
     pub pending: usize,
     pub evicted: u64,
@@ -163,15 +177,13 @@ fn checkpoint_status_json(status: checkpoint::Status) -> CheckpointStatusJson {
 /// The checkpoints of `ops` (starting at ledger position `after`) by `subject` if given,
 /// each re-verified under the node's group key.
 fn checkpoints_json(
-    after: u64,
-    ops: &[SignedOp],
+    ops: &[(u64, SignedOp)],
     subject: Option<&[u8]>,
     keys: &Keys,
 ) -> Vec<CheckpointJson> {
     let group_key = keys.current().map(|c| *c.output.public().public());
     ops.iter()
-        .enumerate()
-        .filter_map(|(i, op)| {
+        .filter_map(|(position, op)| {
             let OpKind::Checkpoint(c) = &op.op().kind else {
                 return None;
             };
@@ -180,7 +192,7 @@ fn checkpoints_json(
             }
             let id = c.id(op.op().author);
             Some(CheckpointJson {
-                position: after + i as u64,
+                position: *position,
                 subject: hex(&op.op().author),
                 id: hex(&id),
                 previous: c.previous.as_ref().map(|p| hex(p)),
@@ -206,6 +218,11 @@ fn status_json(name: &str, status: Status, keys: &Keys) -> StatusJson {
         group_key: dkg.as_ref().map(|d| d.group_key_hex()),
         digest: hex(status.digest.as_ref()),
         ops: status.ops,
+        held: status.held,
+        pruned: status.pruned,
+        store_records: status.store_records,
+        store_bytes: status.store_bytes,
+        store_generation: status.store_generation,
         heads: status.heads.iter().map(|h| hex(h.as_ref())).collect(),
         pending: status.pending,
         evicted: status.evicted,
@@ -317,7 +334,7 @@ pub fn router(
             if ops.is_empty() {
                 break;
             }
-            out.extend(checkpoints_json(after, &ops, subject.as_deref(), &app.keys));
+            out.extend(checkpoints_json(&ops, subject.as_deref(), &app.keys));
             if out.len() > MAX_CHECKPOINTS {
                 break;
             }
@@ -354,8 +371,7 @@ pub fn router(
             Ok((ops, next)) => Json(OpsJson {
                 ops: ops
                     .iter()
-                    .enumerate()
-                    .map(|(i, op)| op_json(after + i as u64, op))
+                    .map(|(position, op)| op_json(*position, op))
                     .collect(),
                 next,
             })

@@ -4,7 +4,7 @@
 //!
 //! **Help texts.** Some metrics are registered by commonware-storage under our stores' contexts,
 //! with the library's generic wording ("Number of blobs", "Number of syncs", "number of tracked
-//! keys"), which does not say what they count here: a `cohort_ledger_ops_tracked` that counts
+//! keys"), which does not say what they count here: a `cohort_ledger_ops_journal_tracked` that counts
 //! blobs, not ops, reads as an op count. The page is served with those `# HELP` lines rewritten
 //! from [`HELP`]; names, types and samples are untouched. The node can do this because it serves
 //! `/metrics` itself (commonware-runtime's own telemetry server would not allow it, and serves
@@ -23,26 +23,41 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// name, help)`. All are registered by commonware-storage under the context a store of ours is
 /// opened with:
 ///
-/// - `cohort_ledger_ops_*` and `cohort_dkg_journal_*`: `tracked`, `synced`, `pruned` of
+/// - `cohort_ledger_ops_journal_*` and `cohort_dkg_journal_*`: `tracked`, `synced`, `pruned` of
 ///   `commonware_storage::journal::segmented::manager` (`Manager::init_bounded`), under the op
-///   store's context (`ledger` actor, child `ops`) and the DKG journal's (`dkg` actor, child
+///   store's journal (`ledger` actor, child `ops`, child `journal`: every generation of the
+///   store, see `cohort_storage::ledger`) and the DKG journal's (`dkg` actor, child
 ///   `journal`). A section is a blob: `cohort_storage::ledger::RECORDS_PER_SECTION` (65536) ops
 ///   in the op store, one epoch in the DKG journal.
+/// - `cohort_ledger_ops_generation_*`: the same metadata metrics, under the op store's record of
+///   its current generation (`cohort_storage::ledger`, child `generation`).
 /// - `cohort_meta_*`: `keys`, `sync_overwrites`, `sync_rewrites` of
 ///   `commonware_storage::metadata::storage`, under the node metadata's context (engine, child
 ///   `meta`).
 pub const HELP: &[(&str, &str)] = &[
     (
-        "cohort_ledger_ops_tracked",
+        "cohort_ledger_ops_journal_tracked",
         "op store sections held (journal blobs of up to 65536 ops each).",
     ),
     (
-        "cohort_ledger_ops_synced",
+        "cohort_ledger_ops_journal_synced",
         "op store section syncs (each makes the ops appended to one section durable).",
     ),
     (
-        "cohort_ledger_ops_pruned",
+        "cohort_ledger_ops_journal_pruned",
         "op store sections pruned (each removed whole, with its ops).",
+    ),
+    (
+        "cohort_ledger_ops_generation_keys",
+        "op store generation records held (1 once the store was rewritten by a compaction).",
+    ),
+    (
+        "cohort_ledger_ops_generation_sync_overwrites",
+        "op store generation commits written in place.",
+    ),
+    (
+        "cohort_ledger_ops_generation_sync_rewrites",
+        "op store generation commits written whole.",
     ),
     (
         "cohort_dkg_journal_tracked",
@@ -113,13 +128,13 @@ mod tests {
 
     #[test]
     fn help_lines_are_rewritten_and_nothing_else() {
-        let page = "# HELP cohort_ledger_ops_tracked Number of blobs.\n# TYPE cohort_ledger_ops_tracked gauge\ncohort_ledger_ops_tracked 1\n# HELP cohort_ledger_ops_tracked_other Number of blobs.\n# HELP cohort_ledger_ops ops applied and stored.\n# EOF\n";
+        let page = "# HELP cohort_ledger_ops_journal_tracked Number of blobs.\n# TYPE cohort_ledger_ops_journal_tracked gauge\ncohort_ledger_ops_journal_tracked 1\n# HELP cohort_ledger_ops_journal_tracked_other Number of blobs.\n# HELP cohort_ledger_ops ops applied and stored.\n# EOF\n";
         let rewritten = rewrite_help(page, HELP);
         assert_eq!(
             rewritten,
             page.replacen(
-                "cohort_ledger_ops_tracked Number of blobs.",
-                "cohort_ledger_ops_tracked op store sections held (journal blobs of up to 65536 ops each).",
+                "cohort_ledger_ops_journal_tracked Number of blobs.",
+                "cohort_ledger_ops_journal_tracked op store sections held (journal blobs of up to 65536 ops each).",
                 1
             )
         );
@@ -136,14 +151,21 @@ mod tests {
     #[test]
     fn the_page_is_openmetrics_with_our_help() {
         tokio::Runner::default().start(|context| async move {
-            let ops = context.child("cohort").child("ledger").child("ops");
+            let ops = context
+                .child("cohort")
+                .child("ledger")
+                .child("ops")
+                .child("journal");
             let synced = ops.register("synced", "Number of syncs", Counter::<u64>::default());
             synced.inc();
             let page = page(&context);
-            assert!(page.contains("cohort_ledger_ops_synced_total 1"), "{page}");
+            assert!(
+                page.contains("cohort_ledger_ops_journal_synced_total 1"),
+                "{page}"
+            );
             assert!(page.trim_end().ends_with("# EOF"), "{page}");
             assert!(
-                page.contains("# HELP cohort_ledger_ops_synced op store section syncs"),
+                page.contains("# HELP cohort_ledger_ops_journal_synced op store section syncs"),
                 "{page}"
             );
             assert!(!page.contains("Number of syncs"), "{page}");

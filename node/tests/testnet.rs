@@ -624,7 +624,7 @@ fn a_lone_node_serves_bounded_http_and_holds_its_data_folder() {
             })
             .flatten()
             .unwrap_or_default();
-        if answer.contains("cohort_ledger_ops_tracked") {
+        if answer.contains("cohort_ledger_ops_journal_tracked") {
             break answer;
         }
         assert!(
@@ -643,7 +643,7 @@ fn a_lone_node_serves_bounded_http_and_holds_its_data_folder() {
     assert!(body.trim_end().ends_with("# EOF"), "{body}");
     assert!(body.contains("_total "), "OpenMetrics counters");
     assert!(
-        body.contains("# HELP cohort_ledger_ops_tracked op store sections held"),
+        body.contains("# HELP cohort_ledger_ops_journal_tracked op store sections held"),
         "{body}"
     );
     assert!(

@@ -366,6 +366,13 @@ pub trait Tracer: Clone + Send + Sync + 'static {
     fn crash_point(&self, _point: &'static str) -> bool {
         false
     }
+
+    /// Called with each op this node authored (its signed encoding) once it is durable, before
+    /// it is gossiped. Every op of the ledger is authored by exactly one node, so the simulator
+    /// keeps the whole history with it, to check what compaction pruned everywhere. Production
+    /// tracers keep the default (nothing). Bytes, not the op type, so tracing stays below the
+    /// ledger.
+    fn archive(&self, _op: &bytes::Bytes) {}
 }
 
 /// A tracer that logs every event through `tracing` (the production node's choice).

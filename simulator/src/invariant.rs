@@ -119,13 +119,17 @@ catalogue! {
     CertifiedWithinTolerance = "certified-within-tolerance":
         "every certified value is within tolerance of the honest view at its as_of; a round 1 value of an honest subject is that view exactly",
     ObservationsAgree = "observations-agree":
-        "every member's ledger gives the same view of every subject, the one its history gives",
+        "every member's ledger, compacted, gives the same view of every subject, the one its whole history gives",
+    CompactionSound = "compaction-sound":
+        "in every ledger each op has its parents or is a presence op below a held checkpoint of its author, and no checkpoint or data op is ever pruned",
     CheckpointLiveness = "checkpoint-liveness":
         "no honest subject goes longer than an interval (plus the protocol's slack and the outages within) without a certified checkpoint",
     NoVoterCountedTwice = "no-voter-counted-twice":
         "every certificate's approvals come from distinct voters that approved its proposal before it was certified, at least t of them",
     CheckpointLiarBlocked = "checkpoint-liar-blocked":
         "a checkpoint liar whose inputs prove it hostile is blocked (by every honest member if it sends to all, by one at least if it answers proposals); a repeater or an inflater by none",
+    CheckpointLateJoinerCaughtUp = "checkpoint-late-joiner-caught-up":
+        "the late member holds every certified checkpoint (each verified on apply) and less than half of the presence history authored before it started: it caught up from compacted peers",
     // The harness.
     Determinism = "determinism":
         "with `--check-determinism`, a second run of the seed has the same digest (every scenario)",

@@ -61,13 +61,18 @@ enum Command {
     /// Benchmark: `bench dkg --nodes 4,8,16` times a whole simulated ceremony (zero latency)
     /// next to the same cryptography done directly, and prints the ratio; `bench ledger` times
     /// applying backfilled pages next to raw ed25519 verification of the same ops, and a late
-    /// joiner catching up a ledger in the simulator.
+    /// joiner catching up a ledger in the simulator; `bench checkpoint --nodes 7,16,32 --days
+    /// 30` measures proposal-to-certificate time, traffic and certificate size, and a member's
+    /// ledger over the days with compaction and without.
     Bench {
-        /// What to benchmark (`dkg` or `ledger`).
+        /// What to benchmark (`dkg`, `ledger` or `checkpoint`).
         what: String,
-        /// Committee sizes, comma separated (`dkg`).
-        #[arg(long, default_value = "4,8,16")]
-        nodes: String,
+        /// Committee sizes, comma separated (`dkg`: default 4,8,16; `checkpoint`: 7,16,32).
+        #[arg(long)]
+        nodes: Option<String>,
+        /// Scaled days of the growth measurement (`checkpoint`).
+        #[arg(long, default_value_t = 30)]
+        days: u64,
         /// Repetitions per size (medians are reported; `dkg`).
         #[arg(long, default_value_t = 3)]
         reps: usize,
@@ -260,19 +265,24 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
+            what, nodes, days, ..
+        } if what == "checkpoint" => {
+            let sizes = sizes(nodes.as_deref().unwrap_or("7,16,32"), 4)?;
+            if !(1..=365).contains(&days) {
+                return Err("--days must be within 1..=365".into());
+            }
+            bench_checkpoint(&sizes, days)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
             what, nodes, reps, ..
         } => {
             if what != "dkg" {
-                return Err(format!("unknown benchmark {what:?}; known: dkg, ledger"));
+                return Err(format!(
+                    "unknown benchmark {what:?}; known: dkg, ledger, checkpoint"
+                ));
             }
-            let sizes: Vec<usize> = nodes
-                .split(',')
-                .map(|n| n.trim().parse::<usize>())
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("--nodes {nodes:?}: {e}"))?;
-            if sizes.iter().any(|n| !(1..=64).contains(n)) {
-                return Err("--nodes: each size must be within 1..=64".into());
-            }
+            let sizes = sizes(nodes.as_deref().unwrap_or("4,8,16"), 1)?;
             println!(
                 "{:>5} {:>10} {:>10} {:>7}",
                 "nodes", "sim_ms", "raw_ms", "ratio"
@@ -351,4 +361,105 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             Ok(verdict(exploration.failures.is_empty()))
         }
     }
+}
+
+/// Committee sizes from `--nodes` (comma separated, each within `min..=64`).
+fn sizes(nodes: &str, min: usize) -> Result<Vec<usize>, String> {
+    let sizes: Vec<usize> = nodes
+        .split(',')
+        .map(|n| n.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("--nodes {nodes:?}: {e}"))?;
+    if sizes.is_empty() || sizes.iter().any(|n| !(min..=64).contains(n)) {
+        return Err(format!("--nodes: each size must be within {min}..=64"));
+    }
+    Ok(sizes)
+}
+
+/// `bench checkpoint`: prints the certification table and the growth table.
+fn bench_checkpoint(sizes: &[usize], days: u64) -> Result<(), String> {
+    use cohort_simulator::bench::checkpoint::{
+        self as cb, OLD_CERTIFICATE_BYTES, OLD_WINDOW, SCALED_WINDOW,
+    };
+    println!(
+        "certify: proposal to certificate (simulated), next to the replaced design's {} s window (scaled world's window: {} s); traffic per certified checkpoint",
+        OLD_WINDOW.as_secs(),
+        SCALED_WINDOW.as_secs()
+    );
+    println!(
+        "{:>5} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8}",
+        "nodes",
+        "certified",
+        "median_ms",
+        "max_ms",
+        "x_window",
+        "frames",
+        "kB",
+        "cert_B",
+        "op_B",
+        "wall_s"
+    );
+    for c in cb::certification(sizes)? {
+        let cert = match c.certificate_bytes {
+            (a, b) if a == b => a.to_string(),
+            (a, b) => format!("{a}..{b}"),
+        };
+        println!(
+            "{:>5} {:>9} {:>10.0} {:>10.0} {:>10.1} {:>10.1} {:>10.2} {:>9} {:>8} {:>8.1}",
+            c.nodes,
+            c.certified,
+            c.median.as_secs_f64() * 1e3,
+            c.max.as_secs_f64() * 1e3,
+            cb::speedup(c.median),
+            c.frames_per_checkpoint,
+            c.bytes_per_checkpoint / 1e3,
+            cert,
+            c.op_bytes,
+            c.wall.as_secs_f64()
+        );
+    }
+    println!("(the replaced design's certificate: up to {OLD_CERTIFICATE_BYTES} bytes)");
+    println!();
+    let growth = cb::growth(days)?;
+    println!(
+        "growth: member 0 of {} over {days} scaled days ({} presence ops authored by all)",
+        cb::GROWTH_NODES,
+        growth.presence_authored
+    );
+    println!(
+        "{:>4} {:>11} {:>12} {:>9} {:>10} {:>11} {:>12} {:>9} {:>10} {:>12}",
+        "day",
+        "held_ops",
+        "held_kB",
+        "store_rec",
+        "store_kB",
+        "full_ops",
+        "full_kB",
+        "full_rec",
+        "full_st_kB",
+        "checkpoints"
+    );
+    for (c, u) in growth.compacted.iter().zip(&growth.uncompacted) {
+        println!(
+            "{:>4} {:>11} {:>12.1} {:>9} {:>10.1} {:>11} {:>12.1} {:>9} {:>10.1} {:>12}",
+            c.day,
+            c.held_ops,
+            c.held_bytes as f64 / 1e3,
+            c.store_records,
+            c.store_bytes as f64 / 1e3,
+            u.held_ops,
+            u.held_bytes as f64 / 1e3,
+            u.store_records,
+            u.store_bytes as f64 / 1e3,
+            c.checkpoints
+        );
+    }
+    if let (Some(c), Some(u)) = (growth.compacted.last(), growth.uncompacted.last()) {
+        println!(
+            "compacted / full at the end: memory {:.3}, store {:.3}",
+            c.held_bytes as f64 / u.held_bytes.max(1) as f64,
+            c.store_bytes as f64 / u.store_bytes.max(1) as f64
+        );
+    }
+    Ok(())
 }

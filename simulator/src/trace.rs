@@ -73,6 +73,9 @@ pub struct Sink {
     observers: Vec<Box<dyn Observer>>,
     /// Measurements a scenario reports next to its verdict (`cohort-sim run` prints them).
     pub notes: Vec<String>,
+    /// Every op any node authored, once durable (`Some` when the scenario asked for it): the
+    /// whole history, to check what compaction pruned. Not part of the trace or its digest.
+    pub archive: Option<Vec<cohort_protocol::ledger::op::SignedOp>>,
 }
 
 impl Sink {
@@ -87,6 +90,7 @@ impl Sink {
             writer,
             observers,
             notes: Vec::new(),
+            archive: None,
         }
     }
 
@@ -106,6 +110,14 @@ impl Sink {
         self.observers
             .iter()
             .find_map(|o| (&**o as &dyn Any).downcast_ref::<O>())
+            .expect("the scenario installs this observer")
+    }
+
+    /// The installed observer of type `O`, to take its findings after a run.
+    pub fn observer_mut<O: Observer>(&mut self) -> &mut O {
+        self.observers
+            .iter_mut()
+            .find_map(|o| (&mut **o as &mut dyn Any).downcast_mut::<O>())
             .expect("the scenario installs this observer")
     }
 
@@ -228,6 +240,22 @@ impl Tracer for SimTracer {
             .lock()
             .expect("trace sink poisoned")
             .record(t_us, self.node, event);
+    }
+
+    fn archive(&self, op: &bytes::Bytes) {
+        // The node's own op, just encoded by it: it parses.
+        let Ok(op) = cohort_protocol::ledger::op::SignedOp::parse(op.clone()) else {
+            return;
+        };
+        if let Some(archive) = self
+            .sink
+            .lock()
+            .expect("trace sink poisoned")
+            .archive
+            .as_mut()
+        {
+            archive.push(op);
+        }
     }
 
     fn crash_point(&self, _point: &'static str) -> bool {

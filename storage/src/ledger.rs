@@ -10,7 +10,18 @@
 //! - **Order.** Records replay in append order, which is the ledger's apply order (parents
 //!   before children), so replaying them through the ledger rebuilds the same DAG.
 //! - **Layout.** Records go to consecutive sections of [`RECORDS_PER_SECTION`] records (one blob
-//!   each), so a future compaction can drop old sections whole.
+//!   each).
+//! - **Compaction.** [`OpStore::rewrite`] replaces the whole store with the records it is
+//!   given (the ledger's kept ops after a compaction), crash-safely: it writes them to a fresh
+//!   journal of the next *generation*, syncs it, then records the new generation in a small
+//!   metadata store (one synced write, the commit point), then destroys the old journal. A
+//!   crash before the commit leaves the old generation in force (the half-written one is
+//!   destroyed at the next open); a crash after it leaves the new one (the old one is
+//!   destroyed at the next open). The metadata store and both journals are checksummed by
+//!   commonware-storage, so a damaged one fails the open instead of being trusted. Every
+//!   generation's journal registers its metrics under the store's child `journal` (the same
+//!   names whatever the generation: a registration of an existing name shares it); the
+//!   metadata store's under its child `generation`.
 
 use crate::{Error, partition};
 use bytes::Bytes;
@@ -19,20 +30,47 @@ use commonware_runtime::{ReadOptions, buffer::paged::CacheRef};
 use commonware_storage::{
     Context,
     journal::segmented::variable::{Config, Journal},
+    metadata::{self, Metadata},
 };
-use commonware_utils::{NZU16, NZUsize};
+use commonware_utils::{NZU16, NZUsize, sequence::U64};
 use std::collections::BTreeSet;
 
 /// Records per journal section.
 pub const RECORDS_PER_SECTION: u64 = 1 << 16;
 
+/// Key of the current generation in the store's metadata.
+const GENERATION: u64 = 0;
+
+/// The journal partition of `generation` (generation 0 keeps the original name).
+fn journal_partition(prefix: &str, generation: u64) -> String {
+    match generation {
+        0 => partition(prefix, "ops"),
+        g => partition(prefix, &format!("ops{g}")),
+    }
+}
+
+fn journal_config(prefix: &str, generation: u64, max_record: usize) -> Config<RangeCfg<usize>> {
+    Config {
+        partition: journal_partition(prefix, generation),
+        compression: None,
+        codec_config: RangeCfg::new(..=max_record),
+        page_cache: CacheRef::new(NZU16!(4096), NZUsize!(256)),
+        write_buffer: NZUsize!(256 * 1024),
+    }
+}
+
 /// The op store of one node.
 pub struct OpStore<E: Context> {
+    context: E,
+    prefix: String,
+    generation: u64,
+    meta: Option<Metadata<E, U64, u64>>,
     /// `None` only while an operation that consumes the journal is in flight; an error there
     /// leaves it `None`, and every later call fails (storage errors are fatal for the node).
     journal: Option<Journal<E, Bytes>>,
     max_record: usize,
     records: u64,
+    bytes: u64,
     dirty: BTreeSet<u64>,
 }
 
@@ -45,15 +83,32 @@ impl<E: Context> OpStore<E> {
         max_record: usize,
     ) -> Result<(Self, Vec<Bytes>), Error> {
         crate::validate_prefix(prefix)?;
-        let journal = Journal::init(
-            context,
-            Config {
-                partition: partition(prefix, "ops"),
-                compression: None,
-                codec_config: RangeCfg::new(..=max_record),
-                page_cache: CacheRef::new(NZU16!(4096), NZUsize!(256)),
-                write_buffer: NZUsize!(256 * 1024),
+        let meta: Metadata<E, U64, u64> = Metadata::init(
+            context.child("generation"),
+            metadata::Config {
+                partition: partition(prefix, "opsgen"),
+                codec_config: (),
             },
+        )
+        .await?;
+        let generation = meta.get(&U64::new(GENERATION)).copied().unwrap_or(0);
+        // A generation left by a rewrite that crashed before (next) or after (previous) its
+        // commit point.
+        for stale in [generation.checked_sub(1), generation.checked_add(1)]
+            .into_iter()
+            .flatten()
+        {
+            Journal::<E, Bytes>::init(
+                context.child("journal"),
+                journal_config(prefix, stale, max_record),
+            )
+            .await?
+            .destroy()
+            .await?;
+        }
+        let journal = Journal::init(
+            context.child("journal"),
+            journal_config(prefix, generation, max_record),
         )
         .await?;
         let mut records = Vec::new();
@@ -69,9 +124,14 @@ impl<E: Context> OpStore<E> {
         };
         Ok((
             Self {
+                context,
+                prefix: prefix.to_string(),
+                generation,
+                meta: Some(meta),
                 journal: Some(journal),
                 max_record,
                 records: records.len() as u64,
+                bytes: records.iter().map(|r| r.len() as u64).sum(),
                 dirty: BTreeSet::new(),
             },
             records,
@@ -88,6 +148,7 @@ impl<E: Context> OpStore<E> {
         let (journal, _, _) = journal.append(section, record).await?;
         self.journal = Some(journal);
         self.records += 1;
+        self.bytes += record.len() as u64;
         self.dirty.insert(section);
         Ok(())
     }
@@ -99,6 +160,57 @@ impl<E: Context> OpStore<E> {
             self.journal = Some(journal.sync(section).await?);
         }
         Ok(())
+    }
+
+    /// Replaces every stored record with `records` (in this order, all durable when this
+    /// returns), crash-safely (see the module docs).
+    pub async fn rewrite(
+        &mut self,
+        records: impl IntoIterator<Item = &Bytes>,
+    ) -> Result<(), Error> {
+        let next = self.generation + 1;
+        let mut journal: Journal<E, Bytes> = Journal::init(
+            self.context.child("journal"),
+            journal_config(&self.prefix, next, self.max_record),
+        )
+        .await?;
+        // A stale next generation was destroyed at open; a failed rewrite earlier in this life
+        // may have left one: start it empty.
+        journal = journal.clear().await?;
+        let mut count = 0u64;
+        let mut bytes = 0u64;
+        for record in records {
+            bytes += record.len() as u64;
+            if record.len() > self.max_record {
+                return Err(Error::RecordTooLarge(record.len()));
+            }
+            journal = journal.append(count / RECORDS_PER_SECTION, record).await?.0;
+            count += 1;
+        }
+        let journal = journal.sync_all().await?;
+        let mut meta = self.meta.take().ok_or(Error::Poisoned)?;
+        meta.put(U64::new(GENERATION), next);
+        self.meta = Some(meta.sync().await?);
+        // Committed: the new generation is the store.
+        let old = self.journal.replace(journal);
+        self.generation = next;
+        self.records = count;
+        self.bytes = bytes;
+        self.dirty.clear();
+        if let Some(old) = old {
+            old.destroy().await?;
+        }
+        Ok(())
+    }
+
+    /// The store's generation (how many rewrites it went through).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Bytes of the stored records (durable or not; the journal's framing not included).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Records stored (durable or not).
@@ -142,6 +254,48 @@ mod tests {
             drop(store);
             let (_, replayed) = OpStore::open(context.child("c"), "n0", 1024).await.unwrap();
             assert_eq!(replayed.len(), 1001);
+        });
+    }
+
+    #[test]
+    fn a_rewrite_replaces_the_records_and_survives_a_crash_on_either_side_of_its_commit() {
+        deterministic::Runner::default().start(|context| async move {
+            let (mut store, _) = OpStore::open(context.child("a"), "n0", 1024).await.unwrap();
+            for i in 0..300 {
+                store.append(&record(i)).await.unwrap();
+            }
+            store.sync().await.unwrap();
+            let kept: Vec<Bytes> = (0..300).filter(|i| i % 7 == 0).map(record).collect();
+            store.rewrite(kept.iter()).await.unwrap();
+            assert_eq!((store.len(), store.generation()), (kept.len() as u64, 1));
+            store.append(&record(1000)).await.unwrap();
+            store.sync().await.unwrap();
+            drop(store);
+            let (store, replayed) = OpStore::open(context.child("b"), "n0", 1024).await.unwrap();
+            let mut expected = kept.clone();
+            expected.push(record(1000));
+            assert_eq!(replayed, expected);
+            assert_eq!(store.generation(), 1);
+            drop(store);
+            // A rewrite that crashed before its commit: a half-written next generation.
+            let (mut half, _, _) =
+                Journal::<_, Bytes>::init(context.child("c"), journal_config("n0", 2, 1024))
+                    .await
+                    .unwrap()
+                    .append(0, &record(5))
+                    .await
+                    .unwrap();
+            half = half.sync_all().await.unwrap();
+            drop(half);
+            let (mut store, replayed) =
+                OpStore::open(context.child("d"), "n0", 1024).await.unwrap();
+            assert_eq!(replayed, expected);
+            // The next rewrite starts that generation afresh.
+            store.rewrite(kept.iter().take(3)).await.unwrap();
+            drop(store);
+            let (store, replayed) = OpStore::open(context.child("e"), "n0", 1024).await.unwrap();
+            assert_eq!(replayed, kept[..3].to_vec());
+            assert_eq!(store.generation(), 2);
         });
     }
 

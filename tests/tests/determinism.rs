@@ -16,6 +16,12 @@ fn options(scenario: Scenario, seed: u64) -> RunOptions {
             "reshare" => Some(6),
             "ledger" | "ledger-crash" | "ledger-partition" | "ledger-byzantine" => Some(4),
             "late-joiner" => Some(3),
+            // Checkpoint worlds run 4-5 scaled days: the smallest committees.
+            "checkpoint"
+            | "checkpoint-byzantine"
+            | "checkpoint-skew"
+            | "checkpoint-late-joiner" => Some(4),
+            "checkpoint-reshare" => Some(6),
             _ => None,
         },
         trace: None,

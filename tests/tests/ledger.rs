@@ -102,7 +102,7 @@ async fn all_ids(mailbox: &mut Mailbox) -> Vec<cohort_protocol::ledger::OpId> {
         if ops.is_empty() {
             return ids;
         }
-        ids.extend(ops.iter().map(|o| o.id()));
+        ids.extend(ops.iter().map(|(_, o)| o.id()));
         after = next;
     }
 }

@@ -89,7 +89,16 @@ pub struct Settings {
     /// Runs the checkpoint actor beside the ledger with these settings (`None`: no
     /// checkpoints are proposed or voted on; received ones are still verified and kept).
     pub checkpoint: Option<crate::vote::Settings>,
+    /// Compacts the ledger after each checkpoint that raises a floor (see
+    /// [`super::dag`]'s docs), and rewrites the op store once it holds more than twice the
+    /// kept ops plus `rewrite_slack` records.
+    pub compact: bool,
+    pub rewrite_slack: u64,
 }
+
+/// Default records the op store may hold beyond twice the kept ops before a compaction
+/// rewrites it.
+pub const REWRITE_SLACK: u64 = 4096;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -108,6 +117,8 @@ impl Default for Settings {
                 anchor_window: Duration::from_secs(60),
             },
             checkpoint: None,
+            compact: true,
+            rewrite_slack: REWRITE_SLACK,
         }
     }
 }
@@ -310,6 +321,7 @@ where
             _ => unreachable!("an own op on top of the heads applies or is rejected"),
         }
         self.persist(&report).await?;
+        self.cfg.tracer.archive(op.encoded());
         self.cfg.tracer.record(Event::OpAppended {
             seq: op.op().seq,
             kind: op.op().kind.name(),
@@ -342,6 +354,9 @@ where
                 futures::future::pending::<()>().await;
             }
         }
+        if report.floors_raised && self.cfg.settings.compact {
+            self.compact().await?;
+        }
         self.metrics.applied.inc_by(report.applied.len() as u64);
         self.metrics.evicted.inc_by(report.evicted as u64);
         for author in &report.flagged {
@@ -354,11 +369,39 @@ where
             tracing::debug!(me = %self.me, reason = reason.name(), "pending op rejected");
         }
         self.metrics.ops.set(self.dag.len() as i64);
+        self.metrics.held.set(self.dag.held() as i64);
         self.metrics.pending.set(self.dag.pending_len() as i64);
         self.metrics.heads.set(self.dag.head_count() as i64);
         self.metrics
             .flagged
             .set(self.dag.equivocations().count() as i64);
+        Ok(())
+    }
+
+    /// Prunes what the raised floors made prunable, and rewrites the op store once it holds
+    /// more than twice what is kept. The rewrite is crash-safe (the store's docs): a crash
+    /// leaves the old or the new store, and either replays into the same ledger.
+    async fn compact(&mut self) -> Result<(), Error> {
+        let pruned = self.dag.compact();
+        self.metrics.pruned.inc_by(pruned as u64);
+        self.metrics.held.set(self.dag.held() as i64);
+        let kept = self.dag.held() as u64;
+        if self.store.len() > 2 * kept + self.cfg.settings.rewrite_slack {
+            let records: Vec<bytes::Bytes> = self
+                .dag
+                .replay_order()
+                .into_iter()
+                .map(|op| op.encoded().clone())
+                .collect();
+            self.store.rewrite(records.iter()).await?;
+            self.metrics.rewrites.inc();
+            tracing::debug!(
+                me = %self.me,
+                kept,
+                generation = self.store.generation(),
+                "op store rewritten"
+            );
+        }
         Ok(())
     }
 
@@ -402,11 +445,9 @@ where
                 limit,
                 reply,
             } => {
-                let end = self.dag.len().min(after.saturating_add(limit as u64));
-                let ops = (after..end)
-                    .filter_map(|p| self.dag.at(p).cloned())
-                    .collect();
-                let _ = reply.send((ops, end.max(after.min(self.dag.len()))));
+                let (ops, next) = self.dag.held_from(after, limit);
+                let ops = ops.into_iter().map(|(p, op)| (p, op.clone())).collect();
+                let _ = reply.send((ops, next));
             }
         }
         Ok(())
@@ -446,6 +487,11 @@ where
             me: self.me.clone(),
             digest: self.dag.digest(),
             ops: self.dag.len(),
+            held: self.dag.held(),
+            pruned: self.dag.pruned_total(),
+            store_records: self.store.len(),
+            store_bytes: self.store.bytes(),
+            store_generation: self.store.generation(),
             heads: self.dag.heads().copied().collect(),
             pending: self.dag.pending_len(),
             evicted: self.dag.evicted_total(),

@@ -35,6 +35,39 @@
 //! only on the op and its ancestors, so every node decides alike whatever the arrival order.
 //! The group key never changes across reshares, so every old certificate keeps verifying.
 //!
+//! **Compaction** (SPEC section 5). A certified checkpoint of S at seq `c` is S's *floor*:
+//! the view of S starts there ([`super::view`]), so S's presence ops (`Boot`, `Heartbeat`)
+//! below `c` are read by nothing any more. [`Dag::compact`] removes them from memory (the
+//! ledger actor then rewrites the op store without them), with one exception that keeps the
+//! DAG sound: an op that a kept op (or a pending one) lists as a parent stays, as part of the
+//! *frontier*. Data ops and checkpoint ops are never pruned (the chain of certificates grows
+//! with the number of checkpoints, which is what the state may grow with). So every held op
+//! has all its parents held, except frontier ops, whose own parents may be gone. A frontier
+//! op is accepted parentless by every node by one rule, which depends only on certified
+//! facts:
+//!
+//! - a presence op of S below a *claim* of S (a checkpoint op of S with a higher seq whose
+//!   certificate verified, applied or still waiting for its parents) applies without its
+//!   parents: the certificate vouches for S's history below it. Its author chain is checked
+//!   when its own parent is held, and it is `rootless` otherwise (as is an op whose own parent
+//!   is rootless): a rootless op's latest checkpoint is its author's highest applied checkpoint
+//!   below it, which is what a later checkpoint's `previous` is checked against;
+//! - ops below their author's floor are never heads (the floor checkpoint descends from them,
+//!   and a fork below it is superseded by the certificate), so pruning never changes the heads
+//!   or the digest, and a node that holds the frontier reaches the same digest as one that
+//!   holds everything.
+//!
+//! How the frontier reaches a late joiner in order: a backfill server sends, ahead of any op
+//! it holds without some of its parents, the checkpoint that covers it ([`Dag::cover`]), and
+//! the node's own store is rewritten in [`Dag::replay_order`] (floors first). A checkpoint
+//! waiting for parents is never blamed on the server ([`Dag::waits_for_unknown`]).
+//!
+//! What compaction gives up: equivocation below a floor is no longer detected (the
+//! `(author, seq)` index of pruned ops is gone), and an op that arrives referencing a pruned
+//! op is applied only once some peer that still holds that op (as frontier: every node that
+//! holds a kept op holds its parents) serves it. Both are bounded by the certificate: the
+//! history below a floor is what `t` members approved.
+//!
 //! Signatures are checked in batches ([`Dag::apply`] verifies every new op of a call with one
 //! batch equation, falling back to one check per op only when the batch fails), so a backfilled
 //! page costs about one batch verification per op.
@@ -141,6 +174,9 @@ pub struct Report {
     pub evicted: usize,
     /// Authors flagged for equivocation by this call.
     pub flagged: Vec<PublicKey>,
+    /// Whether an applied checkpoint raised its author's floor (see the module docs on
+    /// compaction): the caller may compact.
+    pub floors_raised: bool,
 }
 
 /// An applied op.
@@ -151,6 +187,9 @@ struct Entry {
     author: u16,
     /// The latest checkpoint op in the author's chain up to this op (this op included).
     checkpoint: Option<OpId>,
+    /// Applied without some of its ancestors: a presence op below a certified checkpoint of its
+    /// author whose parents were pruned, or an op whose own-chain parent is such an op.
+    rootless: bool,
 }
 
 /// An op waiting for parents.
@@ -176,7 +215,10 @@ pub struct Dag {
     keys: Vec<PublicKey>,
     index: BTreeMap<AuthorKey, u16>,
     ops: BTreeMap<OpId, Entry>,
-    log: Vec<OpId>,
+    /// Held ops by position (pruned positions are gone).
+    log: BTreeMap<u64, OpId>,
+    /// The position the next applied op gets.
+    next_position: u64,
     heads: BTreeSet<OpId>,
     /// The first op applied at each `(author, seq)`.
     chains: BTreeMap<(u16, u64), OpId>,
@@ -189,6 +231,27 @@ pub struct Dag {
     arrivals: u64,
     evicted_total: u64,
     group_key: Option<GroupKey>,
+    /// Applied checkpoint ops by `(author, seq)`.
+    certs: BTreeMap<(u16, u64), OpId>,
+    /// Per author, the seq of its highest applied checkpoint op (0: none): its *floor*.
+    floors: Vec<u64>,
+    /// Per author, the seq of its highest checkpoint op whose certificate verified, applied or
+    /// still waiting for parents (0: none): presence ops below it need no parents.
+    claims: Vec<u64>,
+    /// Ops removed by compaction since this ledger was created.
+    pruned_total: u64,
+    /// Pending checkpoint ops waiting for the group key, counted by `(author, seq)`: the
+    /// presence ops of their author below them may be frontier ops their server sent
+    /// parentless (see [`Dag::waits_for_unknown`]).
+    keyless: BTreeMap<(u16, u64), u32>,
+    /// Ids that held ops at or above their floor name but this ledger does not hold (a
+    /// covered op applied before its parent): such an id is no head when it arrives.
+    dangling: BTreeMap<OpId, u32>,
+}
+
+/// Whether an op is presence history (what compaction may prune).
+fn presence(kind: &OpKind) -> bool {
+    matches!(kind, OpKind::Boot { .. } | OpKind::Heartbeat { .. })
 }
 
 /// Whether a checkpoint's certificate verifies under `key`.
@@ -217,10 +280,17 @@ impl Dag {
         Self {
             cfg,
             tips: vec![0; keys.len()],
+            floors: vec![0; keys.len()],
+            claims: vec![0; keys.len()],
+            certs: BTreeMap::new(),
+            pruned_total: 0,
+            dangling: BTreeMap::new(),
+            keyless: BTreeMap::new(),
+            next_position: 0,
             keys,
             index,
             ops: BTreeMap::new(),
-            log: Vec::new(),
+            log: BTreeMap::new(),
             heads: BTreeSet::new(),
             chains: BTreeMap::new(),
             evidence: BTreeMap::new(),
@@ -261,6 +331,15 @@ impl Dag {
                 _ => true,
             };
             w.needs_key = false;
+            let (author, seq) = (w.author, w.op.op().seq);
+            self.unkeyed(author, seq);
+            if ok {
+                self.claim(author, seq, &mut report);
+            }
+            let Some(w) = self.pending.get_mut(&id) else {
+                // Not reachable: the key's share of `missing` keeps it pending through the claim.
+                continue;
+            };
             if !ok {
                 self.unpark(&id);
                 report.rejected_later.push((id, Reason::BadCertificate));
@@ -345,6 +424,9 @@ impl Dag {
                 (OpKind::Checkpoint(_), None) => true,
                 _ => false,
             };
+            if matches!(op.op().kind, OpKind::Checkpoint(_)) && !needs_key {
+                self.claim(author, op.op().seq, &mut report);
+            }
             report.outcomes[i] = self.admit(op, author, needs_key, &mut report);
         }
         report
@@ -383,6 +465,37 @@ impl Dag {
             .collect()
     }
 
+    /// Records a checkpoint of `author` at `seq` whose certificate verified (or that came from
+    /// the node's own store), and applies every pending presence op of the author below it:
+    /// they need their parents no more (see the module docs on compaction).
+    fn claim(&mut self, author: u16, seq: u64, report: &mut Report) {
+        let Some(claim) = self.claims.get_mut(author as usize) else {
+            return;
+        };
+        if seq <= *claim {
+            return;
+        }
+        *claim = seq;
+        let released: Vec<OpId> = self
+            .pending
+            .iter()
+            .filter(|(_, w)| w.author == author && w.op.op().seq < seq && presence(&w.op.op().kind))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in released {
+            let Some(w) = self.unpark(&id) else { continue };
+            if let Err(reason) = self.insert(w.op, w.author, report) {
+                report.rejected_later.push((id, reason));
+            }
+        }
+    }
+
+    /// Whether `op` by `author` is a presence op below a certified checkpoint of its author:
+    /// it applies without its parents.
+    fn covered(&self, op: &SignedOp, author: u16) -> bool {
+        presence(&op.op().kind) && op.op().seq < self.claims[author as usize]
+    }
+
     /// An op with a valid signature: applies it, or parks it until its parents are known.
     fn admit(
         &mut self,
@@ -391,6 +504,12 @@ impl Dag {
         needs_key: bool,
         report: &mut Report,
     ) -> Outcome {
+        if self.covered(&op, author) {
+            return match self.insert(op, author, report) {
+                Ok(()) => Outcome::Applied,
+                Err(reason) => Outcome::Rejected(reason),
+            };
+        }
         let missing = op
             .op()
             .parents
@@ -412,6 +531,9 @@ impl Dag {
             .filter(|p| !self.ops.contains_key(*p))
         {
             self.waiters.entry(*parent).or_default().push(id);
+        }
+        if needs_key {
+            *self.keyless.entry((author, op.op().seq)).or_default() += 1;
         }
         self.arrivals += 1;
         self.pending_order.push_back((self.arrivals, id));
@@ -445,6 +567,9 @@ impl Dag {
     /// Removes a pending op and its waiter registrations.
     fn unpark(&mut self, id: &OpId) -> Option<Waiting> {
         let waiting = self.pending.remove(id)?;
+        if waiting.needs_key {
+            self.unkeyed(waiting.author, waiting.op.op().seq);
+        }
         for parent in &waiting.op.op().parents {
             if let Some(list) = self.waiters.get_mut(parent) {
                 list.retain(|w| w != id);
@@ -454,6 +579,16 @@ impl Dag {
             }
         }
         Some(waiting)
+    }
+
+    /// A checkpoint of `author` at `seq` waits for the group key no more.
+    fn unkeyed(&mut self, author: u16, seq: u64) {
+        if let Some(count) = self.keyless.get_mut(&(author, seq)) {
+            *count -= 1;
+            if *count == 0 {
+                self.keyless.remove(&(author, seq));
+            }
+        }
     }
 
     /// Inserts an op whose parents are all applied, then drains every pending op it unblocks.
@@ -505,29 +640,45 @@ impl Dag {
     fn insert_one(&mut self, op: SignedOp, author: u16, report: &mut Report) -> Result<(), Reason> {
         let id = op.id();
         let seq = op.op().seq;
-        // The author chain: exactly one parent by the author, at seq - 1 (none for seq 1).
+        // Parents pruned by compaction: only a covered presence op may lack any.
+        let complete = op.op().parents.iter().all(|p| self.ops.contains_key(p));
+        if !complete && !self.covered(&op, author) {
+            return Err(Reason::BadChain);
+        }
+        // The author chain: exactly one parent by the author, at seq - 1 (none for seq 1). A
+        // covered op whose own parent was pruned has none held: its chain is the certificate's.
         let mut own = op
             .op()
             .parents
             .iter()
             .filter_map(|p| self.ops.get(p))
             .filter(|e| e.author == author);
-        let chained = match (seq, own.next(), own.next()) {
+        let own_parent = own.next();
+        let chained = match (seq, own_parent, own.next()) {
             (1, None, _) => true,
             (s, Some(prev), None) => s > 1 && prev.op.op().seq == s - 1,
+            (_, None, _) => !complete,
             _ => false,
         };
         if !chained {
             return Err(Reason::BadChain);
         }
-        let own_parent = op
-            .op()
-            .parents
-            .iter()
-            .filter_map(|p| self.ops.get(p))
-            .find(|e| e.author == author);
-        let before = own_parent.and_then(|e| e.checkpoint);
+        let rootless = !complete || own_parent.is_some_and(|e| e.rootless);
+        // The latest checkpoint in the author's chain before this op: the own parent's, or,
+        // when the chain below is pruned, the author's highest applied checkpoint below `seq`.
+        let before = match own_parent {
+            Some(e) if !e.rootless => e.checkpoint,
+            _ if seq == 1 => None,
+            _ => self
+                .certs
+                .range((author, 0)..(author, seq))
+                .next_back()
+                .map(|(_, id)| *id),
+        };
         let checkpoint = match &op.op().kind {
+            // A checkpoint whose chain below is pruned: its certificate vouches for `previous`
+            // (the voters approved a proposal naming it), as it vouches for the history.
+            OpKind::Checkpoint(_) if rootless => Some(id),
             OpKind::Checkpoint(c) => {
                 let previous = before.map(|id| match &self.ops[&id].op.op().kind {
                     OpKind::Checkpoint(p) => (p.id(op.op().author), p.as_of_ms),
@@ -544,10 +695,27 @@ impl Dag {
             }
             _ => before,
         };
-        for parent in &op.op().parents {
-            self.heads.remove(parent);
+        // Heads: ops at or above their author's floor that no such op names (see the module
+        // docs on compaction).
+        let mut raised = false;
+        if seq >= self.floors[author as usize] {
+            for parent in &op.op().parents {
+                if !self.heads.remove(parent) && !self.ops.contains_key(parent) {
+                    *self.dangling.entry(*parent).or_default() += 1;
+                }
+            }
+            if self.dangling.remove(&id).is_none() {
+                self.heads.insert(id);
+            }
         }
-        self.heads.insert(id);
+        if checkpoint == Some(id) {
+            self.certs.insert((author, seq), id);
+            if seq > self.floors[author as usize] {
+                self.floors[author as usize] = seq;
+                report.floors_raised = true;
+                raised = true;
+            }
+        }
         match self.chains.get(&(author, seq)) {
             None => {
                 self.chains.insert((author, seq), id);
@@ -566,8 +734,9 @@ impl Dag {
         }
         let tip = &mut self.tips[author as usize];
         *tip = (*tip).max(seq);
-        let position = self.log.len() as u64;
-        self.log.push(id);
+        let position = self.next_position;
+        self.next_position += 1;
+        self.log.insert(position, id);
         self.ops.insert(
             id,
             Entry {
@@ -575,10 +744,42 @@ impl Dag {
                 position,
                 author,
                 checkpoint,
+                rootless,
             },
         );
+        if raised {
+            self.recompute_heads();
+        }
         report.applied.push(id);
         Ok(())
+    }
+
+    /// Whether a held op is at or above its author's floor.
+    fn above_floor(floors: &[u64], e: &Entry) -> bool {
+        e.op.op().seq >= floors[e.author as usize]
+    }
+
+    /// Rebuilds the heads (and the ids named but not held) after a floor rose: ops below the
+    /// new floor stop counting, as heads and as namers.
+    fn recompute_heads(&mut self) {
+        let floors = &self.floors;
+        let mut named: BTreeSet<OpId> = BTreeSet::new();
+        self.dangling.clear();
+        for e in self.ops.values().filter(|e| Self::above_floor(floors, e)) {
+            for parent in &e.op.op().parents {
+                if self.ops.contains_key(parent) {
+                    named.insert(*parent);
+                } else {
+                    *self.dangling.entry(*parent).or_default() += 1;
+                }
+            }
+        }
+        self.heads = self
+            .ops
+            .iter()
+            .filter(|(id, e)| Self::above_floor(floors, e) && !named.contains(*id))
+            .map(|(id, _)| *id)
+            .collect();
     }
 
     /// The applied op with this id.
@@ -597,10 +798,24 @@ impl Dag {
     /// a page that serves it after its parents is not to blame.
     pub fn waits_for_unknown(&self, id: &OpId) -> bool {
         self.pending.get(id).is_some_and(|w| {
-            w.op.op()
-                .parents
-                .iter()
-                .any(|p| !self.ops.contains_key(p) && !self.pending.contains_key(p))
+            // A certified checkpoint may come ahead of its parents: a backfill server sends it
+            // first to cover the presence ops it made prunable (see the module docs). Those
+            // presence ops wait for their pruned parents until this node can check the
+            // checkpoint's certificate (its DKG has not given it the group key yet).
+            let (author, seq) = (w.author, w.op.op().seq);
+            let covered_later = presence(&w.op.op().kind)
+                && self
+                    .keyless
+                    .range((author, seq.saturating_add(1))..=(author, u64::MAX))
+                    .next()
+                    .is_some();
+            !matches!(w.op.op().kind, OpKind::Checkpoint(_))
+                && !covered_later
+                && w.op
+                    .op()
+                    .parents
+                    .iter()
+                    .any(|p| !self.ops.contains_key(p) && !self.pending.contains_key(p))
         })
     }
 
@@ -616,17 +831,43 @@ impl Dag {
 
     /// The applied op at `position`.
     pub fn at(&self, position: u64) -> Option<&SignedOp> {
-        let id = self.log.get(usize::try_from(position).ok()?)?;
-        self.get(id)
+        self.get(self.log.get(&position)?)
     }
 
-    /// Applied ops.
+    /// Up to `limit` held ops at positions `from` and later, in position order, and the
+    /// position after the last one returned (`from` when none is left). Positions compaction
+    /// freed are skipped, so a page is never empty while held ops remain past `from`.
+    pub fn held_from(&self, from: u64, limit: usize) -> (Vec<(u64, &SignedOp)>, u64) {
+        let mut next = from;
+        let ops = self
+            .log
+            .range(from..)
+            .take(limit)
+            .map(|(position, id)| {
+                next = position + 1;
+                (*position, &self.ops[id].op)
+            })
+            .collect();
+        (ops, next)
+    }
+
+    /// Positions used: ops applied since this ledger was created, pruned ones included.
     pub fn len(&self) -> u64 {
-        self.log.len() as u64
+        self.next_position
     }
 
     pub fn is_empty(&self) -> bool {
-        self.log.is_empty()
+        self.next_position == 0
+    }
+
+    /// Ops held in memory (applied and not pruned).
+    pub fn held(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Ops removed by compaction since this ledger was created.
+    pub fn pruned_total(&self) -> u64 {
+        self.pruned_total
     }
 
     /// The current heads, ascending.
@@ -752,6 +993,81 @@ impl Dag {
         certified.map(|c| (c.id(raw), c))
     }
 
+    /// Compacts the ledger (see the module docs): removes from memory every presence op below
+    /// its author's floor that no other held op (nor a pending one) lists as a parent, and
+    /// returns how many it removed. Observations, heads and the digest are unchanged.
+    pub fn compact(&mut self) -> usize {
+        let floors = &self.floors;
+        let prunable =
+            |e: &Entry| presence(&e.op.op().kind) && e.op.op().seq < floors[e.author as usize];
+        let mut referenced: BTreeSet<OpId> = BTreeSet::new();
+        for e in self.ops.values().filter(|e| !prunable(e)) {
+            referenced.extend(e.op.op().parents.iter().copied());
+        }
+        for w in self.pending.values() {
+            referenced.extend(w.op.op().parents.iter().copied());
+        }
+        let doomed: Vec<OpId> = self
+            .ops
+            .iter()
+            .filter(|(id, e)| prunable(e) && !referenced.contains(*id))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &doomed {
+            let e = self.ops.remove(id).expect("listed above");
+            self.log.remove(&e.position);
+            let key = (e.author, e.op.op().seq);
+            if self.chains.get(&key) == Some(id) {
+                self.chains.remove(&key);
+            }
+        }
+        self.pruned_total += doomed.len() as u64;
+        doomed.len()
+    }
+
+    /// The checkpoint a peer needs before `op` when `op` is held without some of its parents
+    /// (they were pruned here): its author's first applied checkpoint above it, which lets the
+    /// peer apply it parentless. `None` for an op whose parents are all held.
+    pub fn cover(&self, id: &OpId) -> Option<&SignedOp> {
+        let e = self.ops.get(id)?;
+        let pruned = e.rootless || e.op.op().parents.iter().any(|p| !self.ops.contains_key(p));
+        if !pruned {
+            return None;
+        }
+        let (_, cover) = self
+            .certs
+            .range((e.author, e.op.op().seq.saturating_add(1))..=(e.author, u64::MAX))
+            .next()?;
+        self.get(cover)
+    }
+
+    /// Every held op, in an order that replays through [`Dag::apply_trusted`] into this same
+    /// ledger with a pending buffer of at most one op per author beyond the usual: each
+    /// author's floor checkpoint first (it covers the presence ops whose parents were pruned),
+    /// then the rest in position order.
+    pub fn replay_order(&self) -> Vec<&SignedOp> {
+        let floors: BTreeSet<OpId> = self
+            .floors
+            .iter()
+            .enumerate()
+            .filter(|(_, seq)| **seq > 0)
+            .filter_map(|(a, seq)| self.certs.get(&(a as u16, *seq)).copied())
+            .collect();
+        let mut out: Vec<&SignedOp> = self
+            .log
+            .values()
+            .filter(|id| floors.contains(*id))
+            .map(|id| &self.ops[id].op)
+            .collect();
+        out.extend(
+            self.log
+                .values()
+                .filter(|id| !floors.contains(*id))
+                .map(|id| &self.ops[id].op),
+        );
+        out
+    }
+
     /// Authors flagged for equivocation, with their evidence.
     pub fn equivocations(&self) -> impl Iterator<Item = (&PublicKey, &[Evidence])> {
         self.evidence
@@ -802,7 +1118,7 @@ impl Dag {
     pub fn unknown_to(&self, known: &[OpId], roots: &[OpId]) -> Vec<u64> {
         if roots.is_empty() && !known.iter().any(|k| self.ops.contains_key(k)) {
             // The peer knows nothing we have: it lacks everything.
-            return (0..self.len()).collect();
+            return self.log.keys().copied().collect();
         }
         let mut marks: BTreeMap<u64, bool> = BTreeMap::new();
         let mut heap = BinaryHeap::new();
@@ -815,7 +1131,29 @@ impl Dag {
             }
         }
         let roots: Vec<&OpId> = if roots.is_empty() {
-            self.heads.iter().collect()
+            // The heads, plus the data and checkpoint ops below a floor that the peer's chain
+            // of their author does not reach: compaction may have pruned every op that named
+            // them, so no walk from the heads finds them.
+            let mut reach = vec![0u64; self.keys.len()];
+            for id in known {
+                if let Some(e) = self.ops.get(id) {
+                    let r = &mut reach[e.author as usize];
+                    *r = (*r).max(e.op.op().seq);
+                }
+            }
+            let mut roots: Vec<&OpId> = self.heads.iter().collect();
+            for (a, floor) in self.floors.iter().enumerate() {
+                let from = reach[a] + 1;
+                if *floor > from {
+                    roots.extend(
+                        self.chains
+                            .range((a as u16, from)..(a as u16, *floor))
+                            .filter(|(_, id)| !presence(&self.ops[*id].op.op().kind))
+                            .map(|(_, id)| id),
+                    );
+                }
+            }
+            roots
         } else {
             roots.iter().collect()
         };
@@ -836,9 +1174,12 @@ impl Dag {
                 out.push(position);
                 unknown -= 1;
             }
-            let entry = &self.ops[&self.log[position as usize]];
+            let entry = &self.ops[&self.log[&position]];
             for parent in &entry.op.op().parents {
-                let p = self.ops[parent].position;
+                // A parent pruned by compaction: nothing to send (the op is covered).
+                let Some(p) = self.ops.get(parent).map(|e| e.position) else {
+                    continue;
+                };
                 match marks.get(&p) {
                     None => {
                         marks.insert(p, is_known);

@@ -78,7 +78,18 @@ pub struct PeerStatus {
 pub struct Status {
     pub me: PublicKey,
     pub digest: sha256::Digest,
+    /// Positions used (ops applied since the ledger was created, pruned ones included).
     pub ops: u64,
+    /// Ops held in memory.
+    pub held: usize,
+    /// Ops removed by compaction (this life).
+    pub pruned: u64,
+    /// Records in the op store, and their bytes.
+    pub store_records: u64,
+    pub store_bytes: u64,
+    /// Rewrites the op store went through: with `pruned`, whether this ledger was ever
+    /// compacted (positions then differ between nodes holding the same ledger).
+    pub store_generation: u64,
     pub heads: Vec<OpId>,
     pub pending: usize,
     pub evicted: u64,
@@ -99,7 +110,7 @@ pub(super) enum Request {
     Ops {
         after: u64,
         limit: usize,
-        reply: oneshot::Sender<(Vec<SignedOp>, u64)>,
+        reply: oneshot::Sender<(Vec<(u64, SignedOp)>, u64)>,
     },
     BootRecovered {
         reply: oneshot::Sender<()>,
@@ -189,8 +200,14 @@ impl Mailbox {
         .await?
     }
 
-    /// Up to `limit` applied ops from position `after` on, and the position after the last.
-    pub async fn ops(&mut self, after: u64, limit: usize) -> Result<(Vec<SignedOp>, u64), Error> {
+    /// Up to `limit` held ops from position `after` on, each with its position, and the
+    /// position after the last (an empty page: none left; positions compaction freed are
+    /// skipped).
+    pub async fn ops(
+        &mut self,
+        after: u64,
+        limit: usize,
+    ) -> Result<(Vec<(u64, SignedOp)>, u64), Error> {
         self.ask(|reply| Request::Ops {
             after,
             limit,

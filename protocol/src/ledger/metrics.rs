@@ -21,6 +21,9 @@ pub(super) struct Metrics {
     pub pages_fetched: Registered<Counter>,
     pub runs_failed: Registered<Counter>,
     pub boot_recovered: Registered<Gauge>,
+    pub held: Registered<Gauge>,
+    pub pruned: Registered<Counter>,
+    pub rewrites: Registered<Counter>,
 }
 
 impl Metrics {
@@ -83,6 +86,17 @@ impl Metrics {
                 "boot_recovered",
                 "1 once the first backfill round has ended",
                 Gauge::default(),
+            ),
+            held: context.register("held", "ops held in memory", Gauge::default()),
+            pruned: context.register(
+                "pruned",
+                "presence ops removed by compaction",
+                Counter::default(),
+            ),
+            rewrites: context.register(
+                "store_rewrites",
+                "op store rewrites after a compaction",
+                Counter::default(),
             ),
         }
     }

@@ -49,14 +49,14 @@ macro_rules! checkpoint_invariants {
         &[
             LedgerConverges, HonestNeverRejected, HonestNeverEquivocates, PendingBounded,
             NoSyncedOpLost, ALWAYS, CheckpointsVerify, OneCheckpointPerPosition,
-            CertifiedWithinTolerance, ObservationsAgree, CheckpointLiveness, NoVoterCountedTwice,
-            $($extra),*
+            CertifiedWithinTolerance, ObservationsAgree, CompactionSound, CheckpointLiveness,
+            NoVoterCountedTwice, $($extra),*
         ]
     };
 }
 
 /// Every scenario, in the order `cohort-sim list` prints them.
-pub static SCENARIOS: [ScenarioSpec; 20] = [
+pub static SCENARIOS: [ScenarioSpec; 21] = [
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -395,6 +395,18 @@ pub static SCENARIOS: [ScenarioSpec; 20] = [
         },
         observers: checkpoint::observers,
         invariants: checkpoint_invariants!(),
+    },
+    ScenarioSpec {
+        name: "checkpoint-late-joiner",
+        description: "as checkpoint, with one member starting after three certified days: it backfills its compacted peers' certified checkpoints and the tail, verifies every certificate and derives the same observations",
+        nodes: 4..=64,
+        plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::LateJoiner, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_checkpoint();
+            Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
+        },
+        observers: checkpoint::observers,
+        invariants: checkpoint_invariants!(CheckpointLateJoinerCaughtUp),
     },
 ];
 

@@ -11,17 +11,27 @@
 //! - **Pages.** At most `min(limit, MAX_PAGE_OPS)` ops and [`Config::page_bytes`] bytes (at least
 //!   one op, which always fits), in position order: parents before children. `more` says whether
 //!   the plan has ops past the page; a plan is dropped when its last page is served.
+//! - **Covers.** An op this node holds without some of its parents (a presence op whose
+//!   parents compaction pruned) goes out right after the checkpoint that covers it
+//!   ([`Dag::cover`]), unless that checkpoint is already in the page: the client then applies
+//!   it parentless. Covers count toward the page's bounds; a client that has one already sees
+//!   a duplicate.
+//! - **Pruned since planned.** An op compacted away between two pages of a plan is skipped
+//!   (nothing needs it: it was below a floor and no kept op named it).
 //! - **Refusals.** A cursor beyond the log or a zero limit is answered `Rejected`.
 
 use super::wire::{MAX_PAGE_BYTES, MAX_PAGE_OPS, Message, RejectReason};
 use crate::{
     cluster::PublicKey,
-    ledger::{dag::Dag, op::OpId},
+    ledger::{
+        dag::Dag,
+        op::{OpId, SignedOp},
+    },
 };
 use commonware_codec::EncodeSize as _;
 use commonware_cryptography::{Hasher as _, Sha256, sha256};
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     time::{Duration, SystemTime},
 };
 
@@ -152,23 +162,38 @@ impl Server {
         let plan = &self.plans[peer];
         let start = plan.positions.partition_point(|p| *p < cursor);
         let max_ops = (limit as usize).min(MAX_PAGE_OPS);
-        let mut ops = Vec::new();
+        let mut ops: Vec<SignedOp> = Vec::new();
+        let mut in_page: BTreeSet<OpId> = BTreeSet::new();
         let mut bytes = 0usize;
         let mut next_cursor = cursor;
+        let mut consumed = 0usize;
         for position in &plan.positions[start..] {
-            if ops.len() >= max_ops {
-                break;
-            }
-            let op = dag.at(*position).expect("plans hold applied positions");
-            let size = op.encode_size();
-            if !ops.is_empty() && bytes + size > self.cfg.page_bytes {
+            let Some(op) = dag.at(*position) else {
+                // Pruned since the plan was made.
+                consumed += 1;
+                next_cursor = position + 1;
+                continue;
+            };
+            let cover = dag.cover(&op.id()).filter(|c| !in_page.contains(&c.id()));
+            let count = 1 + usize::from(cover.is_some());
+            let size = op.encode_size() + cover.map_or(0, |c| c.encode_size());
+            if !ops.is_empty()
+                && (ops.len() + count > max_ops || bytes + size > self.cfg.page_bytes)
+            {
                 break;
             }
             bytes += size;
-            ops.push(op.clone());
+            for op in cover.into_iter().chain([op]) {
+                in_page.insert(op.id());
+                ops.push(op.clone());
+            }
+            consumed += 1;
             next_cursor = position + 1;
+            if ops.len() >= max_ops {
+                break;
+            }
         }
-        let more = start + ops.len() < plan.positions.len();
+        let more = start + consumed < plan.positions.len();
         if !more {
             self.plans.remove(peer);
         }

@@ -497,3 +497,343 @@ mod checkpoints {
         assert_eq!(replay.digest(), dag.digest());
     }
 }
+
+mod compaction {
+    use super::*;
+    use crate::{
+        dkg::wire::Variant,
+        ledger::{op::Certified, view},
+        vote::{Observation, wire::CERTIFICATE_NAMESPACE},
+    };
+    use commonware_cryptography::bls12381::primitives::{group::Private, ops};
+
+    /// `author`'s next op on `dag` of `kind` at `time_ms`, signed.
+    fn signed(
+        dag: &Dag,
+        keys: &[ed25519::PrivateKey],
+        author: usize,
+        kind: OpKind,
+        time_ms: u64,
+    ) -> SignedOp {
+        SignedOp::sign(&keys[author], dag.next_op(author, kind, time_ms))
+    }
+
+    /// A certified checkpoint of `author` on its own view `dag`, after its latest one.
+    fn checkpoint(
+        dag: &Dag,
+        keys: &[ed25519::PrivateKey],
+        author: usize,
+        time_ms: u64,
+        private: &Private,
+    ) -> SignedOp {
+        let mut raw = [0u8; 32];
+        raw.copy_from_slice(keys[author].public_key().as_ref());
+        let (base, history) = dag.history(author);
+        let observation = view::observe(base, history.map(|o| o.op()), time_ms).unwrap();
+        let mut certified = Certified {
+            round: 1,
+            as_of_ms: time_ms,
+            observation,
+            previous: dag.latest_checkpoint(author).map(|(id, _)| id),
+            signature: ops::sign_message::<Variant>(private, b"x", b"x"),
+        };
+        certified.signature =
+            ops::sign_message::<Variant>(private, CERTIFICATE_NAMESPACE, &certified.id(raw));
+        signed(
+            dag,
+            keys,
+            author,
+            OpKind::Checkpoint(Box::new(certified)),
+            time_ms + 1,
+        )
+    }
+
+    /// Every author's view at `cutoff`.
+    fn views(dag: &Dag, n: usize, cutoff: u64) -> Vec<Option<Observation>> {
+        (0..n)
+            .map(|a| {
+                let (base, ops) = dag.history(a);
+                view::observe(base, ops.map(|o| o.op()), cutoff)
+            })
+            .collect()
+    }
+
+    /// A random history of `n` authors: boots, heartbeats, some data, and certified
+    /// checkpoints now and then, each author appending on its own view.
+    fn history(
+        seed: u64,
+        n: usize,
+        steps: usize,
+    ) -> (Vec<ed25519::PrivateKey>, GroupKey, Vec<SignedOp>) {
+        let keys = keys(n as u64);
+        let (private, public) = ops::keypair::<_, Variant>(&mut ChaCha8Rng::seed_from_u64(9));
+        let mut r = ChaCha8Rng::seed_from_u64(seed);
+        let mut views: Vec<Dag> = (0..n)
+            .map(|_| {
+                let mut d = Dag::new(&publics(&keys), Config::default());
+                d.set_group_key(public);
+                d
+            })
+            .collect();
+        let mut all: Vec<SignedOp> = Vec::new();
+        for step in 0..steps {
+            let author = r.random_range(0..n);
+            if r.random_bool(0.6) {
+                views[author].apply(all.clone(), &mut rng());
+            }
+            let time = 1_000 + step as u64 * 1_000;
+            let view = &views[author];
+            let op = if view.next_seq(author) == 1 || r.random_bool(0.03) {
+                signed(view, &keys, author, OpKind::Boot { boot_count: 1 }, time)
+            } else if r.random_bool(0.06) {
+                checkpoint(view, &keys, author, time, &private)
+            } else if r.random_bool(0.05) {
+                signed(
+                    view,
+                    &keys,
+                    author,
+                    OpKind::Data(Bytes::from_static(b"d")),
+                    time,
+                )
+            } else {
+                signed(
+                    view,
+                    &keys,
+                    author,
+                    OpKind::Heartbeat { uptime_ms: 0 },
+                    time,
+                )
+            };
+            let report = views[author].apply(vec![op.clone()], &mut rng());
+            assert_eq!(report.outcomes, vec![Outcome::Applied], "step {step}");
+            all.push(op);
+        }
+        (keys, public, all)
+    }
+
+    fn full(keys: &[ed25519::PrivateKey], public: GroupKey, all: &[SignedOp]) -> Dag {
+        let mut dag = Dag::new(&publics(keys), Config::default());
+        dag.set_group_key(public);
+        let report = dag.apply(all.to_vec(), &mut rng());
+        assert!(report.outcomes.iter().all(|o| *o == Outcome::Applied));
+        dag
+    }
+
+    /// Every held op has all its parents held, or is a presence op below its author's floor.
+    fn sound(dag: &Dag) {
+        for (id, e) in &dag.ops {
+            let complete = e.op.op().parents.iter().all(|p| dag.ops.contains_key(p));
+            assert!(
+                complete || dag.covered(&e.op, e.author),
+                "op {id:?} lacks a parent and is not covered"
+            );
+        }
+    }
+
+    #[test]
+    fn compaction_changes_no_view_head_or_digest_and_a_joiner_and_a_replay_reach_the_same_ledger() {
+        let n = 4;
+        for seed in 0..12 {
+            let (keys, public, all) = history(seed, n, 600);
+            let reference = full(&keys, public, &all);
+            let mut compacted = reference.clone();
+            let pruned = compacted.compact();
+            assert!(pruned > 0, "seed {seed}: nothing pruned");
+            assert!(compacted.held() < reference.held());
+            sound(&compacted);
+            assert_eq!(compacted.digest(), reference.digest(), "seed {seed}");
+            assert_eq!(
+                compacted.heads().collect::<Vec<_>>(),
+                reference.heads().collect::<Vec<_>>()
+            );
+            for cutoff in [u64::MAX, 300_000, 450_000] {
+                assert_eq!(views(&compacted, n, cutoff), views(&reference, n, cutoff));
+            }
+            // Compacting again removes nothing more.
+            assert_eq!(compacted.clone().compact(), 0);
+
+            // A late joiner backfills from the compacted node in position order, each op
+            // after its cover, in pages of random size.
+            let mut joiner = Dag::new(&publics(&keys), Config::default());
+            joiner.set_group_key(public);
+            let mut page: Vec<SignedOp> = Vec::new();
+            let mut sent = BTreeSet::new();
+            let mut r = ChaCha8Rng::seed_from_u64(seed);
+            let positions = compacted.unknown_to(&[], &[]);
+            for (i, position) in positions.iter().enumerate() {
+                let op = compacted.at(*position).unwrap();
+                if let Some(cover) = compacted.cover(&op.id())
+                    && sent.insert(cover.id())
+                {
+                    page.push(cover.clone());
+                }
+                sent.insert(op.id());
+                page.push(op.clone());
+                if r.random_bool(0.1) || i + 1 == positions.len() {
+                    let ids: Vec<OpId> = page.iter().map(|o| o.id()).collect();
+                    let report = joiner.apply(std::mem::take(&mut page), &mut rng());
+                    assert!(
+                        !report
+                            .outcomes
+                            .iter()
+                            .any(|o| matches!(o, Outcome::Rejected(_))),
+                        "seed {seed}: {:?}",
+                        report.outcomes
+                    );
+                    assert!(report.rejected_later.is_empty());
+                    // A page in this order is never blamed.
+                    assert!(
+                        ids.iter().all(|id| !joiner.waits_for_unknown(id)),
+                        "seed {seed}"
+                    );
+                }
+            }
+            assert_eq!(joiner.pending_len(), 0, "seed {seed}");
+            assert_eq!(joiner.digest(), reference.digest(), "seed {seed}");
+            assert_eq!(views(&joiner, n, u64::MAX), views(&reference, n, u64::MAX));
+            sound(&joiner);
+            // The joiner compacts to no more than it holds, and keeps agreeing.
+            joiner.compact();
+            assert_eq!(joiner.digest(), reference.digest());
+
+            // A lagging peer (it holds a prefix of the history) catches up from the compacted
+            // node through its own `known` list.
+            let mut lagging = full(&keys, public, &all[..all.len() * 2 / 5]);
+            let mut page = Vec::new();
+            let mut sent = BTreeSet::new();
+            for position in compacted.unknown_to(&lagging.known(), &[]) {
+                let op = compacted.at(position).unwrap();
+                if let Some(cover) = compacted.cover(&op.id())
+                    && sent.insert(cover.id())
+                {
+                    page.push(cover.clone());
+                }
+                sent.insert(op.id());
+                page.push(op.clone());
+            }
+            let report = lagging.apply(page, &mut rng());
+            assert!(report.rejected_later.is_empty());
+            assert!(
+                !report
+                    .outcomes
+                    .iter()
+                    .any(|o| matches!(o, Outcome::Rejected(_)))
+            );
+            assert_eq!(lagging.pending_len(), 0, "seed {seed}");
+            assert_eq!(lagging.digest(), reference.digest(), "seed {seed}");
+            assert_eq!(views(&lagging, n, u64::MAX), views(&reference, n, u64::MAX));
+            // Every data op reached it, pruning or not.
+            for op in all
+                .iter()
+                .filter(|o| matches!(o.op().kind, OpKind::Data(_)))
+            {
+                assert!(lagging.contains(&op.id()), "seed {seed}: a data op missed");
+            }
+
+            // The rewritten store replays (trusted) into the same ledger.
+            let mut replay = Dag::new(&publics(&keys), Config::default());
+            let order: Vec<SignedOp> = compacted.replay_order().into_iter().cloned().collect();
+            let report = replay.apply_trusted(order);
+            assert!(report.rejected_later.is_empty());
+            assert_eq!(replay.pending_len(), 0, "seed {seed}");
+            assert_eq!(replay.held(), compacted.held());
+            assert_eq!(replay.digest(), reference.digest());
+            assert_eq!(views(&replay, n, u64::MAX), views(&reference, n, u64::MAX));
+
+            // A node that saw everything and a compacted one keep agreeing as the ledger goes
+            // on: a new op of every author applies on both.
+            let mut a = reference.clone();
+            let mut b = compacted.clone();
+            for author in 0..n {
+                let op = signed(
+                    &a,
+                    &keys,
+                    author,
+                    OpKind::Heartbeat { uptime_ms: 0 },
+                    10_000_000,
+                );
+                assert_eq!(
+                    a.apply(vec![op.clone()], &mut rng()).outcomes,
+                    vec![Outcome::Applied]
+                );
+                assert_eq!(
+                    b.apply(vec![op], &mut rng()).outcomes,
+                    vec![Outcome::Applied]
+                );
+            }
+            assert_eq!(a.digest(), b.digest());
+        }
+    }
+
+    #[test]
+    fn a_joiner_without_the_group_key_yet_blames_no_page_and_catches_up_once_it_has_it() {
+        let n = 4;
+        for seed in 0..6 {
+            let (keys, public, all) = history(seed, n, 500);
+            let reference = full(&keys, public, &all);
+            let mut compacted = reference.clone();
+            compacted.compact();
+            // The joiner's DKG has not finished: checkpoints wait for the key, and the presence
+            // ops they cover wait for their pruned parents. Neither is the server's fault.
+            let mut joiner = Dag::new(&publics(&keys), Config::default());
+            let mut sent = BTreeSet::new();
+            let mut page = Vec::new();
+            for position in compacted.unknown_to(&[], &[]) {
+                let op = compacted.at(position).unwrap();
+                if let Some(cover) = compacted.cover(&op.id())
+                    && sent.insert(cover.id())
+                {
+                    page.push(cover.clone());
+                }
+                sent.insert(op.id());
+                page.push(op.clone());
+            }
+            let ids: Vec<OpId> = page.iter().map(|o| o.id()).collect();
+            let report = joiner.apply(page, &mut rng());
+            assert!(
+                !report
+                    .outcomes
+                    .iter()
+                    .any(|o| matches!(o, Outcome::Rejected(_)))
+            );
+            assert!(
+                joiner.pending_len() > 0,
+                "seed {seed}: checkpoints wait for the key"
+            );
+            assert!(
+                ids.iter().all(|id| !joiner.waits_for_unknown(id)),
+                "seed {seed}: a compacted server's page was blamed"
+            );
+            let report = joiner.set_group_key(public);
+            assert!(report.rejected_later.is_empty(), "seed {seed}");
+            assert_eq!(joiner.pending_len(), 0, "seed {seed}");
+            assert!(joiner.keyless.is_empty());
+            assert_eq!(joiner.digest(), reference.digest(), "seed {seed}");
+            assert_eq!(views(&joiner, n, u64::MAX), views(&reference, n, u64::MAX));
+            sound(&joiner);
+        }
+    }
+
+    #[test]
+    fn a_pruned_op_comes_back_as_frontier_when_a_late_op_names_it() {
+        let (keys, public, all) = history(3, 3, 400);
+        let reference = full(&keys, public, &all);
+        let mut compacted = reference.clone();
+        compacted.compact();
+        // A pruned presence op (below a floor, named by nothing held).
+        let pruned = all
+            .iter()
+            .find(|op| !compacted.contains(&op.id()))
+            .expect("something was pruned")
+            .clone();
+        // It arrives again (a lagging peer still holds it): covered, it applies parentless,
+        // and changes nothing.
+        let report = compacted.apply(vec![pruned.clone()], &mut rng());
+        assert_eq!(report.outcomes, vec![Outcome::Applied]);
+        assert_eq!(compacted.digest(), reference.digest());
+        sound(&compacted);
+        // Named by nothing, the next compaction drops it again.
+        compacted.compact();
+        assert!(!compacted.contains(&pruned.id()));
+    }
+}

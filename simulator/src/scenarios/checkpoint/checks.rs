@@ -12,10 +12,10 @@ use crate::{
 use cohort_protocol::{
     PublicKey,
     checkpoint::{Observation, tally, view, wire::CERTIFICATE_NAMESPACE, wire::Digest},
-    ledger::{Mailbox, OpKind, Settings, SignedOp, dag::GroupKey, op::Certified},
+    ledger::{Mailbox, OpId, OpKind, Settings, SignedOp, dag::GroupKey, op::Certified},
 };
 use commonware_codec::DecodeExt as _;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A member's final ledger.
 pub struct Member {
@@ -175,6 +175,7 @@ pub fn check_checkpoints(
     liar: Option<usize>,
     observations: &CheckpointObserver,
     held: &[Member],
+    archive: &[SignedOp],
     views: &[Vec<Option<Observation>>],
     (start_ms, end_ms): (u64, u64),
     checks: &mut Checks,
@@ -234,14 +235,16 @@ pub fn check_checkpoints(
             );
         }
     }
-    let Some(reference) = held.first() else {
+    if held.is_empty() {
         return;
-    };
+    }
+    check_compaction(held, archive, checks);
     // Every certified value is within tolerance of the honest members' views at its `as_of`
-    // (every honest ledger holds the same ops, so one view stands for all of them); a round 1
-    // proposal of an honest subject is its view exactly.
+    // (every honest ledger holds the same ops, so one view stands for all of them: the whole
+    // history, as every node authored it, since compaction pruned the old ops in each); a
+    // round 1 proposal of an honest subject is its view exactly.
     for (s, subject) in members.iter().enumerate() {
-        let chain = chain(&reference.ops, subject);
+        let chain = chain(archive, subject);
         let mut base: Option<(usize, &Certified)> = None;
         let mut as_ofs = Vec::new();
         for (i, op) in chain.iter().enumerate() {
@@ -293,12 +296,12 @@ pub fn check_checkpoints(
         if first.is_none() {
             checks.fail(
                 Invariant::CheckpointLiveness,
-                format!("node {s} has no op in node {}'s ledger", reference.node),
+                format!("node {s} authored no op"),
             );
             continue;
         };
-        // Every member derives the same view of the subject at the end, and it is the one its
-        // history gives.
+        // Every member derives the same view of the subject at the end from its compacted
+        // ledger, and it is the one the whole history gives.
         let expected = view::observe(
             base.map(|(_, c)| c),
             chain[base.map_or(0, |(at, _)| at)..].iter().map(|o| o.op()),
@@ -315,6 +318,59 @@ pub fn check_checkpoints(
                     ),
                 );
             }
+        }
+    }
+}
+
+/// `compaction-sound`: in every member's ledger, every op has all its parents, or is a presence
+/// op below a checkpoint of its author that the ledger holds (the frontier compaction keeps);
+/// and no compaction lost an op it must keep: every checkpoint and data op any node authored.
+fn check_compaction(held: &[Member], archive: &[SignedOp], checks: &mut Checks) {
+    for member in held {
+        let ids: BTreeSet<OpId> = member.ops.iter().map(|o| o.id()).collect();
+        let mut floors: BTreeMap<[u8; 32], u64> = BTreeMap::new();
+        for op in &member.ops {
+            if certified(op).is_some() {
+                let floor = floors.entry(op.op().author).or_default();
+                *floor = (*floor).max(op.op().seq);
+            }
+        }
+        let mut broken = 0usize;
+        let mut example = None;
+        for op in &member.ops {
+            let complete = op.op().parents.iter().all(|p| ids.contains(p));
+            let presence = matches!(op.op().kind, OpKind::Boot { .. } | OpKind::Heartbeat { .. });
+            let covered = presence
+                && floors
+                    .get(&op.op().author)
+                    .is_some_and(|floor| op.op().seq < *floor);
+            if !complete && !covered {
+                broken += 1;
+                example.get_or_insert((op.op().seq, op.op().kind.name()));
+            }
+        }
+        if let Some((seq, kind)) = example {
+            checks.fail(
+                Invariant::CompactionSound,
+                format!(
+                    "node {} holds {broken} ops without all their parents that no checkpoint covers (e.g. a {kind} at seq {seq})",
+                    member.node
+                ),
+            );
+        }
+        let lost = archive
+            .iter()
+            .filter(|o| !matches!(o.op().kind, OpKind::Boot { .. } | OpKind::Heartbeat { .. }))
+            .filter(|o| !ids.contains(&o.id()))
+            .count();
+        if lost > 0 {
+            checks.fail(
+                Invariant::CompactionSound,
+                format!(
+                    "node {} lacks {lost} checkpoint or data ops that were authored",
+                    member.node
+                ),
+            );
         }
     }
 }
@@ -358,4 +414,59 @@ fn check_liveness(
             );
         }
     }
+}
+
+/// `checkpoint-late-joiner-caught-up`: the late member (`joiner`, started at `started_ms`)
+/// holds every checkpoint any member authored, each of which its ledger verified under the
+/// group key on apply, and it was served a compacted ledger: the ops it backfilled
+/// (`backfilled`) are fewer than half the presence ops authored before it started (its peers'
+/// floors had pruned the rest). Returns a note with the counts.
+pub fn check_late_joiner(
+    joiner: usize,
+    started_ms: u64,
+    held: &[Member],
+    archive: &[SignedOp],
+    backfilled: u64,
+    checks: &mut Checks,
+) -> String {
+    let Some(member) = held.iter().find(|m| m.node == joiner) else {
+        checks.fail(
+            Invariant::CheckpointLateJoinerCaughtUp,
+            format!("the late member {joiner} is not running at the end"),
+        );
+        return format!("late joiner {joiner}: not running");
+    };
+    let ids: BTreeSet<OpId> = member.ops.iter().map(|o| o.id()).collect();
+    let checkpoints: Vec<&SignedOp> = archive.iter().filter(|o| certified(o).is_some()).collect();
+    let missing = checkpoints
+        .iter()
+        .filter(|o| !ids.contains(&o.id()))
+        .count();
+    if missing > 0 {
+        checks.fail(
+            Invariant::CheckpointLateJoinerCaughtUp,
+            format!(
+                "the late member {joiner} lacks {missing} of the {} certified checkpoints",
+                checkpoints.len()
+            ),
+        );
+    }
+    let history = archive
+        .iter()
+        .filter(|o| matches!(o.op().kind, OpKind::Boot { .. } | OpKind::Heartbeat { .. }))
+        .filter(|o| o.op().time_ms < started_ms)
+        .count() as u64;
+    if backfilled.saturating_mul(2) >= history {
+        checks.fail(
+            Invariant::CheckpointLateJoinerCaughtUp,
+            format!(
+                "the late member {joiner} backfilled {backfilled} ops, not less than half of the {history} presence ops authored before it started: its peers did not serve a compacted ledger"
+            ),
+        );
+    }
+    format!(
+        "late joiner {joiner}: backfilled {backfilled} ops for {history} presence ops authored before it started; holds {} ops and all {} checkpoints but {missing}",
+        member.ops.len(),
+        checkpoints.len()
+    )
 }

@@ -1,5 +1,5 @@
 //! The checkpoint scenarios (`checkpoint`, `checkpoint-byzantine`, `checkpoint-skew`,
-//! `checkpoint-reshare`).
+//! `checkpoint-reshare`, `checkpoint-late-joiner`).
 //!
 //! `checkpoint`: n members (4..=10 drawn unless `--nodes`) run the epoch 0 DKG, the ledger
 //! (heartbeats every [`run::HEARTBEAT`]) and the checkpoint protocol over lossy, jittery links
@@ -27,6 +27,17 @@
 //! in) runs then, between two intervals, and certificates of both epochs must verify under the
 //! one group key and chain.
 //!
+//! `checkpoint-late-joiner`: one member of the committee is absent from the start (the DKG
+//! finishes without it) and starts after three certified days ([`plan::LATE_JOINER_FROM_MS`]),
+//! when its peers have compacted their ledgers and rewritten their op stores. It gets its share
+//! from the DKG's decision, backfills the certified checkpoints, the frontier compaction kept
+//! and the tail, verifies every certificate on apply, and must derive the same observations;
+//! then it waits out its first interval and is certified itself.
+//!
+//! Every checkpoint scenario compacts: each node prunes a subject's presence ops below its
+//! latest certificate and rewrites its op store after most compactions (a small
+//! `rewrite_slack`), so crashes land in and around rewrites.
+//!
 //! `honest-never-rejected` here judges every refusal of a ledger or checkpoint input and
 //! every refusal that blocked its sender (a benign DKG refusal of a round another member left
 //! behind is the DKG family's business).
@@ -46,6 +57,13 @@
 //!   two windows, 20 s, and each outage within the gap with a window and a check; plus 60 s
 //!   for the DKG on the first day) between its first op, its checkpoints and the end.
 //!
+//! - `compaction-sound`: in every ledger each op has all its parents or is a presence op below
+//!   a held checkpoint of its author (the frontier), and no checkpoint or data op any member
+//!   authored is missing (the simulator keeps every authored op, so it judges compaction
+//!   against the whole history, not against another compacted ledger);
+//! - `checkpoint-late-joiner-caught-up` (`checkpoint-late-joiner`): the late member holds every
+//!   checkpoint, and backfilled fewer ops than half the presence history authored before it
+//!   started (it was served compacted ledgers);
 //! - `no-voter-counted-twice`: every certification an honest subject traced counted at least
 //!   `t` approvals and no more than the distinct voters that approved its proposal before it
 //!   (from the trace: the subject, honest voters, the liar's valid partials);

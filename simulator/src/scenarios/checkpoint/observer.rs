@@ -36,6 +36,8 @@ pub struct CheckpointObserver {
     /// and every refusal that blocked its sender (a DKG input of a round another member has
     /// left behind is refused without blame, which is the DKG's business).
     pub refused: Refusals,
+    /// When each proposal (short digest) was first traced by its proposer (simulated µs).
+    pub proposed_at: BTreeMap<String, u64>,
     /// Rounds each node proposed, and rounds that closed without a certificate.
     pub proposed: BTreeMap<u32, u64>,
     pub failed: BTreeMap<u32, u64>,
@@ -83,7 +85,10 @@ impl Observer for CheckpointObserver {
                     keep_refusal(&mut self.refused, node, event);
                 }
             }
-            Event::CheckpointProposed { .. } => *self.proposed.entry(node).or_default() += 1,
+            Event::CheckpointProposed { digest, .. } => {
+                *self.proposed.entry(node).or_default() += 1;
+                self.proposed_at.entry(digest.clone()).or_insert(t_us);
+            }
             Event::CheckpointRoundFailed { .. } => *self.failed.entry(node).or_default() += 1,
             _ => {}
         }

@@ -19,6 +19,9 @@ pub enum Kind {
     Skew,
     /// `checkpoint-reshare`: a reshare to a new committee after the first certified day.
     Reshare,
+    /// `checkpoint-late-joiner`: one member starts after several certified days, from peers
+    /// that compacted their ledgers.
+    LateJoiner,
 }
 
 /// The scaled checkpoint protocol of a run, and how long it runs: a simulated "day" is one
@@ -39,11 +42,27 @@ pub struct CheckpointPlan {
     /// every node).
     #[serde(default)]
     pub committees: Vec<Vec<usize>>,
+    /// `checkpoint-late-joiner`: the member that starts late (its start is in the core plan's
+    /// late starts).
+    #[serde(default)]
+    pub late_joiner: Option<usize>,
+    /// Whether the members compact their ledgers after each certified checkpoint (on unless a
+    /// plan says otherwise; `bench checkpoint` measures both).
+    #[serde(default = "on")]
+    pub compact: bool,
+}
+
+fn on() -> bool {
+    true
 }
 
 /// When the newcomers of `checkpoint-reshare` start (and the reshare with them): after the
 /// first interval's checkpoints, before the second's.
 pub const RESHARE_AT_MS: u64 = INTERVAL_MS + INTERVAL_MS / 3;
+
+/// When the late member of `checkpoint-late-joiner` starts, at the earliest: after the third
+/// day's checkpoints (the first boot waits one interval, then one is certified each interval).
+pub const LATE_JOINER_FROM_MS: u64 = 3 * INTERVAL_MS + INTERVAL_MS / 4;
 
 /// The scaled interval: 5 simulated minutes stand for 24 h.
 pub const INTERVAL_MS: u64 = 5 * 60 * 1000;
@@ -62,7 +81,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
     };
     let nodes = nodes.unwrap_or(drawn);
     let liar = match kind {
-        Kind::Checkpoint | Kind::Skew | Kind::Reshare => None,
+        Kind::Checkpoint | Kind::Skew | Kind::Reshare | Kind::LateJoiner => None,
         Kind::Byzantine => {
             let misbehaviour =
                 CheckpointMisbehaviour::ALL[rng.random_range(0..CheckpointMisbehaviour::ALL.len())];
@@ -82,11 +101,20 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         .is_some_and(|l| l.misbehaviour == CheckpointMisbehaviour::Outsider);
     let links = draw_links(&mut rng, nodes + usize::from(outsider));
     let days = rng.random_range(3..=4u64);
-    let duration_ms = (days + 1) * INTERVAL_MS + rng.random_range(0..INTERVAL_MS / 2);
+    let mut duration_ms = (days + 1) * INTERVAL_MS + rng.random_range(0..INTERVAL_MS / 2);
+    // The late joiner starts after three certified days and runs long enough to wait out its
+    // first interval and be certified itself.
+    let late_joiner = (kind == Kind::LateJoiner).then(|| LateStart {
+        node: rng.random_range(0..nodes),
+        at_ms: LATE_JOINER_FROM_MS + rng.random_range(0..INTERVAL_MS / 4),
+    });
+    if let Some(late) = &late_joiner {
+        duration_ms = late.at_ms + INTERVAL_MS + INTERVAL_MS / 2;
+    }
     let mut crashes = draw_crashes_within(&mut rng, nodes, duration_ms);
     let clocks = match kind {
         Kind::Skew => draw_clocks(&mut rng, nodes),
-        Kind::Checkpoint | Kind::Byzantine | Kind::Reshare => Vec::new(),
+        Kind::Checkpoint | Kind::Byzantine | Kind::Reshare | Kind::LateJoiner => Vec::new(),
     };
     // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node k
     // and adds node k + 1 (as `reshare`); the two newcomers start at the reshare.
@@ -108,6 +136,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
                 late,
             )
         }
+        Kind::LateJoiner => (Vec::new(), late_joiner.iter().cloned().collect()),
         _ => (Vec::new(), Vec::new()),
     };
     // A newcomer does not crash before it starts.
@@ -130,6 +159,8 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         quiesce_ms: 2 * WINDOW_MS + CHECK_MS,
         liar,
         committees,
+        late_joiner: late_joiner.map(|l| l.node),
+        compact: true,
     };
     (core, checkpoint)
 }

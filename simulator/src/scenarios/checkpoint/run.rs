@@ -4,7 +4,9 @@
 
 use super::{
     byzantine::{CheckpointMisbehaviour, Liar, LiarReport, LiarSidecar},
-    checks::{Member, check_checkpoints, check_counting, check_liar, gather_views},
+    checks::{
+        Member, check_checkpoints, check_counting, check_late_joiner, check_liar, gather_views,
+    },
     observer::CheckpointObserver,
     plan::CheckpointPlan,
 };
@@ -58,6 +60,9 @@ pub fn settings(plan: &CheckpointPlan) -> Settings {
             online_within: HEARTBEAT * 6,
             ..checkpoint::Settings::default()
         }),
+        // Rewrite the op store after most compactions, so runs crash in and around rewrites.
+        rewrite_slack: 64,
+        compact: plan.compact,
         ..Settings::default()
     }
 }
@@ -72,6 +77,8 @@ pub async fn run(
     mut checks: Checks,
 ) -> Checks {
     let plan = &plan;
+    // The whole history, for the checks of what compaction pruned.
+    sink.lock().expect("sink").archive = Some(Vec::new());
     let outsider = cp
         .liar
         .as_ref()
@@ -186,9 +193,26 @@ pub async fn run(
         }
     }
     check_final(&statuses, &[], true, &mut checks);
+    let compaction_note = {
+        let held_ops: Vec<usize> = statuses.iter().map(|(_, s, _)| s.held).collect();
+        let records: Vec<u64> = statuses.iter().map(|(_, s, _)| s.store_records).collect();
+        format!(
+            "compaction: ledgers hold {}..{} ops in memory and {}..{} in their stores, of {} authored",
+            held_ops.iter().min().unwrap_or(&0),
+            held_ops.iter().max().unwrap_or(&0),
+            records.iter().min().unwrap_or(&0),
+            records.iter().max().unwrap_or(&0),
+            sink.lock()
+                .expect("sink")
+                .archive
+                .as_ref()
+                .map_or(0, Vec::len)
+        )
+    };
     // The views first (the ledgers answer while the sink is free), then the checks.
     let views = gather_views(&mut held, &members, end_ms).await;
     let mut sink = sink.lock().expect("sink");
+    let archive = sink.archive.take().unwrap_or_default();
     let observations = sink.observer::<CheckpointObserver>();
     check_checkpoints(
         plan,
@@ -198,6 +222,7 @@ pub async fn run(
         liar_node,
         observations,
         &held,
+        &archive,
         &views,
         (start_ms, end_ms),
         &mut checks,
@@ -232,6 +257,22 @@ pub async fn run(
             observations.blocked.get(key).cloned().unwrap_or_default()
         ));
     }
+    if let (Some(joiner), Some(late)) = (cp.late_joiner, plan.late_starts.first()) {
+        let backfilled = sink
+            .observer::<LedgerObserver>()
+            .backfill_runs
+            .get(&(joiner as u32))
+            .map_or(0, |runs| runs.iter().map(|(_, ops)| ops).sum());
+        notes.push(check_late_joiner(
+            joiner,
+            start_ms + late.at_ms,
+            &held,
+            &archive,
+            backfilled,
+            &mut checks,
+        ));
+    }
+    notes.push(compaction_note);
     sink.notes.extend(notes);
     checks
 }

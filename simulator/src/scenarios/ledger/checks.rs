@@ -157,7 +157,11 @@ pub fn check_final(
         return;
     };
     for (node, status, ids) in statuses {
-        if status.digest != reference.digest || status.ops != reference.ops {
+        // Compaction leaves nodes holding one ledger with different position counts.
+        let compacted = |s: &Status| s.pruned > 0 || s.store_generation > 0;
+        let counts_differ =
+            !compacted(status) && !compacted(reference) && status.ops != reference.ops;
+        if status.digest != reference.digest || counts_differ {
             checks.fail(
                 Invariant::LedgerConverges,
                 format!(

@@ -275,7 +275,7 @@ pub async fn all_ops(mailbox: Option<Mailbox>) -> Option<Vec<SignedOp>> {
         if ops.is_empty() {
             return Some(out);
         }
-        out.extend(ops);
+        out.extend(ops.into_iter().map(|(_, op)| op));
         after = next;
     }
 }
