@@ -17,6 +17,10 @@ sim scenario="dkg" seed="7":
 explore scenario="barrier" seeds="1..1000":
     cargo run --release -p cohort-simulator --bin cohort-sim -- explore --scenario {{scenario}} --seeds {{seeds}}
 
+# Benchmarks: the DKG, the ledger, and checkpoints (certification and compaction).
+bench what="checkpoint":
+    cargo run --release -p cohort-simulator --bin cohort-sim -- bench {{what}}
+
 # A fuzz target (needs cargo-fuzz; nightly features through RUSTC_BOOTSTRAP).
 fuzz target="barrier_message" seconds="60":
     cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run {{target}} -- -max_total_time={{seconds}}

@@ -140,7 +140,8 @@ pub enum Event {
     BootRecovered { ops: u64 },
     /// The ledger opened its op store, which held `ops` synced ops.
     LedgerOpened { ops: u64 },
-    /// The op store holds `total` ops, all synced.
+    /// The op store holds `total` ops, all synced (after a sync, or after a compaction
+    /// rewrote it with the kept ops only).
     OpsSynced { total: u64 },
     /// This node proposed a checkpoint about itself (`digest`: first 8 bytes, hex).
     CheckpointProposed {

@@ -206,6 +206,13 @@ where
             ops.push(op);
         }
         dag.apply_trusted(ops);
+        // A store not rewritten since the last compaction still holds what it pruned: prune
+        // it from memory again now (the store is rewritten at the next compaction).
+        let pruned = if cfg.settings.compact {
+            dag.compact()
+        } else {
+            0
+        };
         cfg.tracer.record(Event::LedgerOpened { ops: store.len() });
         let peers: Vec<PublicKey> = cfg
             .cluster
@@ -216,6 +223,8 @@ where
             .collect();
         let now = context.current();
         let metrics = Metrics::init(&context);
+        metrics.pruned.inc_by(pruned as u64);
+        metrics.held.set(dag.held() as i64);
         Ok(Self {
             scheduler: Scheduler::new(cfg.settings.scheduler, peers.len(), now),
             server: Server::new(cfg.settings.server),
@@ -394,7 +403,15 @@ where
                 .map(|op| op.encoded().clone())
                 .collect();
             self.store.rewrite(records.iter()).await?;
+            // The store now holds exactly the kept ops, all durable (fewer than it held).
+            self.cfg.tracer.record(Event::OpsSynced {
+                total: self.store.len(),
+            });
             self.metrics.rewrites.inc();
+            if self.cfg.tracer.crash_point("ledger-rewritten") {
+                // Halt here, as if the node crashed right after the rewrite's commit.
+                futures::future::pending::<()>().await;
+            }
             tracing::debug!(
                 me = %self.me,
                 kept,

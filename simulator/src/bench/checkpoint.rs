@@ -16,7 +16,7 @@
 //!   signatures of 64 bytes).
 //! - **Growth** (`--days`, default 30): 4 members for that many days, once with compaction
 //!   and once without (same seed, same world, same ops): the ops and bytes member 0's ledger
-//!   holds in memory and its op store's records and bytes, sampled every tenth of the run. With
+//!   holds in memory and its op store's records and bytes, sampled about ten times. With
 //!   compaction, presence state grows with the number of checkpoints (each keeps the chain of
 //!   certificates and a frontier of at most one op per parent), not of heartbeats.
 
@@ -120,8 +120,8 @@ struct World {
 }
 
 /// Runs `nodes` members for `days` days after the first, compacting or not, sampling member
-/// 0's ledger `samples` times.
-fn world(nodes: usize, days: u64, compact: bool, samples: u64) -> Result<World, String> {
+/// 0's ledger at the end of every `every`-th day (and at the end of the run).
+fn world(nodes: usize, days: u64, compact: bool, every: u64) -> Result<World, String> {
     let mut plan = Scenario::named("checkpoint").plan(SEED, Some(nodes));
     let crate::scenarios::FamilyPlan::Checkpoint(cp) = &mut plan.family else {
         return Err("the checkpoint scenario draws a checkpoint plan".into());
@@ -160,11 +160,17 @@ fn world(nodes: usize, days: u64, compact: bool, samples: u64) -> Result<World, 
             &run_sink,
         );
         let slot = spawned[0].1.clone();
-        let step = cp.duration_ms / samples.max(1);
+        let start = context.current();
+        let step = cp.interval_ms * every.max(1);
+        let mut instants: Vec<u64> = (1..)
+            .map(|k| k * step)
+            .take_while(|t| *t < cp.duration_ms)
+            .collect();
+        instants.push(cp.duration_ms);
         let mut out = Vec::new();
         let mut ops = Vec::new();
-        for k in 1..=samples {
-            context.sleep(Duration::from_millis(step)).await;
+        for at in instants {
+            context.sleep_until(start + Duration::from_millis(at)).await;
             let mailbox = slot.lock().expect("slot").clone();
             let Some(mut mailbox) = mailbox else { continue };
             let Ok(status) = mailbox.status().await else {
@@ -172,7 +178,7 @@ fn world(nodes: usize, days: u64, compact: bool, samples: u64) -> Result<World, 
             };
             ops = all_ops(Some(mailbox)).await.unwrap_or_default();
             out.push(Sample {
-                day: k * step / cp.interval_ms,
+                day: at / cp.interval_ms,
                 held_ops: status.held,
                 held_bytes: ops.iter().map(|o| o.encode_size()).sum(),
                 store_records: status.store_records,
@@ -229,7 +235,7 @@ pub fn certification(sizes: &[usize]) -> Result<Vec<Certification>, String> {
     let mut out = Vec::new();
     for &nodes in sizes {
         let wall = Instant::now();
-        let world = world(nodes, CERTIFY_DAYS, true, 1)?;
+        let world = world(nodes, CERTIFY_DAYS, true, CERTIFY_DAYS + 1)?;
         let wall = wall.elapsed();
         let mut latencies: Vec<Duration> = world
             .observer
@@ -274,13 +280,14 @@ pub fn certification(sizes: &[usize]) -> Result<Vec<Certification>, String> {
 
 /// Members of the growth measurement.
 pub const GROWTH_NODES: usize = 4;
-/// Samples of the growth measurement.
+/// Samples of the growth measurement (about; one every `days / GROWTH_SAMPLES` days).
 const GROWTH_SAMPLES: u64 = 10;
 
 /// Measures growth over `days` days, compacted and not.
 pub fn growth(days: u64) -> Result<Growth, String> {
-    let compacted = world(GROWTH_NODES, days, true, GROWTH_SAMPLES)?;
-    let uncompacted = world(GROWTH_NODES, days, false, GROWTH_SAMPLES)?;
+    let every = days.div_ceil(GROWTH_SAMPLES).max(1);
+    let compacted = world(GROWTH_NODES, days, true, every)?;
+    let uncompacted = world(GROWTH_NODES, days, false, every)?;
     let presence_authored = uncompacted
         .ops
         .iter()

@@ -651,6 +651,22 @@ mod compaction {
             }
             // Compacting again removes nothing more.
             assert_eq!(compacted.clone().compact(), 0);
+            // Paging through the held ops skips the freed positions: every held op once, in
+            // position order, no empty page before the end.
+            let mut paged = Vec::new();
+            let mut from = 0;
+            loop {
+                let (page, next) = compacted.held_from(from, 7);
+                if page.is_empty() {
+                    assert_eq!(next, from);
+                    break;
+                }
+                assert!(page.windows(2).all(|w| w[0].0 < w[1].0));
+                assert!(next > from);
+                paged.extend(page.into_iter().map(|(_, op)| op.id()));
+                from = next;
+            }
+            assert_eq!(paged.len(), compacted.held(), "seed {seed}");
 
             // A late joiner backfills from the compacted node in position order, each op
             // after its cover, in pages of random size.
