@@ -17,8 +17,11 @@
 //!   metadata store (one synced write, the commit point), then destroys the old journal. A
 //!   crash before the commit leaves the old generation in force (the half-written one is
 //!   destroyed at the next open); a crash after it leaves the new one (the old one is
-//!   destroyed at the next open). The metadata store and both journals are checksummed by
-//!   commonware-storage, so a damaged one fails the open instead of being trusted. Every
+//!   destroyed at the next open). The journals are checksummed by commonware-storage; the
+//!   metadata store keeps two copies and falls back to the older one when the newer is
+//!   damaged, so a commit can be forgotten: a current generation found empty while the next
+//!   one holds records is that case (a rewrite never starts from an empty store, and destroys
+//!   the old generation only after its commit), and the next one is adopted. Every
 //!   generation's journal registers its metrics under the store's child `journal` (the same
 //!   names whatever the generation: a registration of an existing name shares it); the
 //!   metadata store's under its child `generation`.
@@ -91,26 +94,46 @@ impl<E: Context> OpStore<E> {
             },
         )
         .await?;
-        let generation = meta.get(&U64::new(GENERATION)).copied().unwrap_or(0);
-        // A generation left by a rewrite that crashed before (next) or after (previous) its
-        // commit point.
-        for stale in [generation.checked_sub(1), generation.checked_add(1)]
-            .into_iter()
-            .flatten()
-        {
+        let mut meta = meta;
+        let mut generation = meta.get(&U64::new(GENERATION)).copied().unwrap_or(0);
+        // One rewrite per compaction: a count near the end of u64 is damage, not history.
+        if generation >= u64::MAX / 2 {
+            return Err(Error::CorruptGeneration(generation));
+        }
+        let mut journal = Journal::init(
+            context.child("journal"),
+            journal_config(prefix, generation, max_record),
+        )
+        .await?;
+        // The next generation: left by a rewrite that crashed before its commit (then the
+        // current one holds the records and it is destroyed), or committed while the record of
+        // it was lost (the metadata fell back to an older copy): then the current one is empty,
+        // since a rewrite only runs on a store that holds records and destroys the old
+        // generation only after the commit, and the next one is adopted.
+        let next = Journal::<E, Bytes>::init(
+            context.child("journal"),
+            journal_config(prefix, generation + 1, max_record),
+        )
+        .await?;
+        if journal.is_empty() && !next.is_empty() {
+            journal.destroy().await?;
+            journal = next;
+            generation += 1;
+            meta.put(U64::new(GENERATION), generation);
+            meta = meta.sync().await?;
+        } else {
+            next.destroy().await?;
+        }
+        // The previous generation, left by a rewrite that crashed after its commit.
+        if let Some(previous) = generation.checked_sub(1) {
             Journal::<E, Bytes>::init(
                 context.child("journal"),
-                journal_config(prefix, stale, max_record),
+                journal_config(prefix, previous, max_record),
             )
             .await?
             .destroy()
             .await?;
         }
-        let journal = Journal::init(
-            context.child("journal"),
-            journal_config(prefix, generation, max_record),
-        )
-        .await?;
         let mut records = Vec::new();
         let journal = {
             let mut replay = journal
@@ -296,6 +319,38 @@ mod tests {
             let (store, replayed) = OpStore::open(context.child("e"), "n0", 1024).await.unwrap();
             assert_eq!(replayed, kept[..3].to_vec());
             assert_eq!(store.generation(), 2);
+        });
+    }
+
+    #[test]
+    fn a_forgotten_commit_adopts_the_rewritten_generation_instead_of_destroying_it() {
+        deterministic::Runner::default().start(|context| async move {
+            let (mut store, _) = OpStore::open(context.child("a"), "n0", 1024).await.unwrap();
+            for i in 0..50 {
+                store.append(&record(i)).await.unwrap();
+            }
+            store.sync().await.unwrap();
+            let kept: Vec<Bytes> = (0..50).filter(|i| i % 5 == 0).map(record).collect();
+            store.rewrite(kept.iter()).await.unwrap();
+            drop(store);
+            // The metadata falls back to a copy from before the commit.
+            let mut meta: Metadata<_, U64, u64> = Metadata::init(
+                context.child("m"),
+                metadata::Config {
+                    partition: partition("n0", "opsgen"),
+                    codec_config: (),
+                },
+            )
+            .await
+            .unwrap();
+            meta.put(U64::new(GENERATION), 0);
+            drop(meta.sync().await.unwrap());
+            let (store, replayed) = OpStore::open(context.child("b"), "n0", 1024).await.unwrap();
+            assert_eq!(replayed, kept);
+            assert_eq!(store.generation(), 1);
+            drop(store);
+            let (store, replayed) = OpStore::open(context.child("c"), "n0", 1024).await.unwrap();
+            assert_eq!((replayed, store.generation()), (kept, 1));
         });
     }
 

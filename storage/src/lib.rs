@@ -38,6 +38,9 @@ pub enum Error {
     /// A record is larger than the store accepts.
     #[error("record of {0} bytes is larger than the store accepts")]
     RecordTooLarge(usize),
+    /// The op store's record of its generation is not one a rewrite could have written.
+    #[error("op store generation record {0} is corrupt")]
+    CorruptGeneration(u64),
     /// An earlier storage error left the store unusable (the node must restart and recover).
     #[error("store unusable after an earlier storage error")]
     Poisoned,

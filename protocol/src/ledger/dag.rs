@@ -92,6 +92,11 @@ pub const DEFAULT_MAX_PENDING: usize = 16_384;
 /// Most ids a node lists as what it knows in a backfill request ([`Dag::known`]).
 pub const MAX_KNOWN: usize = 512;
 
+/// How many of the ids compaction removed most recently a ledger remembers (32 bytes each):
+/// an op that arrives naming one of them waits for it without blame (its sender may not have
+/// pruned it yet), and the node asks for it by id.
+pub const MAX_RECENTLY_PRUNED: usize = 1 << 16;
+
 /// Configuration of a [`Dag`].
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
@@ -190,6 +195,8 @@ struct Entry {
     /// Applied without some of its ancestors: a presence op below a certified checkpoint of its
     /// author whose parents were pruned, or an op whose own-chain parent is such an op.
     rootless: bool,
+    /// Applied without some of its parents (the first kind of `rootless` op).
+    parentless: bool,
 }
 
 /// An op waiting for parents.
@@ -240,6 +247,14 @@ pub struct Dag {
     claims: Vec<u64>,
     /// Ops removed by compaction since this ledger was created.
     pruned_total: u64,
+    /// The ids compaction removed most recently (at most [`MAX_RECENTLY_PRUNED`]), and their
+    /// order of removal.
+    recently_pruned: BTreeSet<OpId>,
+    pruned_order: VecDeque<OpId>,
+    /// Set while [`Dag::apply_trusted`] replays the node's own store: every op there was
+    /// applied before, so a presence op held without its parents was covered when it was
+    /// applied, whatever claim vouched for it then (a checkpoint still pending is not stored).
+    replaying: bool,
     /// Pending checkpoint ops waiting for the group key, counted by `(author, seq)`: the
     /// presence ops of their author below them may be frontier ops their server sent
     /// parentless (see [`Dag::waits_for_unknown`]).
@@ -286,6 +301,9 @@ impl Dag {
             pruned_total: 0,
             dangling: BTreeMap::new(),
             keyless: BTreeMap::new(),
+            recently_pruned: BTreeSet::new(),
+            pruned_order: VecDeque::new(),
+            replaying: false,
             next_position: 0,
             keys,
             index,
@@ -321,7 +339,10 @@ impl Dag {
             .map(|(id, _)| *id)
             .collect();
         for id in waiting {
-            let w = self.pending.get_mut(&id).expect("listed above");
+            // A waiter of a checkpoint rejected earlier in this loop is gone already.
+            let Some(w) = self.pending.get_mut(&id) else {
+                continue;
+            };
             let ok = match &w.op.op().kind {
                 OpKind::Checkpoint(c) => certified(
                     self.group_key.as_ref().expect("just set"),
@@ -374,6 +395,18 @@ impl Dag {
     }
 
     fn apply_inner<G: CryptoRng>(&mut self, ops: Vec<SignedOp>, verify: Option<&mut G>) -> Report {
+        let trusted = verify.is_none();
+        self.replaying = trusted;
+        let report = self.apply_screened(ops, verify);
+        self.replaying = false;
+        report
+    }
+
+    fn apply_screened<G: CryptoRng>(
+        &mut self,
+        ops: Vec<SignedOp>,
+        verify: Option<&mut G>,
+    ) -> Report {
         let trusted = verify.is_none();
         let mut report = Report {
             outcomes: Vec::with_capacity(ops.len()),
@@ -491,9 +524,15 @@ impl Dag {
     }
 
     /// Whether `op` by `author` is a presence op below a certified checkpoint of its author:
-    /// it applies without its parents.
+    /// it applies without its parents. So does a presence op replayed from this node's own
+    /// store that lacks a parent the store does not hold at all (it was applied covered), but
+    /// not one whose parent is a floor checkpoint replayed first and still waiting for its
+    /// own parents (see [`Dag::replay_order`]): that one waits as it did when it came.
     fn covered(&self, op: &SignedOp, author: u16) -> bool {
-        presence(&op.op().kind) && op.op().seq < self.claims[author as usize]
+        presence(&op.op().kind)
+            && (op.op().seq < self.claims[author as usize]
+                || (self.replaying
+                    && !op.op().parents.iter().any(|p| self.pending.contains_key(p))))
     }
 
     /// An op with a valid signature: applies it, or parks it until its parents are known.
@@ -677,8 +716,23 @@ impl Dag {
         };
         let checkpoint = match &op.op().kind {
             // A checkpoint whose chain below is pruned: its certificate vouches for `previous`
-            // (the voters approved a proposal naming it), as it vouches for the history.
-            OpKind::Checkpoint(_) if rootless => Some(id),
+            // (the voters approved a proposal naming it), as it vouches for the history; its
+            // previous checkpoint may not be here yet. It must still be newer than every
+            // checkpoint of its author held below it: an old certificate wrapped in a new op
+            // never rolls a subject back.
+            OpKind::Checkpoint(c) if rootless => {
+                let newer =
+                    self.certs
+                        .range((author, 0)..(author, seq))
+                        .all(|(_, held)| match &self.ops[held].op.op().kind {
+                            OpKind::Checkpoint(p) => c.as_of_ms > p.as_of_ms,
+                            _ => false,
+                        });
+                if !newer {
+                    return Err(Reason::BadCheckpointChain);
+                }
+                Some(id)
+            }
             OpKind::Checkpoint(c) => {
                 let previous = before.map(|id| match &self.ops[&id].op.op().kind {
                     OpKind::Checkpoint(p) => (p.id(op.op().author), p.as_of_ms),
@@ -695,10 +749,13 @@ impl Dag {
             }
             _ => before,
         };
-        // Heads: ops at or above their author's floor that no such op names (see the module
-        // docs on compaction).
+        // Heads: ops at or above their author's floor, held with all their parents, that no
+        // such op names (see the module docs on compaction). An op applied without its
+        // parents (covered by a checkpoint still pending here) is never a head: that
+        // checkpoint will put it below its author's floor, and a claim nobody else can
+        // check yet must not make this node's digest differ.
         let mut raised = false;
-        if seq >= self.floors[author as usize] {
+        if seq >= self.floors[author as usize] && complete {
             for parent in &op.op().parents {
                 if !self.heads.remove(parent) && !self.ops.contains_key(parent) {
                     *self.dangling.entry(*parent).or_default() += 1;
@@ -745,6 +802,7 @@ impl Dag {
                 author,
                 checkpoint,
                 rootless,
+                parentless: !complete,
             },
         );
         if raised {
@@ -754,9 +812,10 @@ impl Dag {
         Ok(())
     }
 
-    /// Whether a held op is at or above its author's floor.
+    /// Whether a held op counts for the heads: at or above its author's floor, and held with
+    /// its parents.
     fn above_floor(floors: &[u64], e: &Entry) -> bool {
-        e.op.op().seq >= floors[e.author as usize]
+        e.op.op().seq >= floors[e.author as usize] && !e.parentless
     }
 
     /// Rebuilds the heads (and the ids named but not held) after a floor rose: ops below the
@@ -809,13 +868,14 @@ impl Dag {
                     .range((author, seq.saturating_add(1))..=(author, u64::MAX))
                     .next()
                     .is_some();
+            // A parent this node pruned was not pruned by the sender yet: no blame.
             !matches!(w.op.op().kind, OpKind::Checkpoint(_))
                 && !covered_later
-                && w.op
-                    .op()
-                    .parents
-                    .iter()
-                    .any(|p| !self.ops.contains_key(p) && !self.pending.contains_key(p))
+                && w.op.op().parents.iter().any(|p| {
+                    !self.ops.contains_key(p)
+                        && !self.pending.contains_key(p)
+                        && !self.recently_pruned.contains(p)
+                })
         })
     }
 
@@ -1014,6 +1074,14 @@ impl Dag {
             .map(|(id, _)| *id)
             .collect();
         for id in &doomed {
+            if self.recently_pruned.insert(*id) {
+                self.pruned_order.push_back(*id);
+            }
+            while self.pruned_order.len() > MAX_RECENTLY_PRUNED {
+                if let Some(old) = self.pruned_order.pop_front() {
+                    self.recently_pruned.remove(&old);
+                }
+            }
             let e = self.ops.remove(id).expect("listed above");
             self.log.remove(&e.position);
             let key = (e.author, e.op.op().seq);
@@ -1107,8 +1175,39 @@ impl Dag {
         ids
     }
 
-    /// Positions (ascending) of the applied ops a peer that knows `known` lacks, among the
-    /// ancestors of `roots` (all heads when `roots` is empty).
+    /// Ids this node lacks that it knows of, for a backfill request's `missing` list (at most
+    /// `max`, ascending): first the parents pending ops wait for, then the parents of ops
+    /// held without them (covered by a checkpoint not applied yet) at or above their author's
+    /// floor. A server infers that a peer knows every ancestor of the ops it lists as known;
+    /// for the second kind that is wrong, so they are asked for by id.
+    pub fn wanted(&self, max: usize) -> Vec<OpId> {
+        let unknown = |p: &OpId| !self.ops.contains_key(p) && !self.pending.contains_key(p);
+        let mut out: BTreeSet<OpId> = self
+            .waiters
+            .keys()
+            .filter(|p| unknown(p))
+            .take(max)
+            .copied()
+            .collect();
+        for e in self.ops.values().filter(|e| e.parentless) {
+            if out.len() >= max {
+                break;
+            }
+            if e.op.op().seq < self.floors[e.author as usize] {
+                continue;
+            }
+            for p in e.op.op().parents.iter().filter(|p| unknown(p)) {
+                if out.len() < max {
+                    out.insert(*p);
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Positions (ascending) of the applied ops a peer that knows `known` lacks: the ancestors
+    /// of the heads it does not know, and the ops `roots` names (ids it says it lacks) with
+    /// their ancestors it does not know.
     ///
     /// Walks back from the roots in descending position, marking the ancestors of known ops as
     /// known; since a parent's position is below its children's, an op's mark is final when it
@@ -1130,7 +1229,21 @@ impl Dag {
                 heap.push(e.position);
             }
         }
-        let roots: Vec<&OpId> = if roots.is_empty() {
+        // Ids the peer says it lacks are sent whatever the walk from `known` infers: a peer
+        // may hold an op without some of its parents (covered by a checkpoint it could not
+        // apply yet), so an ancestor of a known op is not always known.
+        let mut forced: BTreeSet<u64> = BTreeSet::new();
+        for id in roots {
+            if let Some(e) = self.ops.get(id)
+                && !marks.contains_key(&e.position)
+            {
+                marks.insert(e.position, false);
+                forced.insert(e.position);
+                heap.push(e.position);
+                unknown += 1;
+            }
+        }
+        let roots: Vec<&OpId> = {
             // The heads, plus the data and checkpoint ops below a floor that the peer's chain
             // of their author does not reach: compaction may have pruned every op that named
             // them, so no walk from the heads finds them.
@@ -1143,7 +1256,7 @@ impl Dag {
             }
             let mut roots: Vec<&OpId> = self.heads.iter().collect();
             for (a, floor) in self.floors.iter().enumerate() {
-                let from = reach[a] + 1;
+                let from = reach[a].saturating_add(1);
                 if *floor > from {
                     roots.extend(
                         self.chains
@@ -1154,8 +1267,6 @@ impl Dag {
                 }
             }
             roots
-        } else {
-            roots.iter().collect()
         };
         for id in roots {
             if let Some(e) = self.ops.get(id)
@@ -1167,8 +1278,15 @@ impl Dag {
             }
         }
         let mut out = Vec::new();
+        // Positions follow apply order, where parents come first, except where a rewritten
+        // store replayed a floor checkpoint ahead of its parents: a parent may then be reached
+        // after its position was handled. It is not handled (nor counted) twice.
+        let mut done: BTreeSet<u64> = BTreeSet::new();
         while unknown > 0 {
             let Some(position) = heap.pop() else { break };
+            if !done.insert(position) {
+                continue;
+            }
             let is_known = marks[&position];
             if !is_known {
                 out.push(position);
@@ -1180,6 +1298,9 @@ impl Dag {
                 let Some(p) = self.ops.get(parent).map(|e| e.position) else {
                     continue;
                 };
+                if done.contains(&p) {
+                    continue;
+                }
                 match marks.get(&p) {
                     None => {
                         marks.insert(p, is_known);
@@ -1188,7 +1309,7 @@ impl Dag {
                             unknown += 1;
                         }
                     }
-                    Some(false) if is_known => {
+                    Some(false) if is_known && !forced.contains(&p) => {
                         marks.insert(p, true);
                         unknown -= 1;
                     }

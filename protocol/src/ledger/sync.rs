@@ -65,12 +65,12 @@ where
         if self.fetch.is_none() {
             match self.scheduler.choose(now) {
                 Some(peer) => {
-                    // Everything the peer has that we lack (the ops our pending ones wait for
-                    // included), not only the missing parents: the peer may lack those.
+                    // Everything the peer has that we lack, and by id the ops we know we
+                    // lack (see `Dag::wanted`).
                     let run = Run::new(
                         peer,
                         self.dag.known(),
-                        Vec::new(),
+                        self.dag.wanted(backfill::wire::MAX_MISSING),
                         self.cfg.settings.page_limit,
                     );
                     self.fetch = Some(Fetch::new(run, now));

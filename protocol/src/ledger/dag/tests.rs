@@ -341,11 +341,15 @@ fn unknown_to_matches_brute_force() {
             assert!(report.outcomes.iter().all(|o| *o == Outcome::Applied));
             assert_eq!(peer.digest(), full.digest());
         }
-        // Rooted at one op: only its unknown ancestors.
+        // An op asked for by id is sent even to a peer whose known ops descend from it (with
+        // at most some of its ancestors that only it names: the walk cannot tell those known).
         let root = history[35].id();
-        let unknown = full.unknown_to(&[], &[root]);
-        assert!(unknown.iter().all(|p| *p <= full.position(&root).unwrap()));
-        assert!(unknown.contains(&full.position(&root).unwrap()));
+        let at = full.position(&root).unwrap();
+        let unknown = full.unknown_to(&full.known(), &[root]);
+        assert!(unknown.contains(&at));
+        assert!(unknown.iter().all(|p| *p <= at));
+        // To a peer that knows nothing, everything.
+        assert_eq!(full.unknown_to(&[], &[root]).len() as u64, full.len());
     }
 }
 
@@ -619,6 +623,25 @@ mod compaction {
         dag
     }
 
+    /// What `server` sends a peer that knows `known`, as its backfill server does: every op
+    /// the peer lacks in position order, each op held without its parents right after the
+    /// checkpoint that covers it.
+    fn served(server: &Dag, known: &[OpId]) -> Vec<SignedOp> {
+        let mut sent = BTreeSet::new();
+        let mut page = Vec::new();
+        for position in server.unknown_to(known, &[]) {
+            let op = server.at(position).unwrap();
+            if let Some(cover) = server.cover(&op.id())
+                && sent.insert(cover.id())
+            {
+                page.push(cover.clone());
+            }
+            sent.insert(op.id());
+            page.push(op.clone());
+        }
+        page
+    }
+
     /// Every held op has all its parents held, or is a presence op below its author's floor.
     fn sound(dag: &Dag) {
         for (id, e) in &dag.ops {
@@ -715,18 +738,7 @@ mod compaction {
             // A lagging peer (it holds a prefix of the history) catches up from the compacted
             // node through its own `known` list.
             let mut lagging = full(&keys, public, &all[..all.len() * 2 / 5]);
-            let mut page = Vec::new();
-            let mut sent = BTreeSet::new();
-            for position in compacted.unknown_to(&lagging.known(), &[]) {
-                let op = compacted.at(position).unwrap();
-                if let Some(cover) = compacted.cover(&op.id())
-                    && sent.insert(cover.id())
-                {
-                    page.push(cover.clone());
-                }
-                sent.insert(op.id());
-                page.push(op.clone());
-            }
+            let page = served(&compacted, &lagging.known());
             let report = lagging.apply(page, &mut rng());
             assert!(report.rejected_later.is_empty());
             assert!(
@@ -792,18 +804,7 @@ mod compaction {
             // The joiner's DKG has not finished: checkpoints wait for the key, and the presence
             // ops they cover wait for their pruned parents. Neither is the server's fault.
             let mut joiner = Dag::new(&publics(&keys), Config::default());
-            let mut sent = BTreeSet::new();
-            let mut page = Vec::new();
-            for position in compacted.unknown_to(&[], &[]) {
-                let op = compacted.at(position).unwrap();
-                if let Some(cover) = compacted.cover(&op.id())
-                    && sent.insert(cover.id())
-                {
-                    page.push(cover.clone());
-                }
-                sent.insert(op.id());
-                page.push(op.clone());
-            }
+            let page = served(&compacted, &[]);
             let ids: Vec<OpId> = page.iter().map(|o| o.id()).collect();
             let report = joiner.apply(page, &mut rng());
             assert!(

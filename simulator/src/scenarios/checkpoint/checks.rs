@@ -34,6 +34,11 @@ fn chain<'a>(ops: &'a [SignedOp], subject: &PublicKey) -> Vec<&'a SignedOp> {
     by_seq.into_values().collect()
 }
 
+/// Whether `op` is presence history (what compaction may prune).
+fn presence(op: &SignedOp) -> bool {
+    matches!(op.op().kind, OpKind::Boot { .. } | OpKind::Heartbeat { .. })
+}
+
 fn certified(op: &SignedOp) -> Option<&Certified> {
     match &op.op().kind {
         OpKind::Checkpoint(c) => Some(c),
@@ -339,7 +344,7 @@ fn check_compaction(held: &[Member], archive: &[SignedOp], checks: &mut Checks) 
         let mut example = None;
         for op in &member.ops {
             let complete = op.op().parents.iter().all(|p| ids.contains(p));
-            let presence = matches!(op.op().kind, OpKind::Boot { .. } | OpKind::Heartbeat { .. });
+            let presence = presence(op);
             let covered = presence
                 && floors
                     .get(&op.op().author)
@@ -360,7 +365,7 @@ fn check_compaction(held: &[Member], archive: &[SignedOp], checks: &mut Checks) 
         }
         let lost = archive
             .iter()
-            .filter(|o| !matches!(o.op().kind, OpKind::Boot { .. } | OpKind::Heartbeat { .. }))
+            .filter(|o| !presence(o))
             .filter(|o| !ids.contains(&o.id()))
             .count();
         if lost > 0 {
@@ -453,7 +458,7 @@ pub fn check_late_joiner(
     }
     let history = archive
         .iter()
-        .filter(|o| matches!(o.op().kind, OpKind::Boot { .. } | OpKind::Heartbeat { .. }))
+        .filter(|o| presence(o))
         .filter(|o| o.op().time_ms < started_ms)
         .count() as u64;
     if backfilled.saturating_mul(2) >= history {
