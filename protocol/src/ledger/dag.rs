@@ -55,18 +55,31 @@
 //! - ops below their author's floor are never heads (the floor checkpoint descends from them,
 //!   and a fork below it is superseded by the certificate), so pruning never changes the heads
 //!   or the digest, and a node that holds the frontier reaches the same digest as one that
-//!   holds everything.
+//!   holds everything. Nor is an op held without its parents (covered by a claim whose
+//!   checkpoint is not applied here yet): that checkpoint puts it below the floor once it
+//!   applies, and until then a claim others cannot check yet does not move this digest. An
+//!   old certificate wrapped in a new op is refused when the subject already has a newer one
+//!   below it, so a claim never rolls a subject back.
 //!
 //! How the frontier reaches a late joiner in order: a backfill server sends, ahead of any op
 //! it holds without some of its parents, the checkpoint that covers it ([`Dag::cover`]), and
-//! the node's own store is rewritten in [`Dag::replay_order`] (floors first). A checkpoint
-//! waiting for parents is never blamed on the server ([`Dag::waits_for_unknown`]).
+//! the node's own store is rewritten in [`Dag::replay_order`] (floors first); replaying it,
+//! a presence op whose missing parents the store never held applies as it did when it came
+//! (it was covered then). A checkpoint waiting for parents, or for the group key, is never
+//! blamed on the server, nor are the presence ops it covers ([`Dag::waits_for_unknown`]).
+//!
+//! A server infers that its peer knows every ancestor of the ops the peer lists as known,
+//! which is wrong for an op held without its parents. So a backfill request also names, by
+//! id, what the node knows it lacks ([`Dag::wanted`]: the parents its pending ops wait for,
+//! and those of its parentless ops above their floor), and the server sends those whatever
+//! `known` implies ([`Dag::unknown_to`]).
 //!
 //! What compaction gives up: equivocation below a floor is no longer detected (the
-//! `(author, seq)` index of pruned ops is gone), and an op that arrives referencing a pruned
-//! op is applied only once some peer that still holds that op (as frontier: every node that
-//! holds a kept op holds its parents) serves it. Both are bounded by the certificate: the
-//! history below a floor is what `t` members approved.
+//! `(author, seq)` index of pruned ops is gone), and an op that arrives naming a pruned op
+//! (its author had not seen the checkpoint yet) waits until a peer that still holds that op
+//! serves it by id; the node remembers the [`MAX_RECENTLY_PRUNED`] ids it pruned last, so
+//! such an op does not count against the peer that sent it. Both are bounded by the
+//! certificate: the history below a floor is what `t` members approved.
 //!
 //! Signatures are checked in batches ([`Dag::apply`] verifies every new op of a call with one
 //! batch equation, falling back to one check per op only when the batch fails), so a backfilled

@@ -832,6 +832,43 @@ mod compaction {
     }
 
     #[test]
+    fn an_op_naming_a_pruned_op_blames_nobody_and_is_asked_for_by_id() {
+        let (keys, public, all) = history(5, 3, 400);
+        let reference = full(&keys, public, &all);
+        let mut compacted = reference.clone();
+        compacted.compact();
+        let pruned = all
+            .iter()
+            .find(|op| !compacted.contains(&op.id()))
+            .expect("something was pruned")
+            .clone();
+        // Author 0's next op names it (its author had not seen the checkpoint yet, say).
+        let mut op = reference.next_op(0, OpKind::Heartbeat { uptime_ms: 0 }, 9_000_000);
+        op.parents.push(pruned.id());
+        op.parents.sort_unstable();
+        op.parents.dedup();
+        let late = SignedOp::sign(&keys[0], op);
+        let report = compacted.apply(vec![late.clone()], &mut rng());
+        assert_eq!(report.outcomes, vec![Outcome::Pending]);
+        // The sender is not to blame, and the node asks for the pruned op by id.
+        assert!(!compacted.waits_for_unknown(&late.id()));
+        assert!(compacted.wanted(256).contains(&pruned.id()));
+        // A server that holds everything sends it though the node's known ops descend from it.
+        let mut server = reference.clone();
+        server.apply(vec![late.clone()], &mut rng());
+        let page: Vec<SignedOp> = server
+            .unknown_to(&compacted.known(), &compacted.wanted(256))
+            .into_iter()
+            .map(|p| server.at(p).unwrap().clone())
+            .collect();
+        assert!(page.iter().any(|o| o.id() == pruned.id()));
+        compacted.apply(page, &mut rng());
+        assert!(compacted.contains(&late.id()));
+        assert_eq!(compacted.pending_len(), 0);
+        assert_eq!(compacted.digest(), server.digest());
+    }
+
+    #[test]
     fn a_pruned_op_comes_back_as_frontier_when_a_late_op_names_it() {
         let (keys, public, all) = history(3, 3, 400);
         let reference = full(&keys, public, &all);
