@@ -72,7 +72,10 @@
 //! which is wrong for an op held without its parents. So a backfill request also names, by
 //! id, what the node knows it lacks ([`Dag::wanted`]: the parents its pending ops wait for,
 //! and those of its parentless ops above their floor), and the server sends those whatever
-//! `known` implies ([`Dag::unknown_to`]).
+//! `known` implies ([`Dag::unknown_to`]). The inference also makes a server leave out a parent
+//! that an op held here without its parents lacks (even below its floor: it is an ancestor of
+//! what the node listed as known); an op naming such a parent waits for it without blaming the
+//! server, and the next request asks for it by id.
 //!
 //! What compaction gives up: equivocation below a floor is no longer detected (the
 //! `(author, seq)` index of pruned ops is gone), and an op that arrives naming a pruned op
@@ -881,15 +884,25 @@ impl Dag {
                     .range((author, seq.saturating_add(1))..=(author, u64::MAX))
                     .next()
                     .is_some();
-            // A parent this node pruned was not pruned by the sender yet: no blame.
+            // A parent this node pruned was not pruned by the sender yet: no blame. Nor for a
+            // parent that an op held here without its parents names: the sender took it for
+            // known (it is an ancestor of what we listed as known), and we ask for it by id.
             !matches!(w.op.op().kind, OpKind::Checkpoint(_))
                 && !covered_later
                 && w.op.op().parents.iter().any(|p| {
                     !self.ops.contains_key(p)
                         && !self.pending.contains_key(p)
                         && !self.recently_pruned.contains(p)
+                        && !self.lacked_below(p)
                 })
         })
+    }
+
+    /// Whether `id` is a parent that an op held without its parents lacks.
+    fn lacked_below(&self, id: &OpId) -> bool {
+        self.ops
+            .values()
+            .any(|e| e.parentless && e.op.op().parents.contains(id))
     }
 
     /// Whether the id is applied.

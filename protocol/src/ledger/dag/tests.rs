@@ -890,4 +890,45 @@ mod compaction {
         compacted.compact();
         assert!(!compacted.contains(&pruned.id()));
     }
+
+    #[test]
+    fn a_parent_that_a_frontier_op_lacks_is_asked_for_without_blame() {
+        // Author 1 boots; author 0 boots naming it, then checkpoints (its boot below the
+        // floor); author 1 lags and appends its next op on its boot.
+        let keys = keys(2);
+        let (private, public) = ops::keypair::<_, Variant>(&mut ChaCha8Rng::seed_from_u64(9));
+        let mut world = Dag::new(&publics(&keys), Config::default());
+        world.set_group_key(public);
+        let b1 = signed(&world, &keys, 1, OpKind::Boot { boot_count: 1 }, 1_000);
+        world.apply(vec![b1.clone()], &mut rng());
+        let a1 = signed(&world, &keys, 0, OpKind::Boot { boot_count: 1 }, 2_000);
+        world.apply(vec![a1.clone()], &mut rng());
+        let a2 = checkpoint(&world, &keys, 0, 3_000, &private);
+        world.apply(vec![a2.clone()], &mut rng());
+        let b2 = signed(&world, &keys, 1, OpKind::Heartbeat { uptime_ms: 5 }, 4_000);
+        assert!(b2.op().parents.contains(&b1.id()));
+        // A joiner gets author 0's frontier from a compacted server: the checkpoint covers
+        // the boot, which applies without author 1's boot.
+        let mut joiner = Dag::new(&publics(&keys), Config::default());
+        joiner.set_group_key(public);
+        let report = joiner.apply(vec![a2.clone(), a1.clone()], &mut rng());
+        assert!(
+            report
+                .outcomes
+                .iter()
+                .all(|o| *o != Outcome::Rejected(Reason::BadChain))
+        );
+        assert!(joiner.contains(&a1.id()) && !joiner.contains(&b1.id()));
+        // Author 1's next op comes from a server that took b1 for known (an ancestor of a1):
+        // it waits, nobody is blamed, and b1 is asked for by id.
+        assert_eq!(
+            joiner.apply(vec![b2.clone()], &mut rng()).outcomes,
+            vec![Outcome::Pending]
+        );
+        assert!(!joiner.waits_for_unknown(&b2.id()));
+        assert!(joiner.wanted(256).contains(&b1.id()));
+        joiner.apply(vec![b1], &mut rng());
+        assert!(joiner.contains(&b2.id()));
+        assert_eq!(joiner.pending_len(), 0);
+    }
 }
