@@ -252,6 +252,9 @@ fn op_json(position: u64, op: &SignedOp) -> OpJson {
             Some(hex(&c.id(op.op().author))),
         ),
         OpKind::Data(data) => ("data", None, Some(hex(data))),
+        OpKind::Propose(p) => ("propose", Some(p.epoch), Some(hex(&p.digest()))),
+        OpKind::Vote { proposal, .. } => ("vote", None, Some(hex(proposal.as_ref()))),
+        OpKind::Certify { proposal, .. } => ("certify", None, Some(hex(proposal.as_ref()))),
     };
     OpJson {
         position,

@@ -13,6 +13,7 @@ pub mod barrier;
 pub mod channels;
 pub mod checkpoint;
 pub mod cluster;
+pub mod committee;
 pub mod dkg;
 pub mod engine;
 #[cfg(any(test, feature = "fuzz"))]

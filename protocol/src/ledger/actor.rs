@@ -349,8 +349,12 @@ where
             let now = self.context.current();
             for id in &report.applied {
                 let op = self.dag.get(id).expect("just applied");
-                if let Some(author) = self.dag.member(&op.op().author) {
-                    self.last_heard[author] = Some(now);
+                if let Some(heard) = self
+                    .dag
+                    .member(&op.op().author)
+                    .and_then(|author| self.last_heard.get_mut(author))
+                {
+                    *heard = Some(now);
                 }
                 self.store.append(op.encoded()).await?;
             }

@@ -94,6 +94,7 @@
 use super::op::{AuthorKey, Certified, MAX_PARENTS, OpId, OpKind, SignedOp};
 use crate::{
     cluster::PublicKey,
+    committee::{self, CommitteeProposal},
     dkg::wire::Variant,
     vote::{tally, wire::CERTIFICATE_NAMESPACE},
 };
@@ -131,8 +132,10 @@ impl Default for Config {
 /// Why an op was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reason {
-    /// The author is not a member of the cluster.
-    NonMember,
+    /// The author is not a known member: not in the genesis definition, and admitted by no
+    /// certified committee this node holds. Never blamed on the sender (it may hold an
+    /// admission this node does not have yet); counted.
+    UnknownAuthor,
     /// The signature does not verify under the author's key.
     BadSignature,
     /// The bytes do not decode (malformed, oversized): set by the decoding caller.
@@ -146,20 +149,33 @@ pub enum Reason {
     /// A checkpoint whose `previous` is not the author's latest certified checkpoint, or whose
     /// `as_of` is not after it.
     BadCheckpointChain,
+    /// A `Vote` or `Certify` whose `Propose` op is not among its parents, or is no proposal.
+    BadGovernance,
+    /// The first op of an author admitted by a certified committee that does not name that
+    /// committee's `Certify` op as a parent.
+    NotAdmitted,
 }
 
 impl Reason {
     /// A short name for logs and metrics.
     pub fn name(self) -> &'static str {
         match self {
-            Reason::NonMember => "non_member",
+            Reason::UnknownAuthor => "unknown_author",
             Reason::BadSignature => "bad_signature",
             Reason::Malformed => "malformed",
             Reason::BadChain => "bad_chain",
             Reason::RejectedParent => "rejected_parent",
             Reason::BadCertificate => "bad_certificate",
             Reason::BadCheckpointChain => "bad_checkpoint_chain",
+            Reason::BadGovernance => "bad_governance",
+            Reason::NotAdmitted => "not_admitted",
         }
+    }
+
+    /// Whether the rejection proves the sender hostile: every reason but an unknown author
+    /// (see [`Reason::UnknownAuthor`]).
+    pub fn blames_sender(self) -> bool {
+        self != Reason::UnknownAuthor
     }
 }
 
@@ -198,6 +214,8 @@ pub struct Report {
     /// Whether an applied checkpoint raised its author's floor (see the module docs on
     /// compaction): the caller may compact.
     pub floors_raised: bool,
+    /// `Propose` op ids whose proposals a `Certify` applied by this call certified.
+    pub certified: Vec<OpId>,
 }
 
 /// An applied op.
@@ -278,6 +296,13 @@ pub struct Dag {
     /// Ids that held ops at or above their floor name but this ledger does not hold (a
     /// covered op applied before its parent): such an id is no head when it arrives.
     dangling: BTreeMap<OpId, u32>,
+    /// Authors `0..genesis` are the genesis members; the others were admitted by a certified
+    /// committee.
+    genesis: usize,
+    /// Certified proposals, by the id of their `Propose` op.
+    committees: BTreeMap<OpId, CommitteeProposal>,
+    /// The `Certify` op that first admitted each author after the genesis ones.
+    admitted_by: BTreeMap<u16, OpId>,
 }
 
 /// Whether an op is presence history (what compaction may prune).
@@ -310,6 +335,9 @@ impl Dag {
             .collect();
         Self {
             cfg,
+            genesis: keys.len(),
+            committees: BTreeMap::new(),
+            admitted_by: BTreeMap::new(),
             tips: vec![0; keys.len()],
             floors: vec![0; keys.len()],
             claims: vec![0; keys.len()],
@@ -368,9 +396,12 @@ impl Dag {
                 _ => true,
             };
             w.needs_key = false;
+            let checkpoint = matches!(w.op.op().kind, OpKind::Checkpoint(_));
             let (author, seq) = (w.author, w.op.op().seq);
-            self.unkeyed(author, seq);
-            if ok {
+            if checkpoint {
+                self.unkeyed(author, seq);
+            }
+            if ok && checkpoint {
                 self.claim(author, seq, &mut report);
             }
             let Some(w) = self.pending.get_mut(&id) else {
@@ -410,19 +441,44 @@ impl Dag {
         self.apply_inner(ops, None::<&mut rand_chacha::ChaCha8Rng>)
     }
 
-    fn apply_inner<G: CryptoRng>(&mut self, ops: Vec<SignedOp>, verify: Option<&mut G>) -> Report {
+    fn apply_inner<G: CryptoRng>(
+        &mut self,
+        ops: Vec<SignedOp>,
+        mut verify: Option<&mut G>,
+    ) -> Report {
         let trusted = verify.is_none();
         self.replaying = trusted;
-        let report = self.apply_screened(ops, verify);
+        let (mut report, mut unknown) = self.apply_screened(ops, verify.as_deref_mut());
+        // A certificate applied by this batch may admit the authors of ops that came with it
+        // (a backfill page sends a certificate before its newcomers' ops): those are screened
+        // again, as long as admissions go on.
+        let mut admitted = report.certified.len();
+        while admitted > 0 && !unknown.is_empty() {
+            let (positions, ops): (Vec<usize>, Vec<SignedOp>) = unknown.into_iter().unzip();
+            let (again, rest) = self.apply_screened(ops, verify.as_deref_mut());
+            for (position, outcome) in positions.iter().zip(again.outcomes) {
+                report.outcomes[*position] = outcome;
+            }
+            admitted = again.certified.len();
+            report.applied.extend(again.applied);
+            report.rejected_later.extend(again.rejected_later);
+            report.evicted += again.evicted;
+            report.flagged.extend(again.flagged);
+            report.floors_raised |= again.floors_raised;
+            report.certified.extend(again.certified);
+            unknown = rest.into_iter().map(|(i, op)| (positions[i], op)).collect();
+        }
         self.replaying = false;
         report
     }
 
+    /// Applies `ops`; also returns the ops refused for an unknown author, with their index.
     fn apply_screened<G: CryptoRng>(
         &mut self,
         ops: Vec<SignedOp>,
         verify: Option<&mut G>,
-    ) -> Report {
+    ) -> (Report, Vec<(usize, SignedOp)>) {
+        let mut unknown = Vec::new();
         let trusted = verify.is_none();
         let mut report = Report {
             outcomes: Vec::with_capacity(ops.len()),
@@ -440,7 +496,10 @@ impl Dag {
             }
             match self.index.get(&op.op().author) {
                 None => {
-                    report.outcomes.push(Outcome::Rejected(Reason::NonMember));
+                    unknown.push((report.outcomes.len(), op));
+                    report
+                        .outcomes
+                        .push(Outcome::Rejected(Reason::UnknownAuthor));
                     screened.push(None);
                 }
                 Some(&author) => {
@@ -471,6 +530,8 @@ impl Dag {
                     false
                 }
                 (OpKind::Checkpoint(_), None) => true,
+                // A committee certificate is checked once its proposal (a parent) is here.
+                (OpKind::Certify { .. }, None) => !trusted,
                 _ => false,
             };
             if matches!(op.op().kind, OpKind::Checkpoint(_)) && !needs_key {
@@ -478,7 +539,7 @@ impl Dag {
             }
             report.outcomes[i] = self.admit(op, author, needs_key, &mut report);
         }
-        report
+        (report, unknown)
     }
 
     /// Which screened ops carry a valid signature: one batch check, then single checks only if
@@ -587,7 +648,7 @@ impl Dag {
         {
             self.waiters.entry(*parent).or_default().push(id);
         }
-        if needs_key {
+        if needs_key && matches!(op.op().kind, OpKind::Checkpoint(_)) {
             *self.keyless.entry((author, op.op().seq)).or_default() += 1;
         }
         self.arrivals += 1;
@@ -622,7 +683,7 @@ impl Dag {
     /// Removes a pending op and its waiter registrations.
     fn unpark(&mut self, id: &OpId) -> Option<Waiting> {
         let waiting = self.pending.remove(id)?;
-        if waiting.needs_key {
+        if waiting.needs_key && matches!(waiting.op.op().kind, OpKind::Checkpoint(_)) {
             self.unkeyed(waiting.author, waiting.op.op().seq);
         }
         for parent in &waiting.op.op().parents {
@@ -700,6 +761,10 @@ impl Dag {
         if !complete && !self.covered(&op, author) {
             return Err(Reason::BadChain);
         }
+        if author as usize >= self.genesis && seq == 1 && !self.admits(&op) {
+            return Err(Reason::NotAdmitted);
+        }
+        let certified = self.governance(&op)?;
         // The author chain: exactly one parent by the author, at seq - 1 (none for seq 1). A
         // covered op whose own parent was pruned has none held: its chain is the certificate's.
         let mut own = op
@@ -824,8 +889,95 @@ impl Dag {
         if raised {
             self.recompute_heads();
         }
+        if let Some((proposal, proposed)) = certified {
+            for key in &proposed.members {
+                self.admit_author(key.clone(), id);
+            }
+            self.committees.insert(proposal, proposed);
+            report.certified.push(proposal);
+        }
         report.applied.push(id);
         Ok(())
+    }
+
+    /// Whether the first op of an author admitted after the genesis names, among its parents,
+    /// a `Certify` op whose committee includes the author.
+    fn admits(&self, op: &SignedOp) -> bool {
+        op.op().parents.iter().any(|p| {
+            let Some(OpKind::Certify { proposal, .. }) = self.ops.get(p).map(|e| &e.op.op().kind)
+            else {
+                return false;
+            };
+            self.committees
+                .get(proposal)
+                .is_some_and(|c| c.members.iter().any(|k| k.as_ref() == op.op().author))
+        })
+    }
+
+    /// The governance checks of an op whose parents are all held: a `Vote` or `Certify` must
+    /// name a `Propose` parent; a `Certify`'s threshold signature must verify under the group
+    /// key over the proposal's digest (unless it is replayed from this node's own store). For
+    /// a valid `Certify`, the `Propose` op id and the members it admits.
+    fn governance(&self, op: &SignedOp) -> Result<Option<(OpId, CommitteeProposal)>, Reason> {
+        let (proposal, signature) = match &op.op().kind {
+            OpKind::Vote { proposal, .. } => (proposal, None),
+            OpKind::Certify {
+                proposal,
+                signature,
+            } => (proposal, Some(signature)),
+            _ => return Ok(None),
+        };
+        if !op.op().parents.contains(proposal) {
+            return Err(Reason::BadGovernance);
+        }
+        let Some(OpKind::Propose(proposed)) = self.ops.get(proposal).map(|e| &e.op.op().kind)
+        else {
+            return Err(Reason::BadGovernance);
+        };
+        let Some(signature) = signature else {
+            return Ok(None);
+        };
+        if !self.replaying {
+            let valid = self.group_key.as_ref().is_some_and(|key| {
+                tally::verify(
+                    key,
+                    committee::CERTIFICATE_NAMESPACE,
+                    &proposed.digest(),
+                    signature,
+                )
+            });
+            if !valid {
+                return Err(Reason::BadCertificate);
+            }
+        }
+        Ok(Some((*proposal, (**proposed).clone())))
+    }
+
+    /// Makes `key` a known author (admitted by the `Certify` op `by`), if it is not one yet.
+    fn admit_author(&mut self, key: PublicKey, by: OpId) {
+        let mut raw = [0u8; 32];
+        raw.copy_from_slice(key.as_ref());
+        if self.index.contains_key(&raw) || self.keys.len() >= u16::MAX as usize {
+            return;
+        }
+        let index = self.keys.len() as u16;
+        self.index.insert(raw, index);
+        self.keys.push(key);
+        self.tips.push(0);
+        self.floors.push(0);
+        self.claims.push(0);
+        self.admitted_by.insert(index, by);
+    }
+
+    /// Every certified proposal held, by the id of its `Propose` op.
+    pub fn committees(&self) -> &BTreeMap<OpId, CommitteeProposal> {
+        &self.committees
+    }
+
+    /// Every known author: the genesis members first, then the admitted ones in order of
+    /// admission (an author's index is its position here).
+    pub fn authors(&self) -> &[PublicKey] {
+        &self.keys
     }
 
     /// Whether a held op counts for the heads: at or above its author's floor, and held with
@@ -1028,6 +1180,15 @@ impl Dag {
             .collect();
         heads.sort_unstable_by(|a, b| b.cmp(a));
         let mut parents: Vec<OpId> = own.into_iter().collect();
+        // An admitted author's first op names the certificate that admitted it.
+        if tip == 0
+            && let Some(by) = u16::try_from(author)
+                .ok()
+                .and_then(|a| self.admitted_by.get(&a))
+        {
+            heads.retain(|(_, h)| h != by);
+            parents.push(*by);
+        }
         parents.extend(
             heads
                 .into_iter()

@@ -81,7 +81,9 @@ where
                         Outcome::Pending => self.want_sync = true,
                         Outcome::Rejected(reason) => {
                             self.metrics.rejected.inc();
-                            bad = Some(*reason);
+                            if reason.blames_sender() {
+                                bad = Some(*reason);
+                            }
                         }
                         Outcome::Applied => {}
                     }

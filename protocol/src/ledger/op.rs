@@ -7,6 +7,9 @@
 //!              | 2 Checkpoint { round (1 byte) | as_of_ms (varint) | observation
 //!                             | previous (0 | 1 + 32-byte id) | 96-byte threshold signature }
 //!              | 3 Data (bytes <= MAX_DATA_BYTES)
+//!              | 4 Propose { committee proposal (see `committee::proposal`) }
+//!              | 5 Vote { proposal (32-byte op id) | partial (index varint, 96-byte G2 point) }
+//!              | 6 Certify { proposal (32-byte op id) | 96-byte threshold signature }
 //!   SignedOp = Op | ed25519 signature under NAMESPACE over the encoded Op
 //!   id       = sha256(encoded SignedOp)
 //! ```
@@ -23,6 +26,12 @@
 //!   its place in the subject's history is the author chain, and its id is the digest of the
 //!   proposal it certifies ([`Certified::proposal`]), which the threshold signature covers. The
 //!   ledger verifies the signature and the chain ([`crate::ledger::dag`]).
+//! - **Governance is ops too** ([`crate::committee`]): a member's `Propose` of a committee, the
+//!   members' `Vote`s (a partial signature over the proposal's digest from the voter's current
+//!   share) and the `Certify` that carries the recovered threshold signature. A vote and a
+//!   certificate name their `Propose` op, which must be among their parents, so they apply
+//!   after it everywhere (checked by [`crate::ledger::dag`], which also verifies the
+//!   certificate).
 //! - **The author is 32 raw bytes on the wire.** Decoding does not decompress the point; the
 //!   ledger looks the bytes up among the members (whose keys were validated with the cluster), so
 //!   a non-member costs a map lookup, not a curve operation.
@@ -31,16 +40,21 @@
 //! Every field is bounded: an encoded signed op is at most [`MAX_OP_BYTES`], so a frame claiming
 //! more is refused before any allocation.
 
-use crate::vote::{
-    Observation,
-    tally::Signature as Certificate,
-    wire::{Digest, Proposal},
+use crate::{
+    committee::{CommitteeProposal, MAX_PROPOSAL_BYTES},
+    dkg::wire::Variant,
+    vote::{
+        Observation,
+        tally::Signature as Certificate,
+        wire::{Digest, Proposal},
+    },
 };
 use bytes::{Buf as _, BufMut, Bytes};
 use commonware_codec::{
     Buf, EncodeSize, Error as CodecError, FixedSize, RangeCfg, Read, ReadExt as _, Write,
     varint::UInt,
 };
+use commonware_cryptography::bls12381::primitives::variant::PartialSignature;
 use commonware_cryptography::{Hasher as _, Sha256, Signer as _, Verifier as _, ed25519, sha256};
 
 /// Signature namespace of ledger ops.
@@ -70,6 +84,15 @@ const TAG_HEARTBEAT: u8 = 1;
 const TAG_CHECKPOINT: u8 = 2;
 /// Tag of [`OpKind::Data`].
 const TAG_DATA: u8 = 3;
+/// Tag of [`OpKind::Propose`].
+const TAG_PROPOSE: u8 = 4;
+/// Tag of [`OpKind::Vote`].
+const TAG_VOTE: u8 = 5;
+/// Tag of [`OpKind::Certify`].
+const TAG_CERTIFY: u8 = 6;
+
+// Every kind fits the bound computed from the largest `Data` payload.
+const _: () = assert!(MAX_PROPOSAL_BYTES <= MAX_DATA_BYTES);
 
 /// A certified checkpoint of the op's author (SPEC section 5): the proposal's fields and the
 /// group's threshold signature over the proposal's digest.
@@ -115,6 +138,20 @@ pub enum OpKind {
     Checkpoint(Box<Certified>),
     /// An application payload of at most [`MAX_DATA_BYTES`].
     Data(Bytes),
+    /// A committee proposed for the next epoch (boxed: up to 11 kB).
+    Propose(Box<CommitteeProposal>),
+    /// An approval of the proposal of the `Propose` op `proposal` (one of this op's parents):
+    /// a partial signature over its digest from the author's current share.
+    Vote {
+        proposal: OpId,
+        partial: Box<PartialSignature<Variant>>,
+    },
+    /// The certificate of the proposal of the `Propose` op `proposal` (one of this op's
+    /// parents): the group's threshold signature over its digest.
+    Certify {
+        proposal: OpId,
+        signature: Box<Certificate>,
+    },
 }
 
 impl OpKind {
@@ -125,6 +162,9 @@ impl OpKind {
             OpKind::Heartbeat { .. } => "heartbeat",
             OpKind::Checkpoint(_) => "checkpoint",
             OpKind::Data(_) => "data",
+            OpKind::Propose(_) => "propose",
+            OpKind::Vote { .. } => "vote",
+            OpKind::Certify { .. } => "certify",
         }
     }
 }
@@ -152,6 +192,23 @@ impl Write for OpKind {
                 TAG_DATA.write(buf);
                 data.write(buf);
             }
+            OpKind::Propose(p) => {
+                TAG_PROPOSE.write(buf);
+                p.write(buf);
+            }
+            OpKind::Vote { proposal, partial } => {
+                TAG_VOTE.write(buf);
+                proposal.write(buf);
+                partial.write(buf);
+            }
+            OpKind::Certify {
+                proposal,
+                signature,
+            } => {
+                TAG_CERTIFY.write(buf);
+                proposal.write(buf);
+                signature.write(buf);
+            }
         }
     }
 }
@@ -168,6 +225,12 @@ impl EncodeSize for OpKind {
                     + c.signature.encode_size()
             }
             OpKind::Data(data) => data.encode_size(),
+            OpKind::Propose(p) => p.encode_size(),
+            OpKind::Vote { proposal, partial } => proposal.encode_size() + partial.encode_size(),
+            OpKind::Certify {
+                proposal,
+                signature,
+            } => proposal.encode_size() + signature.encode_size(),
         }
     }
 }
@@ -199,6 +262,15 @@ impl Read for OpKind {
                 buf,
                 &RangeCfg::new(..=MAX_DATA_BYTES),
             )?)),
+            TAG_PROPOSE => Ok(OpKind::Propose(Box::new(CommitteeProposal::read(buf)?))),
+            TAG_VOTE => Ok(OpKind::Vote {
+                proposal: OpId::read(buf)?,
+                partial: Box::new(PartialSignature::<Variant>::read(buf)?),
+            }),
+            TAG_CERTIFY => Ok(OpKind::Certify {
+                proposal: OpId::read(buf)?,
+                signature: Box::new(Certificate::read(buf)?),
+            }),
             other => Err(CodecError::InvalidEnum(other)),
         }
     }
@@ -402,6 +474,55 @@ mod tests {
     }
 
     #[test]
+    fn governance_ops_round_trip() {
+        use crate::committee::{CommitteeProposal, Joining};
+        use commonware_cryptography::bls12381::{
+            dkg::feldman_desmedt::deal_anonymous,
+            primitives::{ops, sharing::Mode},
+        };
+        use commonware_utils::{N3f1, NZU32};
+        use rand::SeedableRng as _;
+        let k = key(1);
+        let mut members: Vec<ed25519::PublicKey> = (0..5).map(|i| key(i).public_key()).collect();
+        members.sort();
+        let proposal = CommitteeProposal::new(
+            2,
+            members.clone(),
+            vec![Joining {
+                key: members[4].clone(),
+                address: "10.0.0.5:4000".into(),
+            }],
+            "add a member".into(),
+            [3; 32],
+        )
+        .unwrap();
+        let (sharing, shares) = deal_anonymous::<Variant, N3f1>(
+            rand_chacha::ChaCha8Rng::seed_from_u64(1),
+            Mode::NonZeroCounter,
+            NZU32!(4),
+        );
+        let partial =
+            ops::threshold::sign_message::<Variant>(&shares[0], b"ns", &proposal.digest());
+        let _ = sharing;
+        let id = Sha256::hash(&[b"propose"]);
+        for kind in [
+            OpKind::Propose(Box::new(proposal)),
+            OpKind::Vote {
+                proposal: id,
+                partial: Box::new(partial.clone()),
+            },
+            OpKind::Certify {
+                proposal: id,
+                signature: Box::new(partial.value),
+            },
+        ] {
+            let s = SignedOp::sign(&k, op(3, vec![id], kind));
+            assert!(s.encoded().len() <= MAX_OP_BYTES);
+            assert_eq!(SignedOp::parse(s.encoded().clone()).unwrap(), s);
+        }
+    }
+
+    #[test]
     fn a_flipped_bit_changes_the_id_or_breaks_the_signature() {
         let k = key(1);
         let signed = SignedOp::sign(&k, op(1, vec![], OpKind::Data(Bytes::from("abc"))));
@@ -444,7 +565,7 @@ mod tests {
         let mut bytes = good.encoded().to_vec();
         let tag_at = 32 + 1 + 1;
         assert_eq!(bytes[tag_at], TAG_BOOT);
-        bytes[tag_at] = 4;
+        bytes[tag_at] = 200;
         assert!(SignedOp::parse(Bytes::from(bytes)).is_err());
         let bytes = good.encoded().to_vec();
         assert!(SignedOp::parse(Bytes::from(bytes[..bytes.len() - 1].to_vec())).is_err());

@@ -83,6 +83,9 @@ pub struct PageResult {
     pub left_pending: usize,
     /// Ops the ledger already held.
     pub duplicates: usize,
+    /// Ops of authors this node does not know yet (their admission may still be on its way
+    /// here): dropped without blame, served again by a later round.
+    pub unknown_authors: usize,
 }
 
 /// One run with one peer.
@@ -349,7 +352,8 @@ impl Fetch {
                     }
                 }
                 Outcome::Duplicate => result.duplicates += 1,
-                Outcome::Rejected(_) => result.rejected += 1,
+                Outcome::Rejected(reason) if reason.blames_sender() => result.rejected += 1,
+                Outcome::Rejected(_) => result.unknown_authors += 1,
             }
         }
         result

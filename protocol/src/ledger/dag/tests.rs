@@ -107,7 +107,7 @@ fn strangers_and_forgeries_are_rejected_without_spoiling_the_batch() {
         report.outcomes,
         vec![
             Outcome::Applied,
-            Outcome::Rejected(Reason::NonMember),
+            Outcome::Rejected(Reason::UnknownAuthor),
             Outcome::Rejected(Reason::BadSignature),
             Outcome::Applied,
         ]
@@ -930,5 +930,263 @@ mod compaction {
         joiner.apply(vec![b1], &mut rng());
         assert!(joiner.contains(&b2.id()));
         assert_eq!(joiner.pending_len(), 0);
+    }
+}
+
+mod governance {
+    use super::*;
+    use crate::{
+        committee::{CERTIFICATE_NAMESPACE as COMMITTEE, CommitteeProposal, Joining},
+        dkg::wire::Variant,
+    };
+    use commonware_cryptography::bls12381::{
+        dkg::feldman_desmedt::deal_anonymous,
+        primitives::{group::Share, ops, sharing::Mode, sharing::Sharing},
+    };
+    use commonware_utils::{N3f1, NZU32};
+
+    /// Four genesis members holding shares of a 4-player sharing, and a fifth key to admit.
+    struct World {
+        keys: Vec<ed25519::PrivateKey>,
+        sharing: Sharing<Variant>,
+        shares: Vec<Share>,
+        dag: Dag,
+    }
+
+    fn world() -> World {
+        let keys = super::keys(5);
+        let (sharing, shares) = deal_anonymous::<Variant, N3f1>(
+            ChaCha8Rng::seed_from_u64(4),
+            Mode::NonZeroCounter,
+            NZU32!(4),
+        );
+        let mut dag = Dag::new(&publics(&keys[..4]), Config::default());
+        dag.set_group_key(*sharing.public());
+        World {
+            keys,
+            sharing,
+            shares,
+            dag,
+        }
+    }
+
+    fn sign(w: &World, author: usize, kind: OpKind, extra: Option<OpId>) -> SignedOp {
+        let mut op = w.dag.next_op(author, kind, 0);
+        if let Some(extra) = extra {
+            op.parents.push(extra);
+            op.parents.sort_unstable();
+            op.parents.dedup();
+        }
+        SignedOp::sign(&w.keys[author], op)
+    }
+
+    fn proposal(w: &World) -> CommitteeProposal {
+        let members: Vec<PublicKey> = publics(&w.keys);
+        CommitteeProposal::new(
+            1,
+            members,
+            vec![Joining {
+                key: w.keys[4].public_key(),
+                address: "10.0.0.5:4000".into(),
+            }],
+            "add member 4".into(),
+            [0; 32],
+        )
+        .unwrap()
+    }
+
+    fn certificate(w: &World, p: &CommitteeProposal) -> Box<tally::Signature> {
+        let partials: Vec<_> = w.shares[..3]
+            .iter()
+            .map(|s| ops::threshold::sign_message::<Variant>(s, COMMITTEE, &p.digest()))
+            .collect();
+        Box::new(
+            ops::threshold::recover::<Variant, _>(&w.sharing, partials.iter(), &Sequential)
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_certified_committee_admits_its_newcomer_whose_first_op_names_the_certificate() {
+        let mut w = world();
+        let p = proposal(&w);
+        let propose = sign(&w, 0, OpKind::Propose(Box::new(p.clone())), None);
+        assert_eq!(
+            w.dag.apply(vec![propose.clone()], &mut rng()).outcomes,
+            vec![Outcome::Applied]
+        );
+        let partial = ops::threshold::sign_message::<Variant>(&w.shares[1], COMMITTEE, &p.digest());
+        let vote = sign(
+            &w,
+            1,
+            OpKind::Vote {
+                proposal: propose.id(),
+                partial: Box::new(partial),
+            },
+            Some(propose.id()),
+        );
+        assert_eq!(
+            w.dag.apply(vec![vote], &mut rng()).outcomes,
+            vec![Outcome::Applied]
+        );
+        // The newcomer is unknown before the certificate: dropped, never blamed.
+        let stranger = SignedOp::sign(
+            &w.keys[4],
+            Op {
+                author: [0; 32],
+                seq: 1,
+                parents: vec![],
+                kind: OpKind::Boot { boot_count: 1 },
+                time_ms: 0,
+            },
+        );
+        let report = w.dag.apply(vec![stranger.clone()], &mut rng());
+        assert_eq!(
+            report.outcomes,
+            vec![Outcome::Rejected(Reason::UnknownAuthor)]
+        );
+        assert!(!Reason::UnknownAuthor.blames_sender());
+        let certify = sign(
+            &w,
+            2,
+            OpKind::Certify {
+                proposal: propose.id(),
+                signature: certificate(&w, &p),
+            },
+            Some(propose.id()),
+        );
+        let report = w.dag.apply(vec![certify.clone()], &mut rng());
+        assert_eq!(report.outcomes, vec![Outcome::Applied]);
+        assert_eq!(report.certified, vec![propose.id()]);
+        assert_eq!(w.dag.committees().get(&propose.id()), Some(&p));
+        assert_eq!(w.dag.authors().len(), 5);
+        // A first op that does not name the certificate is refused; the one `next_op` builds
+        // names it and applies.
+        let report = w.dag.apply(vec![stranger], &mut rng());
+        assert_eq!(
+            report.outcomes,
+            vec![Outcome::Rejected(Reason::NotAdmitted)]
+        );
+        let first = sign(&w, 4, OpKind::Boot { boot_count: 1 }, None);
+        assert!(first.op().parents.contains(&certify.id()));
+        assert_eq!(
+            w.dag.apply(vec![first.clone()], &mut rng()).outcomes,
+            vec![Outcome::Applied]
+        );
+        let second = sign(&w, 4, OpKind::Heartbeat { uptime_ms: 9 }, None);
+        assert_eq!(
+            w.dag.apply(vec![second], &mut rng()).outcomes,
+            vec![Outcome::Applied]
+        );
+        // Another node reaches the same ledger from the ops in any order of arrival that keeps
+        // an admitted author's ops after their certificate; a replay of the store as well.
+        let all: Vec<SignedOp> = (0..w.dag.len())
+            .filter_map(|p| w.dag.at(p).cloned())
+            .collect();
+        let mut other = Dag::new(&publics(&w.keys[..4]), Config::default());
+        other.set_group_key(*w.sharing.public());
+        let mut shuffled = all.clone();
+        shuffled.shuffle(&mut ChaCha8Rng::seed_from_u64(2));
+        for _ in 0..all.len() {
+            other.apply(shuffled.clone(), &mut rng());
+        }
+        assert_eq!(other.digest(), w.dag.digest());
+        assert_eq!(other.authors(), w.dag.authors());
+        // One page holding the certificate and the newcomer's ops: all apply.
+        let mut paged = Dag::new(&publics(&w.keys[..4]), Config::default());
+        paged.set_group_key(*w.sharing.public());
+        let report = paged.apply(all.clone(), &mut rng());
+        assert!(report.outcomes.iter().all(|o| *o == Outcome::Applied));
+        assert_eq!(paged.digest(), w.dag.digest());
+        let mut replay = Dag::new(&publics(&w.keys[..4]), Config::default());
+        replay.apply_trusted(all);
+        assert_eq!(replay.digest(), w.dag.digest());
+        assert_eq!(replay.committees(), w.dag.committees());
+    }
+
+    #[test]
+    fn governance_ops_that_do_not_name_their_proposal_or_carry_a_bad_certificate_are_refused() {
+        let mut w = world();
+        let p = proposal(&w);
+        let propose = sign(&w, 0, OpKind::Propose(Box::new(p.clone())), None);
+        let data = sign(&w, 1, OpKind::Data(Bytes::from_static(b"d")), None);
+        w.dag.apply(vec![propose.clone(), data.clone()], &mut rng());
+        let partial = ops::threshold::sign_message::<Variant>(&w.shares[1], COMMITTEE, &p.digest());
+        let vote = |w: &World, proposal: OpId, parent: Option<OpId>| {
+            let mut op = Op {
+                author: [0; 32],
+                seq: w.dag.next_seq(2),
+                parents: w.dag.parents_for(2),
+                kind: OpKind::Vote {
+                    proposal,
+                    partial: Box::new(partial.clone()),
+                },
+                time_ms: 0,
+            };
+            op.parents.retain(|q| Some(*q) == parent || *q != proposal);
+            if let Some(parent) = parent {
+                op.parents.push(parent);
+            }
+            op.parents.sort_unstable();
+            op.parents.dedup();
+            SignedOp::sign(&w.keys[2], op)
+        };
+        // Not among the parents; a parent that is no proposal.
+        for bad in [
+            vote(&w, propose.id(), None),
+            vote(&w, data.id(), Some(data.id())),
+        ] {
+            assert_eq!(
+                w.dag.apply(vec![bad], &mut rng()).outcomes,
+                vec![Outcome::Rejected(Reason::BadGovernance)]
+            );
+        }
+        // A certificate over another digest.
+        let mut other = p.clone();
+        other.reason = "something else".into();
+        let forged = sign(
+            &w,
+            3,
+            OpKind::Certify {
+                proposal: propose.id(),
+                signature: certificate(&w, &other),
+            },
+            Some(propose.id()),
+        );
+        assert_eq!(
+            w.dag.apply(vec![forged], &mut rng()).outcomes,
+            vec![Outcome::Rejected(Reason::BadCertificate)]
+        );
+        assert!(w.dag.committees().is_empty());
+        assert_eq!(w.dag.authors().len(), 4);
+    }
+
+    #[test]
+    fn a_certificate_waits_for_the_group_key() {
+        let w = world();
+        let p = proposal(&w);
+        let propose = sign(&w, 0, OpKind::Propose(Box::new(p.clone())), None);
+        let mut with_proposal = w.dag.clone();
+        with_proposal.apply(vec![propose.clone()], &mut rng());
+        let certify = SignedOp::sign(
+            &w.keys[1],
+            with_proposal.next_op(
+                1,
+                OpKind::Certify {
+                    proposal: propose.id(),
+                    signature: certificate(&w, &p),
+                },
+                0,
+            ),
+        );
+        assert!(certify.op().parents.contains(&propose.id()));
+        let mut joiner = Dag::new(&publics(&w.keys[..4]), Config::default());
+        let report = joiner.apply(vec![propose.clone(), certify.clone()], &mut rng());
+        assert_eq!(report.outcomes, vec![Outcome::Applied, Outcome::Pending]);
+        assert!(!joiner.waits_for_unknown(&certify.id()));
+        let report = joiner.set_group_key(*w.sharing.public());
+        assert_eq!(report.certified, vec![propose.id()]);
+        assert!(joiner.contains(&certify.id()));
+        assert_eq!(joiner.authors().len(), 5);
     }
 }
