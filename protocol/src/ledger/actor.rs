@@ -44,8 +44,8 @@
 
 use super::{
     backfill::{client::Fetch, server, server::Server},
-    dag::{self, Dag, Outcome},
-    ingress::{Error, Inbox, PeerStatus, Request, Status, SubjectView},
+    dag::{self, Dag, Outcome, Reason},
+    ingress::{Error, Governance, Inbox, PeerStatus, Request, Status, SubjectView},
     metrics::Metrics,
     op::{MAX_DATA_BYTES, MAX_OP_BYTES, OpId, OpKind, SignedOp},
     wire::Message as Gossip,
@@ -53,6 +53,7 @@ use super::{
 use crate::{
     channels::{Channel, Duplex},
     cluster::{Cluster, PublicKey},
+    committee::{Added, Chain},
     dkg, refusal,
     sync::scheduler::{self, Scheduler},
     trace::{Event, Tracer},
@@ -151,6 +152,8 @@ where
     /// Every other member, in cluster order (the scheduler's peer indices).
     pub(super) peers: Vec<PublicKey>,
     pub(super) dag: Dag,
+    /// The genesis definition and the committees certified in the ledger.
+    chain: Chain,
     store: OpStore<E>,
     pub(super) server: Server,
     pub(super) scheduler: Scheduler,
@@ -214,6 +217,10 @@ where
             0
         };
         cfg.tracer.record(Event::LedgerOpened { ops: store.len() });
+        let mut chain = Chain::new(cfg.cluster.clone());
+        for (op, proposal) in dag.committees() {
+            chain.add(*op, proposal.clone());
+        }
         let peers: Vec<PublicKey> = cfg
             .cluster
             .members()
@@ -232,6 +239,7 @@ where
             my_index,
             peers,
             dag,
+            chain,
             store,
             fetch: None,
             want_sync: true,
@@ -377,6 +385,20 @@ where
                 author: author.clone(),
             });
         }
+        for id in &report.certified {
+            let Some(proposal) = self.dag.committees().get(id) else {
+                continue;
+            };
+            let added = self.chain.add(*id, proposal.clone());
+            if matches!(added, Added::New | Added::Conflict) {
+                self.cfg.tracer.record(Event::CommitteeCertified {
+                    epoch: proposal.epoch,
+                    members: proposal.members.len(),
+                    digest: commonware_formatting::hex(&proposal.digest()[..8]),
+                    conflict: added == Added::Conflict,
+                });
+            }
+        }
         for (_, reason) in &report.rejected_later {
             self.metrics.rejected.inc();
             tracing::debug!(me = %self.me, reason = reason.name(), "pending op rejected");
@@ -454,6 +476,26 @@ where
             } => {
                 let _ = reply.send(self.view(&subject, cutoff_ms, online_within));
             }
+            Request::Governance {
+                online_within,
+                reply,
+            } => {
+                let _ = reply.send(self.governance(online_within));
+            }
+            Request::AppendGovernance { kind, reply } => {
+                if !matches!(
+                    kind,
+                    OpKind::Propose(_) | OpKind::Vote { .. } | OpKind::Certify { .. }
+                ) {
+                    let _ = reply.send(Err(Error::Rejected(Reason::Malformed)));
+                    return Ok(());
+                }
+                let result = self.append(kind).await;
+                if let Err(Error::Storage(_)) = &result {
+                    return result.map(|_| ());
+                }
+                let _ = reply.send(result);
+            }
             Request::AppendCheckpoint { certified, reply } => {
                 let result = self.append(OpKind::Checkpoint(certified)).await;
                 if let Err(Error::Storage(_)) = &result {
@@ -474,21 +516,36 @@ where
         Ok(())
     }
 
-    fn view(&self, subject: &PublicKey, cutoff_ms: u64, within: Duration) -> Option<SubjectView> {
-        let index = self.cfg.cluster.index_of(subject)?;
+    /// The members an op was applied from within `within` (this node included).
+    fn live(&self, within: Duration) -> BTreeSet<PublicKey> {
         let now = self.context.current();
-        let (base, ops) = self.dag.history(index);
-        let observation = super::view::observe(base, ops.map(|op| op.op()), cutoff_ms);
-        let newest_ms = self.dag.newest(index).map(|op| op.op().time_ms);
-        let online = self
-            .last_heard
+        let members = self.cfg.cluster.members();
+        self.last_heard
             .iter()
             .enumerate()
             .filter(|(i, heard)| {
                 *i == self.my_index
                     || heard.is_some_and(|t| now.duration_since(t).unwrap_or_default() <= within)
             })
-            .count();
+            .filter_map(|(i, _)| members.get(i).cloned())
+            .collect()
+    }
+
+    fn governance(&self, within: Duration) -> Governance {
+        Governance {
+            proposals: self.dag.proposals(self.chain.last_epoch()),
+            chain: self.chain.clone(),
+            live: self.live(within),
+            boot_recovered: self.scheduler.boot_recovered(),
+        }
+    }
+
+    fn view(&self, subject: &PublicKey, cutoff_ms: u64, within: Duration) -> Option<SubjectView> {
+        let index = self.cfg.cluster.index_of(subject)?;
+        let (base, ops) = self.dag.history(index);
+        let observation = super::view::observe(base, ops.map(|op| op.op()), cutoff_ms);
+        let newest_ms = self.dag.newest(index).map(|op| op.op().time_ms);
+        let online = self.live(within).len();
         Some(SubjectView {
             observation,
             newest_ms,

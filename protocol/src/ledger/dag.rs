@@ -98,7 +98,10 @@ use crate::{
     dkg::wire::Variant,
     vote::{tally, wire::CERTIFICATE_NAMESPACE},
 };
-use commonware_cryptography::{BatchEntry, BatchVerifier as _, Hasher as _, Sha256, sha256};
+use commonware_cryptography::{
+    BatchEntry, BatchVerifier as _, Hasher as _, Sha256,
+    bls12381::primitives::variant::PartialSignature, sha256,
+};
 use commonware_parallel::Sequential;
 use rand_core::CryptoRng;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
@@ -303,6 +306,37 @@ pub struct Dag {
     committees: BTreeMap<OpId, CommitteeProposal>,
     /// The `Certify` op that first admitted each author after the genesis ones.
     admitted_by: BTreeMap<u16, OpId>,
+    /// Held `Propose` ops, each with the `Vote` ops naming it (by voter) and whether a
+    /// `Certify` naming it is held.
+    proposals: BTreeMap<OpId, Proposed>,
+}
+
+/// A held `Propose` op's votes and certificate.
+#[derive(Clone, Debug, Default)]
+struct Proposed {
+    votes: BTreeMap<u16, Vec<OpId>>,
+    certified: bool,
+}
+
+/// A held proposal, its votes and whether it is certified (see [`Dag::proposals`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    /// The `Propose` op.
+    pub op: OpId,
+    pub author: PublicKey,
+    pub proposal: CommitteeProposal,
+    /// Every `Vote` op naming it: its voter, its id and its partial signature.
+    pub votes: Vec<Ballot>,
+    /// A `Certify` naming it is held (its certificate verified).
+    pub certified: bool,
+}
+
+/// One `Vote` op.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ballot {
+    pub voter: PublicKey,
+    pub op: OpId,
+    pub partial: PartialSignature<Variant>,
 }
 
 /// Whether an op is presence history (what compaction may prune).
@@ -338,6 +372,7 @@ impl Dag {
             genesis: keys.len(),
             committees: BTreeMap::new(),
             admitted_by: BTreeMap::new(),
+            proposals: BTreeMap::new(),
             tips: vec![0; keys.len()],
             floors: vec![0; keys.len()],
             claims: vec![0; keys.len()],
@@ -765,6 +800,12 @@ impl Dag {
             return Err(Reason::NotAdmitted);
         }
         let certified = self.governance(&op)?;
+        // A proposal (`Some(None)`) or a vote on one (`Some(Some(proposal))`), indexed below.
+        let governance = match &op.op().kind {
+            OpKind::Propose(_) => Some(None),
+            OpKind::Vote { proposal, .. } => Some(Some(*proposal)),
+            _ => None,
+        };
         // The author chain: exactly one parent by the author, at seq - 1 (none for seq 1). A
         // covered op whose own parent was pruned has none held: its chain is the certificate's.
         let mut own = op
@@ -889,7 +930,21 @@ impl Dag {
         if raised {
             self.recompute_heads();
         }
+        match governance {
+            Some(None) => {
+                self.proposals.entry(id).or_default();
+            }
+            Some(Some(proposal)) => {
+                if let Some(p) = self.proposals.get_mut(&proposal) {
+                    p.votes.entry(author).or_default().push(id);
+                }
+            }
+            None => {}
+        }
         if let Some((proposal, proposed)) = certified {
+            if let Some(p) = self.proposals.get_mut(&proposal) {
+                p.certified = true;
+            }
             for key in &proposed.members {
                 self.admit_author(key.clone(), id);
             }
@@ -967,6 +1022,42 @@ impl Dag {
         self.floors.push(0);
         self.claims.push(0);
         self.admitted_by.insert(index, by);
+    }
+
+    /// Every held proposal for an epoch after `after`, in op id order, with its votes.
+    pub fn proposals(&self, after: u64) -> Vec<Proposal> {
+        self.proposals
+            .iter()
+            .filter_map(|(id, p)| {
+                let e = self.ops.get(id)?;
+                let OpKind::Propose(proposal) = &e.op.op().kind else {
+                    return None;
+                };
+                if proposal.epoch <= after {
+                    return None;
+                }
+                let votes = p
+                    .votes
+                    .iter()
+                    .flat_map(|(voter, ops)| ops.iter().map(move |op| (*voter, op)))
+                    .filter_map(|(voter, op)| match &self.ops.get(op)?.op.op().kind {
+                        OpKind::Vote { partial, .. } => Some(Ballot {
+                            voter: self.keys[voter as usize].clone(),
+                            op: *op,
+                            partial: (**partial).clone(),
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                Some(Proposal {
+                    op: *id,
+                    author: self.keys[e.author as usize].clone(),
+                    proposal: (**proposal).clone(),
+                    votes,
+                    certified: p.certified,
+                })
+            })
+            .collect()
     }
 
     /// Every certified proposal held, by the id of its `Propose` op.
@@ -1155,14 +1246,40 @@ impl Dag {
 
     /// `author`'s next op on top of this ledger (its next seq, on [`Dag::parents_for`]), ready
     /// to be signed by the author ([`SignedOp::sign`] fills in the author's key).
+    /// A `Vote` or `Certify` also names its `Propose` op (in place of the oldest other head
+    /// when the parents are full).
     pub fn next_op(&self, author: usize, kind: super::op::OpKind, time_ms: u64) -> super::op::Op {
+        let mut parents = self.parents_for(author);
+        if let OpKind::Vote { proposal, .. } | OpKind::Certify { proposal, .. } = &kind
+            && !parents.contains(proposal)
+        {
+            if parents.len() >= MAX_PARENTS {
+                let own = self.own_tip(author);
+                let oldest = parents
+                    .iter()
+                    .filter(|p| Some(**p) != own)
+                    .min_by_key(|p| self.ops.get(*p).map_or(0, |e| e.position))
+                    .copied();
+                parents.retain(|p| Some(*p) != oldest);
+            }
+            parents.push(*proposal);
+            parents.sort_unstable();
+        }
         super::op::Op {
             author: [0; 32],
             seq: self.next_seq(author),
-            parents: self.parents_for(author),
+            parents,
             kind,
             time_ms,
         }
+    }
+
+    /// The id of `author`'s newest op.
+    fn own_tip(&self, author: usize) -> Option<OpId> {
+        let tip = self.tips.get(author).copied().unwrap_or(0);
+        (tip > 0)
+            .then(|| self.chains.get(&(author as u16, tip)).copied())
+            .flatten()
     }
 
     /// The parents of `author`'s next op: its previous op (if any) and the newest other heads,

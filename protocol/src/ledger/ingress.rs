@@ -13,17 +13,18 @@
 //! caller gets [`Error::Closed`], never a hang on a dead actor.
 
 use super::{
-    dag::Reason,
-    op::{Certified, MAX_DATA_BYTES, OpId, SignedOp},
+    dag::{Proposal, Reason},
+    op::{Certified, MAX_DATA_BYTES, OpId, OpKind, SignedOp},
 };
 use crate::{
     cluster::PublicKey,
+    committee::Chain,
     vote::{Observation, wire::Digest},
 };
 use bytes::Bytes;
 use commonware_cryptography::sha256;
 use futures::channel::{mpsc, oneshot};
-use std::time::Duration;
+use std::{collections::BTreeSet, time::Duration};
 use thiserror::Error;
 
 /// Why the actor stopped, or a request failed.
@@ -125,6 +126,27 @@ pub(super) enum Request {
         certified: Box<Certified>,
         reply: oneshot::Sender<Result<OpId, Error>>,
     },
+    Governance {
+        online_within: Duration,
+        reply: oneshot::Sender<Governance>,
+    },
+    AppendGovernance {
+        kind: OpKind,
+        reply: oneshot::Sender<Result<OpId, Error>>,
+    },
+}
+
+/// What governance needs of the ledger (see [`Mailbox::governance`]).
+#[derive(Clone, Debug)]
+pub struct Governance {
+    /// The genesis definition and the certified committees.
+    pub chain: Chain,
+    /// Held proposals for epochs after the chain's last, with their votes.
+    pub proposals: Vec<Proposal>,
+    /// Members an op was applied from within the window asked for (this node included).
+    pub live: BTreeSet<PublicKey>,
+    /// This node's first backfill round has ended.
+    pub boot_recovered: bool,
 }
 
 /// How other actors (and the admin API) reach the ledger.
@@ -198,6 +220,24 @@ impl Mailbox {
             reply,
         })
         .await?
+    }
+
+    /// The committee chain, the open proposals and who is live (heard from within
+    /// `online_within`).
+    pub async fn governance(&mut self, online_within: Duration) -> Result<Governance, Error> {
+        self.ask(|reply| Request::Governance {
+            online_within,
+            reply,
+        })
+        .await
+    }
+
+    /// Appends this node's `Propose`, `Vote` or `Certify` op (a `Vote` or `Certify` names its
+    /// proposal among its parents); resolves with its id once it is durable and broadcast.
+    /// Any other kind is refused ([`Reason::Malformed`]).
+    pub async fn append_governance(&mut self, kind: OpKind) -> Result<OpId, Error> {
+        self.ask(|reply| Request::AppendGovernance { kind, reply })
+            .await?
     }
 
     /// Up to `limit` held ops from position `after` on, each with its position, and the

@@ -24,6 +24,6 @@ pub mod view;
 pub mod wire;
 
 pub use actor::{Actor, Config, REQUEST_ATTEMPTS, Settings};
-pub use dag::{Dag, Outcome, Reason};
-pub use ingress::{Error, Inbox, Mailbox, PeerStatus, Status, SubjectView, mailbox};
+pub use dag::{Ballot, Dag, Outcome, Proposal, Reason};
+pub use ingress::{Error, Governance, Inbox, Mailbox, PeerStatus, Status, SubjectView, mailbox};
 pub use op::{Op, OpId, OpKind, SignedOp};

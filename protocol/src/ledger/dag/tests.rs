@@ -1016,6 +1016,7 @@ mod governance {
             vec![Outcome::Applied]
         );
         let partial = ops::threshold::sign_message::<Variant>(&w.shares[1], COMMITTEE, &p.digest());
+        // `next_op` names the proposal among a vote's parents.
         let vote = sign(
             &w,
             1,
@@ -1023,8 +1024,9 @@ mod governance {
                 proposal: propose.id(),
                 partial: Box::new(partial),
             },
-            Some(propose.id()),
+            None,
         );
+        assert!(vote.op().parents.contains(&propose.id()));
         assert_eq!(
             w.dag.apply(vec![vote], &mut rng()).outcomes,
             vec![Outcome::Applied]
@@ -1059,6 +1061,13 @@ mod governance {
         assert_eq!(report.outcomes, vec![Outcome::Applied]);
         assert_eq!(report.certified, vec![propose.id()]);
         assert_eq!(w.dag.committees().get(&propose.id()), Some(&p));
+        let listed = w.dag.proposals(0);
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].op, propose.id());
+        assert_eq!(listed[0].votes.len(), 1);
+        assert_eq!(listed[0].votes[0].voter, w.keys[1].public_key());
+        assert!(listed[0].certified);
+        assert!(w.dag.proposals(1).is_empty());
         assert_eq!(w.dag.authors().len(), 5);
         // A first op that does not name the certificate is refused; the one `next_op` builds
         // names it and applies.
