@@ -5,7 +5,10 @@
 //!   partials and the `Certify` threshold signature sign), and the rules it is checked
 //!   against, each refusal named;
 //! - [`chain`]: the genesis definition followed by the certified committees, one per epoch,
-//!   derived alike by every node from the certificates it holds.
+//!   derived alike by every node from the certificates it holds;
+//! - [`ballot`]: which proposal a voter approves for the next epoch (the lowest valid digest,
+//!   never one of an author that proposed twice or is not a member), each other one skipped
+//!   with a named reason.
 //!
 //! Both are pure and below the ledger, which stores and verifies the governance ops.
 //!
@@ -29,9 +32,11 @@
 //!   epoch's committee is bound by its certificate, so a restarted member and a newcomer agree on
 //!   who is in without editing files.
 
+pub mod ballot;
 pub mod chain;
 pub mod proposal;
 
+pub use ballot::{Candidate, Decision, Skip, choose};
 pub use chain::{Added, Chain, Committee, Source};
 pub use proposal::{
     CERTIFICATE_NAMESPACE, CommitteeProposal, Current, Digest, Joining, MAX_PROPOSAL_BYTES,
