@@ -102,20 +102,8 @@ pub fn choose(candidates: &[Candidate<'_>], current: &Current<'_>) -> Decision {
 mod tests {
     use super::*;
     use crate::committee::proposal::Joining;
-    use commonware_cryptography::{Signer as _, ed25519};
+    use crate::committee::testing::{keys, op};
     use std::collections::BTreeSet;
-
-    fn keys(n: u64) -> Vec<PublicKey> {
-        let mut k: Vec<PublicKey> = (0..n)
-            .map(|i| ed25519::PrivateKey::from_seed(i).public_key())
-            .collect();
-        k.sort();
-        k
-    }
-
-    fn op(b: u8) -> sha256::Digest {
-        sha256::Digest::from([b; 32])
-    }
 
     #[test]
     fn every_voter_picks_the_lowest_valid_digest_whatever_the_order() {

@@ -206,23 +206,11 @@ impl Chain {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::committee::testing::{keys, op};
     use crate::{
         PROTOCOL_VERSION, Timing,
         committee::proposal::{Joining, threshold_for},
     };
-    use commonware_cryptography::{Signer as _, ed25519};
-
-    fn keys(n: u64) -> Vec<PublicKey> {
-        let mut k: Vec<PublicKey> = (0..n)
-            .map(|i| ed25519::PrivateKey::from_seed(i).public_key())
-            .collect();
-        k.sort();
-        k
-    }
-
-    fn op(b: u8) -> sha256::Digest {
-        sha256::Digest::from([b; 32])
-    }
 
     fn proposal(epoch: u64, members: &[PublicKey], reason: &str) -> CommitteeProposal {
         let joining = members

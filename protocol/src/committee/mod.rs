@@ -42,3 +42,24 @@ pub use proposal::{
     CERTIFICATE_NAMESPACE, CommitteeProposal, Current, Digest, Joining, MAX_PROPOSAL_BYTES,
     Refusal, threshold_for,
 };
+
+/// Keys and ids the committee tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::cluster::PublicKey;
+    use commonware_cryptography::{Signer as _, ed25519, sha256};
+
+    /// `n` keys, ascending.
+    pub fn keys(n: u64) -> Vec<PublicKey> {
+        let mut k: Vec<PublicKey> = (0..n)
+            .map(|i| ed25519::PrivateKey::from_seed(i).public_key())
+            .collect();
+        k.sort();
+        k
+    }
+
+    /// An op id made of one repeated byte.
+    pub fn op(b: u8) -> sha256::Digest {
+        sha256::Digest::from([b; 32])
+    }
+}

@@ -388,16 +388,8 @@ impl Read for CommitteeProposal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::committee::testing::keys;
     use commonware_codec::{DecodeExt as _, Encode as _};
-    use commonware_cryptography::{Signer as _, ed25519};
-
-    fn keys(n: u64) -> Vec<PublicKey> {
-        let mut k: Vec<PublicKey> = (0..n)
-            .map(|i| ed25519::PrivateKey::from_seed(i).public_key())
-            .collect();
-        k.sort();
-        k
-    }
 
     fn joining(key: &PublicKey) -> Joining {
         Joining {
