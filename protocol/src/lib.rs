@@ -18,6 +18,7 @@ pub mod dkg;
 pub mod engine;
 #[cfg(any(test, feature = "fuzz"))]
 pub mod fuzz;
+pub mod governance;
 pub mod ledger;
 mod refusal;
 pub mod sync;
