@@ -172,6 +172,16 @@ pub enum Event {
         peer: PublicKey,
         reason: &'static str,
     },
+    /// This node proposed a committee for `epoch` (`digest`: the proposal's first 8 bytes, hex).
+    CommitteeProposed { epoch: u64, digest: String },
+    /// This node approved the proposal for `epoch` of digest `digest`.
+    CommitteeVoted { epoch: u64, digest: String },
+    /// This node appended the certificate of a proposal for `epoch` (`approvals` counted).
+    CommitteeCertifying {
+        epoch: u64,
+        approvals: usize,
+        digest: String,
+    },
     /// This node's ledger holds a certified committee for `epoch` (`members` keys); `conflict`:
     /// the epoch had one already (beyond the fault bound; the lowest digest wins).
     CommitteeCertified {
@@ -179,6 +189,12 @@ pub enum Event {
         members: usize,
         digest: String,
         conflict: bool,
+    },
+    /// This node refused a governance input (a proposal it will not approve, a vote that does
+    /// not count) of `author`, for `reason`.
+    GovernanceRefused {
+        author: PublicKey,
+        reason: &'static str,
     },
 }
 
@@ -226,7 +242,11 @@ impl Event {
             Event::CheckpointCertified { .. } => "checkpoint_certified",
             Event::CheckpointRoundFailed { .. } => "checkpoint_round_failed",
             Event::CheckpointIgnored { .. } => "checkpoint_ignored",
+            Event::CommitteeProposed { .. } => "committee_proposed",
+            Event::CommitteeVoted { .. } => "committee_voted",
+            Event::CommitteeCertifying { .. } => "committee_certifying",
             Event::CommitteeCertified { .. } => "committee_certified",
+            Event::GovernanceRefused { .. } => "governance_refused",
         }
     }
 }
@@ -360,6 +380,15 @@ impl fmt::Display for Event {
             Event::CheckpointIgnored { peer, reason } => {
                 write!(f, " peer={peer} reason={reason}")
             }
+            Event::CommitteeProposed { epoch, digest }
+            | Event::CommitteeVoted { epoch, digest } => {
+                write!(f, " epoch={epoch} digest={digest}")
+            }
+            Event::CommitteeCertifying {
+                epoch,
+                approvals,
+                digest,
+            } => write!(f, " epoch={epoch} approvals={approvals} digest={digest}"),
             Event::CommitteeCertified {
                 epoch,
                 members,
@@ -369,6 +398,9 @@ impl fmt::Display for Event {
                 f,
                 " epoch={epoch} members={members} digest={digest} conflict={conflict}"
             ),
+            Event::GovernanceRefused { author, reason } => {
+                write!(f, " author={author} reason={reason}")
+            }
         }
     }
 }

@@ -10,7 +10,9 @@
 //!   never one of an author that proposed twice or is not a member), each other one skipped
 //!   with a named reason.
 //!
-//! Both are pure and below the ledger, which stores and verifies the governance ops.
+//! - [`settings`]: the governance actor's timing (the ledger's settings carry it).
+//!
+//! All are pure and below the ledger, which stores and verifies the governance ops.
 //!
 //! # Design
 //!
@@ -35,13 +37,15 @@
 pub mod ballot;
 pub mod chain;
 pub mod proposal;
+pub mod settings;
 
 pub use ballot::{Candidate, Decision, Skip, choose};
 pub use chain::{Added, Chain, Committee, Source};
 pub use proposal::{
     CERTIFICATE_NAMESPACE, CommitteeProposal, Current, Digest, Joining, MAX_PROPOSAL_BYTES,
-    Refusal, threshold_for,
+    MIN_SAFE_MEMBERS, Refusal, output_digest, threshold_for,
 };
+pub use settings::{Settings, SettingsError};
 
 /// Keys and ids the committee tests share.
 #[cfg(test)]

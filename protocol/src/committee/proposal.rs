@@ -23,12 +23,16 @@
 //! the ledger); the rules that need the proposer's or the voter's state are
 //! [`CommitteeProposal::check`] ([`Refusal`], each with a name for metrics and logs).
 
-use crate::cluster::{MAX_MEMBERS, PublicKey};
+use crate::{
+    cluster::{MAX_MEMBERS, PublicKey},
+    dkg::wire::Variant,
+};
 use bytes::{BufMut, Bytes};
 use commonware_codec::{
-    Buf, EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt as _, Write, varint::UInt,
+    Buf, Encode as _, EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt as _, Write,
+    varint::UInt,
 };
-use commonware_cryptography::{Hasher as _, Sha256};
+use commonware_cryptography::{Hasher as _, Sha256, bls12381::dkg::feldman_desmedt::Output};
 use commonware_utils::{Faults as _, N3f1};
 use std::collections::BTreeSet;
 use thiserror::Error;
@@ -62,6 +66,14 @@ pub const MAX_PROPOSAL_BYTES: usize = 10
 
 /// A proposal's digest (what partials and the certificate sign).
 pub type Digest = [u8; 32];
+
+/// The digest a proposal's `previous` names: sha256 of the encoded DKG output (the public
+/// polynomial and the players the next epoch reshares from).
+pub fn output_digest(output: &Output<Variant, PublicKey>) -> Digest {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(Sha256::hash(&[&output.encode()]).as_ref());
+    out
+}
 
 /// The threshold the DKG deals a committee of `members` members with.
 pub fn threshold_for(members: usize) -> u32 {
@@ -389,7 +401,7 @@ impl Read for CommitteeProposal {
 mod tests {
     use super::*;
     use crate::committee::testing::keys;
-    use commonware_codec::{DecodeExt as _, Encode as _};
+    use commonware_codec::DecodeExt as _;
 
     fn joining(key: &PublicKey) -> Joining {
         Joining {

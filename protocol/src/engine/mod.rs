@@ -15,7 +15,9 @@
 //! resolves only if the ledger stops (a storage error). Its mailbox is [`Engine::ledger`]. When
 //! the ledger's settings ask for checkpoints, the checkpoint actor ([`crate::checkpoint`]) runs
 //! beside it from the start too (it proposes and votes once the DKG published this node's
-//! share); its mailbox is [`Engine::checkpoints`].
+//! share); its mailbox is [`Engine::checkpoints`]. When they ask for governance, the governance
+//! actor ([`crate::governance`]) runs beside it too (it proposes, votes on and certifies
+//! committees); its mailbox is [`Engine::governance`].
 //!
 //! After the handshake the node keeps answering its peers for [`LINGER_PERIODS`] sync
 //! periods, so a peer whose acknowledgement was lost still gets a repeat before we go quiet.
@@ -44,7 +46,7 @@ use crate::{
     channels::{Channels, Duplex, LedgerChannels},
     checkpoint,
     cluster::{Cluster, PublicKey},
-    dkg, ledger,
+    dkg, governance, ledger,
     trace::{Event, Tracer},
 };
 use cohort_storage::meta::NodeMeta;
@@ -103,6 +105,7 @@ where
     cfg: Config<T>,
     ledger: Option<(ledger::Mailbox, ledger::Inbox)>,
     checkpoints: Option<(checkpoint::Mailbox, checkpoint::Inbox)>,
+    governance: Option<(governance::Mailbox, governance::Inbox)>,
     #[cfg(feature = "sim")]
     tamper: Option<std::sync::Arc<dyn dkg::Tamper>>,
 }
@@ -119,11 +122,16 @@ where
             .ledger
             .and_then(|l| l.checkpoint)
             .map(|_| checkpoint::mailbox(MAILBOX_SIZE));
+        let governance = cfg
+            .ledger
+            .and_then(|l| l.governance)
+            .map(|_| governance::mailbox(MAILBOX_SIZE));
         Self {
             context,
             cfg,
             ledger,
             checkpoints,
+            governance,
             #[cfg(feature = "sim")]
             tamper: None,
         }
@@ -149,6 +157,11 @@ where
             .map(|(mailbox, _)| mailbox.clone())
     }
 
+    /// The governance actor's mailbox (when the ledger's settings ask for governance).
+    pub fn governance(&self) -> Option<governance::Mailbox> {
+        self.governance.as_ref().map(|(mailbox, _)| mailbox.clone())
+    }
+
     /// Starts every actor and the node's ceremony; the handle resolves when the ceremony ends
     /// (with a ledger: when the ledger stops).
     pub fn start<S, R, B>(
@@ -166,6 +179,7 @@ where
             cfg,
             ledger,
             checkpoints,
+            governance,
             #[cfg(feature = "sim")]
             tamper,
         } = self;
@@ -173,6 +187,7 @@ where
             cfg,
             inbox: ledger,
             checkpoint_inbox: checkpoints.map(|(_, inbox)| inbox),
+            governance_inbox: governance.map(|(_, inbox)| inbox),
             #[cfg(feature = "sim")]
             tamper,
         };
@@ -185,6 +200,7 @@ struct Node<T: Tracer> {
     cfg: Config<T>,
     inbox: Option<(ledger::Mailbox, ledger::Inbox)>,
     checkpoint_inbox: Option<checkpoint::Inbox>,
+    governance_inbox: Option<governance::Inbox>,
     #[cfg(feature = "sim")]
     tamper: Option<std::sync::Arc<dyn dkg::Tamper>>,
 }
@@ -267,7 +283,7 @@ impl<T: Tracer> Node<T> {
                 tracer: self.cfg.tracer.clone(),
                 settings,
                 keys: self.cfg.keys.clone(),
-                ledger: mailbox,
+                ledger: mailbox.clone(),
             };
             let blocker = blocker.clone();
             context
@@ -278,6 +294,21 @@ impl<T: Tracer> Node<T> {
                         checkpoint::Actor::new(context, cfg, inbox, checkpoint_channel, blocker)
                             .run()
                             .await;
+                });
+        }
+        if let (Some(settings), Some(inbox)) = (settings.governance, self.governance_inbox.take()) {
+            let cfg = governance::Config {
+                signer: self.cfg.identity.clone(),
+                tracer: self.cfg.tracer.clone(),
+                settings,
+                keys: self.cfg.keys.clone(),
+                ledger: mailbox.clone(),
+            };
+            context
+                .child("governance")
+                .spawn(move |context| async move {
+                    // It stops when the ledger does (the ledger's error is the engine's to report).
+                    let _ = governance::Actor::new(context, cfg, inbox).run().await;
                 });
         }
         let ledger_cfg = ledger::Config {

@@ -90,6 +90,10 @@ pub struct Settings {
     /// Runs the checkpoint actor beside the ledger with these settings (`None`: no
     /// checkpoints are proposed or voted on; received ones are still verified and kept).
     pub checkpoint: Option<crate::vote::Settings>,
+    /// Runs the governance actor beside the ledger with these settings (`None`: this node
+    /// neither proposes, votes on nor certifies committees; governance ops it receives are
+    /// still verified and kept, and certified committees still enter its chain).
+    pub governance: Option<crate::committee::Settings>,
     /// Compacts the ledger after each checkpoint that raises a floor (see
     /// [`super::dag`]'s docs), and rewrites the op store once it holds more than twice the
     /// kept ops plus `rewrite_slack` records.
@@ -118,6 +122,7 @@ impl Default for Settings {
                 anchor_window: Duration::from_secs(60),
             },
             checkpoint: None,
+            governance: None,
             compact: true,
             rewrite_slack: REWRITE_SLACK,
         }
