@@ -130,6 +130,11 @@ catalogue! {
         "a checkpoint liar whose inputs prove it hostile is blocked (by every honest member if it sends to all, by one at least if it answers proposals); a repeater or an inflater by none",
     CheckpointLateJoinerCaughtUp = "checkpoint-late-joiner-caught-up":
         "the late member holds every certified checkpoint (each verified on apply) and less than half of the presence history authored before it started: it caught up from compacted peers",
+    // Governance.
+    OneCommitteePerEpoch = "one-committee-per-epoch":
+        "every ledger holds at most one certified committee per epoch, each certificate verifying under the group key, the same chain in every ledger, and no honest member approved two proposals of one epoch",
+    CommitteeChangeCertified = "committee-change-certified":
+        "every change the operator asked for is certified, exactly as asked, in every honest ledger by the end",
     // The harness.
     Determinism = "determinism":
         "with `--check-determinism`, a second run of the seed has the same digest (every scenario)",

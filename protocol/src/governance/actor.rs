@@ -223,7 +223,10 @@ where
             .collect();
         self.certify_at.retain(|op, _| open.contains(op));
         self.counts.retain(|op, _| open.contains(op));
-        self.certify(&gov, &completed, next).await?;
+        if self.certify(&gov, &completed, next).await? {
+            // The epoch is decided: nothing left to vote on.
+            return Ok(());
+        }
         self.vote(&gov, &completed, next).await
     }
 
@@ -242,13 +245,13 @@ where
     }
 
     /// Appends the certificate of the lowest-digest proposal for `next` that `t` approved, when
-    /// it is this node's turn.
+    /// it is this node's turn; whether a certificate for `next` is held (or now appended).
     async fn certify(
         &mut self,
         gov: &Governance,
         completed: &Completed,
         next: u64,
-    ) -> Result<(), ledger::Error> {
+    ) -> Result<bool, ledger::Error> {
         let mut certifiable = Vec::new();
         for p in gov.proposals.iter().filter(|p| p.proposal.epoch == next) {
             let counted = self.count(p, completed);
@@ -259,7 +262,7 @@ where
             }
             if p.certified {
                 // Certified already: the chain takes it from here.
-                return Ok(());
+                return Ok(true);
             }
             if let Some(signature) = counted.certificate {
                 certifiable.push((p.proposal.digest(), p, signature, counted.approvals));
@@ -267,7 +270,7 @@ where
         }
         let Some((digest, p, signature, approvals)) = certifiable.into_iter().min_by_key(|c| c.0)
         else {
-            return Ok(());
+            return Ok(false);
         };
         let now = self.context.current();
         if p.author != self.me {
@@ -278,7 +281,7 @@ where
                 .entry(p.op)
                 .or_insert(now + self.cfg.settings.certify_after + jitter);
             if now < at {
-                return Ok(());
+                return Ok(false);
             }
         }
         let kind = OpKind::Certify {
@@ -294,12 +297,13 @@ where
                     approvals,
                     digest: short(&digest),
                 });
-                Ok(())
+                Ok(true)
             }
+            Err(ledger::Error::AlreadyCertified) => Ok(true),
             Err(ledger::Error::Rejected(reason)) => {
                 tracing::warn!(me = %self.me, reason = reason.name(), "own certificate refused");
                 self.metrics.refuse(reason.name());
-                Ok(())
+                Ok(false)
             }
             Err(error) => Err(error),
         }

@@ -495,6 +495,12 @@ where
                     let _ = reply.send(Err(Error::Rejected(Reason::Malformed)));
                     return Ok(());
                 }
+                if let OpKind::Certify { proposal, .. } = &kind
+                    && self.dag.committees().contains_key(proposal)
+                {
+                    let _ = reply.send(Err(Error::AlreadyCertified));
+                    return Ok(());
+                }
                 let result = self.append(kind).await;
                 if let Err(Error::Storage(_)) = &result {
                     return result.map(|_| ());

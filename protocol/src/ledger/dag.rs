@@ -799,7 +799,7 @@ impl Dag {
         if author as usize >= self.genesis && seq == 1 && !self.admits(&op) {
             return Err(Reason::NotAdmitted);
         }
-        let certified = self.governance(&op)?;
+        let certified = self.governance(&op, author)?;
         // A proposal (`Some(None)`) or a vote on one (`Some(Some(proposal))`), indexed below.
         let governance = match &op.op().kind {
             OpKind::Propose(_) => Some(None),
@@ -970,10 +970,15 @@ impl Dag {
     }
 
     /// The governance checks of an op whose parents are all held: a `Vote` or `Certify` must
-    /// name a `Propose` parent; a `Certify`'s threshold signature must verify under the group
+    /// name a `Propose` parent, unless the proposal is its author's own (an ancestor through
+    /// the author chain, which allows one parent of the author's only); a `Certify`'s threshold signature must verify under the group
     /// key over the proposal's digest (unless it is replayed from this node's own store). For
     /// a valid `Certify`, the `Propose` op id and the members it admits.
-    fn governance(&self, op: &SignedOp) -> Result<Option<(OpId, CommitteeProposal)>, Reason> {
+    fn governance(
+        &self,
+        op: &SignedOp,
+        author: u16,
+    ) -> Result<Option<(OpId, CommitteeProposal)>, Reason> {
         let (proposal, signature) = match &op.op().kind {
             OpKind::Vote { proposal, .. } => (proposal, None),
             OpKind::Certify {
@@ -982,11 +987,14 @@ impl Dag {
             } => (proposal, Some(signature)),
             _ => return Ok(None),
         };
-        if !op.op().parents.contains(proposal) {
+        let Some(held) = self.ops.get(proposal) else {
+            return Err(Reason::BadGovernance);
+        };
+        let own = held.author == author && held.op.op().seq < op.op().seq;
+        if !own && !op.op().parents.contains(proposal) {
             return Err(Reason::BadGovernance);
         }
-        let Some(OpKind::Propose(proposed)) = self.ops.get(proposal).map(|e| &e.op.op().kind)
-        else {
+        let OpKind::Propose(proposed) = &held.op.op().kind else {
             return Err(Reason::BadGovernance);
         };
         let Some(signature) = signature else {
@@ -1247,11 +1255,15 @@ impl Dag {
     /// `author`'s next op on top of this ledger (its next seq, on [`Dag::parents_for`]), ready
     /// to be signed by the author ([`SignedOp::sign`] fills in the author's key).
     /// A `Vote` or `Certify` also names its `Propose` op (in place of the oldest other head
-    /// when the parents are full).
+    /// when the parents are full), unless that is the author's own (an ancestor already).
     pub fn next_op(&self, author: usize, kind: super::op::OpKind, time_ms: u64) -> super::op::Op {
         let mut parents = self.parents_for(author);
         if let OpKind::Vote { proposal, .. } | OpKind::Certify { proposal, .. } = &kind
             && !parents.contains(proposal)
+            && self
+                .ops
+                .get(proposal)
+                .is_none_or(|e| e.author as usize != author)
         {
             if parents.len() >= MAX_PARENTS {
                 let own = self.own_tip(author);

@@ -42,6 +42,10 @@ pub enum Error {
     /// The actor is not running (stopped, or the node crashed).
     #[error("ledger actor not running")]
     Closed,
+    /// A `Certify` of a proposal whose certificate this ledger holds already (another node's
+    /// arrived first): nothing to append.
+    #[error("the proposal is certified already")]
+    AlreadyCertified,
     /// The ledger refused our own op (a checkpoint that no longer chains, say).
     #[error("own op rejected: {}", .0.name())]
     Rejected(Reason),

@@ -56,7 +56,7 @@ macro_rules! checkpoint_invariants {
 }
 
 /// Every scenario, in the order `cohort-sim list` prints them.
-pub static SCENARIOS: [ScenarioSpec; 21] = [
+pub static SCENARIOS: [ScenarioSpec; 22] = [
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -407,6 +407,19 @@ pub static SCENARIOS: [ScenarioSpec; 21] = [
         },
         observers: checkpoint::observers,
         invariants: checkpoint_invariants!(CheckpointLateJoinerCaughtUp),
+    },
+    ScenarioSpec {
+        name: "governance",
+        description: "as checkpoint, with an operator asking a member to add, remove or replace a member (retried while it cannot yet): the members vote with ledger ops and every ledger certifies the one committee asked for",
+        // A removal keeps at least four members.
+        nodes: 4..=64,
+        plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::Governance, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_checkpoint();
+            Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
+        },
+        observers: checkpoint::observers,
+        invariants: checkpoint_invariants!(OneCommitteePerEpoch, CommitteeChangeCertified),
     },
 ];
 

@@ -83,6 +83,7 @@ fn invariants_a_family_names_are_listed_by_its_scenarios() {
                 include_str!("checkpoint/run.rs"),
                 include_str!("checkpoint/checks.rs"),
                 include_str!("checkpoint/observer.rs"),
+                include_str!("checkpoint/governance.rs"),
             ],
         ),
     ];

@@ -16,6 +16,7 @@ use cohort_protocol::{
     channels::{Channel, Registrar as _, SimulatedRegistrar},
     dkg::{Keys, Tamper},
     engine::Task,
+    governance,
     ledger::{Mailbox, Settings},
 };
 use commonware_cryptography::ed25519;
@@ -54,6 +55,9 @@ pub struct Life {
     pub ledger: Option<Settings>,
     /// The ledger mailbox of the current life (`None` while the node is down).
     pub mailbox: Arc<Mutex<Option<Mailbox>>>,
+    /// The governance mailbox of the current life (`None` while the node is down, or when its
+    /// ledger runs no governance actor).
+    pub governance: Arc<Mutex<Option<governance::Mailbox>>>,
     pub control: simulated::Control<PublicKey, deterministic::Context>,
     pub tracer: SimTracer,
     pub sink: Arc<Mutex<Sink>>,
@@ -103,6 +107,7 @@ impl Life {
             )
             .with_tamper(self.tamper.clone());
             *self.mailbox.lock().expect("mailbox slot") = engine.ledger();
+            *self.governance.lock().expect("governance slot") = engine.governance();
             // The sidecar takes the checkpoint channel over (registering it again replaces the
             // engine's, which runs no checkpoint actor for this node).
             let sidecar = match (&self.sidecar, engine.ledger()) {
@@ -142,6 +147,7 @@ impl Life {
                     handle.abort();
                     let _ = (&mut handle).await;
                     *self.mailbox.lock().expect("mailbox slot") = None;
+                    *self.governance.lock().expect("governance slot") = None;
                     self.harness_event(&context, "crashed", format!("down_ms={down_ms}"));
                 },
                 _ = halted.next() => {
@@ -150,6 +156,7 @@ impl Life {
                     handle.abort();
                     let _ = (&mut handle).await;
                     *self.mailbox.lock().expect("mailbox slot") = None;
+                    *self.governance.lock().expect("governance slot") = None;
                     self.harness_event(
                         &context,
                         "crashed",
@@ -218,7 +225,7 @@ pub async fn run_all(
         sink,
     )
     .into_iter()
-    .flat_map(|(handle, _)| handle)
+    .flat_map(|(handle, _, _)| handle)
     .collect();
     let honest = handles
         .iter_mut()
@@ -278,11 +285,12 @@ pub trait Sidecar: Send + Sync + 'static {
     ) -> commonware_runtime::Handle<()>;
 }
 
-/// A node's lives, running (`None`: [`Role::External`], no engine), and the slot holding its
-/// current ledger mailbox.
+/// A node's lives, running (`None`: [`Role::External`], no engine), and the slots holding its
+/// current ledger and governance mailboxes.
 pub type Spawned = (
     Option<commonware_runtime::Handle<Result<Outcome, EngineError>>>,
     Arc<Mutex<Option<Mailbox>>>,
+    Arc<Mutex<Option<governance::Mailbox>>>,
 );
 
 /// Starts one [`Life`] per key (node `i` with `clusters[i]`, its crashes from `plan`, the role
@@ -306,9 +314,10 @@ pub fn spawn_all(
     let mut spawned = Vec::with_capacity(keys.len());
     for (index, (key, cluster)) in keys.iter().zip(clusters).enumerate() {
         let mailbox = Arc::new(Mutex::new(None));
+        let governance = Arc::new(Mutex::new(None));
         let (tamper, sidecar) = match role(index) {
             Role::External => {
-                spawned.push((None, mailbox));
+                spawned.push((None, mailbox, governance));
                 continue;
             }
             Role::Tampered(tamper) => (Some(tamper), None),
@@ -358,6 +367,7 @@ pub fn spawn_all(
                 .map_or(0, |l| l.at_ms),
             ledger,
             mailbox: mailbox.clone(),
+            governance: governance.clone(),
             control: oracle.control(key.public_key()),
             tracer: SimTracer::new(index as u32, clock.clone(), sink.clone()),
             sink: sink.clone(),
@@ -366,7 +376,7 @@ pub fn spawn_all(
             .child("life")
             .with_attribute("index", index)
             .spawn(move |context| life.run(context, start));
-        spawned.push((Some(handle), mailbox));
+        spawned.push((Some(handle), mailbox, governance));
     }
     spawned
 }

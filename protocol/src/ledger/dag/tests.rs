@@ -1006,6 +1006,66 @@ mod governance {
         )
     }
 
+    /// Found by the `governance` scenario: the author of a proposal voting on it named its own
+    /// `Propose` op as a second parent of its own, which the author-chain rule refuses
+    /// (`bad_chain`), so an author never approved (nor certified) its own proposal.
+    #[test]
+    fn an_author_votes_and_certifies_its_own_proposal_through_its_chain() {
+        let mut w = world();
+        let p = proposal(&w);
+        let propose = sign(&w, 0, OpKind::Propose(Box::new(p.clone())), None);
+        w.dag.apply(vec![propose.clone()], &mut rng());
+        let heartbeat = sign(&w, 0, OpKind::Heartbeat { uptime_ms: 1 }, None);
+        w.dag.apply(vec![heartbeat], &mut rng());
+        let partial = ops::threshold::sign_message::<Variant>(&w.shares[0], COMMITTEE, &p.digest());
+        let vote = sign(
+            &w,
+            0,
+            OpKind::Vote {
+                proposal: propose.id(),
+                partial: Box::new(partial),
+            },
+            None,
+        );
+        assert!(
+            !vote.op().parents.contains(&propose.id()),
+            "its own proposal is an ancestor already"
+        );
+        assert_eq!(
+            w.dag.apply(vec![vote], &mut rng()).outcomes,
+            vec![Outcome::Applied]
+        );
+        assert_eq!(w.dag.proposals(0)[0].votes.len(), 1);
+        let certify = sign(
+            &w,
+            0,
+            OpKind::Certify {
+                proposal: propose.id(),
+                signature: certificate(&w, &p),
+            },
+            None,
+        );
+        let report = w.dag.apply(vec![certify], &mut rng());
+        assert_eq!(report.outcomes, vec![Outcome::Applied]);
+        assert_eq!(report.certified, vec![propose.id()]);
+        // Another author must still name the proposal.
+        let partial = ops::threshold::sign_message::<Variant>(&w.shares[1], COMMITTEE, &p.digest());
+        let mut op = w.dag.next_op(
+            1,
+            OpKind::Vote {
+                proposal: propose.id(),
+                partial: Box::new(partial),
+            },
+            0,
+        );
+        op.parents.retain(|p| *p != propose.id());
+        let unnamed = SignedOp::sign(&w.keys[1], op);
+        assert_eq!(
+            w.dag.apply(vec![unnamed], &mut rng()).outcomes,
+            vec![Outcome::Rejected(Reason::BadGovernance)]
+        );
+    }
+
     #[test]
     fn a_certified_committee_admits_its_newcomer_whose_first_op_names_the_certificate() {
         let mut w = world();

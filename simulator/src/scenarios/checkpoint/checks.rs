@@ -48,7 +48,7 @@ fn certified(op: &SignedOp) -> Option<&Certified> {
 
 /// The group key the members traced (every honest member traces the same, or
 /// `same-group-key` of the DKG fails; this takes the first).
-fn group_key(observations: &CheckpointObserver) -> Option<GroupKey> {
+pub fn group_key(observations: &CheckpointObserver) -> Option<GroupKey> {
     let hex = observations.group_keys.values().next()?;
     let bytes = commonware_formatting::from_hex(hex)?;
     GroupKey::decode(bytes::Bytes::from(bytes)).ok()

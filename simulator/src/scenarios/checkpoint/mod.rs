@@ -1,5 +1,5 @@
 //! The checkpoint scenarios (`checkpoint`, `checkpoint-byzantine`, `checkpoint-skew`,
-//! `checkpoint-reshare`, `checkpoint-late-joiner`).
+//! `checkpoint-reshare`, `checkpoint-late-joiner`, `governance`).
 //!
 //! `checkpoint`: n members (4..=10 drawn unless `--nodes`) run the epoch 0 DKG, the ledger
 //! (heartbeats every [`run::HEARTBEAT`]) and the checkpoint protocol over lossy, jittery links
@@ -33,6 +33,13 @@
 //! from the DKG's decision, backfills the certified checkpoints, the frontier compaction kept
 //! and the tail, verifies every certificate on apply, and must derive the same observations;
 //! then it waits out its first interval and is certified itself.
+//!
+//! `governance`: an operator asks a member (through its governance actor, as the admin API
+//! does) to add a member (a key on no machine yet: the outsider), remove one or replace one
+//! with the outsider, at a drawn moment after the DKG; it asks again every
+//! [`plan::RETRY_MS`] while the member cannot take it yet (down, recovering, too few members
+//! live). The members vote with ledger ops and certify the change in their ledgers; the
+//! reshare it calls for is not run here (the chain's next epoch stays pending).
 //!
 //! Every checkpoint scenario compacts: each node prunes a subject's presence ops below its
 //! latest certificate and rewrites its op store after most compactions (a small
@@ -72,10 +79,19 @@
 //!   least when it answers proposals (conflicter, forger); a repeater (a repeat may be a
 //!   retransmission) and an inflater (a view may differ) by none.
 //!
-//! Parts: [`mod@plan`], [`mod@run`], [`checks`], [`observer`], [`byzantine`].
+//! - `one-committee-per-epoch` (`governance`): every ledger holds at most one certified
+//!   committee per epoch, each certificate verifying under the group key (checked here, not
+//!   by the protocol's code), the same chain in every ledger, and no honest member approved
+//!   two proposals of one epoch;
+//! - `committee-change-certified` (`governance`): the change the operator asked for is
+//!   certified, exactly as asked, in every honest ledger by the end.
+//!
+//! Parts: [`mod@plan`], [`mod@run`], [`checks`], [`observer`], [`byzantine`],
+//! [`mod@governance`] (the operator and the governance checks).
 
 pub mod byzantine;
 pub mod checks;
+pub mod governance;
 pub mod observer;
 pub mod plan;
 pub mod run;

@@ -22,7 +22,32 @@ pub enum Kind {
     /// `checkpoint-late-joiner`: one member starts after several certified days, from peers
     /// that compacted their ledgers.
     LateJoiner,
+    /// `governance`: an operator proposes a committee change through a member's governance
+    /// actor; the members vote on it and certify it in their ledgers.
+    Governance,
 }
+
+/// A committee change an operator asks a member for, in node indices (index `nodes` is the
+/// outsider: a key on no machine yet, which a change may add).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Add { node: usize },
+    Remove { node: usize },
+    Replace { old: usize, new: usize },
+}
+
+/// The operator's request: at `at_ms`, to member `by` (retried every [`RETRY_MS`] while the
+/// member cannot take it yet: down, recovering, no live quorum).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePlan {
+    pub at_ms: u64,
+    pub by: usize,
+    pub change: ChangeKind,
+}
+
+/// How often the operator asks again when the member could not take a change yet.
+pub const RETRY_MS: u64 = 10_000;
 
 /// The scaled checkpoint protocol of a run, and how long it runs: a simulated "day" is one
 /// `interval_ms`. The members run for `duration_ms` (at least 4 intervals: the first boot
@@ -50,6 +75,9 @@ pub struct CheckpointPlan {
     /// plan says otherwise; `bench checkpoint` measures both).
     #[serde(default = "on")]
     pub compact: bool,
+    /// `governance`: the operator's committee changes.
+    #[serde(default)]
+    pub changes: Vec<ChangePlan>,
 }
 
 fn on() -> bool {
@@ -77,11 +105,13 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
     let drawn = match kind {
         // Epoch 0's committee of 4..=8, plus the two newcomers.
         Kind::Reshare => rng.random_range(6..=10),
+        // A removal keeps at least the safe committee size of four.
+        Kind::Governance => rng.random_range(5..=10),
         _ => rng.random_range(DRAWN_NODES),
     };
     let nodes = nodes.unwrap_or(drawn);
     let liar = match kind {
-        Kind::Checkpoint | Kind::Skew | Kind::Reshare | Kind::LateJoiner => None,
+        Kind::Checkpoint | Kind::Skew | Kind::Reshare | Kind::LateJoiner | Kind::Governance => None,
         Kind::Byzantine => {
             let misbehaviour =
                 CheckpointMisbehaviour::ALL[rng.random_range(0..CheckpointMisbehaviour::ALL.len())];
@@ -114,7 +144,11 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
     let mut crashes = draw_crashes_within(&mut rng, nodes, duration_ms);
     let clocks = match kind {
         Kind::Skew => draw_clocks(&mut rng, nodes),
-        Kind::Checkpoint | Kind::Byzantine | Kind::Reshare | Kind::LateJoiner => Vec::new(),
+        Kind::Checkpoint
+        | Kind::Byzantine
+        | Kind::Reshare
+        | Kind::LateJoiner
+        | Kind::Governance => Vec::new(),
     };
     // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node k
     // and adds node k + 1 (as `reshare`); the two newcomers start at the reshare.
@@ -145,6 +179,26 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
             .iter()
             .all(|l: &LateStart| l.node != c.node || c.at_ms > l.at_ms)
     });
+    // After the DKG (the first interval), well before the end.
+    let changes = match kind {
+        Kind::Governance => {
+            let node = rng.random_range(0..nodes);
+            let change = match (nodes > 4, rng.random_range(0..3u8)) {
+                (true, 0) => ChangeKind::Remove { node },
+                (_, 1) => ChangeKind::Replace {
+                    old: node,
+                    new: nodes,
+                },
+                _ => ChangeKind::Add { node: nodes },
+            };
+            vec![ChangePlan {
+                at_ms: rng.random_range(INTERVAL_MS / 2..=2 * INTERVAL_MS),
+                by: rng.random_range(0..nodes),
+                change,
+            }]
+        }
+        _ => Vec::new(),
+    };
     let core = CorePlan {
         crashes,
         clocks,
@@ -161,6 +215,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         committees,
         late_joiner: late_joiner.map(|l| l.node),
         compact: true,
+        changes,
     };
     (core, checkpoint)
 }

@@ -6,7 +6,9 @@ use super::{
     byzantine::{CheckpointMisbehaviour, Liar, LiarReport, LiarSidecar},
     checks::{
         Member, check_checkpoints, check_counting, check_late_joiner, check_liar, gather_views,
+        group_key,
     },
+    governance,
     observer::CheckpointObserver,
     plan::CheckpointPlan,
 };
@@ -30,7 +32,7 @@ use crate::{
 };
 use cohort_protocol::{
     Channel, PROTOCOL_VERSION, PublicKey, Registrar as _, channels::SimulatedRegistrar, checkpoint,
-    engine::Task, ledger::Settings,
+    committee, engine::Task, ledger::Settings,
 };
 use commonware_cryptography::Signer as _;
 use commonware_runtime::{Clock as _, Quota, Spawner as _, Supervisor as _, deterministic};
@@ -63,6 +65,13 @@ pub fn settings(plan: &CheckpointPlan) -> Settings {
         // Rewrite the op store after most compactions, so runs crash in and around rewrites.
         rewrite_slack: 64,
         compact: plan.compact,
+        // The governance actor runs when the operator has changes to ask for.
+        governance: (!plan.changes.is_empty()).then_some(committee::Settings {
+            check: Duration::from_secs(1),
+            settle: Duration::from_secs(5),
+            certify_after: Duration::from_secs(5),
+            online_within: HEARTBEAT * 6,
+        }),
         ..Settings::default()
     }
 }
@@ -147,6 +156,19 @@ pub async fn run(
     // The honest members' slots (a blocked liar's ledger may never settle with theirs).
     let slots: Vec<_> = honest.iter().map(|i| spawned[*i].1.clone()).collect();
     let start_ms = micros(context.current()) / 1000;
+    if !cp.changes.is_empty() {
+        // Every node's key, the outsider a change may add last.
+        let all_keys: Vec<PublicKey> = identities(seed, plan.nodes + 1)
+            .iter()
+            .map(|k| k.public_key())
+            .collect();
+        let governance_slots = spawned.iter().map(|s| s.2.clone()).collect();
+        let start = context.current();
+        let (changes, sink) = (cp.changes.clone(), sink.clone());
+        context.child("operator").spawn(move |context| {
+            governance::operator(context, start, changes, governance_slots, all_keys, sink)
+        });
+    }
     context.sleep(Duration::from_millis(cp.duration_ms)).await;
     heal(&oracle, &on_network, &plan.links).await;
     context.sleep(Duration::from_millis(cp.quiesce_ms)).await;
@@ -269,6 +291,22 @@ pub async fn run(
             &held,
             &archive,
             backfilled,
+            &mut checks,
+        ));
+    }
+    if !cp.changes.is_empty() {
+        let all_keys: Vec<PublicKey> = identities(seed, plan.nodes + 1)
+            .iter()
+            .map(|k| k.public_key())
+            .collect();
+        let honest_keys = honest.iter().map(|i| members[*i].clone()).collect();
+        notes.push(governance::check_governance(
+            &held,
+            group_key(observations).as_ref(),
+            cluster.committee(0).unwrap_or_default(),
+            &honest_keys,
+            &cp.changes,
+            &all_keys,
             &mut checks,
         ));
     }

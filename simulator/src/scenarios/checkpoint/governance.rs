@@ -1,0 +1,285 @@
+//! The operator of the `governance` scenario, and the governance invariants judged on every
+//! honest member's final ledger, independently of the protocol's own counting: certificates
+//! verified here under the group key, committees compared with what the operator asked.
+
+use super::{
+    checks::Member,
+    plan::{ChangeKind, ChangePlan, RETRY_MS},
+};
+use crate::{
+    invariant::{Checks, Invariant},
+    trace::Sink,
+    world::micros,
+};
+use cohort_protocol::{
+    PublicKey,
+    committee::{CERTIFICATE_NAMESPACE, CommitteeProposal, Refusal},
+    governance::{self, Change},
+    ledger::{OpId, OpKind, dag::GroupKey},
+    vote::tally,
+};
+use commonware_runtime::{Clock as _, deterministic};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
+
+/// The slot of a member's current governance mailbox.
+pub type Slot = Arc<Mutex<Option<governance::Mailbox>>>;
+
+/// The address the simulator gives node `i` (the network is keyed by public keys; the address
+/// is what a proposal carries for a newcomer).
+pub fn address(i: usize) -> String {
+    format!("sim-node-{i}:9000")
+}
+
+/// `change` in keys (`keys[i]` is node `i`; the outsider is the last).
+fn to_change(change: &ChangeKind, keys: &[PublicKey]) -> Change {
+    match *change {
+        ChangeKind::Add { node } => Change::Add {
+            key: keys[node].clone(),
+            address: Some(address(node)),
+        },
+        ChangeKind::Remove { node } => Change::Remove {
+            key: keys[node].clone(),
+        },
+        ChangeKind::Replace { old, new } => Change::Replace {
+            old: keys[old].clone(),
+            new: keys[new].clone(),
+            address: Some(address(new)),
+        },
+    }
+}
+
+/// The committee the operator asks for: `committee` (ascending) with `change` applied.
+pub fn expected(
+    committee: &[PublicKey],
+    change: &ChangeKind,
+    keys: &[PublicKey],
+) -> Vec<PublicKey> {
+    let mut members = committee.to_vec();
+    match *change {
+        ChangeKind::Add { node } => members.push(keys[node].clone()),
+        ChangeKind::Remove { node } => members.retain(|k| *k != keys[node]),
+        ChangeKind::Replace { old, new } => {
+            members.retain(|k| *k != keys[old]);
+            members.push(keys[new].clone());
+        }
+    }
+    members.sort();
+    members
+}
+
+/// Whether the member could not take the change *yet* (the operator asks again later).
+fn retry(error: &governance::Error) -> bool {
+    matches!(
+        error,
+        governance::Error::Closed
+            | governance::Error::NotReady(_)
+            | governance::Error::Ledger(_)
+            | governance::Error::Refused(Refusal::NoLiveQuorum { .. })
+    )
+}
+
+/// Plays the operator: at each change's time, asks its member, again every [`RETRY_MS`] while
+/// the member cannot take it yet. Each answer is a harness event of the trace.
+pub async fn operator(
+    context: deterministic::Context,
+    start: SystemTime,
+    changes: Vec<ChangePlan>,
+    slots: Vec<Slot>,
+    keys: Vec<PublicKey>,
+    sink: Arc<Mutex<Sink>>,
+) {
+    for plan in changes {
+        context
+            .sleep_until(start + Duration::from_millis(plan.at_ms))
+            .await;
+        loop {
+            let mailbox = slots[plan.by].lock().expect("governance slot").clone();
+            let result = match mailbox {
+                Some(mut mailbox) => {
+                    mailbox
+                        .propose(
+                            to_change(&plan.change, &keys),
+                            format!("operator: {:?}", plan.change),
+                        )
+                        .await
+                }
+                None => Err(governance::Error::Closed),
+            };
+            let t_us = micros(context.current());
+            let (name, detail, again) = match &result {
+                Ok(p) => (
+                    "operator_proposed",
+                    format!(
+                        "epoch={} digest={}",
+                        p.proposal.epoch,
+                        commonware_formatting::hex(&p.digest[..8])
+                    ),
+                    false,
+                ),
+                Err(error) => ("operator_refused", error.to_string(), retry(error)),
+            };
+            sink.lock()
+                .expect("sink")
+                .record_harness(t_us, plan.by as u32, name, detail);
+            if !again {
+                break;
+            }
+            context.sleep(Duration::from_millis(RETRY_MS)).await;
+        }
+    }
+}
+
+/// The committee proposals and certificates of one ledger: each certified epoch's proposals
+/// (by `Propose` op), each voter's approvals per epoch.
+struct Governance<'a> {
+    certified: BTreeMap<u64, BTreeSet<OpId>>,
+    proposals: BTreeMap<OpId, &'a CommitteeProposal>,
+    approvals: BTreeMap<(PublicKey, u64), BTreeSet<OpId>>,
+}
+
+/// Checks `one-committee-per-epoch` and `committee-change-certified` over the honest members'
+/// final ledgers `held`: `genesis` is epoch 0's committee, `honest` the keys of honest members,
+/// `changes` what the operator asked, `keys` every node's key (the outsider's last).
+pub fn check_governance(
+    held: &[Member],
+    key: Option<&GroupKey>,
+    genesis: &[PublicKey],
+    honest: &BTreeSet<PublicKey>,
+    changes: &[ChangePlan],
+    keys: &[PublicKey],
+    checks: &mut Checks,
+) -> String {
+    let Some(key) = key else {
+        checks.fail(
+            Invariant::OneCommitteePerEpoch,
+            "no member traced a group key: the DKG did not finish",
+        );
+        return String::new();
+    };
+    let mut chains: Vec<(usize, BTreeMap<u64, OpId>)> = Vec::new();
+    let mut votes = 0;
+    for member in held {
+        let mut g = Governance {
+            certified: BTreeMap::new(),
+            proposals: BTreeMap::new(),
+            approvals: BTreeMap::new(),
+        };
+        for op in &member.ops {
+            if let OpKind::Propose(p) = &op.op().kind {
+                g.proposals.insert(op.id(), p);
+            }
+        }
+        for op in &member.ops {
+            match &op.op().kind {
+                OpKind::Certify {
+                    proposal,
+                    signature,
+                } => {
+                    let Some(p) = g.proposals.get(proposal) else {
+                        checks.fail(
+                            Invariant::OneCommitteePerEpoch,
+                            format!(
+                                "node {} holds a certificate of a proposal it lacks",
+                                member.node
+                            ),
+                        );
+                        continue;
+                    };
+                    if !tally::verify(key, CERTIFICATE_NAMESPACE, &p.digest(), signature) {
+                        checks.fail(
+                            Invariant::OneCommitteePerEpoch,
+                            format!(
+                                "node {} holds a committee certificate for epoch {} that does not verify",
+                                member.node, p.epoch
+                            ),
+                        );
+                        continue;
+                    }
+                    g.certified.entry(p.epoch).or_default().insert(*proposal);
+                }
+                OpKind::Vote { proposal, .. } => {
+                    votes += 1;
+                    if let Some(p) = g.proposals.get(proposal) {
+                        let author = &op.op().author[..];
+                        if let Some(voter) = keys.iter().find(|k| k.as_ref() == author) {
+                            g.approvals
+                                .entry((voter.clone(), p.epoch))
+                                .or_default()
+                                .insert(*proposal);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for ((voter, epoch), approved) in &g.approvals {
+            if approved.len() > 1 && honest.contains(voter) {
+                checks.fail(
+                    Invariant::OneCommitteePerEpoch,
+                    format!(
+                        "honest {voter} approved {} proposals for epoch {epoch} (node {}'s ledger)",
+                        approved.len(),
+                        member.node
+                    ),
+                );
+            }
+        }
+        let mut chain = BTreeMap::new();
+        for (epoch, certified) in &g.certified {
+            if certified.len() > 1 {
+                checks.fail(
+                    Invariant::OneCommitteePerEpoch,
+                    format!(
+                        "node {} holds {} certified committees for epoch {epoch}",
+                        member.node,
+                        certified.len()
+                    ),
+                );
+            }
+            chain.insert(*epoch, *certified.iter().next().expect("non-empty"));
+        }
+        // What the operator asked, applied in order from the genesis committee.
+        let mut committee = genesis.to_vec();
+        for (i, change) in changes.iter().enumerate() {
+            let epoch = i as u64 + 1;
+            let wanted = expected(&committee, &change.change, keys);
+            match chain.get(&epoch).and_then(|op| g.proposals.get(op)) {
+                Some(p) if p.members == wanted => {}
+                Some(p) => checks.fail(
+                    Invariant::CommitteeChangeCertified,
+                    format!(
+                        "node {} certified for epoch {epoch} a committee of {} members, not the {} the operator asked for",
+                        member.node,
+                        p.members.len(),
+                        wanted.len()
+                    ),
+                ),
+                None => checks.fail(
+                    Invariant::CommitteeChangeCertified,
+                    format!(
+                        "node {} holds no certified committee for epoch {epoch} at the end",
+                        member.node
+                    ),
+                ),
+            }
+            committee = wanted;
+        }
+        chains.push((member.node, chain));
+    }
+    if chains.windows(2).any(|w| w[0].1 != w[1].1) {
+        let sizes: Vec<(usize, usize)> = chains.iter().map(|(n, c)| (*n, c.len())).collect();
+        checks.fail(
+            Invariant::OneCommitteePerEpoch,
+            format!("members hold different committee chains (node, epochs): {sizes:?}"),
+        );
+    }
+    format!(
+        "governance: {} certified epochs, {} vote ops in the first ledger",
+        chains.first().map_or(0, |(_, c)| c.len()),
+        votes / held.len().max(1)
+    )
+}
