@@ -279,6 +279,34 @@ impl Cluster {
         Ok(self)
     }
 
+    /// The definition with one more epoch whose committee is `committee` (a committee the
+    /// ledger certified; see [`crate::committee::Chain::cluster`]): its keys that are not
+    /// members yet become members. The hash stays the genesis definition's: it is what every
+    /// node, whatever certificates it holds yet, checks its peers against; each later epoch is
+    /// bound by its certificate instead.
+    pub fn extended(&self, committee: &[PublicKey]) -> Result<Self, ClusterError> {
+        let epoch = self.committees.len();
+        let bad = |reason: String| ClusterError::BadCommittee { epoch, reason };
+        if epoch >= MAX_EPOCHS {
+            return Err(bad(format!("at most {MAX_EPOCHS} epochs are supported")));
+        }
+        let mut committee = committee.to_vec();
+        committee.sort();
+        if committee.is_empty() || committee.windows(2).any(|w| w[0] == w[1]) {
+            return Err(bad("empty, or a key listed twice".into()));
+        }
+        let mut members = self.members.clone();
+        members.extend(committee.iter().filter(|k| !self.is_member(k)).cloned());
+        members.sort();
+        if members.len() > MAX_MEMBERS {
+            return Err(ClusterError::TooManyMembers(members.len()));
+        }
+        let mut out = self.clone();
+        out.members = members;
+        out.committees.push(committee);
+        Ok(out)
+    }
+
     /// The committee (players) of `epoch`, in canonical order.
     pub fn committee(&self, epoch: u64) -> Option<&[PublicKey]> {
         usize::try_from(epoch)

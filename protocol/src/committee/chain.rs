@@ -147,6 +147,24 @@ impl Chain {
         last
     }
 
+    /// The cluster definition up to the last defined epoch: the genesis one extended with each
+    /// certified committee ([`Cluster::extended`]: newcomers become members; the hash stays the
+    /// genesis one). What the DKG runs the next reshare from. Epochs beyond what a definition
+    /// holds ([`crate::cluster::MAX_EPOCHS`]) are left out.
+    pub fn cluster(&self) -> Cluster {
+        let mut cluster = self.genesis.clone();
+        for epoch in self.genesis.last_epoch() + 1..=self.last_epoch() {
+            let Some(committee) = self.committee(epoch) else {
+                break;
+            };
+            match cluster.extended(&committee.members) {
+                Ok(next) => cluster = next,
+                Err(_) => break,
+            }
+        }
+        cluster
+    }
+
     /// Certified epochs held beyond a gap (waiting for an earlier certificate).
     pub fn waiting(&self) -> usize {
         let last = self.last_epoch();
@@ -260,6 +278,11 @@ mod tests {
             }
         );
         assert_eq!(chain.participants(3), k[1..7].to_vec());
+        let cluster = chain.cluster();
+        assert_eq!(cluster.last_epoch(), 3);
+        assert_eq!(cluster.committee(3), Some(&k[2..7]));
+        assert_eq!(cluster.members(), &k[..7]);
+        assert_eq!(cluster.hash(), chain.genesis().hash(), "the genesis hash");
         assert_eq!(chain.members(3), k[2..7].to_vec());
         assert_eq!(chain.known(), k.iter().cloned().collect());
         assert_eq!(chain.address_of(&k[2]), Some("10.0.0.3:1"));

@@ -1,4 +1,5 @@
-//! After the last epoch: the DKG channel keeps being answered, so a member that is still in a
+//! After the last epoch (until the next reshare, with governance): the DKG channel keeps being
+//! answered, so a member that is still in a
 //! round this node left (its decision or a log it needs was lost, it was down, it restarted
 //! late) gets that round's decision and the decided logs, and finishes the epoch from them
 //! (the observer path: a player whose share the decided logs reveal gets its share too).
@@ -126,13 +127,36 @@ where
     R: Receiver<PublicKey = PublicKey>,
 {
     /// Answers until the channel closes (the node stops).
-    pub async fn serve(mut self) {
+    pub async fn serve(self) {
+        let _ = self.serve_until(futures::future::pending::<()>()).await;
+    }
+
+    /// Answers until `stop` resolves (the node's next reshare starts), then hands the channel
+    /// back for it; `None` if the channel closed first.
+    pub async fn serve_until(
+        mut self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Option<crate::channels::Duplex<S, R>> {
         let members = NonZeroU32::new(self.cluster.members().len().max(1) as u32)
             .expect("a cluster has members");
         let mut limiter = Limiter::default();
+        let mut stop = std::pin::pin!(stop);
         loop {
-            let Ok((peer, frame)) = self.receiver.recv().await else {
-                return;
+            let received = {
+                let recv = self.receiver.recv();
+                commonware_macros::select! {
+                    _ = &mut stop => None,
+                    received = recv => Some(received),
+                }
+            };
+            let Some(received) = received else {
+                return Some(crate::channels::Duplex {
+                    sender: self.sender,
+                    receiver: self.receiver,
+                });
+            };
+            let Ok((peer, frame)) = received else {
+                return None;
             };
             if !self.cluster.is_member(&peer) {
                 continue;

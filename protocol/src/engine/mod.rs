@@ -35,6 +35,7 @@
 //! silent.
 
 mod error;
+mod reshare;
 mod task;
 mod walk;
 
@@ -51,6 +52,7 @@ use crate::{
 };
 use cohort_storage::meta::NodeMeta;
 use commonware_cryptography::ed25519;
+use commonware_macros::select;
 use commonware_p2p::{Blocker, Receiver, Sender};
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage};
 use rand_core::CryptoRng;
@@ -188,6 +190,7 @@ where
             inbox: ledger,
             checkpoint_inbox: checkpoints.map(|(_, inbox)| inbox),
             governance_inbox: governance.map(|(_, inbox)| inbox),
+            ledger_mailbox: None,
             #[cfg(feature = "sim")]
             tamper,
         };
@@ -195,12 +198,22 @@ where
     }
 }
 
+/// How a ceremony ended: whether its shutdown handshake completed, the DKG result, and the
+/// reshare loop that follows the committee chain (with governance).
+type Ceremonied = (
+    bool,
+    Option<dkg::Completed>,
+    Option<Handle<Result<(), EngineError>>>,
+);
+
 /// One start of a node, inside the engine's task.
 struct Node<T: Tracer> {
     cfg: Config<T>,
     inbox: Option<(ledger::Mailbox, ledger::Inbox)>,
     checkpoint_inbox: Option<checkpoint::Inbox>,
     governance_inbox: Option<governance::Inbox>,
+    /// The ledger's mailbox, once the ledger runs (the reshare loop reads the chain from it).
+    ledger_mailbox: Option<ledger::Mailbox>,
     #[cfg(feature = "sim")]
     tamper: Option<std::sync::Arc<dyn dkg::Tamper>>,
 }
@@ -276,6 +289,7 @@ impl<T: Tracer> Node<T> {
             backfill,
             checkpoint: checkpoint_channel,
         } = channels;
+        self.ledger_mailbox = Some(mailbox.clone());
         if let (Some(settings), Some(inbox)) = (settings.checkpoint, self.checkpoint_inbox.take()) {
             let cfg = checkpoint::Config {
                 signer: self.cfg.identity.clone(),
@@ -373,20 +387,20 @@ impl<T: Tracer> Node<T> {
         resume_step: u64,
         channel: Duplex<S, R>,
         blocker: B,
-    ) -> Result<(bool, Option<dkg::Completed>), EngineError>
+    ) -> Result<Ceremonied, EngineError>
     where
         E: Clock + Spawner + Metrics + Storage + CryptoRng,
         S: Sender<PublicKey = PublicKey>,
         R: Receiver<PublicKey = PublicKey>,
-        B: Blocker<PublicKey = PublicKey>,
+        B: Blocker<PublicKey = PublicKey> + Clone,
     {
         let timing = *self.cfg.cluster.timing();
         let tracer = &self.cfg.tracer;
         match self.cfg.task {
             Task::Walk { steps } => walk::walk(mailbox, meta, resume_step, steps, &timing, tracer)
                 .await
-                .map(|handshake| (handshake, None)),
-            Task::Serve => Ok((true, None)),
+                .map(|handshake| (handshake, None, None)),
+            Task::Serve => Ok((true, None, None)),
             Task::Dkg => {
                 let dkg = dkg::Actor::open(
                     context.child("dkg"),
@@ -400,7 +414,7 @@ impl<T: Tracer> Node<T> {
                         tamper: self.tamper.clone(),
                     },
                     channel,
-                    blocker,
+                    blocker.clone(),
                     meta,
                 )
                 .await?;
@@ -408,12 +422,34 @@ impl<T: Tracer> Node<T> {
                 // attempt whose members are not all there is retried).
                 let (completed, server);
                 (completed, meta, server) = dkg.run(mailbox).await?;
+                let governance = self.cfg.ledger.and_then(|l| l.governance);
+                if let (Some(settings), Some(ledger)) = (governance, self.ledger_mailbox.clone()) {
+                    // The reshares the committee chain calls for follow, for as long as the node
+                    // runs (no shutdown handshake: see `reshare`).
+                    let reshares = reshare::Reshares {
+                        identity: self.cfg.identity.clone(),
+                        partition_prefix: self.cfg.partition_prefix.clone(),
+                        tracer: tracer.clone(),
+                        keys: self.cfg.keys.clone(),
+                        check: settings.check,
+                        #[cfg(feature = "sim")]
+                        tamper: self.tamper.clone(),
+                    };
+                    let handle = context.child("reshares").spawn({
+                        let (mailbox, blocker, completed) =
+                            (mailbox.clone(), blocker.clone(), completed.clone());
+                        move |context| {
+                            reshares.run(context, ledger, mailbox, blocker, server, meta, completed)
+                        }
+                    });
+                    return Ok((true, Some(completed), Some(handle)));
+                }
                 // Members still finishing the last round get its decision and logs from us
                 // for as long as the node runs.
                 context.child("dkg_serve").spawn(move |_| server.serve());
                 meta.record_done().await?;
                 let handshake = walk::shutdown_handshake(mailbox, &timing, tracer).await;
-                Ok((handshake, Some(completed)))
+                Ok((handshake, Some(completed), None))
             }
         }
     }
@@ -423,7 +459,7 @@ impl<T: Tracer> Node<T> {
     async fn finish<E>(
         &self,
         context: &E,
-        result: Result<(bool, Option<dkg::Completed>), EngineError>,
+        result: Result<Ceremonied, EngineError>,
         boot: u64,
         ledger: Option<Handle<Result<(), ledger::Error>>>,
     ) -> Result<Outcome, EngineError>
@@ -431,7 +467,7 @@ impl<T: Tracer> Node<T> {
         E: Clock + Spawner + Metrics + Storage + CryptoRng,
     {
         let timing = *self.cfg.cluster.timing();
-        let (handshake_complete, completed) = match result {
+        let (handshake_complete, completed, reshares) = match result {
             Ok(done) => done,
             Err(error) => {
                 if let EngineError::Dkg(error) = &error {
@@ -452,9 +488,30 @@ impl<T: Tracer> Node<T> {
             steps,
             dkg: completed,
         };
-        if let Some(ledger) = ledger {
-            // Serve until the ledger stops.
-            return match ledger.await {
+        if let Some(mut ledger) = ledger {
+            // Serve until the ledger stops (or a reshare fails for good).
+            let stopped = match reshares {
+                Some(mut reshares) => {
+                    let first = select! {
+                        result = &mut reshares => Err(result),
+                        result = &mut ledger => Ok(result),
+                    };
+                    match first {
+                        Ok(stopped) => stopped,
+                        Err(Ok(Err(error))) => {
+                            if let EngineError::Dkg(error) = &error {
+                                self.cfg.tracer.record(Event::DkgFailed {
+                                    error: error.to_string(),
+                                });
+                            }
+                            return Err(error);
+                        }
+                        Err(_) => ledger.await,
+                    }
+                }
+                None => ledger.await,
+            };
+            return match stopped {
                 Ok(Ok(())) => Ok(outcome),
                 Ok(Err(error)) => Err(EngineError::Ledger(error)),
                 Err(_) => Err(EngineError::Ledger(ledger::Error::Closed)),
