@@ -402,11 +402,23 @@ impl<T: Tracer> Node<T> {
                 .map(|handshake| (handshake, None, None)),
             Task::Serve => Ok((true, None, None)),
             Task::Dkg => {
+                let governance = self.cfg.ledger.and_then(|l| l.governance);
+                // With governance, the definition is the chain's (a restarted node may hold
+                // rounds of certified epochs in its journal): the genesis one extended with the
+                // committees its ledger certified.
+                let cluster = match (governance, self.ledger_mailbox.clone()) {
+                    (Some(settings), Some(mut ledger)) => ledger
+                        .governance(settings.online_within)
+                        .await?
+                        .chain
+                        .cluster(),
+                    _ => self.cfg.cluster.clone(),
+                };
                 let dkg = dkg::Actor::open(
                     context.child("dkg"),
                     dkg::Config {
                         signer: self.cfg.identity.clone(),
-                        cluster: self.cfg.cluster.clone(),
+                        cluster,
                         partition_prefix: self.cfg.partition_prefix.clone(),
                         tracer: tracer.clone(),
                         keys: self.cfg.keys.clone(),
@@ -422,7 +434,6 @@ impl<T: Tracer> Node<T> {
                 // attempt whose members are not all there is retried).
                 let (completed, server);
                 (completed, meta, server) = dkg.run(mailbox).await?;
-                let governance = self.cfg.ledger.and_then(|l| l.governance);
                 if let (Some(settings), Some(ledger)) = (governance, self.ledger_mailbox.clone()) {
                     // The reshares the committee chain calls for follow, for as long as the node
                     // runs (no shutdown handshake: see `reshare`).

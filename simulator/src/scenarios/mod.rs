@@ -410,7 +410,7 @@ pub static SCENARIOS: [ScenarioSpec; 22] = [
     },
     ScenarioSpec {
         name: "governance",
-        description: "as checkpoint, with an operator asking a member to add, remove or replace a member (retried while it cannot yet): the members vote with ledger ops and every ledger certifies the one committee asked for",
+        description: "as checkpoint, with an operator asking a member to add, remove or replace a member (retried while it cannot yet): the members vote with ledger ops, every ledger certifies the one committee asked for, and the reshare to it follows under the same group key",
         // A removal keeps at least four members.
         nodes: 4..=64,
         plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::Governance, seed, nodes).into(),
@@ -419,7 +419,13 @@ pub static SCENARIOS: [ScenarioSpec; 22] = [
             Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
         },
         observers: checkpoint::observers,
-        invariants: checkpoint_invariants!(OneCommitteePerEpoch, CommitteeChangeCertified),
+        invariants: checkpoint_invariants!(
+            OneCommitteePerEpoch,
+            CommitteeChangeCertified,
+            DkgCompletes,
+            KeyUnchangedByReshare,
+            SharesFollowCommittee
+        ),
     },
 ];
 

@@ -4,6 +4,7 @@
 
 use super::{
     checks::Member,
+    observer::CheckpointObserver,
     plan::{ChangeKind, ChangePlan, RETRY_MS},
 };
 use crate::{
@@ -152,14 +153,16 @@ pub fn check_governance(
     changes: &[ChangePlan],
     keys: &[PublicKey],
     checks: &mut Checks,
-) -> String {
+) -> (String, Vec<Vec<PublicKey>>) {
     let Some(key) = key else {
         checks.fail(
             Invariant::OneCommitteePerEpoch,
             "no member traced a group key: the DKG did not finish",
         );
-        return String::new();
+        return (String::new(), vec![genesis.to_vec()]);
     };
+    // The committees of the first ledger's chain, epoch 0 first.
+    let mut committees = vec![genesis.to_vec()];
     let mut chains: Vec<(usize, BTreeMap<u64, OpId>)> = Vec::new();
     let mut votes = 0;
     for member in held {
@@ -268,6 +271,13 @@ pub fn check_governance(
             }
             committee = wanted;
         }
+        if chains.is_empty() {
+            for op in chain.values() {
+                if let Some(p) = g.proposals.get(op) {
+                    committees.push(p.members.clone());
+                }
+            }
+        }
         chains.push((member.node, chain));
     }
     if chains.windows(2).any(|w| w[0].1 != w[1].1) {
@@ -277,9 +287,62 @@ pub fn check_governance(
             format!("members hold different committee chains (node, epochs): {sizes:?}"),
         );
     }
-    format!(
-        "governance: {} certified epochs, {} vote ops in the first ledger",
+    let note = format!(
+        "governance: {} certified epochs, {} vote ops per ledger",
         chains.first().map_or(0, |(_, c)| c.len()),
         votes / held.len().max(1)
-    )
+    );
+    (note, committees)
+}
+
+/// Checks the reshares the certified committees called for: every honest node finished the
+/// last epoch `committees` defines (`dkg-completes`), with the group key of epoch 0
+/// (`key-unchanged-by-reshare`), holding a share exactly when it is in that epoch's committee
+/// (`shares-follow-committee`). `committees` are the epochs' committees, epoch 0 first;
+/// `nodes` the honest nodes' indices and keys.
+pub fn check_reshares(
+    observations: &CheckpointObserver,
+    committees: &[Vec<PublicKey>],
+    nodes: &[(usize, PublicKey)],
+    checks: &mut Checks,
+) {
+    let last = committees.len().saturating_sub(1) as u64;
+    let Some(key) = nodes.iter().find_map(|(i, _)| {
+        observations
+            .completions
+            .get(&(*i as u32))
+            .and_then(|c| c.get(&0))
+            .map(|(k, _)| k.clone())
+    }) else {
+        checks.fail(Invariant::DkgCompletes, "no honest node finished epoch 0");
+        return;
+    };
+    for (i, member) in nodes {
+        let done = observations.completions.get(&(*i as u32));
+        for (epoch, (other, _)) in done.into_iter().flatten() {
+            if *other != key {
+                checks.fail(
+                    Invariant::KeyUnchangedByReshare,
+                    format!("node {i} finished epoch {epoch} with group key {other}, not {key}"),
+                );
+            }
+        }
+        match done.and_then(|d| d.get(&last)) {
+            None => checks.fail(
+                Invariant::DkgCompletes,
+                format!("node {i} never finished epoch {last}, the last the chain certified"),
+            ),
+            Some((_, share)) => {
+                let player = committees[last as usize].contains(member);
+                if *share != player {
+                    checks.fail(
+                        Invariant::SharesFollowCommittee,
+                        format!(
+                            "node {i} (in epoch {last}'s committee: {player}) holds a share: {share}"
+                        ),
+                    );
+                }
+            }
+        }
+    }
 }

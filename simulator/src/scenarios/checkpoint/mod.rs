@@ -38,8 +38,9 @@
 //! does) to add a member (a key on no machine yet: the outsider), remove one or replace one
 //! with the outsider, at a drawn moment after the DKG; it asks again every
 //! [`plan::RETRY_MS`] while the member cannot take it yet (down, recovering, too few members
-//! live). The members vote with ledger ops and certify the change in their ledgers; the
-//! reshare it calls for is not run here (the chain's next epoch stays pending).
+//! live). The members vote with ledger ops and certify the change in their ledgers; then the
+//! engines reshare to the certified committee (epoch 0's committee deals, the new one plays;
+//! an outsider added is a player that never comes, whose share the dealers reveal).
 //!
 //! Every checkpoint scenario compacts: each node prunes a subject's presence ops below its
 //! latest certificate and rewrites its op store after most compactions (a small
@@ -84,7 +85,10 @@
 //!   by the protocol's code), the same chain in every ledger, and no honest member approved
 //!   two proposals of one epoch;
 //! - `committee-change-certified` (`governance`): the change the operator asked for is
-//!   certified, exactly as asked, in every honest ledger by the end.
+//!   certified, exactly as asked, in every honest ledger by the end;
+//! - `dkg-completes`, `key-unchanged-by-reshare`, `shares-follow-committee` (`governance`):
+//!   every honest node finished the last certified epoch's reshare, with epoch 0's group key,
+//!   holding a share exactly when it is in that epoch's committee.
 //!
 //! Parts: [`mod@plan`], [`mod@run`], [`checks`], [`observer`], [`byzantine`],
 //! [`mod@governance`] (the operator and the governance checks).

@@ -25,6 +25,9 @@ pub struct Certification {
 pub struct CheckpointObserver {
     /// The group key each node traced on finishing its DKG (hex).
     pub group_keys: BTreeMap<u32, String>,
+    /// Each node's DKG completions by epoch: the group key (hex) and whether it holds a share
+    /// (the last traced, a restart loading the epoch again).
+    pub completions: BTreeMap<u32, BTreeMap<u64, (String, bool)>>,
     /// Each node's certified checkpoints.
     pub certified: BTreeMap<u32, Vec<Certification>>,
     /// Per proposal (short digest): each honest voter that approved it, and when it first did
@@ -46,8 +49,17 @@ pub struct CheckpointObserver {
 impl Observer for CheckpointObserver {
     fn observe(&mut self, t_us: u64, node: u32, event: &Event) {
         match event {
-            Event::DkgComplete { group_key, .. } => {
+            Event::DkgComplete {
+                group_key,
+                epoch,
+                share,
+                ..
+            } => {
                 self.group_keys.insert(node, group_key.clone());
+                self.completions
+                    .entry(node)
+                    .or_default()
+                    .insert(*epoch, (group_key.clone(), *share));
             }
             Event::CheckpointCertified {
                 round,

@@ -300,7 +300,7 @@ pub async fn run(
             .map(|k| k.public_key())
             .collect();
         let honest_keys = honest.iter().map(|i| members[*i].clone()).collect();
-        notes.push(governance::check_governance(
+        let (note, committees) = governance::check_governance(
             &held,
             group_key(observations).as_ref(),
             cluster.committee(0).unwrap_or_default(),
@@ -308,7 +308,11 @@ pub async fn run(
             &cp.changes,
             &all_keys,
             &mut checks,
-        ));
+        );
+        notes.push(note);
+        let nodes: Vec<(usize, PublicKey)> =
+            honest.iter().map(|i| (*i, members[*i].clone())).collect();
+        governance::check_reshares(observations, &committees, &nodes, &mut checks);
     }
     notes.push(compaction_note);
     sink.notes.extend(notes);
