@@ -9,6 +9,8 @@
 //!                                   "next", the position to ask from next
 //!   GET  /checkpoints[?subject=HEX] every certified checkpoint the ledger holds (of one subject),
 //!                                   in ledger order, each re-verified under the group key
+//!   GET  /committee                 the committee chain and open proposals (see
+//!   POST /committee                 [`crate::committee`]); proposes a membership change
 //! ```
 //!
 //! `/status` also carries the checkpoint actor's state (`checkpoint`: absent when the node
@@ -20,9 +22,11 @@
 //! length); a ledger that is not running (yet) 503. [`router`] builds the API; `cohort run`
 //! serves it with [`crate::http::serve`], under the runtime and within its timeouts and bounds.
 
+use crate::committee;
 use cohort_protocol::{
     checkpoint::{self, tally, wire::CERTIFICATE_NAMESPACE},
     dkg::Keys,
+    governance,
     ledger::{Error as LedgerError, Mailbox, OpKind, SignedOp, Status, op::MAX_DATA_BYTES},
 };
 use serde::{Deserialize, Serialize};
@@ -276,6 +280,7 @@ pub fn router(
     mailbox: Mailbox,
     keys: Keys,
     checkpoints: Option<checkpoint::Mailbox>,
+    governance: Option<governance::Mailbox>,
 ) -> axum::Router {
     use axum::{
         Json, Router,
@@ -292,6 +297,55 @@ pub fn router(
         mailbox: Mailbox,
         keys: Keys,
         checkpoints: Option<checkpoint::Mailbox>,
+        governance: Option<governance::Mailbox>,
+    }
+
+    /// The governance actor, or the 404 of a node that runs none.
+    #[allow(clippy::result_large_err)]
+    fn governance_of(app: &App) -> Result<governance::Mailbox, Response> {
+        app.governance.clone().ok_or_else(|| {
+            (
+                StatusCode::NOT_FOUND,
+                "governance is off in this node's config",
+            )
+                .into_response()
+        })
+    }
+
+    fn refused(e: governance::Error) -> Response {
+        let code = StatusCode::from_u16(committee::error_status(&e))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (code, e.to_string()).into_response()
+    }
+
+    async fn committee_status(State(app): State<App>) -> Response {
+        let mut governance = match governance_of(&app) {
+            Ok(g) => g,
+            Err(response) => return response,
+        };
+        match governance.status().await {
+            Ok(status) => Json(committee::status_json(status)).into_response(),
+            Err(e) => refused(e),
+        }
+    }
+
+    async fn propose(State(app): State<App>, body: Bytes) -> Response {
+        let mut governance = match governance_of(&app) {
+            Ok(g) => g,
+            Err(response) => return response,
+        };
+        let request: committee::ProposeJson = match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        };
+        let (change, reason) = match request.change() {
+            Ok(c) => c,
+            Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+        };
+        match governance.propose(change, reason).await {
+            Ok(proposed) => Json(committee::proposed_json(&proposed)).into_response(),
+            Err(e) => refused(e),
+        }
     }
 
     fn unavailable(e: LedgerError) -> Response {
@@ -387,13 +441,36 @@ pub fn router(
         .route("/status", get(status))
         .route("/ops", get(ops).post(submit))
         .route("/checkpoints", get(list_checkpoints))
+        .route("/committee", get(committee_status).post(propose))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_DATA_BYTES + 1))
         .with_state(App {
             name,
             mailbox,
             keys,
             checkpoints,
+            governance,
         })
+}
+
+/// `GET /committee` of the node whose admin API is at `addr`.
+pub fn get_committee(addr: SocketAddr) -> Result<committee::GovernanceJson, String> {
+    let text = body(agent().get(format!("http://{addr}/committee")).call())?;
+    serde_json::from_str(&text).map_err(|e| format!("bad /committee answer: {e}"))
+}
+
+/// `POST /committee` to the node whose admin API is at `addr`.
+pub fn propose(
+    addr: SocketAddr,
+    request: &committee::ProposeJson,
+) -> Result<committee::ProposedJson, String> {
+    let json = serde_json::to_string(request).map_err(|e| e.to_string())?;
+    let text = body(
+        agent()
+            .post(format!("http://{addr}/committee"))
+            .header("content-type", "application/json")
+            .send(json.as_bytes()),
+    )?;
+    serde_json::from_str(&text).map_err(|e| format!("bad /committee answer: {e}"))
 }
 
 fn agent() -> ureq::Agent {

@@ -24,7 +24,7 @@
 //!   here because `cohort_protocol::Cluster::new` accepts any `1..=members`; the DKG itself always
 //!   deals with the quorum of each epoch's committee (`dkg::ceremony::Faults`).
 
-use crate::{checkpoints::CheckpointFile, hex};
+use crate::{checkpoints::CheckpointFile, governance::GovernanceFile, hex};
 use cohort_protocol::{Cluster, ProtocolVersion, PublicKey, Timing};
 use commonware_codec::{DecodeExt as _, Encode as _};
 use commonware_cryptography::{Signer as _, ed25519};
@@ -128,6 +128,10 @@ pub struct NodeConfig {
     /// `enabled = false` turns checkpoints off). See [`crate::checkpoints`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<CheckpointFile>,
+    /// Membership changes: the governance actor's timing (absent: the defaults; `enabled =
+    /// false` turns governance off). See [`crate::governance`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governance: Option<GovernanceFile>,
 }
 
 /// A cluster definition file.
@@ -338,6 +342,8 @@ pub struct Loaded {
     pub peers: Vec<(PublicKey, SocketAddr)>,
     /// The checkpoint protocol's settings (`None`: disabled).
     pub checkpoint: Option<cohort_protocol::checkpoint::Settings>,
+    /// The governance actor's settings (`None`: disabled).
+    pub governance: Option<cohort_protocol::committee::Settings>,
 }
 
 impl Loaded {
@@ -384,6 +390,12 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         .map_err(|reason| malformed(path, format!("log_level {:?}: {reason}", config.log_level)))?;
     let checkpoint = config
         .checkpoint
+        .clone()
+        .unwrap_or_default()
+        .settings()
+        .map_err(|reason| malformed(path, reason))?;
+    let governance = config
+        .governance
         .clone()
         .unwrap_or_default()
         .settings()
@@ -448,6 +460,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         cluster,
         peers,
         checkpoint,
+        governance,
     })
 }
 

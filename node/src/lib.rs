@@ -9,7 +9,9 @@
 
 pub mod admin;
 pub mod checkpoints;
+pub mod committee;
 pub mod config;
+pub mod governance;
 pub mod hex;
 pub mod http;
 pub mod metrics;

@@ -1,7 +1,7 @@
 //! `cohort`: run a node, or a local testnet.
 
 use clap::{Parser, Subcommand};
-use cohort_node::{admin, config, config::LogFormat, hex, run, testnet};
+use cohort_node::{admin, committee, config, config::LogFormat, hex, run, testnet};
 use std::{path::PathBuf, process::ExitCode};
 
 #[derive(Parser)]
@@ -53,10 +53,54 @@ enum Command {
         #[arg(long)]
         hex: Option<String>,
     },
+    /// Membership: the committee chain, and proposals to change it (through a running node's
+    /// admin API).
+    Committee {
+        #[command(subcommand)]
+        command: CommitteeCommand,
+    },
     /// A local cluster on loopback.
     Testnet {
         #[command(subcommand)]
         command: TestnetCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CommitteeCommand {
+    /// Every epoch's committee (genesis, then certified), the open proposals with their
+    /// approvals, and whether a reshare is in progress.
+    Status {
+        /// The node's config file (its `admin` address is used).
+        #[arg(long)]
+        config: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Propose a committee for the next epoch: the current one with one change. The members
+    /// vote on it; once certified, the reshare to it runs by itself.
+    Propose {
+        /// The node's config file (its `admin` address is used; the node must be a member of
+        /// the current committee).
+        #[arg(long)]
+        config: PathBuf,
+        /// Add this member (identity, hex).
+        #[arg(long, value_name = "KEY", group = "change")]
+        add: Option<String>,
+        /// Remove this member (identity, hex).
+        #[arg(long, value_name = "KEY", group = "change")]
+        remove: Option<String>,
+        /// Replace member OLD with NEW (identities, hex).
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], group = "change")]
+        replace: Option<Vec<String>>,
+        /// Where the others reach a new member (host:port); needed for a key that was never a
+        /// member.
+        #[arg(long)]
+        address: Option<String>,
+        /// Why (kept in the ledger with the proposal).
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -142,6 +186,53 @@ fn main() -> ExitCode {
                 _ => return Err((2, "give the payload with --data or --hex".to_string())),
             };
             admin::submit(addr, &payload).map_err(|e| (1, format!("{addr}: {e}")))
+        })()),
+        Command::Committee {
+            command: CommitteeCommand::Status { config, json },
+        } => admin_command((|| {
+            let addr = admin_addr(&config).map_err(|e| (2, e))?;
+            let status = admin::get_committee(addr).map_err(|e| (1, format!("{addr}: {e}")))?;
+            match json {
+                true => serde_json::to_string_pretty(&status).map_err(|e| (1, e.to_string())),
+                false => Ok(committee::table(&status)),
+            }
+        })()),
+        Command::Committee {
+            command:
+                CommitteeCommand::Propose {
+                    config,
+                    add,
+                    remove,
+                    replace,
+                    address,
+                    reason,
+                },
+        } => admin_command((|| {
+            let addr = admin_addr(&config).map_err(|e| (2, e))?;
+            let (replace, with) = match replace.as_deref() {
+                Some([old, new]) => (Some(old.clone()), Some(new.clone())),
+                _ => (None, None),
+            };
+            let request = committee::ProposeJson {
+                add,
+                remove,
+                replace,
+                with,
+                address,
+                reason,
+            };
+            // Refuse a malformed request here, before the node is asked.
+            request.change().map_err(|e| (2, e))?;
+            let proposed =
+                admin::propose(addr, &request).map_err(|e| (1, format!("{addr}: {e}")))?;
+            Ok(format!(
+                "proposed epoch {} ({} members, threshold {}): proposal {} (op {}); the members vote on it now",
+                proposed.epoch,
+                proposed.members.len(),
+                proposed.threshold,
+                &proposed.digest[..16],
+                &proposed.op[..16]
+            ))
         })()),
         Command::Run { config, log_format } => match run::run(&config, log_format) {
             Ok(()) => ExitCode::SUCCESS,

@@ -337,6 +337,7 @@ async fn node_main(
             keys: keys.clone(),
             ledger: Some(ledger::Settings {
                 checkpoint: loaded.checkpoint,
+                governance: loaded.governance,
                 ..ledger::Settings::default()
             }),
         },
@@ -347,7 +348,13 @@ async fn node_main(
             context.child("admin"),
             listener,
             "admin API",
-            crate::admin::router(name.clone(), mailbox, keys, engine.checkpoints()),
+            crate::admin::router(
+                name.clone(),
+                mailbox,
+                keys,
+                engine.checkpoints(),
+                engine.governance(),
+            ),
             http::Limits::new(MAX_DATA_BYTES),
         );
     }

@@ -130,6 +130,7 @@ pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError
             log_level: "info".into(),
             peers,
             checkpoint: None,
+            governance: None,
         };
         config::write(
             &node_dir.join("config.toml"),

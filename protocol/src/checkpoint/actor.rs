@@ -13,7 +13,9 @@
 //! itself with its own partial. It is sent again every [`Settings::resend`] to the players
 //! whose vote is missing.
 //!
-//! **Counting** ([`super::tally`]): one vote per voter; a refused vote is counted by reason,
+//! **Counting** ([`super::tally`]): one vote per voter; a vote names the DKG epoch of the
+//! voter's share, and one of another epoch than the proposal's (cast across a reshare, by a
+//! voter or a subject that is behind) is refused without blame; a refused vote is counted by reason,
 //! and a voter whose vote proves it hostile (conflicting votes, an invalid partial, a partial
 //! under another index) is blocked. The moment `t` approvals are in, the certificate is
 //! recovered and the checkpoint appended to the ledger. When the window
@@ -95,15 +97,17 @@ struct Own {
     frame: Bytes,
     digest: Digest,
     tally: Tally,
-    /// The epoch's players, in share order (voter indices).
+    /// The epoch's players, in share order (voter indices), and the epoch.
     players: Vec<PublicKey>,
+    epoch: u64,
     deadline: SystemTime,
     next_resend: SystemTime,
 }
 
-/// The vote this node gave on one `(subject, round)`.
+/// The vote this node gave on one `(subject, round)`, with a share of `epoch`.
 struct Ballot {
     as_of_ms: u64,
+    epoch: u64,
     digest: Digest,
     frame: Bytes,
     last_sent: SystemTime,
@@ -226,9 +230,11 @@ where
                 },
                 frame = self.receiver.recv() => {
                     let Ok((peer, frame)) = frame else { return Ok(()) };
+                    self.follow_epoch().await?;
                     self.on_frame(peer, frame).await?;
                 },
                 _ = self.context.sleep_until(wake) => {
+                    self.follow_epoch().await?;
                     let now = self.context.current();
                     if now >= next_check {
                         next_check = now + self.cfg.settings.check;
@@ -385,10 +391,29 @@ where
             digest,
             tally,
             players,
+            epoch: completed.epoch,
             deadline: now + self.cfg.settings.window,
             next_resend: now + self.cfg.settings.resend,
         });
         self.finalize_if_certified().await
+    }
+
+    /// The DKG finished a new epoch (a reshare) while this node's proposal is open: its votes
+    /// so far are of the old epoch's shares, which cannot combine with the new ones, so the
+    /// same proposal (same round, same digest) is opened again under the new epoch's sharing
+    /// and players, with a fresh window. Voters answer it with a partial of their new share
+    /// (each epoch's votes are counted apart).
+    async fn follow_epoch(&mut self) -> Result<(), ledger::Error> {
+        let Some(open) = self.own.as_ref().map(|o| o.epoch) else {
+            return Ok(());
+        };
+        if self.cfg.keys.epoch().is_none_or(|e| e == open) {
+            return Ok(());
+        }
+        let (Some(own), Some(completed)) = (self.own.take(), self.cfg.keys.current()) else {
+            return Ok(());
+        };
+        self.propose(own.proposal, &completed).await
     }
 
     /// Sends the open proposal again to the players whose vote is missing.
@@ -552,7 +577,12 @@ where
         let Some(subject) = self.cfg.cluster.index_of(&peer) else {
             return Ok(());
         };
-        let Some(share) = self.cfg.keys.current().and_then(|c| c.share) else {
+        let Some((epoch, share)) = self
+            .cfg
+            .keys
+            .current()
+            .and_then(|c| c.share.map(|s| (c.epoch, s)))
+        else {
             self.refuse(peer, "no_share_yet", false);
             return Ok(());
         };
@@ -570,7 +600,7 @@ where
         let digest = proposal.digest();
         let key = (subject, proposal.round);
         if let Some(ballot) = self.ballots.get_mut(&key) {
-            if ballot.digest == digest {
+            if ballot.digest == digest && ballot.epoch == epoch {
                 // Sent again: the same vote again, at most once per resend period.
                 if now.duration_since(ballot.last_sent).unwrap_or_default()
                     >= self.cfg.settings.resend / 2
@@ -581,7 +611,10 @@ where
                 }
                 return Ok(());
             }
-            if proposal.as_of_ms == ballot.as_of_ms {
+            if ballot.digest == digest {
+                // Voted with the share of an epoch since reshared: vote again with the new one
+                // (each epoch's votes are counted apart).
+            } else if proposal.as_of_ms == ballot.as_of_ms {
                 // Two proposals of one round and instant: an honest subject makes one.
                 self.refuse(peer, "conflicting_proposal", true);
                 return Ok(());
@@ -635,11 +668,12 @@ where
         } else {
             Vote::Disagree(seen)
         };
-        let frame = Message::Vote(SignedVote::sign(&self.cfg.signer, digest, vote)).encode();
+        let frame = Message::Vote(SignedVote::sign(&self.cfg.signer, digest, epoch, vote)).encode();
         self.ballots.insert(
             key,
             Ballot {
                 as_of_ms: proposal.as_of_ms,
+                epoch,
                 digest,
                 frame: frame.clone(),
                 last_sent: now,
@@ -670,6 +704,12 @@ where
             self.refuse(peer, "unknown_proposal", false);
             return Ok(());
         };
+        if vote.epoch != own.epoch {
+            // Cast across a reshare (the voter or this node is behind): it cannot count, and
+            // proves nothing.
+            self.refuse(peer, "other_epoch", false);
+            return Ok(());
+        }
         let index = own
             .players
             .iter()

@@ -58,6 +58,16 @@ impl Keys {
         self.inner.lock().expect("keys lock").completed.clone()
     }
 
+    /// The epoch of the latest completed epoch, if any (cheaper than [`Keys::current`]).
+    pub fn epoch(&self) -> Option<u64> {
+        self.inner
+            .lock()
+            .expect("keys lock")
+            .completed
+            .as_ref()
+            .map(|c| c.epoch)
+    }
+
     /// Resolves with the first completed epoch (at once if there is one).
     pub fn subscribe(&self) -> oneshot::Receiver<Completed> {
         let (sender, receiver) = oneshot::channel();

@@ -67,12 +67,14 @@ fn real_frames() -> &'static [Bytes] {
             Message::Vote(SignedVote::sign(
                 &voter,
                 digest,
+                0,
                 Vote::Approve(Box::new(partial)),
             ))
             .encode(),
             Message::Vote(SignedVote::sign(
                 &voter,
                 digest,
+                0,
                 Vote::Disagree(observation),
             ))
             .encode(),

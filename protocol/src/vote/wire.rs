@@ -7,8 +7,8 @@
 //!   SignedProposal = Proposal | ed25519 signature of the subject under PROPOSAL_NAMESPACE
 //!   digest         = sha256(encoded Proposal): what approving partials sign (under
 //!                    CERTIFICATE_NAMESPACE) and votes name
-//!   Vote           = digest (32 bytes) | voter (32 bytes) | 0 partial (index varint, 96-byte
-//!                    G2 point) | 1 observation
+//!   Vote           = digest (32 bytes) | voter (32 bytes) | epoch of the voter's share (u64)
+//!                    | 0 partial (index varint, 96-byte G2 point) | 1 observation
 //!   SignedVote     = Vote | ed25519 signature of the voter under VOTE_NAMESPACE
 //!   Message        = 0 SignedProposal | 1 SignedVote     (a frame of the checkpoint channel)
 //! ```
@@ -47,7 +47,7 @@ const MAX_OBSERVATION_BYTES: usize = 3 * 10;
 /// Largest encoded signed proposal.
 pub const MAX_PROPOSAL_BYTES: usize = 32 + 1 + 10 + MAX_OBSERVATION_BYTES + 1 + 32 + 64;
 /// Largest encoded signed vote (a partial: a varint index and a 96-byte point).
-pub const MAX_VOTE_BYTES: usize = 32 + 32 + 1 + 5 + 96 + 64;
+pub const MAX_VOTE_BYTES: usize = 32 + 32 + 8 + 1 + 5 + 96 + 64;
 
 /// What a subject proposes about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -187,6 +187,10 @@ impl SignedProposal {
 pub struct SignedVote {
     pub digest: Digest,
     pub voter: KeyBytes,
+    /// The DKG epoch of the voter's share (a partial is only checked against that epoch's
+    /// sharing: a vote of another epoch, cast across a reshare, is not counted and proves
+    /// nothing).
+    pub epoch: u64,
     pub vote: Vote,
     pub signature: ed25519::Signature,
 }
@@ -196,9 +200,10 @@ const TAG_APPROVE: u8 = 0;
 /// Tag of a disagreement.
 const TAG_DISAGREE: u8 = 1;
 
-fn write_vote(digest: &Digest, voter: &KeyBytes, vote: &Vote, buf: &mut Vec<u8>) {
+fn write_vote(digest: &Digest, voter: &KeyBytes, epoch: u64, vote: &Vote, buf: &mut Vec<u8>) {
     buf.put_slice(digest);
     buf.put_slice(voter);
+    buf.put_u64(epoch);
     match vote {
         Vote::Approve(partial) => {
             buf.put_u8(TAG_APPROVE);
@@ -212,16 +217,17 @@ fn write_vote(digest: &Digest, voter: &KeyBytes, vote: &Vote, buf: &mut Vec<u8>)
 }
 
 impl SignedVote {
-    /// Signs `vote` on the proposal of `digest` as `key`.
-    pub fn sign(key: &ed25519::PrivateKey, digest: Digest, vote: Vote) -> Self {
+    /// Signs `vote` on the proposal of `digest` as `key`, with a share of `epoch`.
+    pub fn sign(key: &ed25519::PrivateKey, digest: Digest, epoch: u64, vote: Vote) -> Self {
         let mut voter = [0u8; 32];
         voter.copy_from_slice(key.public_key().as_ref());
         let mut message = Vec::new();
-        write_vote(&digest, &voter, &vote, &mut message);
+        write_vote(&digest, &voter, epoch, &vote, &mut message);
         let signature = key.sign(VOTE_NAMESPACE, &message);
         Self {
             digest,
             voter,
+            epoch,
             vote,
             signature,
         }
@@ -230,7 +236,13 @@ impl SignedVote {
     /// Whether the signature verifies under `voter` (the member whose key is `self.voter`).
     pub fn verify(&self, voter: &ed25519::PublicKey) -> bool {
         let mut message = Vec::new();
-        write_vote(&self.digest, &self.voter, &self.vote, &mut message);
+        write_vote(
+            &self.digest,
+            &self.voter,
+            self.epoch,
+            &self.vote,
+            &mut message,
+        );
         voter.as_ref() == self.voter && voter.verify(VOTE_NAMESPACE, &message, &self.signature)
     }
 
@@ -241,6 +253,7 @@ impl SignedVote {
         let mut buf = frame;
         let digest = read_array(&mut buf)?;
         let voter = read_array(&mut buf)?;
+        let epoch = u64::read(&mut buf)?;
         let vote = match u8::read(&mut buf)? {
             TAG_APPROVE => Vote::Approve(Box::new(PartialSignature::<Variant>::read(&mut buf)?)),
             TAG_DISAGREE => Vote::Disagree(Observation::read(&mut buf)?),
@@ -251,6 +264,7 @@ impl SignedVote {
         Ok(Self {
             digest,
             voter,
+            epoch,
             vote,
             signature,
         })
@@ -258,7 +272,7 @@ impl SignedVote {
 
     pub fn encode(&self) -> Bytes {
         let mut out = Vec::with_capacity(MAX_VOTE_BYTES);
-        write_vote(&self.digest, &self.voter, &self.vote, &mut out);
+        write_vote(&self.digest, &self.voter, self.epoch, &self.vote, &mut out);
         self.signature.write(&mut out);
         Bytes::from(out)
     }
@@ -410,7 +424,7 @@ mod tests {
             Vote::Approve(Box::new(partial)),
             Vote::Disagree(proposal(None).observation),
         ] {
-            let signed = SignedVote::sign(&key, digest, vote);
+            let signed = SignedVote::sign(&key, digest, 3, vote);
             let frame = signed.encode();
             assert!(frame.len() <= MAX_VOTE_BYTES, "{}", frame.len());
             let decoded = SignedVote::decode(frame.clone()).unwrap();
@@ -422,11 +436,15 @@ mod tests {
             let mut moved = decoded.clone();
             moved.digest[0] ^= 1;
             assert!(!moved.verify(&key.public_key()));
+            let mut other_epoch = decoded.clone();
+            other_epoch.epoch += 1;
+            assert!(!other_epoch.verify(&key.public_key()), "the epoch is signed");
             for len in 0..frame.len() {
                 assert!(SignedVote::decode(frame.slice(..len)).is_err(), "{len}");
             }
             let mut bad_tag = frame.to_vec();
-            bad_tag[64] = 2;
+            // After the digest, the voter and the epoch.
+            bad_tag[72] = 2;
             assert!(SignedVote::decode(Bytes::from(bad_tag)).is_err());
         }
     }

@@ -251,10 +251,35 @@ pub async fn run(
     );
     let report = report.lock().expect("liar report").clone();
     let liar = cp.liar.as_ref().map(|l| (l, &report));
+    // The committees the ledgers certified (governance), judged first: their thresholds count.
+    let mut governance_note = None;
+    let mut certified_committees = Vec::new();
+    if !cp.changes.is_empty() {
+        let all_keys: Vec<PublicKey> = identities(seed, plan.nodes + 1)
+            .iter()
+            .map(|k| k.public_key())
+            .collect();
+        let honest_keys = honest.iter().map(|i| members[*i].clone()).collect();
+        let (note, committees) = governance::check_governance(
+            &held,
+            group_key(observations).as_ref(),
+            cluster.committee(0).unwrap_or_default(),
+            &honest_keys,
+            &cp.changes,
+            &all_keys,
+            &mut checks,
+        );
+        governance_note = Some(note);
+        let nodes: Vec<(usize, PublicKey)> =
+            honest.iter().map(|i| (*i, members[*i].clone())).collect();
+        governance::check_reshares(observations, &committees, &nodes, &mut checks);
+        certified_committees = committees;
+    }
     // The smallest threshold of any epoch (each epoch's is its committee's quorum).
     let threshold = cluster
         .committees()
         .iter()
+        .chain(&certified_committees)
         .map(|c| quorum(c.len()))
         .min()
         .unwrap_or(cluster.threshold() as usize);
@@ -294,26 +319,7 @@ pub async fn run(
             &mut checks,
         ));
     }
-    if !cp.changes.is_empty() {
-        let all_keys: Vec<PublicKey> = identities(seed, plan.nodes + 1)
-            .iter()
-            .map(|k| k.public_key())
-            .collect();
-        let honest_keys = honest.iter().map(|i| members[*i].clone()).collect();
-        let (note, committees) = governance::check_governance(
-            &held,
-            group_key(observations).as_ref(),
-            cluster.committee(0).unwrap_or_default(),
-            &honest_keys,
-            &cp.changes,
-            &all_keys,
-            &mut checks,
-        );
-        notes.push(note);
-        let nodes: Vec<(usize, PublicKey)> =
-            honest.iter().map(|i| (*i, members[*i].clone())).collect();
-        governance::check_reshares(observations, &committees, &nodes, &mut checks);
-    }
+    notes.extend(governance_note);
     notes.push(compaction_note);
     sink.notes.extend(notes);
     checks

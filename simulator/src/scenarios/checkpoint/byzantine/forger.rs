@@ -38,7 +38,12 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
                             CERTIFICATE_NAMESPACE,
                             &other,
                         );
-                        SignedVote::sign(&liar.key, digest, Vote::Approve(Box::new(partial)))
+                        SignedVote::sign(
+                            &liar.key,
+                            digest,
+                            liar.epoch(),
+                            Vote::Approve(Box::new(partial)),
+                        )
                     }
                     1 => {
                         // Under another namespace.
@@ -47,7 +52,12 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
                             b"_COHORT_SOMETHING_ELSE",
                             &digest,
                         );
-                        SignedVote::sign(&liar.key, digest, Vote::Approve(Box::new(partial)))
+                        SignedVote::sign(
+                            &liar.key,
+                            digest,
+                            liar.epoch(),
+                            Vote::Approve(Box::new(partial)),
+                        )
                     }
                     2 => {
                         // A valid partial, relabelled with another voter's index.
@@ -59,12 +69,17 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
                         let own = partial.index.get();
                         let other = (own + liar.rng.random_range(1..players.max(2))) % players;
                         partial.index = Participant::new(other);
-                        SignedVote::sign(&liar.key, digest, Vote::Approve(Box::new(partial)))
+                        SignedVote::sign(
+                            &liar.key,
+                            digest,
+                            liar.epoch(),
+                            Vote::Approve(Box::new(partial)),
+                        )
                     }
                     3 => {
                         // A vote that names another member as its voter.
                         let vote = liar.partial(&digest).expect("a share");
-                        let mut signed = SignedVote::sign(&liar.key, digest, vote);
+                        let mut signed = SignedVote::sign(&liar.key, digest, liar.epoch(), vote);
                         signed.voter.copy_from_slice(peer.as_ref());
                         signed
                     }

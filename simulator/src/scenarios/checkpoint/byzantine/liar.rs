@@ -98,13 +98,18 @@ impl Liar {
 
     /// Signs and sends a vote on `digest`.
     pub fn vote(&mut self, to: &PublicKey, digest: Digest, vote: Vote) {
-        let frame = Message::Vote(SignedVote::sign(&self.key, digest, vote)).encode();
+        let frame = Message::Vote(SignedVote::sign(&self.key, digest, self.epoch(), vote)).encode();
         self.send(vec![to.clone()], frame);
     }
 
     /// The completed DKG of the node, if it has a share.
     pub fn completed(&self) -> Option<dkg::Completed> {
         self.keys.as_ref()?.current().filter(|c| c.share.is_some())
+    }
+
+    /// The epoch of the node's share (0 without one).
+    pub fn epoch(&self) -> u64 {
+        self.completed().map_or(0, |c| c.epoch)
     }
 
     /// A valid partial signature over `digest` from the node's share.

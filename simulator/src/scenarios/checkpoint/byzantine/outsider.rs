@@ -28,6 +28,7 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
                         Message::Vote(SignedVote::sign(
                             &liar.key,
                             digest,
+                            0,
                             Vote::Disagree(observation),
                         ))
                     }
