@@ -438,7 +438,10 @@ mod tests {
             assert!(!moved.verify(&key.public_key()));
             let mut other_epoch = decoded.clone();
             other_epoch.epoch += 1;
-            assert!(!other_epoch.verify(&key.public_key()), "the epoch is signed");
+            assert!(
+                !other_epoch.verify(&key.public_key()),
+                "the epoch is signed"
+            );
             for len in 0..frame.len() {
                 assert!(SignedVote::decode(frame.slice(..len)).is_err(), "{len}");
             }
