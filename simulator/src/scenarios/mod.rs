@@ -424,7 +424,8 @@ pub static SCENARIOS: [ScenarioSpec; 22] = [
             CommitteeChangeCertified,
             DkgCompletes,
             KeyUnchangedByReshare,
-            SharesFollowCommittee
+            SharesFollowCommittee,
+            RemovedMemberCannotSign
         ),
     },
 ];

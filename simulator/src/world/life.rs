@@ -58,6 +58,8 @@ pub struct Life {
     /// The governance mailbox of the current life (`None` while the node is down, or when its
     /// ledger runs no governance actor).
     pub governance: Arc<Mutex<Option<governance::Mailbox>>>,
+    /// Where the node's DKG publishes its result (one for all its lives, as in the node).
+    pub keys: Keys,
     pub control: simulated::Control<PublicKey, deterministic::Context>,
     pub tracer: SimTracer,
     pub sink: Arc<Mutex<Sink>>,
@@ -75,7 +77,7 @@ impl Life {
         self.tracer
             .arm_crash_points(self.point_crashes.iter().map(|c| c.hit).collect(), halt);
         let mut point_crashes = self.point_crashes.iter();
-        let keys = Keys::default();
+        let keys = self.keys.clone();
         let mut lives = 0u32;
         if self.start_ms > 0 {
             context
@@ -225,7 +227,7 @@ pub async fn run_all(
         sink,
     )
     .into_iter()
-    .flat_map(|(handle, _, _)| handle)
+    .flat_map(|(handle, _, _, _)| handle)
     .collect();
     let honest = handles
         .iter_mut()
@@ -285,12 +287,13 @@ pub trait Sidecar: Send + Sync + 'static {
     ) -> commonware_runtime::Handle<()>;
 }
 
-/// A node's lives, running (`None`: [`Role::External`], no engine), and the slots holding its
-/// current ledger and governance mailboxes.
+/// A node's lives, running (`None`: [`Role::External`], no engine), the slots holding its
+/// current ledger and governance mailboxes, and where its DKG publishes its result.
 pub type Spawned = (
     Option<commonware_runtime::Handle<Result<Outcome, EngineError>>>,
     Arc<Mutex<Option<Mailbox>>>,
     Arc<Mutex<Option<governance::Mailbox>>>,
+    Keys,
 );
 
 /// Starts one [`Life`] per key (node `i` with `clusters[i]`, its crashes from `plan`, the role
@@ -315,9 +318,10 @@ pub fn spawn_all(
     for (index, (key, cluster)) in keys.iter().zip(clusters).enumerate() {
         let mailbox = Arc::new(Mutex::new(None));
         let governance = Arc::new(Mutex::new(None));
+        let keys = Keys::default();
         let (tamper, sidecar) = match role(index) {
             Role::External => {
-                spawned.push((None, mailbox, governance));
+                spawned.push((None, mailbox, governance, keys));
                 continue;
             }
             Role::Tampered(tamper) => (Some(tamper), None),
@@ -368,6 +372,7 @@ pub fn spawn_all(
             ledger,
             mailbox: mailbox.clone(),
             governance: governance.clone(),
+            keys: keys.clone(),
             control: oracle.control(key.public_key()),
             tracer: SimTracer::new(index as u32, clock.clone(), sink.clone()),
             sink: sink.clone(),
@@ -376,7 +381,7 @@ pub fn spawn_all(
             .child("life")
             .with_attribute("index", index)
             .spawn(move |context| life.run(context, start));
-        spawned.push((Some(handle), mailbox, governance));
+        spawned.push((Some(handle), mailbox, governance, keys));
     }
     spawned
 }

@@ -15,10 +15,13 @@ use crate::{
 use cohort_protocol::{
     PublicKey,
     committee::{CERTIFICATE_NAMESPACE, CommitteeProposal, Refusal},
+    dkg::{self, wire::Variant},
     governance::{self, Change},
     ledger::{OpId, OpKind, dag::GroupKey},
     vote::tally,
 };
+use commonware_cryptography::bls12381::primitives::ops;
+use commonware_parallel::Sequential;
 use commonware_runtime::{Clock as _, deterministic};
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -345,4 +348,79 @@ pub fn check_reshares(
             }
         }
     }
+}
+
+/// The removed member of a change (a removal, or the old member of a replacement).
+pub fn removed(change: &ChangeKind) -> Option<usize> {
+    match *change {
+        ChangeKind::Remove { node } | ChangeKind::Replace { old: node, .. } => Some(node),
+        ChangeKind::Add { .. } => None,
+    }
+}
+
+/// `removed-member-cannot-sign`: the member a change removed holds no share of the last epoch,
+/// and its epoch 0 partial signature does not combine with `t - 1` partials of the last
+/// epoch's shares into a signature that verifies under the group key (while `t` of them do:
+/// the check is not vacuous). `first` is each node's epoch 0 result, `last` each node's final
+/// one.
+pub fn check_removed(
+    removed: usize,
+    first: &BTreeMap<usize, dkg::Completed>,
+    last: &BTreeMap<usize, dkg::Completed>,
+    checks: &mut Checks,
+) -> Option<String> {
+    let old = first.get(&removed)?;
+    let old_share = old.share.as_ref()?;
+    let (_, newest) = last.iter().max_by_key(|(_, c)| c.epoch)?;
+    if newest.epoch == old.epoch {
+        return None;
+    }
+    if last.get(&removed).is_some_and(|c| c.share.is_some()) {
+        checks.fail(
+            Invariant::RemovedMemberCannotSign,
+            format!("removed node {removed} still holds a share after the reshare"),
+        );
+    }
+    let message = b"removed-member-cannot-sign";
+    let namespace = CERTIFICATE_NAMESPACE;
+    let sharing = newest.output.public();
+    let required = sharing.required() as usize;
+    let partials: Vec<_> = last
+        .iter()
+        .filter(|(i, c)| **i != removed && c.epoch == newest.epoch)
+        .filter_map(|(_, c)| c.share.as_ref())
+        .map(|share| ops::threshold::sign_message::<Variant>(share, namespace, message))
+        .collect();
+    if partials.len() + 1 < required {
+        return None;
+    }
+    let stale = ops::threshold::sign_message::<Variant>(old_share, namespace, message);
+    let mixed: Vec<_> = partials[..required - 1]
+        .iter()
+        .cloned()
+        .chain([stale])
+        .collect();
+    let key = sharing.public();
+    let combined = ops::threshold::recover::<Variant, _>(sharing, mixed.iter(), &Sequential)
+        .ok()
+        .is_some_and(|signature| tally::verify(key, namespace, message, &signature));
+    if combined {
+        checks.fail(
+            Invariant::RemovedMemberCannotSign,
+            format!(
+                "removed node {removed}'s epoch {} partial combined with {} partials of epoch {} into a valid signature",
+                old.epoch,
+                required - 1,
+                newest.epoch
+            ),
+        );
+    }
+    let honest_only = partials.len() >= required
+        && ops::threshold::recover::<Variant, _>(sharing, partials[..required].iter(), &Sequential)
+            .ok()
+            .is_some_and(|signature| tally::verify(key, namespace, message, &signature));
+    Some(format!(
+        "removed node {removed}: its old partial with {} new ones verifies: {combined}; {required} new ones verify: {honest_only}",
+        required - 1
+    ))
 }

@@ -88,7 +88,11 @@
 //!   certified, exactly as asked, in every honest ledger by the end;
 //! - `dkg-completes`, `key-unchanged-by-reshare`, `shares-follow-committee` (`governance`):
 //!   every honest node finished the last certified epoch's reshare, with epoch 0's group key,
-//!   holding a share exactly when it is in that epoch's committee.
+//!   holding a share exactly when it is in that epoch's committee;
+//! - `removed-member-cannot-sign` (`governance`, a removal or a replacement): the member the
+//!   change removed holds no share after the reshare, and its epoch 0 partial signature does
+//!   not combine with `t - 1` partials of the new epoch's shares into a signature that
+//!   verifies under the group key (while `t` new ones do, so the check is not vacuous).
 //!
 //! Parts: [`mod@plan`], [`mod@run`], [`checks`], [`observer`], [`byzantine`],
 //! [`mod@governance`] (the operator and the governance checks).

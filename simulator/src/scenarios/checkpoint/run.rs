@@ -32,13 +32,14 @@ use crate::{
 };
 use cohort_protocol::{
     Channel, PROTOCOL_VERSION, PublicKey, Registrar as _, channels::SimulatedRegistrar, checkpoint,
-    committee, engine::Task, ledger::Settings,
+    committee, dkg, engine::Task, ledger::Settings,
 };
 use commonware_cryptography::Signer as _;
 use commonware_runtime::{Clock as _, Quota, Spawner as _, Supervisor as _, deterministic};
 use commonware_utils::NZU32;
 use rand::SeedableRng as _;
 use std::{
+    collections::BTreeMap,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -156,6 +157,7 @@ pub async fn run(
     // The honest members' slots (a blocked liar's ledger may never settle with theirs).
     let slots: Vec<_> = honest.iter().map(|i| spawned[*i].1.clone()).collect();
     let start_ms = micros(context.current()) / 1000;
+    let first_results: Arc<Mutex<BTreeMap<usize, dkg::Completed>>> = Arc::default();
     if !cp.changes.is_empty() {
         // Every node's key, the outsider a change may add last.
         let all_keys: Vec<PublicKey> = identities(seed, plan.nodes + 1)
@@ -163,6 +165,15 @@ pub async fn run(
             .map(|k| k.public_key())
             .collect();
         let governance_slots = spawned.iter().map(|s| s.2.clone()).collect();
+        // Each node's first DKG result (epoch 0), for `removed-member-cannot-sign`.
+        for (i, s) in spawned.iter().enumerate() {
+            let (first, waiting) = (first_results.clone(), s.3.subscribe());
+            context.child("first_result").spawn(move |_| async move {
+                if let Ok(completed) = waiting.await {
+                    first.lock().expect("first results").insert(i, completed);
+                }
+            });
+        }
         let start = context.current();
         let (changes, sink) = (cp.changes.clone(), sink.clone());
         context.child("operator").spawn(move |context| {
@@ -252,7 +263,7 @@ pub async fn run(
     let report = report.lock().expect("liar report").clone();
     let liar = cp.liar.as_ref().map(|l| (l, &report));
     // The committees the ledgers certified (governance), judged first: their thresholds count.
-    let mut governance_note = None;
+    let mut governance_notes = Vec::new();
     let mut certified_committees = Vec::new();
     if !cp.changes.is_empty() {
         let all_keys: Vec<PublicKey> = identities(seed, plan.nodes + 1)
@@ -269,10 +280,22 @@ pub async fn run(
             &all_keys,
             &mut checks,
         );
-        governance_note = Some(note);
+        governance_notes.push(note);
         let nodes: Vec<(usize, PublicKey)> =
             honest.iter().map(|i| (*i, members[*i].clone())).collect();
         governance::check_reshares(observations, &committees, &nodes, &mut checks);
+        let last: BTreeMap<usize, dkg::Completed> = honest
+            .iter()
+            .filter_map(|i| spawned[*i].3.current().map(|c| (*i, c)))
+            .collect();
+        let first = first_results.lock().expect("first results").clone();
+        for change in &cp.changes {
+            if let Some(removed) = governance::removed(&change.change)
+                && let Some(note) = governance::check_removed(removed, &first, &last, &mut checks)
+            {
+                governance_notes.push(note);
+            }
+        }
         certified_committees = committees;
     }
     // The smallest threshold of any epoch (each epoch's is its committee's quorum).
@@ -319,7 +342,7 @@ pub async fn run(
             &mut checks,
         ));
     }
-    notes.extend(governance_note);
+    notes.extend(governance_notes);
     notes.push(compaction_note);
     sink.notes.extend(notes);
     checks

@@ -100,7 +100,7 @@ pub async fn run(
         .iter()
         .enumerate()
         .filter(|(i, _)| Some(*i) != liar)
-        .map(|(i, (_, slot, _))| (i, slot.clone()))
+        .map(|(i, (_, slot, _, _))| (i, slot.clone()))
         .collect();
     let liar_report: Arc<Mutex<LiarReport>> = Arc::default();
     if let Some(l) = &ledger.liar {
