@@ -135,6 +135,8 @@ catalogue! {
         "every ledger holds at most one certified committee per epoch, each certificate verifying under the group key, the same chain in every ledger, and no honest member approved two proposals of one epoch",
     CommitteeChangeCertified = "committee-change-certified":
         "every change the operator asked for is certified, exactly as asked, in every honest ledger by the end",
+    GovernanceLiarRefused = "governance-liar-refused":
+        "the governance liar's hostile ops (two proposals for one epoch, a proposal breaking the rules, invalid partials) are refused by an honest member with the reason they prove, never approved or counted",
     RemovedMemberCannotSign = "removed-member-cannot-sign":
         "a member a reshare removed holds no share after it, and its old partial signature does not combine with t-1 new-epoch partials into a valid signature",
     // The harness.

@@ -56,7 +56,7 @@ macro_rules! checkpoint_invariants {
 }
 
 /// Every scenario, in the order `cohort-sim list` prints them.
-pub static SCENARIOS: [ScenarioSpec; 22] = [
+pub static SCENARIOS: [ScenarioSpec; 23] = [
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -426,6 +426,28 @@ pub static SCENARIOS: [ScenarioSpec; 22] = [
             KeyUnchangedByReshare,
             SharesFollowCommittee,
             RemovedMemberCannotSign
+        ),
+    },
+    ScenarioSpec {
+        name: "membership-byzantine",
+        description: "as governance, with a member lying in governance ops (two proposals for one epoch, a proposal breaking the rules, votes with invalid partials): refused with a reason, never approved or counted; the operator's change is still certified and carried out",
+        nodes: 4..=64,
+        plan: |seed, nodes| {
+            checkpoint::plan(checkpoint::Kind::MembershipByzantine, seed, nodes).into()
+        },
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_checkpoint();
+            Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
+        },
+        observers: checkpoint::observers,
+        invariants: checkpoint_invariants!(
+            OneCommitteePerEpoch,
+            CommitteeChangeCertified,
+            DkgCompletes,
+            KeyUnchangedByReshare,
+            SharesFollowCommittee,
+            RemovedMemberCannotSign,
+            GovernanceLiarRefused
         ),
     },
 ];

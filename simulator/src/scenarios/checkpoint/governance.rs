@@ -5,7 +5,7 @@
 use super::{
     checks::Member,
     observer::CheckpointObserver,
-    plan::{ChangeKind, ChangePlan, RETRY_MS},
+    plan::{ChangeKind, ChangePlan, GovernanceLiar, GovernanceMisbehaviour, RETRY_MS},
 };
 use crate::{
     invariant::{Checks, Invariant},
@@ -14,17 +14,23 @@ use crate::{
 };
 use cohort_protocol::{
     PublicKey,
-    committee::{CERTIFICATE_NAMESPACE, CommitteeProposal, Refusal},
+    committee::{CERTIFICATE_NAMESPACE, CommitteeProposal, Refusal, output_digest},
     dkg::{self, wire::Variant},
     governance::{self, Change},
-    ledger::{OpId, OpKind, dag::GroupKey},
+    ledger::{self, OpId, OpKind, dag::GroupKey},
     vote::tally,
 };
-use commonware_cryptography::bls12381::primitives::ops;
+use commonware_cryptography::bls12381::{
+    dkg::feldman_desmedt::deal_anonymous,
+    primitives::{ops, sharing::Mode},
+};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Clock as _, deterministic};
+use commonware_utils::N3f1;
+use rand::{RngExt as _, SeedableRng as _};
 use std::{
     collections::{BTreeMap, BTreeSet},
+    num::NonZeroU32,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime},
 };
@@ -113,6 +119,17 @@ pub async fn operator(
                 }
                 None => Err(governance::Error::Closed),
             };
+            // Another member's proposal is open (a liar's, say): ask again later, unless it is
+            // this member's own (an answer lost to a crash).
+            let current = slots[plan.by].lock().expect("slot").clone();
+            let own_open = match (&result, current) {
+                (Err(governance::Error::Open { .. }), Some(mut mailbox)) => mailbox
+                    .status()
+                    .await
+                    .map(|s| s.proposals.iter().any(|p| p.author == keys[plan.by]))
+                    .unwrap_or(false),
+                _ => false,
+            };
             let t_us = micros(context.current());
             let (name, detail, again) = match &result {
                 Ok(p) => (
@@ -124,6 +141,9 @@ pub async fn operator(
                     ),
                     false,
                 ),
+                Err(error @ governance::Error::Open { .. }) => {
+                    ("operator_refused", error.to_string(), !own_open)
+                }
                 Err(error) => ("operator_refused", error.to_string(), retry(error)),
             };
             sink.lock()
@@ -423,4 +443,201 @@ pub fn check_removed(
         "removed node {removed}: its old partial with {} new ones verifies: {combined}; {required} new ones verify: {honest_only}",
         required - 1
     ))
+}
+
+/// Plays the governance liar (see [`GovernanceMisbehaviour`]) through the liar node's own
+/// ledger, around the operator's change at `at_ms`; what it did is a harness event, and
+/// `appended_flag` says whether it got its ops into its ledger.
+#[allow(clippy::too_many_arguments)]
+pub async fn liar(
+    context: deterministic::Context,
+    start: SystemTime,
+    liar: GovernanceLiar,
+    at_ms: u64,
+    ledger: Arc<Mutex<Option<ledger::Mailbox>>>,
+    keys: dkg::Keys,
+    me: PublicKey,
+    sink: Arc<Mutex<Sink>>,
+    appended_flag: Arc<Mutex<bool>>,
+) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(liar.seed);
+    let early = match liar.misbehaviour {
+        GovernanceMisbehaviour::BadVotes => at_ms,
+        _ => at_ms.saturating_sub(3_000),
+    };
+    context
+        .sleep_until(start + Duration::from_millis(early))
+        .await;
+    for _ in 0..120 {
+        let mailbox = ledger.lock().expect("ledger slot").clone();
+        let (Some(mut mailbox), Some(completed)) = (mailbox, keys.current()) else {
+            context.sleep(Duration::from_secs(1)).await;
+            continue;
+        };
+        let Ok(gov) = mailbox.governance(Duration::from_secs(60)).await else {
+            context.sleep(Duration::from_secs(1)).await;
+            continue;
+        };
+        let epoch = completed.epoch;
+        let Some(committee) = gov.chain.committee(epoch) else {
+            return;
+        };
+        if !gov.boot_recovered || gov.chain.last_epoch() != epoch {
+            context.sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        let previous = output_digest(&completed.output);
+        let others: Vec<PublicKey> = committee
+            .members
+            .iter()
+            .filter(|k| **k != me)
+            .cloned()
+            .collect();
+        let without = |k: &PublicKey| -> Vec<PublicKey> {
+            committee
+                .members
+                .iter()
+                .filter(|m| *m != k)
+                .cloned()
+                .collect()
+        };
+        let kinds: Vec<OpKind> = match liar.misbehaviour {
+            GovernanceMisbehaviour::Equivocate => {
+                let a = rng.random_range(0..others.len());
+                let b = (a + 1 + rng.random_range(0..others.len() - 1)) % others.len();
+                [a, b]
+                    .iter()
+                    .filter_map(|i| {
+                        CommitteeProposal::new(
+                            epoch + 1,
+                            without(&others[*i]),
+                            Vec::new(),
+                            format!("liar: remove {i}"),
+                            previous,
+                        )
+                        .ok()
+                    })
+                    .map(|p| OpKind::Propose(Box::new(p)))
+                    .collect()
+            }
+            GovernanceMisbehaviour::BadProposal => {
+                let proposal = match rng.random_range(0..2u8) {
+                    // Down to three members: below the safe size.
+                    0 => CommitteeProposal::new(
+                        epoch + 1,
+                        committee.members.iter().take(3).cloned().collect(),
+                        Vec::new(),
+                        "liar: too small".into(),
+                        previous,
+                    ),
+                    // Resharing an output nobody holds.
+                    _ => CommitteeProposal::new(
+                        epoch + 1,
+                        without(&others[0]),
+                        Vec::new(),
+                        "liar: wrong output".into(),
+                        [0xAB; 32],
+                    ),
+                };
+                proposal
+                    .ok()
+                    .map(|p| OpKind::Propose(Box::new(p)))
+                    .into_iter()
+                    .collect()
+            }
+            GovernanceMisbehaviour::BadVotes => {
+                let Some(target) = gov
+                    .proposals
+                    .iter()
+                    .find(|p| p.proposal.epoch == epoch + 1 && p.author != me)
+                else {
+                    context.sleep(Duration::from_secs(1)).await;
+                    continue;
+                };
+                let Some(share) = completed.share.clone() else {
+                    return;
+                };
+                let players = completed.output.players().len() as u32;
+                let (_, foreign) = deal_anonymous::<Variant, N3f1>(
+                    rand_chacha::ChaCha8Rng::seed_from_u64(liar.seed),
+                    Mode::NonZeroCounter,
+                    NonZeroU32::new(players.max(1)).expect("non-zero"),
+                );
+                let digest = target.proposal.digest();
+                let forged = foreign.iter().find(|s| s.index == share.index).map(|s| {
+                    ops::threshold::sign_message::<Variant>(s, CERTIFICATE_NAMESPACE, &digest)
+                });
+                let elsewhere = ops::threshold::sign_message::<Variant>(
+                    &share,
+                    CERTIFICATE_NAMESPACE,
+                    &[0xAA; 32],
+                );
+                forged
+                    .into_iter()
+                    .chain([elsewhere])
+                    .map(|partial| OpKind::Vote {
+                        proposal: target.op,
+                        partial: Box::new(partial),
+                    })
+                    .collect()
+            }
+        };
+        let mut appended = 0;
+        for kind in kinds {
+            if mailbox.append_governance(kind).await.is_ok() {
+                appended += 1;
+            }
+        }
+        *appended_flag.lock().expect("flag") = appended > 0;
+        let t_us = micros(context.current());
+        sink.lock().expect("sink").record_harness(
+            t_us,
+            liar.node as u32,
+            "governance_liar",
+            format!("{:?} ops={appended}", liar.misbehaviour),
+        );
+        return;
+    }
+}
+
+/// `governance-liar-refused`: an honest member refused the liar's hostile governance ops with
+/// the reason they prove (`refused`: per author, each reason and the nodes that traced it), when
+/// the liar got to append them (`appended`).
+pub fn check_liar(
+    liar: &GovernanceLiar,
+    key: &PublicKey,
+    refused: &BTreeMap<PublicKey, BTreeMap<&'static str, BTreeSet<u32>>>,
+    appended: bool,
+    checks: &mut Checks,
+) -> String {
+    // What the honest members refused (the liar's own actor refuses its lies too).
+    let reasons: Option<BTreeMap<&str, BTreeSet<u32>>> = refused.get(key).map(|r| {
+        r.iter()
+            .map(|(reason, nodes)| {
+                let honest = nodes.iter().filter(|n| **n as usize != liar.node).copied();
+                (*reason, honest.collect::<BTreeSet<u32>>())
+            })
+            .filter(|(_, nodes)| !nodes.is_empty())
+            .collect()
+    });
+    let reasons = reasons.as_ref();
+    let expected: &[&str] = match liar.misbehaviour {
+        GovernanceMisbehaviour::Equivocate => &["author_equivocated"],
+        GovernanceMisbehaviour::BadVotes => &["invalid_partial"],
+        GovernanceMisbehaviour::BadProposal => &["below_safe_size", "wrong_previous"],
+    };
+    let seen = reasons.is_some_and(|r| expected.iter().any(|e| r.contains_key(e)));
+    if appended && !seen {
+        checks.fail(
+            Invariant::GovernanceLiarRefused,
+            format!(
+                "no honest member refused governance liar node {} ({:?}) for {expected:?}; refusals: {reasons:?}",
+                liar.node, liar.misbehaviour
+            ),
+        );
+    }
+    format!(
+        "governance liar node {} {:?}: appended={appended} refused={:?}",
+        liar.node, liar.misbehaviour, reasons
+    )
 }

@@ -1,5 +1,5 @@
 //! The checkpoint scenarios (`checkpoint`, `checkpoint-byzantine`, `checkpoint-skew`,
-//! `checkpoint-reshare`, `checkpoint-late-joiner`, `governance`).
+//! `checkpoint-reshare`, `checkpoint-late-joiner`, `governance`, `membership-byzantine`).
 //!
 //! `checkpoint`: n members (4..=10 drawn unless `--nodes`) run the epoch 0 DKG, the ledger
 //! (heartbeats every [`run::HEARTBEAT`]) and the checkpoint protocol over lossy, jittery links
@@ -41,6 +41,15 @@
 //! live). The members vote with ledger ops and certify the change in their ledgers; then the
 //! engines reshare to the certified committee (epoch 0's committee deals, the new one plays;
 //! an outsider added is a player that never comes, whose share the dealers reveal).
+//!
+//! `membership-byzantine`: `governance` with a governance liar ([`plan::GovernanceLiar`]), a
+//! member whose DKG, ledger and checkpoints are honest but which, through its own ledger, just
+//! before the operator proposes two different committees for the next epoch (its proposals
+//! are then skipped by every honest voter: `author_equivocated`), or a committee breaking the
+//! rules (`below_safe_size`, `wrong_previous`), or, once the operator's proposal is in, votes
+//! on it with a partial of another dealing's share and with one over another digest
+//! (`invalid_partial`: never counted). The operator asks again while another member's proposal
+//! is open.
 //!
 //! Every checkpoint scenario compacts: each node prunes a subject's presence ops below its
 //! latest certificate and rewrites its op store after most compactions (a small
@@ -93,6 +102,10 @@
 //!   change removed holds no share after the reshare, and its epoch 0 partial signature does
 //!   not combine with `t - 1` partials of the new epoch's shares into a signature that
 //!   verifies under the group key (while `t` new ones do, so the check is not vacuous).
+//!
+//! - `governance-liar-refused` (`membership-byzantine`): an honest member refused the liar's
+//!   hostile governance ops with the reason they prove (and `one-committee-per-epoch`,
+//!   `committee-change-certified` hold: they were never approved nor counted).
 //!
 //! Parts: [`mod@plan`], [`mod@run`], [`checks`], [`observer`], [`byzantine`],
 //! [`mod@governance`] (the operator and the governance checks).

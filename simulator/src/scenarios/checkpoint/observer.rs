@@ -28,6 +28,8 @@ pub struct CheckpointObserver {
     /// Each node's DKG completions by epoch: the group key (hex) and whether it holds a share
     /// (the last traced, a restart loading the epoch again).
     pub completions: BTreeMap<u32, BTreeMap<u64, (String, bool)>>,
+    /// Governance inputs refused, per author: each reason and the nodes that refused.
+    pub governance_refused: BTreeMap<PublicKey, BTreeMap<&'static str, BTreeSet<u32>>>,
     /// Each node's certified checkpoints.
     pub certified: BTreeMap<u32, Vec<Certification>>,
     /// Per proposal (short digest): each honest voter that approved it, and when it first did
@@ -102,6 +104,14 @@ impl Observer for CheckpointObserver {
                 self.proposed_at.entry(digest.clone()).or_insert(t_us);
             }
             Event::CheckpointRoundFailed { .. } => *self.failed.entry(node).or_default() += 1,
+            Event::GovernanceRefused { author, reason } => {
+                self.governance_refused
+                    .entry(author.clone())
+                    .or_default()
+                    .entry(*reason)
+                    .or_default()
+                    .insert(node);
+            }
             _ => {}
         }
     }

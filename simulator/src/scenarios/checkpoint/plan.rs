@@ -25,6 +25,8 @@ pub enum Kind {
     /// `governance`: an operator proposes a committee change through a member's governance
     /// actor; the members vote on it and certify it in their ledgers.
     Governance,
+    /// `membership-byzantine`: as `governance`, with a member lying in governance ops.
+    MembershipByzantine,
 }
 
 /// A committee change an operator asks a member for, in node indices (index `nodes` is the
@@ -48,6 +50,37 @@ pub struct ChangePlan {
 
 /// How often the operator asks again when the member could not take a change yet.
 pub const RETRY_MS: u64 = 10_000;
+
+/// What the governance liar of `membership-byzantine` does (through its own ledger: its
+/// ops are validly signed; what they say is hostile).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GovernanceMisbehaviour {
+    /// Just before the operator, proposes two different committees for the next epoch.
+    Equivocate,
+    /// Once the operator's proposal is in its ledger, votes on it with an invalid partial (a
+    /// share of another dealing) and with a partial over another digest.
+    BadVotes,
+    /// Just before the operator, proposes a committee that breaks the rules (below the safe
+    /// size, or not resharing the current output).
+    BadProposal,
+}
+
+impl GovernanceMisbehaviour {
+    pub const ALL: [GovernanceMisbehaviour; 3] = [
+        GovernanceMisbehaviour::Equivocate,
+        GovernanceMisbehaviour::BadVotes,
+        GovernanceMisbehaviour::BadProposal,
+    ];
+}
+
+/// The governance liar: a member whose DKG, ledger and checkpoints are honest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GovernanceLiar {
+    pub node: usize,
+    pub misbehaviour: GovernanceMisbehaviour,
+    pub seed: u64,
+}
 
 /// The scaled checkpoint protocol of a run, and how long it runs: a simulated "day" is one
 /// `interval_ms`. The members run for `duration_ms` (at least 4 intervals: the first boot
@@ -78,6 +111,9 @@ pub struct CheckpointPlan {
     /// `governance`: the operator's committee changes.
     #[serde(default)]
     pub changes: Vec<ChangePlan>,
+    /// `membership-byzantine`: the governance liar.
+    #[serde(default)]
+    pub governance_liar: Option<GovernanceLiar>,
 }
 
 fn on() -> bool {
@@ -106,12 +142,17 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         // Epoch 0's committee of 4..=8, plus the two newcomers.
         Kind::Reshare => rng.random_range(6..=10),
         // A removal keeps at least the safe committee size of four.
-        Kind::Governance => rng.random_range(5..=10),
+        Kind::Governance | Kind::MembershipByzantine => rng.random_range(5..=10),
         _ => rng.random_range(DRAWN_NODES),
     };
     let nodes = nodes.unwrap_or(drawn);
     let liar = match kind {
-        Kind::Checkpoint | Kind::Skew | Kind::Reshare | Kind::LateJoiner | Kind::Governance => None,
+        Kind::Checkpoint
+        | Kind::Skew
+        | Kind::Reshare
+        | Kind::LateJoiner
+        | Kind::Governance
+        | Kind::MembershipByzantine => None,
         Kind::Byzantine => {
             let misbehaviour =
                 CheckpointMisbehaviour::ALL[rng.random_range(0..CheckpointMisbehaviour::ALL.len())];
@@ -148,7 +189,8 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         | Kind::Byzantine
         | Kind::Reshare
         | Kind::LateJoiner
-        | Kind::Governance => Vec::new(),
+        | Kind::Governance
+        | Kind::MembershipByzantine => Vec::new(),
     };
     // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node k
     // and adds node k + 1 (as `reshare`); the two newcomers start at the reshare.
@@ -181,7 +223,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
     });
     // After the DKG (the first interval), well before the end.
     let changes = match kind {
-        Kind::Governance => {
+        Kind::Governance | Kind::MembershipByzantine => {
             let node = rng.random_range(0..nodes);
             let change = match (nodes > 4, rng.random_range(0..3u8)) {
                 (true, 0) => ChangeKind::Remove { node },
@@ -198,6 +240,16 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
             }]
         }
         _ => Vec::new(),
+    };
+    // The liar is not the member the operator asks.
+    let governance_liar = match (kind, changes.first()) {
+        (Kind::MembershipByzantine, Some(change)) => Some(GovernanceLiar {
+            node: (change.by + rng.random_range(1..nodes)) % nodes,
+            misbehaviour: GovernanceMisbehaviour::ALL
+                [rng.random_range(0..GovernanceMisbehaviour::ALL.len())],
+            seed: rng.random(),
+        }),
+        _ => None,
     };
     let core = CorePlan {
         crashes,
@@ -216,6 +268,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         late_joiner: late_joiner.map(|l| l.node),
         compact: true,
         changes,
+        governance_liar,
     };
     (core, checkpoint)
 }

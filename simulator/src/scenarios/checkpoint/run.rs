@@ -158,6 +158,7 @@ pub async fn run(
     let slots: Vec<_> = honest.iter().map(|i| spawned[*i].1.clone()).collect();
     let start_ms = micros(context.current()) / 1000;
     let first_results: Arc<Mutex<BTreeMap<usize, dkg::Completed>>> = Arc::default();
+    let liar_appended: Arc<Mutex<bool>> = Arc::default();
     if !cp.changes.is_empty() {
         // Every node's key, the outsider a change may add last.
         let all_keys: Vec<PublicKey> = identities(seed, plan.nodes + 1)
@@ -175,6 +176,16 @@ pub async fn run(
             });
         }
         let start = context.current();
+        if let (Some(liar), Some(change)) = (cp.governance_liar.clone(), cp.changes.first()) {
+            let (ledger, keys) = (spawned[liar.node].1.clone(), spawned[liar.node].3.clone());
+            let (me, sink, at_ms) = (members[liar.node].clone(), sink.clone(), change.at_ms);
+            let appended = liar_appended.clone();
+            context.child("governance_liar").spawn(move |context| {
+                governance::liar(
+                    context, start, liar, at_ms, ledger, keys, me, sink, appended,
+                )
+            });
+        }
         let (changes, sink) = (cp.changes.clone(), sink.clone());
         context.child("operator").spawn(move |context| {
             governance::operator(context, start, changes, governance_slots, all_keys, sink)
@@ -288,6 +299,15 @@ pub async fn run(
             .iter()
             .filter_map(|i| spawned[*i].3.current().map(|c| (*i, c)))
             .collect();
+        if let Some(liar) = &cp.governance_liar {
+            governance_notes.push(governance::check_liar(
+                liar,
+                &members[liar.node],
+                &observations.governance_refused,
+                *liar_appended.lock().expect("flag"),
+                &mut checks,
+            ));
+        }
         let first = first_results.lock().expect("first results").clone();
         for change in &cp.changes {
             if let Some(removed) = governance::removed(&change.change)
