@@ -19,6 +19,10 @@
 //! actor ([`crate::governance`]) runs beside it too (it proposes, votes on and certifies
 //! committees); its mailbox is [`Engine::governance`].
 //!
+//! With governance on, the DKG ceremony does not end with the shutdown handshake: the engine
+//! runs the reshares the ledger's certified committees call for, for as long as the node runs
+//! (see `reshare.rs`).
+//!
 //! After the handshake the node keeps answering its peers for [`LINGER_PERIODS`] sync
 //! periods, so a peer whose acknowledgement was lost still gets a repeat before we go quiet.
 //!

@@ -73,6 +73,7 @@ impl<T: Tracer> Reshares<T> {
                 server
                     .serve_until(async move {
                         loop {
+                            // Only the chain is read (the live set is the governance actor's).
                             match ledger.governance(check).await {
                                 Ok(g) if g.chain.last_epoch() > held => {
                                     *next = Some(g.chain.cluster());
