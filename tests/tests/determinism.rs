@@ -22,6 +22,8 @@ fn options(scenario: Scenario, seed: u64) -> RunOptions {
             | "checkpoint-skew"
             | "checkpoint-late-joiner" => Some(4),
             "checkpoint-reshare" => Some(6),
+            // A removal keeps four members: five is the smallest world drawing every change.
+            "governance" | "membership-byzantine" => Some(5),
             _ => None,
         },
         trace: None,
