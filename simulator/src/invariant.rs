@@ -83,7 +83,7 @@ catalogue! {
     KeyUnchangedByReshare = "key-unchanged-by-reshare":
         "every node finishes every epoch, each with epoch 0's group key",
     SharesFollowCommittee = "shares-follow-committee":
-        "after a reshare exactly the new committee's members hold shares",
+        "after a reshare exactly the new committee's members hold shares (with governance: and no DKG journal keeps an older round's share)",
     MisbehaviourDetected = "misbehaviour-detected":
         "every victim refused the byzantine member's input for what it is",
     HonestNeverMuted = "honest-never-muted":
@@ -138,7 +138,7 @@ catalogue! {
     GovernanceLiarRefused = "governance-liar-refused":
         "the governance liar's hostile ops (two proposals for one epoch, a proposal breaking the rules, invalid partials) are refused by an honest member with the reason they prove, never approved or counted",
     RemovedMemberCannotSign = "removed-member-cannot-sign":
-        "a member a reshare removed holds no share after it, and its old partial signature does not combine with t-1 new-epoch partials into a valid signature",
+        "a member a reshare removed holds no share after it (in memory nor in its DKG journal), and its old partial signature does not combine with t-1 new-epoch partials into a valid signature",
     // The harness.
     Determinism = "determinism":
         "with `--check-determinism`, a second run of the seed has the same digest (every scenario)",

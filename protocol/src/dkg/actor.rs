@@ -108,6 +108,43 @@ use thiserror::Error;
 /// Purpose string of the journal's sealing key.
 const SEALING_PURPOSE: &[u8] = b"dkg-journal";
 
+/// What a node's DKG journal holds of one round: whether it has the round's output, and
+/// whether it has a share (sealed at rest).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoredRound {
+    pub output: bool,
+    pub share: bool,
+}
+
+/// Opens the DKG journal of the node `signer` under `partition_prefix` (which must not be open
+/// elsewhere: the node is stopped) and says, per round, whether it holds an output and a share.
+/// Once a reshare completes, only its round may hold a share: older rounds are pruned, so an
+/// old epoch's share is erased from the disk (what `removed-member-cannot-sign` checks).
+pub async fn stored_rounds<E>(
+    context: E,
+    partition_prefix: &str,
+    signer: &ed25519::PrivateKey,
+) -> Result<BTreeMap<u64, StoredRound>, Error>
+where
+    E: Clock + Spawner + commonware_runtime::Metrics + Storage,
+{
+    let key = SealingKey::derive(&signer.encode(), SEALING_PURPOSE);
+    let (_journal, replayed) = DkgJournal::open(context, partition_prefix, key).await?;
+    Ok(replayed
+        .iter()
+        .map(|(round, records)| {
+            let has = |kind| records.iter().any(|r| r.kind == kind);
+            (
+                *round,
+                StoredRound {
+                    output: has(super::record::KIND_OUTPUT),
+                    share: has(super::record::KIND_SHARE),
+                },
+            )
+        })
+        .collect())
+}
+
 /// Why the DKG stopped at this node.
 #[derive(Debug, Error)]
 pub enum Error {

@@ -31,7 +31,7 @@ mod serve;
 mod tamper;
 pub mod wire;
 
-pub use actor::{Actor, Config, Error};
+pub use actor::{Actor, Config, Error, StoredRound, stored_rounds};
 pub use ceremony::{Ceremony, DkgError, Effect, Outcome, Record, Rejection, RoundSpec, To};
 pub use ingress::{Completed, Keys};
 pub use phase::{MAX_STEP, PHASES, Phase, position, step_of};

@@ -641,3 +641,44 @@ pub fn check_liar(
         liar.node, liar.misbehaviour, reasons
     )
 }
+
+/// Old shares are erased from the disk: in every honest node's DKG journal (read once the node
+/// stopped) only the round of its latest output may hold a share (`shares-follow-committee`),
+/// and a member the last committee leaves out holds none at all (`removed-member-cannot-sign`).
+/// `committees` are the epochs' committees, epoch 0 first; `members` every node's key.
+pub fn check_journals(
+    journals: &BTreeMap<usize, BTreeMap<u64, dkg::StoredRound>>,
+    committees: &[Vec<PublicKey>],
+    members: &[PublicKey],
+    checks: &mut Checks,
+) {
+    let last = committees.last();
+    for (node, rounds) in journals {
+        let Some(latest) = rounds
+            .iter()
+            .filter(|(_, r)| r.output)
+            .map(|(round, _)| *round)
+            .max()
+        else {
+            continue;
+        };
+        let old: Vec<u64> = rounds
+            .iter()
+            .filter(|(round, r)| r.share && **round < latest)
+            .map(|(round, _)| *round)
+            .collect();
+        if !old.is_empty() {
+            checks.fail(
+                Invariant::SharesFollowCommittee,
+                format!("node {node}'s DKG journal still holds the shares of rounds {old:?} (latest {latest})"),
+            );
+        }
+        let player = last.is_none_or(|c| c.contains(&members[*node]));
+        if !player && rounds.values().any(|r| r.share) {
+            checks.fail(
+                Invariant::RemovedMemberCannotSign,
+                format!("removed node {node}'s DKG journal still holds a share"),
+            );
+        }
+    }
+}

@@ -97,9 +97,12 @@
 //!   certified, exactly as asked, in every honest ledger by the end;
 //! - `dkg-completes`, `key-unchanged-by-reshare`, `shares-follow-committee` (`governance`):
 //!   every honest node finished the last certified epoch's reshare, with epoch 0's group key,
-//!   holding a share exactly when it is in that epoch's committee;
+//!   holding a share exactly when it is in that epoch's committee; and once the nodes are
+//!   stopped at the end, no honest node's DKG journal holds the share of a round older than its
+//!   latest output (old shares are erased from the disk);
 //! - `removed-member-cannot-sign` (`governance`, a removal or a replacement): the member the
-//!   change removed holds no share after the reshare, and its epoch 0 partial signature does
+//!   change removed holds no share after the reshare (in memory nor in its DKG journal), and
+//!   its epoch 0 partial signature does
 //!   not combine with `t - 1` partials of the new epoch's shares into a signature that
 //!   verifies under the group key (while `t` new ones do, so the check is not vacuous).
 //!

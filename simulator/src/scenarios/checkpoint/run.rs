@@ -255,6 +255,25 @@ pub async fn run(
     };
     // The views first (the ledgers answer while the sink is free), then the checks.
     let views = gather_views(&mut held, &members, end_ms).await;
+    // With governance, what each honest node's DKG journal holds once the nodes are stopped
+    // (nothing of the run is checked through them after this).
+    let mut journals = BTreeMap::new();
+    if !cp.changes.is_empty() {
+        for handle in spawned.iter().filter_map(|s| s.0.as_ref()) {
+            handle.abort();
+        }
+        for &i in &honest {
+            let rounds = dkg::stored_rounds(
+                context.child("journal_check").with_attribute("node", i),
+                &format!("node{i}"),
+                &keys[i],
+            )
+            .await;
+            if let Ok(rounds) = rounds {
+                journals.insert(i, rounds);
+            }
+        }
+    }
     let mut sink = sink.lock().expect("sink");
     let archive = sink.archive.take().unwrap_or_default();
     let observations = sink.observer::<CheckpointObserver>();
@@ -308,6 +327,7 @@ pub async fn run(
                 &mut checks,
             ));
         }
+        governance::check_journals(&journals, &committees, &members, &mut checks);
         let first = first_results.lock().expect("first results").clone();
         for change in &cp.changes {
             if let Some(removed) = governance::removed(&change.change)
