@@ -269,8 +269,14 @@ pub async fn run(
                 &keys[i],
             )
             .await;
-            if let Ok(rounds) = rounds {
-                journals.insert(i, rounds);
+            match rounds {
+                Ok(rounds) => {
+                    journals.insert(i, rounds);
+                }
+                Err(error) => checks.fail(
+                    Invariant::SharesFollowCommittee,
+                    format!("node {i}'s DKG journal does not open: {error}"),
+                ),
             }
         }
     }
