@@ -102,6 +102,28 @@ where
     certified: u64,
 }
 
+/// What appending one of this node's governance ops did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Appended {
+    Yes,
+    /// A `Certify` of a proposal another node certified first.
+    AlreadyCertified,
+    /// The ledger refused it (logged and counted).
+    Refused,
+}
+
+/// Every held proposal as a voter sees it.
+fn candidates(gov: &Governance) -> Vec<Candidate<'_>> {
+    gov.proposals
+        .iter()
+        .map(|p| Candidate {
+            op: p.op,
+            author: &p.author,
+            proposal: &p.proposal,
+        })
+        .collect()
+}
+
 fn short(digest: &[u8; 32]) -> String {
     commonware_formatting::hex(&digest[..8])
 }
@@ -288,8 +310,8 @@ where
             proposal: p.op,
             signature: Box::new(signature),
         };
-        match self.cfg.ledger.append_governance(kind).await {
-            Ok(_) => {
+        match self.append(kind, "certificate").await? {
+            Appended::Yes => {
                 self.certified += 1;
                 self.metrics.certified.inc();
                 self.cfg.tracer.record(Event::CommitteeCertifying {
@@ -299,13 +321,8 @@ where
                 });
                 Ok(true)
             }
-            Err(ledger::Error::AlreadyCertified) => Ok(true),
-            Err(ledger::Error::Rejected(reason)) => {
-                tracing::warn!(me = %self.me, reason = reason.name(), "own certificate refused");
-                self.metrics.refuse(reason.name());
-                Ok(false)
-            }
-            Err(error) => Err(error),
+            Appended::AlreadyCertified => Ok(true),
+            Appended::Refused => Ok(false),
         }
     }
 
@@ -348,15 +365,7 @@ where
         }
         let known = gov.chain.known();
         let current = Self::current(completed, &committee.members, &known, gov);
-        let candidates: Vec<Candidate<'_>> = gov
-            .proposals
-            .iter()
-            .map(|p| Candidate {
-                op: p.op,
-                author: &p.author,
-                proposal: &p.proposal,
-            })
-            .collect();
+        let candidates = candidates(gov);
         let decision = choose(&candidates, &current);
         for (op, skip) in &decision.skipped {
             if matches!(skip, Skip::Outranked | Skip::OtherEpoch) {
@@ -381,20 +390,27 @@ where
             proposal: p.op,
             partial: Box::new(partial),
         };
+        if self.append(kind, "vote").await? == Appended::Yes {
+            self.voted += 1;
+            self.metrics.voted.inc();
+            self.cfg.tracer.record(Event::CommitteeVoted {
+                epoch: next,
+                digest: short(&digest),
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends this node's `Vote` or `Certify` op (`what`, for the log): a refusal by the
+    /// ledger is logged and counted, a storage error returned.
+    async fn append(&mut self, kind: OpKind, what: &str) -> Result<Appended, ledger::Error> {
         match self.cfg.ledger.append_governance(kind).await {
-            Ok(_) => {
-                self.voted += 1;
-                self.metrics.voted.inc();
-                self.cfg.tracer.record(Event::CommitteeVoted {
-                    epoch: next,
-                    digest: short(&digest),
-                });
-                Ok(())
-            }
+            Ok(_) => Ok(Appended::Yes),
+            Err(ledger::Error::AlreadyCertified) => Ok(Appended::AlreadyCertified),
             Err(ledger::Error::Rejected(reason)) => {
-                tracing::warn!(me = %self.me, reason = reason.name(), "own vote refused");
+                tracing::warn!(me = %self.me, reason = reason.name(), what, "own governance op refused");
                 self.metrics.refuse(reason.name());
-                Ok(())
+                Ok(Appended::Refused)
             }
             Err(error) => Err(error),
         }
@@ -446,15 +462,7 @@ where
                 op: mine.op,
             });
         }
-        let candidates: Vec<Candidate<'_>> = gov
-            .proposals
-            .iter()
-            .map(|p| Candidate {
-                op: p.op,
-                author: &p.author,
-                proposal: &p.proposal,
-            })
-            .collect();
+        let candidates = candidates(&gov);
         if let Some(op) = choose(&candidates, &current).approve {
             return Err(Error::Open { epoch: next, op });
         }
