@@ -190,6 +190,11 @@ pub enum Event {
         digest: String,
         conflict: bool,
     },
+    /// A joiner learned the group key from an output the votes on the proposal of `epoch`
+    /// vouch for (see `engine::join`).
+    JoinerKeyLearned { epoch: u64 },
+    /// A joiner's chain lists it: it runs the DKG from the epoch before `epoch` on.
+    JoinerAdmitted { epoch: u64 },
     /// This node refused a governance input (a proposal it will not approve, a vote that does
     /// not count) of `author`, for `reason`.
     GovernanceRefused {
@@ -247,6 +252,8 @@ impl Event {
             Event::CommitteeCertifying { .. } => "committee_certifying",
             Event::CommitteeCertified { .. } => "committee_certified",
             Event::GovernanceRefused { .. } => "governance_refused",
+            Event::JoinerKeyLearned { .. } => "joiner_key_learned",
+            Event::JoinerAdmitted { .. } => "joiner_admitted",
         }
     }
 }
@@ -400,6 +407,9 @@ impl fmt::Display for Event {
             ),
             Event::GovernanceRefused { author, reason } => {
                 write!(f, " author={author} reason={reason}")
+            }
+            Event::JoinerKeyLearned { epoch } | Event::JoinerAdmitted { epoch } => {
+                write!(f, " epoch={epoch}")
             }
         }
     }

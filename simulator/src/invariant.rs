@@ -139,6 +139,8 @@ catalogue! {
         "the governance liar's hostile ops (two proposals for one epoch, a proposal breaking the rules, invalid partials) are refused by an honest member with the reason they prove, never approved or counted",
     RemovedMemberCannotSign = "removed-member-cannot-sign":
         "a member a reshare removed holds no share after it (in memory nor in its DKG journal), and its old partial signature does not combine with t-1 new-epoch partials into a valid signature",
+    JoinerCatchesUp = "joiner-catches-up":
+        "a node started with only the genesis definition, its key and reachable peers, once a certified committee admits it, ends with the honest members' ledger, the group key and a share of the last epoch (it was never blocked)",
     // The harness.
     Determinism = "determinism":
         "with `--check-determinism`, a second run of the seed has the same digest (every scenario)",

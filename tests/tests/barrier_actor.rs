@@ -67,6 +67,7 @@ fn actor_config(
         resume_step: 0,
         block: 0,
         quorum_mode: false,
+        catch_up: false,
         unresponsive_after: 4,
         mailbox_size: 64,
         tracer,

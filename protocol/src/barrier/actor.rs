@@ -54,6 +54,9 @@ pub struct Config<T: Tracer> {
     /// Quorum mode: a peer's recorded fault is its own (it counts as absent in quorum waits,
     /// and setting our step goes on); waits for every member still return it.
     pub quorum_mode: bool,
+    /// Catch-up mode: strangers with a valid hello are told to catch up, not blocked (see
+    /// [`super::state::Config::catch_up`]).
+    pub catch_up: bool,
     /// Capacity of the mailbox.
     pub mailbox_size: usize,
     /// Where protocol events go.
@@ -134,6 +137,7 @@ where
                 resume_step: cfg.resume_step,
                 block: cfg.block,
                 quorum_mode: cfg.quorum_mode,
+                catch_up: cfg.catch_up,
             },
             now,
             &mut context,
@@ -245,6 +249,10 @@ where
             }
             Request::Status { reply } => {
                 let _ = reply.send(self.state.status());
+            }
+            Request::AddMembers { members, reply } => {
+                self.state.add_members(&members, now, &mut *self.context);
+                let _ = reply.send(());
             }
         }
     }

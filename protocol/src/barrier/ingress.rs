@@ -30,6 +30,10 @@ pub(crate) enum Request {
     Status {
         reply: oneshot::Sender<Status>,
     },
+    AddMembers {
+        members: Vec<crate::cluster::PublicKey>,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// Handle to a barrier actor.
@@ -109,6 +113,16 @@ impl Mailbox {
     }
 
     /// A snapshot of the barrier.
+    /// Makes every key of `members` a member, if it is not one yet (a committee certified at
+    /// runtime admitted it); sessions to the new ones open at once.
+    pub async fn add_members(
+        &mut self,
+        members: Vec<crate::cluster::PublicKey>,
+    ) -> Result<(), BarrierError> {
+        self.ask(|reply| Request::AddMembers { members, reply })
+            .await
+    }
+
     pub async fn status(&mut self) -> Result<Status, BarrierError> {
         self.ask(|reply| Request::Status { reply }).await
     }

@@ -84,6 +84,12 @@ pub struct Config {
     /// a peer's step may be any distance from ours; only a step that goes down (or past the
     /// last step) breaks the rules.
     pub quorum_mode: bool,
+    /// Catch-up mode (with governance, where members are admitted at runtime): a valid hello
+    /// from a key that is not a member here (this cluster's hash, a good signature) is answered
+    /// with [`RejectReason::CatchUp`] and not blocked, since it may have been admitted by a
+    /// certificate this node has not applied yet; its other frames are dropped without a
+    /// block. A `CatchUp` answer to our own hello is retried with backoff, never a fault.
+    pub catch_up: bool,
 }
 
 /// An error recorded by the barrier or returned to one waiter.
@@ -235,6 +241,25 @@ struct Peer {
     connected_reported: bool,
 }
 
+impl Peer {
+    /// A peer we have not heard from, our hello due at `now`.
+    fn new(now: SystemTime, rng: &mut impl Rng) -> Self {
+        Peer {
+            outbound: Outbound::Connecting {
+                session: rng.next_u64(),
+                attempt: 0,
+                next_hello: now,
+            },
+            inbound: None,
+            step: None,
+            shutdown: false,
+            acked_ours: false,
+            seen_ours: 0,
+            connected_reported: false,
+        }
+    }
+}
+
 /// Public view of one peer, for status pages and metrics.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerStatus {
@@ -287,22 +312,7 @@ impl State {
             .members()
             .iter()
             .filter(|member| **member != me)
-            .map(|member| {
-                let peer = Peer {
-                    outbound: Outbound::Connecting {
-                        session: rng.next_u64(),
-                        attempt: 0,
-                        next_hello: now,
-                    },
-                    inbound: None,
-                    step: None,
-                    shutdown: false,
-                    acked_ours: false,
-                    seen_ours: 0,
-                    connected_reported: false,
-                };
-                (member.clone(), peer)
-            })
+            .map(|member| (member.clone(), Peer::new(now, rng)))
             .collect();
         let step = cfg.resume_step;
         Self {
@@ -320,6 +330,26 @@ impl State {
             reported_all_at: 0,
             reported_acknowledged: false,
             reported_all_shutdown: false,
+        }
+    }
+
+    /// Makes every key of `members` that is not one yet a member (a committee certified at
+    /// runtime admitted it): a session to it opens at once. Members are never removed (a
+    /// removed member still deals in the reshare that removes it, and observes afterwards).
+    pub fn add_members(&mut self, members: &[PublicKey], now: SystemTime, rng: &mut impl Rng) {
+        for key in members {
+            if *key == self.me {
+                // A joiner's barrier starts on the genesis definition, which does not list it.
+                if !self.members.contains(key) {
+                    self.members.push(key.clone());
+                }
+                continue;
+            }
+            if self.peers.contains_key(key) {
+                continue;
+            }
+            self.peers.insert(key.clone(), Peer::new(now, rng));
+            self.members.push(key.clone());
         }
     }
 
@@ -523,13 +553,7 @@ impl State {
         out: &mut Outputs,
     ) {
         if !self.peers.contains_key(from) {
-            out.blocks.push(from.clone());
-            out.events.push(Event::InputRejected {
-                channel: Channel::Barrier,
-                peer: from.clone(),
-                reason: "non-member".to_string(),
-                blocked: true,
-            });
+            self.on_stranger(from, message, out);
             return;
         }
         match message {
@@ -550,6 +574,51 @@ impl State {
             }
         }
         self.check_progress(out);
+    }
+
+    /// A frame from a key that is not a member here. Blocked, unless in catch-up mode (see
+    /// [`Config::catch_up`]): then a valid hello is told to catch up, the rest dropped.
+    fn on_stranger(&mut self, from: &PublicKey, message: Message, out: &mut Outputs) {
+        if !self.cfg.catch_up {
+            out.blocks.push(from.clone());
+            out.events.push(Event::InputRejected {
+                channel: Channel::Barrier,
+                peer: from.clone(),
+                reason: "non-member".to_string(),
+                blocked: true,
+            });
+            return;
+        }
+        let reason = match message {
+            Message::Hello(hello) => {
+                let valid = hello.version == self.version
+                    && hello.cluster_hash == self.cluster_hash
+                    && from.verify(
+                        HELLO_NAMESPACE,
+                        &Hello::signed_payload(&hello.cluster_hash, hello.session),
+                        &hello.signature,
+                    );
+                if valid {
+                    out.send(
+                        from,
+                        Message::Reject {
+                            session: hello.session,
+                            reason: RejectReason::CatchUp,
+                        },
+                    );
+                    "not a member yet: told to catch up"
+                } else {
+                    "non-member hello for another cluster or badly signed"
+                }
+            }
+            _ => "non-member",
+        };
+        out.events.push(Event::InputRejected {
+            channel: Channel::Barrier,
+            peer: from.clone(),
+            reason: reason.to_string(),
+            blocked: false,
+        });
     }
 
     fn on_hello(
@@ -784,6 +853,11 @@ impl State {
             // About a session we already replaced: stale.
             return;
         }
+        if reason == RejectReason::CatchUp {
+            // The peer has not applied our admission yet: our hello is due again after its
+            // backoff, as for a silent peer.
+            return;
+        }
         if reason == RejectReason::UnknownSession {
             // The peer lost our session (it restarted): reconnect after a jittered base delay.
             let delay = self.backoff(1, rng);
@@ -950,6 +1024,7 @@ mod tests {
             resume_step: 0,
             block: 0,
             quorum_mode: false,
+            catch_up: false,
         }
     }
 
@@ -1239,6 +1314,57 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn in_catch_up_mode_a_stranger_is_told_to_catch_up_then_admitted() {
+        let keys = signers(4);
+        let cluster = cluster_of(&keys);
+        let joiner = ed25519::PrivateKey::from_seed(99);
+        let joiner_key = joiner.public_key();
+        let mut nodes: Vec<_> = keys.into_iter().map(|k| (k, cluster.clone())).collect();
+        nodes.push((joiner, cluster.clone()));
+        let mut net = Net::with_clusters(nodes);
+        for state in &mut net.states {
+            state.cfg.catch_up = true;
+        }
+        net.run(10);
+        // The members do not know the joiner yet: its hellos are answered with `CatchUp`,
+        // nobody is blocked and nothing fails.
+        assert!(net.blocks.is_empty(), "{:?}", net.blocks);
+        assert!(net.states.iter().all(|s| s.error().is_none()));
+        assert!(net.events.iter().any(|(i, e)| *i < 4
+            && matches!(e, Event::InputRejected { blocked: false, reason, .. } if reason.contains("catch up"))));
+        assert!(!net.states[4].missing(Condition::AllConnected).is_empty());
+        // Once they apply its admission, sessions open both ways.
+        let now = net.now;
+        for i in 0..4 {
+            net.states[i].add_members(std::slice::from_ref(&joiner_key), now, &mut net.rng);
+        }
+        net.run(40);
+        for state in &net.states {
+            assert!(
+                state.missing(Condition::AllConnected).is_empty(),
+                "{:?}",
+                state.status()
+            );
+            assert!(state.error().is_none());
+        }
+        assert!(net.blocks.is_empty());
+        // A hello for another cluster from a stranger is dropped, not answered, not blocked.
+        let other = ed25519::PrivateKey::from_seed(5);
+        let hello = Message::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            cluster_hash: ClusterHash::from([9u8; 32]),
+            session: 1,
+            signature: other.sign(
+                HELLO_NAMESPACE,
+                &Hello::signed_payload(&ClusterHash::from([9u8; 32]), 1),
+            ),
+        });
+        let mut out = Outputs::default();
+        net.states[0].on_message(now, &mut net.rng, &other.public_key(), hello, &mut out);
+        assert!(out.sends.is_empty() && out.blocks.is_empty());
     }
 
     #[test]

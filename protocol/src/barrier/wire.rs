@@ -83,6 +83,10 @@ pub enum RejectReason {
     UnknownSession,
     /// The sender broke the step rules.
     StepViolation { previous: u64, got: u64 },
+    /// The sender is not a member of the receiver's cluster *yet*: its hello is valid (this
+    /// cluster's hash, a good signature), so it may have been admitted by a certified committee
+    /// the receiver has not applied. It should catch up and try again later; it is not blocked.
+    CatchUp,
 }
 
 impl fmt::Display for RejectReason {
@@ -99,6 +103,7 @@ impl fmt::Display for RejectReason {
             RejectReason::StepViolation { previous, got } => {
                 write!(f, "step rule violated: {previous} -> {got}")
             }
+            RejectReason::CatchUp => write!(f, "not a member here yet: catch up and retry"),
         }
     }
 }
@@ -122,6 +127,7 @@ const REASON_CLUSTER: u8 = 1;
 const REASON_SIGNATURE: u8 = 2;
 const REASON_SESSION: u8 = 3;
 const REASON_STEP: u8 = 4;
+const REASON_CATCH_UP: u8 = 5;
 
 /// Flag bits of a `Sync`.
 const FLAG_SHUTDOWN: u8 = 1;
@@ -147,6 +153,7 @@ impl Write for RejectReason {
                 previous.write(buf);
                 got.write(buf);
             }
+            RejectReason::CatchUp => REASON_CATCH_UP.write(buf),
         }
     }
 }
@@ -156,7 +163,7 @@ impl EncodeSize for RejectReason {
         1 + match self {
             RejectReason::VersionMismatch { .. } => 8,
             RejectReason::ClusterMismatch { .. } => 64,
-            RejectReason::BadSignature | RejectReason::UnknownSession => 0,
+            RejectReason::BadSignature | RejectReason::UnknownSession | RejectReason::CatchUp => 0,
             RejectReason::StepViolation { .. } => 16,
         }
     }
@@ -176,6 +183,7 @@ impl Read for RejectReason {
             },
             REASON_SIGNATURE => RejectReason::BadSignature,
             REASON_SESSION => RejectReason::UnknownSession,
+            REASON_CATCH_UP => RejectReason::CatchUp,
             REASON_STEP => RejectReason::StepViolation {
                 previous: u64::read(buf)?,
                 got: u64::read(buf)?,
@@ -341,6 +349,10 @@ mod tests {
             Message::Reject {
                 session: 2,
                 reason: RejectReason::UnknownSession,
+            },
+            Message::Reject {
+                session: 3,
+                reason: RejectReason::CatchUp,
             },
             Message::Reject {
                 session: 2,

@@ -89,6 +89,11 @@ pub struct Config<T: Tracer> {
     pub keys: dkg::Keys,
     /// The node's ledger: views of subjects, and where certified checkpoints go.
     pub ledger: ledger::Mailbox,
+    /// With governance: the members are the chain's (the genesis definition extended with the
+    /// certified committees, refreshed every check), and a frame from a key that is not a
+    /// member here yet is dropped without a block (it may have been admitted by a certificate
+    /// this node has not applied yet).
+    pub follow_chain: bool,
 }
 
 /// This node's proposal being voted on.
@@ -238,6 +243,10 @@ where
                     let now = self.context.current();
                     if now >= next_check {
                         next_check = now + self.cfg.settings.check;
+                        if self.cfg.follow_chain {
+                            let within = self.cfg.settings.online_within;
+                            self.cfg.cluster = self.cfg.ledger.governance(within).await?.chain.cluster();
+                        }
                         self.maybe_propose().await?;
                     }
                     if self.own.as_ref().is_some_and(|o| now >= o.deadline) {
@@ -546,7 +555,8 @@ where
         mut frame: impl commonware_codec::Buf,
     ) -> Result<(), ledger::Error> {
         if !self.cfg.cluster.is_member(&peer) {
-            self.refuse(peer, "non_member", true);
+            let block = !self.cfg.follow_chain;
+            self.refuse(peer, "non_member", block);
             return Ok(());
         }
         let bytes = frame.copy_to_bytes(frame.remaining());

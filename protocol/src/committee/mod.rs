@@ -43,7 +43,7 @@ pub use ballot::{Candidate, Decision, Skip, choose};
 pub use chain::{Added, Chain, Committee, Source};
 pub use proposal::{
     CERTIFICATE_NAMESPACE, CommitteeProposal, Current, Digest, Joining, MAX_PROPOSAL_BYTES,
-    MIN_SAFE_MEMBERS, Refusal, output_digest, threshold_for,
+    MIN_SAFE_MEMBERS, Refusal, encoded_output_digest, output_digest, threshold_for,
 };
 pub use settings::{Settings, SettingsError};
 

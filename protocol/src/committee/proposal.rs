@@ -12,8 +12,8 @@
 //!   digest            = sha256(encoded CommitteeProposal), signed under CERTIFICATE_NAMESPACE
 //! ```
 //!
-//! `previous` is the digest of the encoded DKG output of the epoch before (the public
-//! polynomial the new epoch reshares): voters approve only a proposal naming the output they
+//! `previous` is the digest of the round and the encoded DKG output of the epoch before (the
+//! public polynomial the new epoch reshares; see [`output_digest`]): voters approve only a proposal naming the output they
 //! hold, so the certificate binds it, and a joiner that fetches that output from any peer checks
 //! it against the certificate.
 //!
@@ -67,11 +67,18 @@ pub const MAX_PROPOSAL_BYTES: usize = 10
 /// A proposal's digest (what partials and the certificate sign).
 pub type Digest = [u8; 32];
 
-/// The digest a proposal's `previous` names: sha256 of the encoded DKG output (the public
-/// polynomial and the players the next epoch reshares from).
-pub fn output_digest(output: &Output<Variant, PublicKey>) -> Digest {
+/// The digest a proposal's `previous` names: sha256 of the round that produced the DKG
+/// output (8 bytes, big endian) and the encoded output (the public polynomial and the players
+/// the next epoch reshares from). The round is bound too: a joiner starts its first reshare at
+/// the round after it.
+pub fn output_digest(round: u64, output: &Output<Variant, PublicKey>) -> Digest {
+    encoded_output_digest(round, &output.encode())
+}
+
+/// [`output_digest`] of an output still encoded (as a joiner receives it).
+pub fn encoded_output_digest(round: u64, encoded: &[u8]) -> Digest {
     let mut out = [0u8; 32];
-    out.copy_from_slice(Sha256::hash(&[&output.encode()]).as_ref());
+    out.copy_from_slice(Sha256::hash(&[&round.to_be_bytes()[..], encoded]).as_ref());
     out
 }
 

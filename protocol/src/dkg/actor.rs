@@ -182,6 +182,14 @@ pub struct Config<T: Tracer> {
     pub tracer: T,
     /// Where the result is published.
     pub keys: Keys,
+    /// With governance: a frame from a key that is not a member of `cluster` is dropped
+    /// without a block (it may be a joiner this node's chain does not list yet).
+    pub catch_up: bool,
+    /// A joiner's starting point: the output (and round) of the epoch before the first one it
+    /// takes part in, fetched from a peer and checked against the certified proposal that
+    /// binds it (no share). Used only when the journal holds no finished epoch; the epochs up
+    /// to it are not run.
+    pub start: Option<Completed>,
     /// Rewrites what this node sends (the simulator's byzantine members); `None` everywhere else.
     #[cfg(feature = "sim")]
     pub tamper: Option<std::sync::Arc<dyn super::tamper::Tamper>>,
@@ -265,6 +273,11 @@ where
         };
         actor.decisions = actor.replayed_decisions()?;
         Ok(actor)
+    }
+
+    /// Sets a joiner's starting point (see [`Config::start`]).
+    pub fn set_start(&mut self, start: Completed) {
+        self.cfg.start = Some(start);
     }
 
     /// The decisions the journal holds, by round.
@@ -396,6 +409,14 @@ where
                 self.enter(barrier, completed.round, Phase::Done).await?;
             }
             self.complete(completed);
+        } else if let Some(start) = self.cfg.start.clone() {
+            tracing::info!(
+                me = %self.me,
+                epoch = start.epoch,
+                round = start.round,
+                "joining: the reshares start from a fetched output"
+            );
+            last = Some(start);
         }
         loop {
             let epoch = last.as_ref().map_or(0, |c| c.epoch + 1);

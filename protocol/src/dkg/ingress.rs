@@ -49,6 +49,9 @@ pub struct Keys {
 #[derive(Default)]
 struct KeysInner {
     completed: Option<Completed>,
+    /// The round and output of the epoch before the current one, if this node finished it
+    /// (public data: a joiner whose reshare already ran asks for it, see [`Keys::outputs`]).
+    previous: Option<(u64, Output<Variant, PublicKey>)>,
     waiters: Vec<oneshot::Sender<Completed>>,
 }
 
@@ -81,10 +84,28 @@ impl Keys {
         receiver
     }
 
+    /// The outputs this node can tell a joiner (round and output): the current epoch's and,
+    /// when this process finished the epoch before too, that one's (a joiner whose reshare ran
+    /// before it started still needs the output it reshared from).
+    pub fn outputs(&self) -> Vec<(u64, Output<Variant, PublicKey>)> {
+        let inner = self.inner.lock().expect("keys lock");
+        inner
+            .completed
+            .iter()
+            .map(|c| (c.round, c.output.clone()))
+            .chain(inner.previous.clone())
+            .collect()
+    }
+
     pub(super) fn publish(&self, completed: Completed) {
         let mut inner = self.inner.lock().expect("keys lock");
         for waiter in inner.waiters.drain(..) {
             let _ = waiter.send(completed.clone());
+        }
+        if let Some(old) = inner.completed.take()
+            && old.epoch < completed.epoch
+        {
+            inner.previous = Some((old.round, old.output));
         }
         inner.completed = Some(completed);
     }

@@ -71,7 +71,8 @@ where
         mut frame: impl commonware_codec::Buf,
     ) -> Result<(), super::actor::Error> {
         if !self.cfg.cluster.is_member(&peer) {
-            self.reject(peer, "frame from a non-member".into(), true);
+            let block = !self.cfg.catch_up;
+            self.reject(peer, "frame from a non-member".into(), block);
             return Ok(());
         }
         // Repeats (retransmitted dealings, echoed logs) are recognised by digest before any

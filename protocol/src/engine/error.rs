@@ -21,9 +21,14 @@ pub enum EngineError {
     /// The config asks for a ledger but no ledger channels were given.
     #[error("a ledger was configured without its channels")]
     MissingLedgerChannels,
-    /// The identity key is not a member of the cluster.
+    /// The identity key is not a member of the cluster (and governance, which could admit
+    /// it, is off).
     #[error("identity {0} is not a member of the cluster")]
     NotMember(PublicKey),
+    /// A joiner's chain lists it, but its last epoch is the genesis definition's: there is no
+    /// certified proposal naming the output to start from.
+    #[error("the chain lists this node without a certified committee")]
+    NoJoinStart,
 }
 
 impl EngineError {

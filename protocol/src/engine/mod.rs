@@ -39,6 +39,7 @@
 //! silent.
 
 mod error;
+mod join;
 mod reshare;
 mod task;
 mod walk;
@@ -202,6 +203,13 @@ where
     }
 }
 
+impl<T: Tracer> Node<T> {
+    /// The governance settings, when the ledger runs governance.
+    fn governance_settings(&self) -> Option<crate::committee::Settings> {
+        self.cfg.ledger.and_then(|l| l.governance)
+    }
+}
+
 /// How a ceremony ended: whether its shutdown handshake completed, the DKG result, and the
 /// reshare loop that follows the committee chain (with governance).
 type Ceremonied = (
@@ -236,7 +244,11 @@ impl<T: Tracer> Node<T> {
         B: Blocker<PublicKey = PublicKey> + Clone,
     {
         let me = commonware_cryptography::Signer::public_key(&self.cfg.identity);
-        if !self.cfg.cluster.is_member(&me) {
+        // A key outside the genesis definition may join when governance can admit it (see
+        // `join`); otherwise it has nothing to do here.
+        if !self.cfg.cluster.is_member(&me)
+            && (self.governance_settings().is_none() || self.cfg.task != Task::Dkg)
+        {
             return Err(EngineError::NotMember(me));
         }
         let (meta, boot) =
@@ -294,6 +306,7 @@ impl<T: Tracer> Node<T> {
             checkpoint: checkpoint_channel,
         } = channels;
         self.ledger_mailbox = Some(mailbox.clone());
+        let settings_governance_on = settings.governance.is_some();
         if let (Some(settings), Some(inbox)) = (settings.checkpoint, self.checkpoint_inbox.take()) {
             let cfg = checkpoint::Config {
                 signer: self.cfg.identity.clone(),
@@ -302,6 +315,7 @@ impl<T: Tracer> Node<T> {
                 settings,
                 keys: self.cfg.keys.clone(),
                 ledger: mailbox.clone(),
+                follow_chain: settings_governance_on,
             };
             let blocker = blocker.clone();
             context
@@ -372,6 +386,7 @@ impl<T: Tracer> Node<T> {
                 resume_step,
                 block: task.block(),
                 quorum_mode: task == Task::Dkg,
+                catch_up: self.governance_settings().is_some(),
                 unresponsive_after: UNRESPONSIVE_AFTER,
                 mailbox_size: MAILBOX_SIZE,
                 tracer: self.cfg.tracer.clone(),
@@ -406,19 +421,29 @@ impl<T: Tracer> Node<T> {
                 .map(|handshake| (handshake, None, None)),
             Task::Serve => Ok((true, None, None)),
             Task::Dkg => {
-                let governance = self.cfg.ledger.and_then(|l| l.governance);
+                let governance = self.governance_settings();
+                let me = commonware_cryptography::Signer::public_key(&self.cfg.identity);
+                let joiner = !self.cfg.cluster.is_member(&me);
                 // With governance, the definition is the chain's (a restarted node may hold
                 // rounds of certified epochs in its journal): the genesis one extended with the
-                // committees its ledger certified.
-                let cluster = match (governance, self.ledger_mailbox.clone()) {
-                    (Some(settings), Some(mut ledger)) => ledger
-                        .governance(settings.online_within)
-                        .await?
-                        .chain
-                        .cluster(),
-                    _ => self.cfg.cluster.clone(),
+                // committees its ledger certified. A joiner first waits for its chain to list
+                // it (see `join`). The barrier admits the chain's members.
+                let (cluster, chain) = match (governance, self.ledger_mailbox.clone()) {
+                    (Some(settings), Some(mut ledger)) => {
+                        let chain = match joiner {
+                            true => {
+                                join::admitted(context, &mut ledger, &me, settings.check, tracer)
+                                    .await?
+                            }
+                            false => ledger.governance(settings.online_within).await?.chain,
+                        };
+                        let cluster = chain.cluster();
+                        mailbox.add_members(cluster.members().to_vec()).await?;
+                        (cluster, Some(chain))
+                    }
+                    _ => (self.cfg.cluster.clone(), None),
                 };
-                let dkg = dkg::Actor::open(
+                let mut dkg = dkg::Actor::open(
                     context.child("dkg"),
                     dkg::Config {
                         signer: self.cfg.identity.clone(),
@@ -426,6 +451,8 @@ impl<T: Tracer> Node<T> {
                         partition_prefix: self.cfg.partition_prefix.clone(),
                         tracer: tracer.clone(),
                         keys: self.cfg.keys.clone(),
+                        catch_up: governance.is_some(),
+                        start: None,
                         #[cfg(feature = "sim")]
                         tamper: self.tamper.clone(),
                     },
@@ -434,6 +461,18 @@ impl<T: Tracer> Node<T> {
                     meta,
                 )
                 .await?;
+                // A joiner that holds no finished epoch starts from the output the last
+                // certified proposal reshares.
+                if let (true, Some(chain), Some(settings), Some(mut ledger)) =
+                    (joiner, &chain, governance, self.ledger_mailbox.clone())
+                    && dkg.completed()?.is_none()
+                {
+                    let start = join::start(context, &mut ledger, chain, settings.check).await?;
+                    tracer.record(Event::JoinerAdmitted {
+                        epoch: chain.last_epoch(),
+                    });
+                    dkg.set_start(start);
+                }
                 // Connecting is the deal gate of each attempt (bounded by the phase timeout; an
                 // attempt whose members are not all there is retried).
                 let (completed, server);

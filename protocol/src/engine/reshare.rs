@@ -125,6 +125,8 @@ impl<T: Tracer> Reshares<T> {
         R: Receiver<PublicKey = PublicKey>,
         B: Blocker<PublicKey = PublicKey>,
     {
+        // The barrier admits the new committee's members (a joiner among them).
+        barrier.add_members(cluster.members().to_vec()).await?;
         let dkg = dkg::Actor::open(
             context.child("dkg").with_attribute("reshare", epoch),
             dkg::Config {
@@ -133,6 +135,8 @@ impl<T: Tracer> Reshares<T> {
                 partition_prefix: self.partition_prefix.clone(),
                 tracer: self.tracer.clone(),
                 keys: self.keys.clone(),
+                catch_up: true,
+                start: None,
                 #[cfg(feature = "sim")]
                 tamper: self.tamper.clone(),
             },

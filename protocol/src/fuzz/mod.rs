@@ -45,6 +45,7 @@ pub fn barrier_frames(data: &[u8]) {
             resume_step: 0,
             block: 4,
             quorum_mode: false,
+            catch_up: false,
         },
         now,
         &mut rng,

@@ -215,7 +215,7 @@ where
         Current {
             epoch: completed.epoch,
             committee,
-            output: output_digest(&completed.output),
+            output: output_digest(completed.round, &completed.output),
             known,
             live: &gov.live,
         }
@@ -536,7 +536,7 @@ where
             members,
             joining,
             reason,
-            output_digest(&completed.output),
+            output_digest(completed.round, &completed.output),
         )?)
     }
 

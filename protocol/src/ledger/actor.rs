@@ -43,7 +43,7 @@
 //! A storage error is fatal: the actor stops with it, and the node recovers on restart.
 
 use super::{
-    backfill::{client::Fetch, server, server::Server},
+    backfill::{self, client::Fetch, server, server::Server},
     dag::{self, Dag, Outcome, Reason},
     ingress::{Error, Governance, Inbox, PeerStatus, Request, Status, SubjectView},
     metrics::Metrics,
@@ -67,7 +67,7 @@ use commonware_runtime::{Clock, Spawner, Storage};
 use futures::{StreamExt as _, channel::oneshot};
 use rand_core::CryptoRng;
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     time::{Duration, SystemTime},
 };
 
@@ -153,8 +153,11 @@ where
     pub(super) context: E,
     pub(super) cfg: Config<T>,
     pub(super) me: PublicKey,
-    my_index: usize,
-    /// Every other member, in cluster order (the scheduler's peer indices).
+    /// This node's author index (`None`: a joiner whose admission is not applied here yet;
+    /// it appends nothing until it is, see the module docs).
+    my_index: Option<usize>,
+    /// Every other author, genesis members first, then in order of admission (the
+    /// scheduler's peer indices).
     pub(super) peers: Vec<PublicKey>,
     pub(super) dag: Dag,
     /// The genesis definition and the committees certified in the ledger.
@@ -172,8 +175,13 @@ where
     pub(super) next_request_id: u64,
     pub(super) next_exchange: usize,
     started: SystemTime,
-    /// When an op of each member was last applied (this node's clock).
+    /// When an op of each author was last applied (this node's clock), by author index.
     pub(super) last_heard: Vec<Option<SystemTime>>,
+    /// Joiners' requests for a DKG output: the digest, the deadline, the reply.
+    output_waiters: Vec<OutputWaiter>,
+    /// When each peer was last answered an output (one answer per peer and
+    /// [`OUTPUT_ANSWER_PERIOD`]).
+    pub(super) output_answered: BTreeMap<PublicKey, SystemTime>,
     inbox: Inbox,
     pub(super) gossip: Duplex<S, R>,
     pub(super) backfill: Duplex<S, R>,
@@ -199,10 +207,6 @@ where
         blocker: B,
     ) -> Result<Self, Error> {
         let me = cfg.signer.public_key();
-        let my_index = cfg
-            .cluster
-            .index_of(&me)
-            .expect("the engine checked membership");
         let (store, records) =
             OpStore::open(context.child("ops"), &cfg.partition_prefix, MAX_OP_BYTES).await?;
         let mut dag = Dag::new(cfg.cluster.members(), cfg.settings.dag);
@@ -226,9 +230,10 @@ where
         for (op, proposal) in dag.committees() {
             chain.add(*op, proposal.clone());
         }
-        let peers: Vec<PublicKey> = cfg
-            .cluster
-            .members()
+        let my_index = author_index(&dag, &me);
+        let authors = dag.authors().len();
+        let peers: Vec<PublicKey> = dag
+            .authors()
             .iter()
             .filter(|m| **m != me)
             .cloned()
@@ -251,9 +256,11 @@ where
             suspects: BTreeSet::new(),
             recovery_waiters: Vec::new(),
             next_request_id: 1,
-            next_exchange: my_index,
+            next_exchange: my_index.unwrap_or(0),
             started: now,
-            last_heard: vec![None; cfg.cluster.members().len()],
+            last_heard: vec![None; authors],
+            output_waiters: Vec::new(),
+            output_answered: BTreeMap::new(),
             inbox,
             gossip,
             backfill,
@@ -267,7 +274,11 @@ where
     /// Runs until the inbox closes or storage fails.
     pub async fn run(mut self) -> Result<(), Error> {
         let boot = self.cfg.boot;
-        self.append(OpKind::Boot { boot_count: boot }).await?;
+        if self.my_index.is_some() {
+            self.append(OpKind::Boot { boot_count: boot }).await?;
+        } else {
+            tracing::info!(me = %self.me, "not a ledger author yet: catching up as a joiner");
+        }
         let mut next_heartbeat = self.context.current() + self.cfg.settings.heartbeat;
         let mut next_exchange = self.context.current();
         let mut group_key = match &self.cfg.keys {
@@ -277,7 +288,12 @@ where
         loop {
             let now = self.context.current();
             self.drive(now).await?;
+            self.follow_authors(boot).await?;
+            self.expire_output_waiters(now);
             let mut wake = next_heartbeat.min(next_exchange);
+            if let Some(deadline) = self.output_waiters.iter().map(|w| w.deadline).min() {
+                wake = wake.min(deadline);
+            }
             if let Some(fetch) = &self.fetch {
                 wake = wake.min(fetch.deadline());
             }
@@ -307,8 +323,12 @@ where
                 _ = self.context.sleep_until(wake) => {
                     let now = self.context.current();
                     if now >= next_heartbeat {
-                        let uptime_ms = millis(now.duration_since(self.started).unwrap_or_default());
-                        self.append(OpKind::Heartbeat { uptime_ms }).await?;
+                        // A joiner not admitted yet has nothing to beat for.
+                        if self.my_index.is_some() {
+                            let uptime_ms =
+                                millis(now.duration_since(self.started).unwrap_or_default());
+                            self.append(OpKind::Heartbeat { uptime_ms }).await?;
+                        }
                         next_heartbeat = now + self.cfg.settings.heartbeat;
                     }
                     if now >= next_exchange {
@@ -324,22 +344,25 @@ where
     /// always after the node's previous op (a stalled or stepped-back clock does not make two
     /// own ops share an instant, which the checkpoint view relies on).
     async fn append(&mut self, kind: OpKind) -> Result<OpId, Error> {
+        let Some(my_index) = self.my_index else {
+            return Err(Error::NotAdmitted);
+        };
         let now_ms = millis(
             self.context
                 .current()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default(),
         );
-        let previous_ms = self.dag.newest(self.my_index).map(|op| op.op().time_ms);
+        let previous_ms = self.dag.newest(my_index).map(|op| op.op().time_ms);
         let time_ms = previous_ms.map_or(now_ms, |p| now_ms.max(p.saturating_add(1)));
-        let op = SignedOp::sign(
-            &self.cfg.signer,
-            self.dag.next_op(self.my_index, kind, time_ms),
-        );
+        let op = SignedOp::sign(&self.cfg.signer, self.dag.next_op(my_index, kind, time_ms));
         let report = self.dag.apply(vec![op.clone()], &mut self.context);
         match report.outcomes[..] {
             [Outcome::Applied] => {}
-            [Outcome::Rejected(reason)] => return Err(Error::Rejected(reason)),
+            [Outcome::Rejected(reason)] => {
+                tracing::error!(me = %self.me, seq = op.op().seq, reason = reason.name(), "own op rejected");
+                return Err(Error::Rejected(reason));
+            }
             _ => unreachable!("an own op on top of the heads applies or is rejected"),
         }
         self.persist(&report).await?;
@@ -362,12 +385,11 @@ where
             let now = self.context.current();
             for id in &report.applied {
                 let op = self.dag.get(id).expect("just applied");
-                if let Some(heard) = self
-                    .dag
-                    .member(&op.op().author)
-                    .and_then(|author| self.last_heard.get_mut(author))
-                {
-                    *heard = Some(now);
+                if let Some(author) = self.dag.member(&op.op().author) {
+                    if self.last_heard.len() <= author {
+                        self.last_heard.resize(author + 1, None);
+                    }
+                    self.last_heard[author] = Some(now);
                 }
                 self.store.append(op.encoded()).await?;
             }
@@ -514,6 +536,27 @@ where
                 }
                 let _ = reply.send(result);
             }
+            Request::FetchOutput { digest, reply } => {
+                let id = self.next_request_id;
+                self.next_request_id += 1;
+                let frame = backfill::Message::OutputRequest { id, digest }.encode();
+                self.backfill
+                    .sender
+                    .send(Recipients::Some(self.peers.clone()), frame, false);
+                self.output_waiters.push(OutputWaiter {
+                    id,
+                    digest,
+                    deadline: self.context.current() + self.cfg.settings.request_timeout,
+                    reply,
+                });
+            }
+            Request::SetGroupKey { key, reply } => {
+                if self.dag.group_key().is_none() {
+                    let report = self.dag.set_group_key(*key);
+                    self.persist(&report).await?;
+                }
+                let _ = reply.send(());
+            }
             Request::Ops {
                 after,
                 limit,
@@ -527,19 +570,78 @@ where
         Ok(())
     }
 
-    /// The members an op was applied from within `within` (this node included).
+    /// The authors an op was applied from within `within` (this node included, once it is
+    /// an author).
     fn live(&self, within: Duration) -> BTreeSet<PublicKey> {
         let now = self.context.current();
-        let members = self.cfg.cluster.members();
+        let authors = self.dag.authors();
         self.last_heard
             .iter()
             .enumerate()
             .filter(|(i, heard)| {
-                *i == self.my_index
+                Some(*i) == self.my_index
                     || heard.is_some_and(|t| now.duration_since(t).unwrap_or_default() <= within)
             })
-            .filter_map(|(i, _)| members.get(i).cloned())
+            .filter_map(|(i, _)| authors.get(i).cloned())
+            .chain(self.my_index.and_then(|i| authors.get(i).cloned()))
             .collect()
+    }
+
+    /// Follows the authors the certified committees admitted: each new one becomes a peer
+    /// (gossip, digest exchange, backfill), and this node, once admitted itself (a joiner),
+    /// appends its `Boot` and authors from then on.
+    async fn follow_authors(&mut self, boot: u64) -> Result<(), Error> {
+        let authors = self.dag.authors().len();
+        if self.peers.len() + usize::from(self.my_index.is_some()) == authors {
+            return Ok(());
+        }
+        let now = self.context.current();
+        for key in self.dag.authors()[..].to_vec() {
+            if key == self.me {
+                continue;
+            }
+            if !self.peers.contains(&key) {
+                self.peers.push(key);
+                self.scheduler.add_peer(now);
+            }
+        }
+        if self.last_heard.len() < authors {
+            self.last_heard.resize(authors, None);
+        }
+        if self.my_index.is_none() {
+            self.my_index = author_index(&self.dag, &self.me);
+            if self.my_index.is_some() {
+                tracing::info!(me = %self.me, "admitted by a certified committee: authoring");
+                self.append(OpKind::Boot { boot_count: boot }).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers the output requests whose deadline passed with `None`.
+    fn expire_output_waiters(&mut self, now: SystemTime) {
+        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.output_waiters)
+            .into_iter()
+            .partition(|w| now >= w.deadline);
+        self.output_waiters = kept;
+        for waiter in expired {
+            let _ = waiter.reply.send(None);
+        }
+    }
+
+    /// An `Output` answer: it resolves the waiting request it names if its digest matches
+    /// (anything else is dropped: an answer proves nothing beyond its digest).
+    pub(super) fn on_output(&mut self, id: u64, round: u64, output: bytes::Bytes) {
+        let digest = crate::committee::encoded_output_digest(round, &output);
+        let Some(i) = self
+            .output_waiters
+            .iter()
+            .position(|w| w.id == id && w.digest == digest)
+        else {
+            return;
+        };
+        let waiter = self.output_waiters.swap_remove(i);
+        let _ = waiter.reply.send(Some((round, output)));
     }
 
     fn governance(&self, within: Duration) -> Governance {
@@ -548,11 +650,17 @@ where
             chain: self.chain.clone(),
             live: self.live(within),
             boot_recovered: self.scheduler.boot_recovered(),
+            group_key: self.dag.group_key().is_some(),
+            admitted: self.my_index.is_some(),
+            unverified: match (self.my_index, self.dag.group_key()) {
+                (None, None) => self.dag.unverified_proposals(self.chain.last_epoch()),
+                _ => Vec::new(),
+            },
         }
     }
 
     fn view(&self, subject: &PublicKey, cutoff_ms: u64, within: Duration) -> Option<SubjectView> {
-        let index = self.cfg.cluster.index_of(subject)?;
+        let index = author_index(&self.dag, subject)?;
         let (base, ops) = self.dag.history(index);
         let observation = super::view::observe(base, ops.map(|op| op.op()), cutoff_ms);
         let newest_ms = self.dag.newest(index).map(|op| op.op().time_ms);
@@ -630,6 +738,24 @@ where
             block,
         );
     }
+}
+
+/// How often one peer is answered a DKG output at most.
+pub(super) const OUTPUT_ANSWER_PERIOD: Duration = Duration::from_secs(1);
+
+/// A joiner's request for a DKG output, waiting for an answer.
+struct OutputWaiter {
+    id: u64,
+    digest: [u8; 32],
+    deadline: SystemTime,
+    reply: oneshot::Sender<Option<(u64, bytes::Bytes)>>,
+}
+
+/// The author index of `key` in `dag`, if it is an author.
+pub(super) fn author_index(dag: &Dag, key: &PublicKey) -> Option<usize> {
+    let mut raw = [0u8; 32];
+    raw.copy_from_slice(key.as_ref());
+    dag.member(&raw)
 }
 
 /// Whole milliseconds of a duration, saturating.

@@ -483,28 +483,85 @@ impl Dag {
     ) -> Report {
         let trusted = verify.is_none();
         self.replaying = trusted;
-        let (mut report, mut unknown) = self.apply_screened(ops, verify.as_deref_mut());
-        // A certificate applied by this batch may admit the authors of ops that came with it
-        // (a backfill page sends a certificate before its newcomers' ops): those are screened
-        // again, as long as admissions go on.
-        let mut admitted = report.certified.len();
-        while admitted > 0 && !unknown.is_empty() {
-            let (positions, ops): (Vec<usize>, Vec<SignedOp>) = unknown.into_iter().unzip();
-            let (again, rest) = self.apply_screened(ops, verify.as_deref_mut());
-            for (position, outcome) in positions.iter().zip(again.outcomes) {
-                report.outcomes[*position] = outcome;
+        let mut report = Report {
+            outcomes: vec![Outcome::Duplicate; ops.len()],
+            ..Report::default()
+        };
+        // Ops are applied in order, in runs of ops by known authors. An op by an unknown author
+        // ends a run: a certificate in the run may admit it (a backfill page, or a replayed
+        // store, holds a certificate before its newcomers' ops), so it is screened again after
+        // the run; an op still unknown then waits, and is screened again after every run that
+        // admits someone. Ops after it that name it then wait for it as for any missing parent
+        // (never applied around it: a replayed op would otherwise apply without it).
+        let mut unknown: Vec<(usize, SignedOp)> = Vec::new();
+        let mut run: Vec<(usize, SignedOp)> = Vec::new();
+        let mut ops = ops.into_iter().enumerate().peekable();
+        loop {
+            let next_unknown = ops
+                .peek()
+                .is_some_and(|(_, op)| !self.index.contains_key(&op.op().author));
+            if ops.peek().is_none() || (next_unknown && !run.is_empty()) {
+                let admitted = self.apply_positioned(
+                    std::mem::take(&mut run),
+                    &mut verify,
+                    &mut report,
+                    &mut unknown,
+                );
+                let mut admitted = admitted;
+                while admitted && !unknown.is_empty() {
+                    admitted = self.apply_positioned(
+                        std::mem::take(&mut unknown),
+                        &mut verify,
+                        &mut report,
+                        &mut unknown,
+                    );
+                }
+                if ops.peek().is_none() {
+                    break;
+                }
+                continue;
             }
-            admitted = again.certified.len();
-            report.applied.extend(again.applied);
-            report.rejected_later.extend(again.rejected_later);
-            report.evicted += again.evicted;
-            report.flagged.extend(again.flagged);
-            report.floors_raised |= again.floors_raised;
-            report.certified.extend(again.certified);
-            unknown = rest.into_iter().map(|(i, op)| (positions[i], op)).collect();
+            let (i, op) = ops.next().expect("peeked");
+            if next_unknown {
+                unknown.push((i, op));
+            } else {
+                run.push((i, op));
+            }
+        }
+        // Still unknown at the end: refused (their authors were never admitted here).
+        for (i, _) in unknown {
+            report.outcomes[i] = Outcome::Rejected(Reason::UnknownAuthor);
         }
         self.replaying = false;
         report
+    }
+
+    /// Applies positioned ops (their index in the caller's batch) into `report`; the ops whose
+    /// author is unknown go to `unknown`. Whether a certificate was applied (it may admit).
+    fn apply_positioned<G: CryptoRng>(
+        &mut self,
+        ops: Vec<(usize, SignedOp)>,
+        verify: &mut Option<&mut G>,
+        report: &mut Report,
+        unknown: &mut Vec<(usize, SignedOp)>,
+    ) -> bool {
+        if ops.is_empty() {
+            return false;
+        }
+        let (positions, ops): (Vec<usize>, Vec<SignedOp>) = ops.into_iter().unzip();
+        let (again, rest) = self.apply_screened(ops, verify.as_deref_mut());
+        for (position, outcome) in positions.iter().zip(again.outcomes) {
+            report.outcomes[*position] = outcome;
+        }
+        report.applied.extend(again.applied);
+        report.rejected_later.extend(again.rejected_later);
+        report.evicted += again.evicted;
+        report.flagged.extend(again.flagged);
+        report.floors_raised |= again.floors_raised;
+        let admitted = !again.certified.is_empty();
+        report.certified.extend(again.certified);
+        unknown.extend(rest.into_iter().map(|(i, op)| (positions[i], op)));
+        admitted
     }
 
     /// Applies `ops`; also returns the ops refused for an unknown author, with their index.
@@ -1066,6 +1123,49 @@ impl Dag {
                 })
             })
             .collect()
+    }
+
+    /// Every `Propose` op for an epoch after `after`, applied *or still pending*, with every
+    /// `Vote` op naming it, applied or pending (signatures verified, nothing else: no author
+    /// chain, no certificate). What a joiner without the group key judges an output by (see
+    /// `engine::join`): its ledger parks checkpoints until it has the key, and the governance
+    /// ops it needs may descend from them.
+    pub fn unverified_proposals(&self, after: u64) -> Vec<Proposal> {
+        let all = || {
+            self.ops
+                .values()
+                .map(|e| (&e.op, e.author))
+                .chain(self.pending.values().map(|w| (&w.op, w.author)))
+        };
+        let mut proposals: BTreeMap<OpId, Proposal> = BTreeMap::new();
+        for (op, author) in all() {
+            if let OpKind::Propose(proposal) = &op.op().kind
+                && proposal.epoch > after
+            {
+                proposals.insert(
+                    op.id(),
+                    Proposal {
+                        op: op.id(),
+                        author: self.keys[author as usize].clone(),
+                        proposal: (**proposal).clone(),
+                        votes: Vec::new(),
+                        certified: false,
+                    },
+                );
+            }
+        }
+        for (op, author) in all() {
+            if let OpKind::Vote { proposal, partial } = &op.op().kind
+                && let Some(p) = proposals.get_mut(proposal)
+            {
+                p.votes.push(Ballot {
+                    voter: self.keys[author as usize].clone(),
+                    op: op.id(),
+                    partial: (**partial).clone(),
+                });
+            }
+        }
+        proposals.into_values().collect()
     }
 
     /// Every certified proposal held, by the id of its `Propose` op.

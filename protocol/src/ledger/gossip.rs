@@ -5,7 +5,12 @@
 //! backfill round, and a peer whose digest differs is a *suspect* until a run with it completes
 //! or it reports our digest (see [`super::sync`]).
 
-use super::{actor::Actor, dag::Outcome, ingress::Error, wire::Message as Gossip};
+use super::{
+    actor::{Actor, author_index},
+    dag::Outcome,
+    ingress::Error,
+    wire::Message as Gossip,
+};
 use crate::{channels::Channel, cluster::PublicKey, trace::Tracer};
 use commonware_codec::{Decode as _, Encode as _};
 use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
@@ -45,7 +50,12 @@ where
         peer: PublicKey,
         mut frame: impl commonware_codec::Buf,
     ) -> Result<(), Error> {
-        if !self.cfg.cluster.is_member(&peer) {
+        // With governance, a key that is not an author here may be a joiner whose admission
+        // this node has not applied: its digest exchanges are answered and its ops dropped
+        // (they come again by backfill once its certificate is here), never blamed.
+        let stranger = author_index(&self.dag, &peer).is_none();
+        let joiners = self.cfg.settings.governance.is_some();
+        if stranger && !joiners {
             self.reject(
                 Channel::Gossip,
                 peer,
@@ -63,11 +73,20 @@ where
                     Channel::Gossip,
                     peer,
                     format!("undecodable frame: {error}"),
-                    true,
+                    !stranger,
                 );
                 return Ok(());
             }
         };
+        if stranger && let Gossip::Ops(_) = message {
+            self.reject(
+                Channel::Gossip,
+                peer,
+                "ops from a key that is not an author here (yet)".into(),
+                false,
+            );
+            return Ok(());
+        }
         match message {
             Gossip::Ops(ops) => {
                 let report = self.dag.apply(ops, &mut self.context);

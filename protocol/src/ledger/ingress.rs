@@ -49,6 +49,10 @@ pub enum Error {
     /// The ledger refused our own op (a checkpoint that no longer chains, say).
     #[error("own op rejected: {}", .0.name())]
     Rejected(Reason),
+    /// This node is not an author (yet): it is a joiner whose admission its ledger has not
+    /// applied, so it appends nothing.
+    #[error("this node is not a member of the ledger yet")]
+    NotAdmitted,
 }
 
 /// A subject's presence as this node's ledger holds it (what a checkpoint is judged by).
@@ -138,6 +142,14 @@ pub(super) enum Request {
         kind: OpKind,
         reply: oneshot::Sender<Result<OpId, Error>>,
     },
+    FetchOutput {
+        digest: [u8; 32],
+        reply: oneshot::Sender<Option<(u64, Bytes)>>,
+    },
+    SetGroupKey {
+        key: Box<crate::ledger::dag::GroupKey>,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// What governance needs of the ledger (see [`Mailbox::governance`]).
@@ -151,6 +163,15 @@ pub struct Governance {
     pub live: BTreeSet<PublicKey>,
     /// This node's first backfill round has ended.
     pub boot_recovered: bool,
+    /// The ledger knows the group key (certificates are verified; a joiner's ledger learns it
+    /// through [`Mailbox::set_group_key`]).
+    pub group_key: bool,
+    /// This node is an author of the ledger (a joiner becomes one once its admission applied).
+    pub admitted: bool,
+    /// For a joiner without the group key only (empty otherwise): every proposal its ledger
+    /// holds or has pending, with every vote on it, unverified beyond the ops' signatures
+    /// ([`crate::ledger::Dag::unverified_proposals`]).
+    pub unverified: Vec<Proposal>,
 }
 
 /// How other actors (and the admin API) reach the ledger.
@@ -242,6 +263,25 @@ impl Mailbox {
     pub async fn append_governance(&mut self, kind: OpKind) -> Result<OpId, Error> {
         self.ask(|reply| Request::AppendGovernance { kind, reply })
             .await?
+    }
+
+    /// Asks every peer for the DKG output whose [`crate::committee::output_digest`] is
+    /// `digest`; resolves with the first answer that matches (the round and the encoded
+    /// output, to be decoded by the caller), or `None` once a request timeout passed.
+    pub async fn fetch_output(&mut self, digest: [u8; 32]) -> Result<Option<(u64, Bytes)>, Error> {
+        self.ask(|reply| Request::FetchOutput { digest, reply })
+            .await
+    }
+
+    /// Gives the ledger the group key before the DKG publishes it here: a joiner learns it
+    /// from an output vouched for by its certificate's voters (see `engine::join`), so that
+    /// its ledger can verify the certificates that admit it.
+    pub async fn set_group_key(&mut self, key: crate::ledger::dag::GroupKey) -> Result<(), Error> {
+        self.ask(|reply| Request::SetGroupKey {
+            key: Box::new(key),
+            reply,
+        })
+        .await
     }
 
     /// Up to `limit` held ops from position `after` on, each with its position, and the

@@ -176,6 +176,19 @@ impl Scheduler {
         &self.cfg
     }
 
+    /// Adds a peer (index `n`, after every existing one), due at once; in a round in
+    /// progress it ranks after the others.
+    pub fn add_peer(&mut self, now: SystemTime) {
+        self.peers.push(PeerState {
+            schedule: Schedule::new(now),
+            last_success: None,
+            last_served: None,
+        });
+        if let Some(round) = &mut self.round {
+            round.ranks.push(u64::MAX);
+        }
+    }
+
     /// Whether a round may start now.
     pub fn due(&self, now: SystemTime) -> bool {
         self.round.is_none() && self.overall.is_due(now)

@@ -56,7 +56,7 @@ macro_rules! checkpoint_invariants {
 }
 
 /// Every scenario, in the order `cohort-sim list` prints them.
-pub static SCENARIOS: [ScenarioSpec; 23] = [
+pub static SCENARIOS: [ScenarioSpec; 26] = [
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -448,6 +448,64 @@ pub static SCENARIOS: [ScenarioSpec; 23] = [
             SharesFollowCommittee,
             RemovedMemberCannotSign,
             GovernanceLiarRefused
+        ),
+    },
+    ScenarioSpec {
+        name: "join",
+        description: "as governance, with the operator adding a node that runs with only the genesis definition (from the start, or started after the change): it catches up the ledger, learns the group key from an output its admission's voters vouch for, and plays the reshare; the key is unchanged",
+        nodes: 4..=63,
+        plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::Join, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_checkpoint();
+            Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
+        },
+        observers: checkpoint::observers,
+        invariants: checkpoint_invariants!(
+            OneCommitteePerEpoch,
+            CommitteeChangeCertified,
+            DkgCompletes,
+            KeyUnchangedByReshare,
+            SharesFollowCommittee,
+            JoinerCatchesUp
+        ),
+    },
+    ScenarioSpec {
+        name: "replace-dead",
+        description: "as join, with a member going down for good first: the operator replaces it with the joiner, and the reshare runs among the live members",
+        nodes: 4..=63,
+        plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::ReplaceDead, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_checkpoint();
+            Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
+        },
+        observers: checkpoint::observers,
+        invariants: checkpoint_invariants!(
+            OneCommitteePerEpoch,
+            CommitteeChangeCertified,
+            DkgCompletes,
+            KeyUnchangedByReshare,
+            SharesFollowCommittee,
+            RemovedMemberCannotSign,
+            JoinerCatchesUp
+        ),
+    },
+    ScenarioSpec {
+        name: "remove",
+        description: "as governance, with the operator removing a member: after the reshare the honest members erased their old shares, the removed one holds none, and its old partial does not combine with new ones",
+        nodes: 5..=64,
+        plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::Remove, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_checkpoint();
+            Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
+        },
+        observers: checkpoint::observers,
+        invariants: checkpoint_invariants!(
+            OneCommitteePerEpoch,
+            CommitteeChangeCertified,
+            DkgCompletes,
+            KeyUnchangedByReshare,
+            SharesFollowCommittee,
+            RemovedMemberCannotSign
         ),
     },
 ];

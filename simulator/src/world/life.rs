@@ -141,7 +141,13 @@ impl Life {
                     if let Some(sidecar) = &sidecar {
                         sidecar.abort();
                     }
-                    return result.expect("engine task did not panic");
+                    let result = result.expect("engine task did not panic");
+                    let detail = match &result {
+                        Ok(_) => "ok".to_string(),
+                        Err(error) => format!("error={error}"),
+                    };
+                    self.harness_event(&context, "ended", detail);
+                    return result;
                 },
                 _ = time_crash => {
                     let crash = crashes.next().expect("peeked");

@@ -5,7 +5,15 @@
 //!   server -> client  Response { id, ops, next_cursor, more }     ops: parents before children
 //!                   | Busy     { id, retry_after_ms }              over the rate limit
 //!                   | Rejected { id, reason }                      a request it will not serve
+//!   joiner -> anyone  OutputRequest { id, digest }                 a DKG output, by digest
+//!   anyone -> joiner  Output { id, round, output }                 round | encoded output
 //! ```
+//!
+//! `OutputRequest` is how a joiner (a key admitted by a certified committee, or about to be)
+//! gets the DKG output its first reshare starts from: it names the digest a committee
+//! proposal binds ([`crate::committee::output_digest`] of the round and the encoded output),
+//! and a node that holds an output with that digest answers it. The joiner checks the digest
+//! and decodes the output with its own bounds; nothing in an answer is trusted beyond that.
 //!
 //! `id` pairs a reply with its request (a reply to anything but the outstanding request is
 //! dropped). `known` lists ids the client holds (its heads and each author's newest op); the
@@ -44,6 +52,8 @@ const MAX_REQUEST_BYTES: usize = 1 + 8 + 3 + MAX_KNOWN * 32 + 3 + MAX_MISSING * 
 /// `more`.
 const MAX_RESPONSE_BYTES: usize = 1 + 8 + 3 + MAX_PAGE_BYTES + 10 + 1;
 
+const _: () = assert!(1 + 8 + 10 + 5 + MAX_OUTPUT_BYTES <= MAX_RESPONSE_BYTES);
+
 /// Largest encoded backfill message a receiver decodes (anything larger is dropped undecoded).
 /// Within the transport's frame limit (asserted below).
 pub const MAX_MESSAGE_BYTES: usize = if MAX_REQUEST_BYTES > MAX_RESPONSE_BYTES {
@@ -59,6 +69,12 @@ const TAG_REQUEST: u8 = 0;
 const TAG_RESPONSE: u8 = 1;
 const TAG_BUSY: u8 = 2;
 const TAG_REJECTED: u8 = 3;
+const TAG_OUTPUT_REQUEST: u8 = 4;
+const TAG_OUTPUT: u8 = 5;
+
+/// Largest encoded DKG output an `Output` message carries (a committee of `MAX_MEMBERS`:
+/// the public polynomial and three sets of keys, about 33 KiB).
+pub const MAX_OUTPUT_BYTES: usize = 48 * 1024;
 
 /// Why a server refused a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +128,15 @@ pub enum Message {
         id: u64,
         reason: RejectReason,
     },
+    OutputRequest {
+        id: u64,
+        digest: [u8; 32],
+    },
+    Output {
+        id: u64,
+        round: u64,
+        output: bytes::Bytes,
+    },
 }
 
 impl Message {
@@ -121,7 +146,9 @@ impl Message {
             Message::Request { id, .. }
             | Message::Response { id, .. }
             | Message::Busy { id, .. }
-            | Message::Rejected { id, .. } => *id,
+            | Message::Rejected { id, .. }
+            | Message::OutputRequest { id, .. }
+            | Message::Output { id, .. } => *id,
         }
     }
 }
@@ -165,6 +192,17 @@ impl Write for Message {
                 id.write(buf);
                 reason.tag().write(buf);
             }
+            Message::OutputRequest { id, digest } => {
+                TAG_OUTPUT_REQUEST.write(buf);
+                id.write(buf);
+                buf.put_slice(digest);
+            }
+            Message::Output { id, round, output } => {
+                TAG_OUTPUT.write(buf);
+                id.write(buf);
+                UInt(*round).write(buf);
+                output.write(buf);
+            }
         }
     }
 }
@@ -190,6 +228,10 @@ impl EncodeSize for Message {
                 } => ops.encode_size() + UInt(*next_cursor).encode_size() + 1,
                 Message::Busy { retry_after_ms, .. } => UInt(*retry_after_ms).encode_size(),
                 Message::Rejected { .. } => 1,
+                Message::OutputRequest { .. } => 32,
+                Message::Output { round, output, .. } => {
+                    UInt(*round).encode_size() + output.encode_size()
+                }
             }
     }
 }
@@ -239,6 +281,15 @@ impl Read for Message {
                 };
                 Ok(Message::Rejected { id, reason })
             }
+            TAG_OUTPUT_REQUEST => Ok(Message::OutputRequest {
+                id,
+                digest: <[u8; 32]>::read(buf)?,
+            }),
+            TAG_OUTPUT => Ok(Message::Output {
+                id,
+                round: UInt::read(buf)?.into(),
+                output: bytes::Bytes::read_cfg(buf, &RangeCfg::new(..=MAX_OUTPUT_BYTES))?,
+            }),
             other => Err(CodecError::InvalidEnum(other)),
         }
     }
@@ -288,6 +339,15 @@ mod tests {
             Message::Rejected {
                 id: 2,
                 reason: RejectReason::BadCursor,
+            },
+            Message::OutputRequest {
+                id: 3,
+                digest: [7; 32],
+            },
+            Message::Output {
+                id: 3,
+                round: 12,
+                output: bytes::Bytes::from(vec![1u8; 300]),
             },
         ] {
             let bytes = message.encode();

@@ -486,7 +486,7 @@ pub async fn liar(
             context.sleep(Duration::from_secs(1)).await;
             continue;
         }
-        let previous = output_digest(&completed.output);
+        let previous = output_digest(completed.round, &completed.output);
         let others: Vec<PublicKey> = committee
             .members
             .iter()
@@ -681,4 +681,91 @@ pub fn check_journals(
             );
         }
     }
+}
+
+/// `joiner-catches-up` (`join`, `replace-dead`): the joiner, started with only the genesis
+/// definition, ends with the honest members' ledger (the same digest), authored ops in it (it
+/// was admitted), finished the last certified epoch with the group key and a share exactly
+/// when that epoch's committee lists it, and no honest node refused or blocked it for anything
+/// but not listing it yet (those drops are counted in the note).
+#[allow(clippy::too_many_arguments)]
+pub fn check_joiner<X>(
+    joiner: usize,
+    key: &PublicKey,
+    statuses: &[(usize, ledger::Status, X)],
+    held: &[Member],
+    last: Option<&dkg::Completed>,
+    committees: &[Vec<PublicKey>],
+    observations: &CheckpointObserver,
+    checks: &mut Checks,
+) -> String {
+    let fail = |checks: &mut Checks, detail: String| {
+        checks.fail(
+            Invariant::JoinerCatchesUp,
+            format!("joiner node {joiner}: {detail}"),
+        )
+    };
+    let digest = |node: usize| {
+        statuses
+            .iter()
+            .find(|(n, _, _)| *n == node)
+            .map(|(_, s, _)| s.digest)
+    };
+    let mine = digest(joiner);
+    match mine {
+        None => fail(checks, "not running at the end".into()),
+        Some(mine) => {
+            if let Some((other, _, _)) = statuses
+                .iter()
+                .find(|(n, s, _)| *n != joiner && s.digest != mine)
+            {
+                fail(checks, format!("its ledger differs from node {other}'s"));
+            }
+        }
+    }
+    let authored = held.iter().find(|m| m.node == joiner).map_or(0, |m| {
+        m.ops
+            .iter()
+            .filter(|o| o.op().author[..] == key.as_ref()[..])
+            .count()
+    });
+    if authored == 0 {
+        fail(
+            checks,
+            "authored no op: never admitted as a ledger author".into(),
+        );
+    }
+    let epoch = committees.len().saturating_sub(1) as u64;
+    let member = committees.last().is_some_and(|c| c.contains(key));
+    match last {
+        None => fail(checks, "finished no DKG epoch".into()),
+        Some(c) if c.epoch != epoch => fail(
+            checks,
+            format!(
+                "finished epoch {}, not {epoch}, the last certified",
+                c.epoch
+            ),
+        ),
+        Some(c) if c.share.is_some() != member => fail(
+            checks,
+            format!(
+                "in epoch {epoch}'s committee: {member}, holds a share: {}",
+                c.share.is_some()
+            ),
+        ),
+        Some(_) => {}
+    }
+    let refused: Vec<_> = observations
+        .refused
+        .iter()
+        .filter(|((_, peer), _)| peer == key)
+        .collect();
+    if !refused.is_empty() {
+        fail(checks, format!("refused by honest nodes: {refused:?}"));
+    }
+    format!(
+        "joiner node {joiner}: {authored} ops authored, share in epoch {epoch}: {}, {} inputs dropped before its admission was known",
+        last.is_some_and(|c| c.share.is_some()),
+        observations.catch_up.get(key).copied().unwrap_or(0)
+    )
 }

@@ -41,6 +41,9 @@ pub struct CheckpointObserver {
     /// and every refusal that blocked its sender (a DKG input of a round another member has
     /// left behind is refused without blame, which is the DKG's business).
     pub refused: Refusals,
+    /// Per peer: inputs dropped because the receiver did not list it as a member yet (a
+    /// joiner catching up; never blamed).
+    pub catch_up: BTreeMap<PublicKey, u64>,
     /// When each proposal (short digest) was first traced by its proposer (simulated µs).
     pub proposed_at: BTreeMap<String, u64>,
     /// Rounds each node proposed, and rounds that closed without a certificate.
@@ -90,12 +93,15 @@ impl Observer for CheckpointObserver {
                 channel,
                 peer,
                 blocked,
-                ..
+                reason,
             } => {
                 if *channel == Channel::Checkpoint && *blocked {
                     self.blocked.entry(peer.clone()).or_default().insert(node);
                 }
-                if *blocked || channel.is_ledger() || *channel == Channel::Checkpoint {
+                if !*blocked && catching_up(reason) {
+                    // A joiner this node does not list yet: dropped without blame, by design.
+                    *self.catch_up.entry(peer.clone()).or_default() += 1;
+                } else if *blocked || channel.is_ledger() || *channel == Channel::Checkpoint {
                     keep_refusal(&mut self.refused, node, event);
                 }
             }
@@ -123,6 +129,12 @@ impl Observer for CheckpointObserver {
     fn violations(&self) -> &[Violation] {
         &[]
     }
+}
+
+/// Whether an unblocking refusal is one of a key this node does not list as a member yet (a
+/// joiner catching up): its ops on gossip, its checkpoint frames.
+fn catching_up(reason: &str) -> bool {
+    reason.contains("not an author here") || reason == "non_member"
 }
 
 /// The observers of the checkpoint scenarios: the barrier and the DKG run first, the ledger

@@ -1,7 +1,9 @@
 //! The checkpoint family's part of a fault plan, and its draw.
 
 use super::byzantine::{CheckpointLiar, CheckpointMisbehaviour};
-use crate::plan::{ClockPlan, CorePlan, LateStart, draw_crashes_within, draw_links, plan_rng};
+use crate::plan::{
+    ClockPlan, CorePlan, CrashPlan, LateStart, draw_crashes_within, draw_links, plan_rng,
+};
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +29,27 @@ pub enum Kind {
     Governance,
     /// `membership-byzantine`: as `governance`, with a member lying in governance ops.
     MembershipByzantine,
+    /// `join`: the operator adds a node that runs from the start (or starts later) with only
+    /// the genesis definition: a joiner.
+    Join,
+    /// `replace-dead`: a member goes down for good; the operator replaces it with a joiner.
+    ReplaceDead,
+    /// `remove`: the operator removes a member (which keeps running, as an observer).
+    Remove,
+}
+
+impl Kind {
+    /// Whether the plan has an operator (and the members run governance).
+    pub fn governed(self) -> bool {
+        matches!(
+            self,
+            Kind::Governance
+                | Kind::MembershipByzantine
+                | Kind::Join
+                | Kind::ReplaceDead
+                | Kind::Remove
+        )
+    }
 }
 
 /// A committee change an operator asks a member for, in node indices (index `nodes` is the
@@ -114,7 +137,19 @@ pub struct CheckpointPlan {
     /// `membership-byzantine`: the governance liar.
     #[serde(default)]
     pub governance_liar: Option<GovernanceLiar>,
+    /// `join`, `replace-dead`: the node index of the joiner (the key after the members'; it
+    /// runs with the genesis definition, which does not list it; its start is in the core
+    /// plan's late starts when it starts late).
+    #[serde(default)]
+    pub joiner: Option<usize>,
+    /// `replace-dead`: the member that goes down for good (its last crash in the core plan
+    /// never ends).
+    #[serde(default)]
+    pub dead: Option<usize>,
 }
+
+/// How long a member that goes down for good stays down (past any run's end).
+pub const FOREVER_MS: u64 = 1_000_000_000;
 
 fn on() -> bool {
     true
@@ -142,7 +177,8 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         // Epoch 0's committee of 4..=8, plus the two newcomers.
         Kind::Reshare => rng.random_range(6..=10),
         // A removal keeps at least the safe committee size of four.
-        Kind::Governance | Kind::MembershipByzantine => rng.random_range(5..=10),
+        Kind::Governance | Kind::MembershipByzantine | Kind::Remove => rng.random_range(5..=10),
+        Kind::Join | Kind::ReplaceDead => rng.random_range(4..=9),
         _ => rng.random_range(DRAWN_NODES),
     };
     let nodes = nodes.unwrap_or(drawn);
@@ -152,7 +188,10 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         | Kind::Reshare
         | Kind::LateJoiner
         | Kind::Governance
-        | Kind::MembershipByzantine => None,
+        | Kind::MembershipByzantine
+        | Kind::Join
+        | Kind::ReplaceDead
+        | Kind::Remove => None,
         Kind::Byzantine => {
             let misbehaviour =
                 CheckpointMisbehaviour::ALL[rng.random_range(0..CheckpointMisbehaviour::ALL.len())];
@@ -170,7 +209,12 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
     let outsider = liar
         .as_ref()
         .is_some_and(|l| l.misbehaviour == CheckpointMisbehaviour::Outsider);
-    let links = draw_links(&mut rng, nodes + usize::from(outsider));
+    // So is a joiner.
+    let joiner = matches!(kind, Kind::Join | Kind::ReplaceDead).then_some(nodes);
+    let links = draw_links(
+        &mut rng,
+        nodes + usize::from(outsider) + usize::from(joiner.is_some()),
+    );
     let days = rng.random_range(3..=4u64);
     let mut duration_ms = (days + 1) * INTERVAL_MS + rng.random_range(0..INTERVAL_MS / 2);
     // The late joiner starts after three certified days and runs long enough to wait out its
@@ -190,7 +234,10 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         | Kind::Reshare
         | Kind::LateJoiner
         | Kind::Governance
-        | Kind::MembershipByzantine => Vec::new(),
+        | Kind::MembershipByzantine
+        | Kind::Join
+        | Kind::ReplaceDead
+        | Kind::Remove => Vec::new(),
     };
     // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node k
     // and adds node k + 1 (as `reshare`); the two newcomers start at the reshare.
@@ -222,7 +269,49 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
             .all(|l: &LateStart| l.node != c.node || c.at_ms > l.at_ms)
     });
     // After the DKG (the first interval), well before the end.
+    let mut dead = None;
+    let mut late_starts = late_starts;
     let changes = match kind {
+        Kind::Join | Kind::ReplaceDead | Kind::Remove => {
+            let at_ms = rng.random_range(INTERVAL_MS / 2..=2 * INTERVAL_MS);
+            let node = rng.random_range(0..nodes);
+            let change = match kind {
+                Kind::Join => ChangeKind::Add { node: nodes },
+                Kind::Remove => ChangeKind::Remove { node },
+                _ => {
+                    // Down for good a little before the operator notices.
+                    let died_ms = at_ms - rng.random_range(10_000..=60_000);
+                    crashes.retain(|c| c.node != node);
+                    crashes.push(CrashPlan {
+                        node,
+                        at_ms: died_ms,
+                        down_ms: FOREVER_MS,
+                    });
+                    crashes.sort_by_key(|c| c.at_ms);
+                    dead = Some(node);
+                    ChangeKind::Replace {
+                        old: node,
+                        new: nodes,
+                    }
+                }
+            };
+            // The joiner runs from the start (a candidate until it is admitted) or starts
+            // after the change, as a node an operator brings up later would.
+            if let Some(joiner) = joiner
+                && rng.random_bool(0.5)
+            {
+                late_starts.push(LateStart {
+                    node: joiner,
+                    at_ms: at_ms + rng.random_range(0..=INTERVAL_MS),
+                });
+            }
+            // The member the operator asks is not the dead one.
+            let by = match dead {
+                Some(d) => (d + rng.random_range(1..nodes)) % nodes,
+                None => rng.random_range(0..nodes),
+            };
+            vec![ChangePlan { at_ms, by, change }]
+        }
         Kind::Governance | Kind::MembershipByzantine => {
             let node = rng.random_range(0..nodes);
             let change = match (nodes > 4, rng.random_range(0..3u8)) {
@@ -269,6 +358,8 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         compact: true,
         changes,
         governance_liar,
+        joiner,
+        dead,
     };
     (core, checkpoint)
 }

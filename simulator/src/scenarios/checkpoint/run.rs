@@ -93,11 +93,18 @@ pub async fn run(
         .liar
         .as_ref()
         .is_some_and(|l| l.misbehaviour == CheckpointMisbehaviour::Outsider);
-    // The outsider's key is on the network (one more node), not in the cluster.
-    let mut keys = identities(seed, plan.nodes + usize::from(outsider));
+    // The outsider's key is on the network (one more node), not in the cluster; so is a
+    // joiner's (which runs a node, with the genesis definition).
+    let joiner = cp.joiner;
+    let mut keys = identities(
+        seed,
+        plan.nodes + usize::from(outsider) + usize::from(joiner.is_some()),
+    );
     let on_network: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let outsider_key = outsider.then(|| keys.pop().expect("the outsider's key"));
-    let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
+    let members: Vec<PublicKey> = keys[..plan.nodes].iter().map(|k| k.public_key()).collect();
+    // Every running node's key, by node index (the members, then a joiner).
+    let node_keys: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let cluster = with_committees(
         cluster(&members, PROTOCOL_VERSION, timing(DkgKind::Dkg)),
         &members,
@@ -112,7 +119,7 @@ pub async fn run(
         &context,
         plan,
         &keys,
-        vec![cluster.clone(); plan.nodes],
+        vec![cluster.clone(); keys.len()],
         Task::Dkg,
         Some(settings),
         |i| match member_liar {
@@ -153,7 +160,12 @@ pub async fn run(
         .liar
         .as_ref()
         .map(|l| on_network[l.node.min(on_network.len() - 1)].clone());
-    let honest: Vec<usize> = (0..plan.nodes).filter(|i| Some(*i) != liar_node).collect();
+    // The honest nodes the ledger checks judge: the members but the liar and a member down for
+    // good, and the joiner.
+    let honest: Vec<usize> = (0..plan.nodes)
+        .filter(|i| Some(*i) != liar_node && Some(*i) != cp.dead)
+        .chain(joiner)
+        .collect();
     // The honest members' slots (a blocked liar's ledger may never settle with theirs).
     let slots: Vec<_> = honest.iter().map(|i| spawned[*i].1.clone()).collect();
     let start_ms = micros(context.current()) / 1000;
@@ -306,7 +318,7 @@ pub async fn run(
             .iter()
             .map(|k| k.public_key())
             .collect();
-        let honest_keys = honest.iter().map(|i| members[*i].clone()).collect();
+        let honest_keys = honest.iter().map(|i| node_keys[*i].clone()).collect();
         let (note, committees) = governance::check_governance(
             &held,
             group_key(observations).as_ref(),
@@ -318,7 +330,7 @@ pub async fn run(
         );
         governance_notes.push(note);
         let nodes: Vec<(usize, PublicKey)> =
-            honest.iter().map(|i| (*i, members[*i].clone())).collect();
+            honest.iter().map(|i| (*i, node_keys[*i].clone())).collect();
         governance::check_reshares(observations, &committees, &nodes, &mut checks);
         let last: BTreeMap<usize, dkg::Completed> = honest
             .iter()
@@ -333,7 +345,19 @@ pub async fn run(
                 &mut checks,
             ));
         }
-        governance::check_journals(&journals, &committees, &members, &mut checks);
+        governance::check_journals(&journals, &committees, &node_keys, &mut checks);
+        if let Some(joiner) = joiner {
+            governance_notes.push(governance::check_joiner(
+                joiner,
+                &node_keys[joiner],
+                &statuses,
+                &held,
+                last.get(&joiner),
+                &committees,
+                observations,
+                &mut checks,
+            ));
+        }
         let first = first_results.lock().expect("first results").clone();
         for change in &cp.changes {
             if let Some(removed) = governance::removed(&change.change)
