@@ -596,12 +596,9 @@ where
             return Ok(());
         }
         let now = self.context.current();
-        for key in self.dag.authors()[..].to_vec() {
-            if key == self.me {
-                continue;
-            }
-            if !self.peers.contains(&key) {
-                self.peers.push(key);
+        for key in self.dag.authors() {
+            if *key != self.me && !self.peers.contains(key) {
+                self.peers.push(key.clone());
                 self.scheduler.add_peer(now);
             }
         }
