@@ -138,7 +138,7 @@ where
     retry_after_ms: u64,
     /// When the last check found the next proposal due (for the status).
     next_due_ms: Option<u64>,
-    ballots: BTreeMap<(usize, u8), Ballot>,
+    ballots: BTreeMap<(KeyBytes, u8), Ballot>,
     outbox: BTreeMap<(SystemTime, u64), (PublicKey, Bytes)>,
     outbox_seq: u64,
     certified: u64,
@@ -584,9 +584,11 @@ where
             self.refuse(peer, "bad_proposal_signature", true);
             return Ok(());
         }
-        let Some(subject) = self.cfg.cluster.index_of(&peer) else {
+        if !self.cfg.cluster.is_member(&peer) {
             return Ok(());
-        };
+        }
+        // By key: with governance the member list grows at runtime, so indices may shift.
+        let subject = raw(&peer);
         let Some((epoch, share)) = self
             .cfg
             .keys

@@ -718,13 +718,23 @@ impl Dag {
                 Err(reason) => Outcome::Rejected(reason),
             };
         }
-        let missing = op
+        // What the op waits for: its parents not held, and the proposal a `Vote` or `Certify`
+        // names when it is its author's own one (an ancestor, not a parent) not held yet: a
+        // node holding frontier ops may get an author's certificate before its proposal.
+        let mut waits: Vec<OpId> = op
             .op()
             .parents
             .iter()
             .filter(|p| !self.ops.contains_key(*p))
-            .count()
-            + usize::from(needs_key);
+            .copied()
+            .collect();
+        if let OpKind::Vote { proposal, .. } | OpKind::Certify { proposal, .. } = &op.op().kind
+            && !self.ops.contains_key(proposal)
+            && !waits.contains(proposal)
+        {
+            waits.push(*proposal);
+        }
+        let missing = waits.len() + usize::from(needs_key);
         if missing == 0 {
             return match self.insert(op, author, report) {
                 Ok(()) => Outcome::Applied,
@@ -732,13 +742,8 @@ impl Dag {
             };
         }
         let id = op.id();
-        for parent in op
-            .op()
-            .parents
-            .iter()
-            .filter(|p| !self.ops.contains_key(*p))
-        {
-            self.waiters.entry(*parent).or_default().push(id);
+        for parent in waits {
+            self.waiters.entry(parent).or_default().push(id);
         }
         if needs_key && matches!(op.op().kind, OpKind::Checkpoint(_)) {
             *self.keyless.entry((author, op.op().seq)).or_default() += 1;
@@ -778,7 +783,11 @@ impl Dag {
         if waiting.needs_key && matches!(waiting.op.op().kind, OpKind::Checkpoint(_)) {
             self.unkeyed(waiting.author, waiting.op.op().seq);
         }
-        for parent in &waiting.op.op().parents {
+        let proposal = match &waiting.op.op().kind {
+            OpKind::Vote { proposal, .. } | OpKind::Certify { proposal, .. } => Some(proposal),
+            _ => None,
+        };
+        for parent in waiting.op.op().parents.iter().chain(proposal) {
             if let Some(list) = self.waiters.get_mut(parent) {
                 list.retain(|w| w != id);
                 if list.is_empty() {

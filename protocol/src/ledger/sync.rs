@@ -176,6 +176,17 @@ where
         self.persist(&report).await?;
         self.metrics.pages_fetched.inc();
         let result = Fetch::account(&ids, &report.outcomes, &self.dag);
+        if result.rejected > 0 {
+            let reasons: Vec<&str> = report
+                .outcomes
+                .iter()
+                .filter_map(|o| match o {
+                    super::dag::Outcome::Rejected(r) if r.blames_sender() => Some(r.name()),
+                    _ => None,
+                })
+                .collect();
+            tracing::debug!(me = %self.me, %peer, ?reasons, "a backfill page held invalid ops");
+        }
         self.metrics.duplicates.inc_by(result.duplicates as u64);
         self.metrics.rejected.inc_by(result.rejected as u64);
         self.scheduler.served(index, now, result.new_ops);
