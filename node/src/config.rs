@@ -9,6 +9,10 @@
 //! - **Peers**: every `[[peers]]` key is a hex key of a cluster member other than this node,
 //!   listed once; every other member is listed; no two entries share an address, and none uses
 //!   the node's own `listen` address (p2p would dial the wrong member forever).
+//! - **A joiner** (issue 13): a key that `cluster.toml` does not list is accepted only with
+//!   governance on (a certified committee may admit it), and then `[[peers]]` must list at
+//!   least one member to catch up from (not necessarily all of them). Members learn the
+//!   joiner's address from the proposal that admits it ([`crate::run`] tracks the chain).
 //! - **Addresses**: `listen`, `metrics` and `admin` are three different addresses; `admin` is a
 //!   loopback address (the admin API has no authentication).
 //! - **`data_dir`** is not empty: an empty path would put the storage in the config's own folder.
@@ -364,12 +368,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     let key = load_key(&base.join(&config.key_file))?;
     let cluster = load_cluster(&base.join(&config.cluster_file))?;
     let me = key.public_key();
-    if !cluster.is_member(&me) {
-        return Err(malformed(
-            path,
-            format!("this node's key {me} is not a member of the cluster"),
-        ));
-    }
+    let joiner = !cluster.is_member(&me);
     if let Some(admin) = config.admin
         && !admin.ip().is_loopback()
     {
@@ -400,6 +399,14 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         .unwrap_or_default()
         .settings()
         .map_err(|reason| malformed(path, reason))?;
+    if joiner && governance.is_none() {
+        return Err(malformed(
+            path,
+            format!(
+                "this node's key {me} is not a member of the cluster (a joiner needs [governance] on, so that a certified committee can admit it)"
+            ),
+        ));
+    }
     let mut addresses = BTreeMap::from([(config.listen, "listen")]);
     for (addr, what) in [(Some(config.metrics), "metrics"), (config.admin, "admin")] {
         let Some(addr) = addr else { continue };
@@ -443,10 +450,16 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         }
         peers.push((key, entry.address));
     }
+    if joiner && peers.is_empty() {
+        return Err(malformed(
+            path,
+            "a joiner (a key the cluster does not list) needs at least one member in [[peers]] to catch up from",
+        ));
+    }
     if let Some(missing) = cluster
         .members()
         .iter()
-        .find(|m| **m != me && !seen_keys.contains(*m))
+        .find(|m| !joiner && **m != me && !seen_keys.contains(*m))
     {
         return Err(malformed(
             path,
@@ -471,7 +484,7 @@ mod tests {
     /// A 4-node testnet under a temporary folder; returns it and node 0's config path.
     fn testnet() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
-        crate::testnet::init(4, dir.path(), 42_000).unwrap();
+        crate::testnet::init(4, 0, dir.path(), 42_000).unwrap();
         let config = dir.path().join("node0/config.toml");
         (dir, config)
     }

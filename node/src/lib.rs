@@ -5,7 +5,8 @@
 //! The node is thin: it loads files, builds a runtime context and p2p channels, and hands them to
 //! `cohort_protocol::Engine`, exactly as the simulator does. `config` checks the files, `run`
 //! checks the machine and runs the node, `http` serves its two HTTP servers (`metrics`,
-//! `admin`) under the runtime, `testnet` writes and runs a local cluster.
+//! `admin`) under the runtime, `peers` grows the p2p peer set with the committees the chain
+//! admits, `testnet` writes and runs a local cluster.
 
 pub mod admin;
 pub mod checkpoints;
@@ -15,5 +16,6 @@ pub mod governance;
 pub mod hex;
 pub mod http;
 pub mod metrics;
+pub mod peers;
 pub mod run;
 pub mod testnet;

@@ -111,6 +111,10 @@ enum TestnetCommand {
         /// How many nodes (1..=64).
         #[arg(long)]
         nodes: usize,
+        /// How many extra nodes that `cluster.toml` does not list (joiners: they catch up and
+        /// wait until `cohort committee propose --add` admits them).
+        #[arg(long, default_value_t = 0)]
+        extra: usize,
         /// Folder to write the testnet to (must not hold one already).
         #[arg(long)]
         dir: PathBuf,
@@ -245,9 +249,10 @@ fn main() -> ExitCode {
             let result = match command {
                 TestnetCommand::Init {
                     nodes,
+                    extra,
                     dir,
                     base_port,
-                } => testnet::init(nodes, &dir, base_port).map(|()| true),
+                } => testnet::init(nodes, extra, &dir, base_port).map(|()| true),
                 TestnetCommand::Run { dir } => testnet::run(&dir),
             };
             match result {

@@ -267,7 +267,12 @@ async fn node_main(
         handshake,
         P2P_NAMESPACE,
         loaded.config.listen,
-        NZUsize!(loaded.cluster.members().len().max(1)),
+        // With governance the set grows with the committees the chain admits.
+        std::num::NonZeroUsize::new(match loaded.governance {
+            Some(_) => crate::peers::MAX_PEERS,
+            None => loaded.cluster.members().len().max(1),
+        })
+        .expect("non-zero"),
         cohort_protocol::MAX_FRAME_BYTES as u32,
         NZUsize!(1024),
     );
@@ -357,6 +362,18 @@ async fn node_main(
             ),
             http::Limits::new(MAX_DATA_BYTES),
         );
+    }
+    if let (Some(governance), Some(mailbox)) = (loaded.governance, engine.ledger()) {
+        let base = loaded
+            .peers
+            .iter()
+            .cloned()
+            .chain([(me.clone(), loaded.config.listen)])
+            .collect();
+        let oracle = oracle.clone();
+        context.child("peers").spawn(move |context| {
+            crate::peers::follow(context, mailbox, oracle, base, governance.online_within, 1)
+        });
     }
     let engine = engine.start(channels, oracle);
 

@@ -3,7 +3,11 @@
 //! `init` writes, under DIR: `cluster.toml` (threshold [`config::min_threshold`] of the node
 //! count) and, per node, `nodeI/key` and `nodeI/config.toml` ([`PORTS_PER_NODE`] ports per node:
 //! p2p on `base_port + 3i`, metrics on `base_port + 3i + 1`, admin API on `base_port + 3i + 2`).
-//! It refuses to overwrite an existing testnet, so keys are never lost by accident.
+//! It refuses to overwrite an existing testnet, so keys are never lost by accident. With
+//! `--extra N`, N more nodes (numbered after the members) get a key and a config but are not
+//! in `cluster.toml`: joiners, which list every member in `[[peers]]`, catch up once started,
+//! and wait until a certified committee admits them (`cohort committee propose --add KEY
+//! --address ADDR`, the address being their p2p `listen`).
 //!
 //! `run` starts every `nodeI/config.toml` under DIR as a child `cohort run` process (logs in
 //! `nodeI/node.log`), shows one status line per node from its metrics, and on Ctrl-C (or SIGTERM)
@@ -63,12 +67,12 @@ pub const TESTNET_RECONNECT_CAP: std::time::Duration = std::time::Duration::from
 /// Ports each testnet node uses from its base: p2p, metrics, admin API.
 pub const PORTS_PER_NODE: u16 = 3;
 
-/// Writes a testnet of `nodes` nodes under `dir`.
-pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError> {
-    if nodes == 0 || nodes > MAX_TESTNET_NODES {
+/// Writes a testnet of `nodes` members and `extra` joiners under `dir`.
+pub fn init(nodes: usize, extra: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError> {
+    if nodes == 0 || nodes + extra > MAX_TESTNET_NODES {
         return Err(TestnetError::BadNodeCount);
     }
-    let end = base_port as u32 + PORTS_PER_NODE as u32 * nodes as u32;
+    let end = base_port as u32 + PORTS_PER_NODE as u32 * (nodes + extra) as u32;
     if end > 65_536 {
         return Err(TestnetError::BadPorts {
             base: base_port,
@@ -80,7 +84,7 @@ pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError
         return Err(TestnetError::Exists(dir.to_path_buf()));
     }
     let mut os_rng = rand::rng();
-    let keys: Vec<ed25519::PrivateKey> = (0..nodes)
+    let keys: Vec<ed25519::PrivateKey> = (0..nodes + extra)
         .map(|_| {
             let mut seed = [0u8; 32];
             os_rng.fill_bytes(&mut seed);
@@ -94,7 +98,7 @@ pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError
         ..Timing::default()
     };
     let cluster = Cluster::new(
-        keys.iter().map(|k| k.public_key()).collect(),
+        keys[..nodes].iter().map(|k| k.public_key()).collect(),
         threshold,
         PROTOCOL_VERSION,
         timing,
@@ -110,7 +114,8 @@ pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError
     for (i, key) in keys.iter().enumerate() {
         let node_dir = dir.join(format!("node{i}"));
         config::save_key(&node_dir.join("key"), key)?;
-        let peers = keys
+        // A member lists the other members; a joiner lists every member.
+        let peers = keys[..nodes]
             .iter()
             .enumerate()
             .filter(|(j, _)| *j != i)
@@ -143,6 +148,14 @@ pub fn init(nodes: usize, dir: &Path, base_port: u16) -> Result<(), TestnetError
         cluster.hash(),
         dir.display()
     );
+    for (i, key) in keys.iter().enumerate().skip(nodes) {
+        println!(
+            "node{i} is not a member yet; admit it with: cohort committee propose --config {} --add {} --address {}",
+            dir.join("node0").join("config.toml").display(),
+            hex::encode(key.public_key().as_ref()),
+            address(i, 0)
+        );
+    }
     Ok(())
 }
 
@@ -415,7 +428,7 @@ mod tests {
     #[test]
     fn init_writes_loadable_configs_and_refuses_to_overwrite() {
         let dir = tempfile::tempdir().unwrap();
-        init(4, dir.path(), 41_000).unwrap();
+        init(4, 0, dir.path(), 41_000).unwrap();
         let configs = node_configs(dir.path()).unwrap();
         assert_eq!(configs.len(), 4);
         let mut hashes = Vec::new();
@@ -427,12 +440,43 @@ mod tests {
         hashes.dedup();
         assert_eq!(hashes.len(), 1);
         assert!(matches!(
-            init(4, dir.path(), 41_000),
+            init(4, 0, dir.path(), 41_000),
             Err(TestnetError::Exists(_))
         ));
         assert!(matches!(
-            init(0, dir.path(), 41_000),
+            init(0, 0, dir.path(), 41_000),
             Err(TestnetError::BadNodeCount)
         ));
+    }
+
+    #[test]
+    fn extra_nodes_are_joiners_listing_every_member() {
+        let dir = tempfile::tempdir().unwrap();
+        init(4, 2, dir.path(), 41_100).unwrap();
+        let configs = node_configs(dir.path()).unwrap();
+        assert_eq!(configs.len(), 6);
+        for (i, (_, path)) in configs.iter().enumerate() {
+            let loaded = config::load(path).unwrap();
+            let member = loaded.cluster.is_member(&loaded.key.public_key());
+            assert_eq!(member, i < 4, "node{i}");
+            assert_eq!(loaded.peers.len(), if member { 3 } else { 4 });
+            assert_eq!(loaded.cluster.members().len(), 4);
+        }
+        // A joiner needs governance (a certificate can admit it) and a member to reach.
+        let joiner = &configs[4].1;
+        let text = std::fs::read_to_string(joiner).unwrap();
+        let mut node: NodeConfig = toml::from_str(&text).unwrap();
+        node.governance = Some(crate::governance::GovernanceFile {
+            enabled: Some(false),
+            ..Default::default()
+        });
+        std::fs::write(joiner, toml::to_string(&node).unwrap()).unwrap();
+        let error = config::load(joiner).unwrap_err().to_string();
+        assert!(error.contains("needs [governance] on"), "{error}");
+        node.governance = None;
+        node.peers.clear();
+        std::fs::write(joiner, toml::to_string(&node).unwrap()).unwrap();
+        let error = config::load(joiner).unwrap_err().to_string();
+        assert!(error.contains("at least one member"), "{error}");
     }
 }

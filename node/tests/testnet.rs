@@ -729,13 +729,35 @@ fn wait_for_epoch(nodes: &Nodes, base: u16, which: &[usize], epoch: u64) -> Vec<
         if keys.len() == which.len() {
             return keys;
         }
-        assert!(
-            Instant::now() < until,
-            "only {}/{} nodes finished epoch {epoch}; node0 log:\n{}",
-            keys.len(),
-            which.len(),
-            nodes.log(0)
-        );
+        if Instant::now() >= until {
+            // The tail of each late node's log says where it is.
+            let late: Vec<String> = which
+                .iter()
+                .filter(|i| {
+                    admin::get_status(admin_addr(base, **i))
+                        .map_or(true, |s| s.epoch != Some(epoch))
+                })
+                .map(|i| {
+                    let log = nodes.log(*i);
+                    let tail: Vec<&str> = log
+                        .lines()
+                        .rev()
+                        .filter(|l| !l.contains("input_rejected"))
+                        .take(40)
+                        .collect();
+                    format!(
+                        "node{i}:\n{}",
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    )
+                })
+                .collect();
+            panic!(
+                "only {}/{} nodes finished epoch {epoch}; the late ones' logs:\n{}",
+                keys.len(),
+                which.len(),
+                late.join("\n")
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -1022,4 +1044,178 @@ fn a_member_removed_by_a_certified_proposal_is_reshared_out_under_the_same_key()
         stderr.contains("not a member of the committee of epoch 1"),
         "{stderr}"
     );
+}
+
+/// `init` with `extra` joiners (nodes `nodes..nodes + extra`, not in `cluster.toml`).
+fn init_with_extra(dir: &Path, nodes: usize, extra: usize) -> u16 {
+    let base = free_base_port(3 * (nodes + extra) as u16 + 100);
+    let out = cohort(&[
+        "testnet",
+        "init",
+        "--nodes",
+        &nodes.to_string(),
+        "--extra",
+        &extra.to_string(),
+        "--dir",
+        dir.to_str().unwrap(),
+        "--base-port",
+        &base.to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("is not a member yet"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    base
+}
+
+/// Asks node `by` for a committee change with `cohort committee propose ARGS`, again while it
+/// cannot take it yet (503: still recovering; not enough members heard from yet), as an
+/// operator would; returns the last answer.
+fn propose_until_taken(config: &str, args: &[&str]) -> Output {
+    let until = Instant::now() + LEDGER_DEADLINE;
+    loop {
+        let mut all = vec!["committee", "propose", "--config", config];
+        all.extend_from_slice(args);
+        let out = cohort(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let not_yet = stderr.contains("503") || stderr.contains("live members now");
+        if !not_yet || Instant::now() > until {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Issue 13 end to end on loopback: four members and two extra nodes started with only the
+/// genesis definition (joiners). node4 is admitted with `cohort committee propose --add`: it
+/// catches up, learns the group key and gets a share of epoch 1 under the same key. Then
+/// member node3 dies for good (SIGKILL, never restarted) and `--replace` puts node5 in its
+/// place: epoch 2 is reshared among the live members and node5, and checkpoints are certified
+/// with epoch 2's shares.
+#[test]
+fn joiners_are_admitted_and_a_dead_member_is_replaced_then_checkpoints_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = init_with_extra(dir.path(), 4, 2);
+    for i in 0..6 {
+        let path = dir.path().join(format!("node{i}/config.toml"));
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(
+            "\n[checkpoint]\ninterval_ms = 20000\ncheck_ms = 1000\nwindow_ms = 5000\njitter_ms = 500\nresend_ms = 1000\n",
+        );
+        std::fs::write(&path, text).unwrap();
+    }
+    let config = |i: usize| {
+        dir.path()
+            .join(format!("node{i}"))
+            .join("config.toml")
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let p2p = |i: usize| SocketAddr::from((Ipv4Addr::LOCALHOST, base + 3 * i as u16)).to_string();
+    let mut nodes = Nodes::start(dir.path(), 6);
+    let keys = wait_for_keys(&nodes, base, 4);
+    assert!(keys.windows(2).all(|w| w[0] == w[1]), "{keys:?}");
+    let ids: Vec<String> = (0..6).map(|i| identity(dir.path(), i)).collect();
+    // The joiners run, catch up, and are nobody's member yet.
+    let joiner = admin::get_status(admin_addr(base, 4)).unwrap();
+    assert_eq!(joiner.epoch, None);
+
+    let out = propose_until_taken(&config(0), &["--add", &ids[4], "--address", &p2p(4)]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let epoch1 = wait_for_epoch(&nodes, base, &[0, 1, 2, 3, 4], 1);
+    assert!(
+        epoch1.iter().all(|k| *k == keys[0]),
+        "{epoch1:?} vs {}",
+        keys[0]
+    );
+    let status = admin::get_status(admin_addr(base, 4)).unwrap();
+    assert!(
+        status.checkpoint.as_ref().is_some_and(|c| c.ready),
+        "the joiner holds no share: {status:?}"
+    );
+
+    // node3 dies for good; node5 replaces it.
+    nodes.kill(3);
+    let out = propose_until_taken(
+        &config(0),
+        &["--replace", &ids[3], &ids[5], "--address", &p2p(5)],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let epoch2 = wait_for_epoch(&nodes, base, &[0, 1, 2, 4, 5], 2);
+    assert!(
+        epoch2.iter().all(|k| *k == keys[0]),
+        "{epoch2:?} vs {}",
+        keys[0]
+    );
+    for i in [4, 5] {
+        let status = admin::get_status(admin_addr(base, i)).unwrap();
+        assert!(
+            status.checkpoint.as_ref().is_some_and(|c| c.ready),
+            "node{i}: {status:?}"
+        );
+    }
+    // A checkpoint certified after the reshare (voted with epoch 2's shares) verifies under the
+    // one group key.
+    let reshared_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let until = Instant::now() + CHECKPOINT_DEADLINE;
+    loop {
+        let list = checkpoints_of(&config(5));
+        if list.checkpoints.iter().any(|c| c.as_of_ms > reshared_ms) {
+            assert!(list.checkpoints.iter().all(|c| c.verified), "{list:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "no checkpoint certified in epoch 2; node0 log:\n{}",
+            nodes.log(0)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = cohort(&["committee", "status", "--config", &config(5), "--json"]);
+    let status: cohort_node::committee::GovernanceJson =
+        serde_json::from_slice(&out.stdout).expect("committee status JSON");
+    assert_eq!(status.last_epoch, 2);
+    assert!(status.committees[2].members.contains(&ids[5]));
+    assert!(!status.committees[2].members.contains(&ids[3]));
+    // Every node still running stops cleanly.
+    nodes.signal_all();
+    for (i, status) in nodes.wait_all(EXIT_DEADLINE).into_iter().enumerate() {
+        if i != 3 {
+            assert!(
+                status.success(),
+                "node{i} exited with {status}:\n{}",
+                nodes.log(i)
+            );
+        }
+    }
+}
+
+fn checkpoints_of(config: &str) -> admin::CheckpointsJson {
+    let out = cohort(&["checkpoints", "--config", config, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -28,7 +28,11 @@ pub(crate) fn refuse<T, B>(
     refused.inc();
     tracing::debug!(%peer, %reason, block, %channel, "input refused");
     if block {
-        commonware_p2p::block!(blocker, peer.clone(), "{channel}: peer proved hostile");
+        commonware_p2p::block!(
+            blocker,
+            peer.clone(),
+            "{channel}: peer proved hostile: {reason}"
+        );
     }
     tracer.record(Event::InputRejected {
         channel,

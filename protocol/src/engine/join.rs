@@ -6,8 +6,8 @@
 //!    answer its barrier hellos with `CatchUp` and serve its backfill requests; nobody blocks
 //!    it.
 //! 2. **Learn the group key.** Certificates are verified under the group key, which a new
-//!    node does not have. It takes the highest-epoch proposal that its ledger holds
-//!    or has pending lists it (its checkpoints wait for the key, and governance ops may descend
+//!    node does not have (and which no reshare changes). It takes the proposals its ledger
+//!    holds or has pending, highest epoch first (its checkpoints wait for the key, and governance ops may descend
 //!    from them: [`ledger::Dag::unverified_proposals`]), asks its peers for the DKG output
 //!    that proposal names (`previous`: the digest of the round and the encoded output, see
 //!    [`committee::output_digest`]), and accepts the output only if the digest matches *and*
@@ -46,7 +46,7 @@ use commonware_cryptography::bls12381::{
     dkg::feldman_desmedt::Output, primitives::sharing::ModeVersion,
 };
 use commonware_runtime::Clock;
-use std::{num::NonZeroU32, time::Duration};
+use std::{collections::BTreeMap, num::NonZeroU32, time::Duration};
 
 /// Decodes an output a peer sent, with this node's bounds.
 fn decode(encoded: Bytes) -> Option<Output<Variant, PublicKey>> {
@@ -92,33 +92,46 @@ pub(super) async fn admitted<E: Clock, T: Tracer>(
     tracer: &T,
 ) -> Result<Chain, EngineError> {
     let mut announced = false;
+    // Outputs fetched already, by digest (a proposal whose votes do not vouch for its output
+    // yet may later: its ops come in).
+    let mut fetched: BTreeMap<committee::Digest, Output<Variant, PublicKey>> = BTreeMap::new();
     loop {
         let g = ledger.governance(check).await?;
         if g.chain.cluster().is_member(me) {
             return Ok(g.chain);
         }
         if !g.group_key {
-            // The highest epoch first: the latest output is the one the members still hold.
-            let mut listing: Vec<&ledger::Proposal> = g
-                .unverified
-                .iter()
-                .filter(|p| p.proposal.members.contains(me))
-                .collect();
-            listing.sort_by_key(|p| std::cmp::Reverse(p.proposal.epoch));
-            if let Some(proposal) = listing.first() {
-                if !announced {
-                    announced = true;
-                    tracing::info!(%me, epoch = proposal.proposal.epoch, "a proposal lists us: fetching the output it reshares");
+            // The group key never changes, so any proposal's output will do: the highest
+            // epoch first (the latest output is the one the members still hold), but a
+            // proposal whose voters this node cannot count yet (members admitted after the
+            // genesis, whose ops wait for the key here) gives way to an older one.
+            let mut candidates: Vec<&ledger::Proposal> = g.unverified.iter().collect();
+            candidates.sort_by_key(|p| std::cmp::Reverse(p.proposal.epoch));
+            if !announced && candidates.iter().any(|p| p.proposal.members.contains(me)) {
+                announced = true;
+                tracing::info!(%me, "a proposal lists us: learning the group key");
+            }
+            let mut learned = false;
+            for proposal in candidates {
+                let digest = proposal.proposal.previous;
+                if !fetched.contains_key(&digest)
+                    && let Some((_, output)) = fetch(ledger, digest).await?
+                {
+                    fetched.insert(digest, output);
                 }
-                if let Some((_, output)) = fetch(ledger, proposal.proposal.previous).await?
-                    && vouched(proposal, &output)
+                if let Some(output) = fetched.get(&digest)
+                    && vouched(proposal, output)
                 {
                     tracer.record(crate::trace::Event::JoinerKeyLearned {
                         epoch: proposal.proposal.epoch,
                     });
                     ledger.set_group_key(*output.public().public()).await?;
-                    continue;
+                    learned = true;
+                    break;
                 }
+            }
+            if learned {
+                continue;
             }
         }
         context.sleep(check).await;

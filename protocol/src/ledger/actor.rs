@@ -179,9 +179,9 @@ where
     pub(super) last_heard: Vec<Option<SystemTime>>,
     /// Joiners' requests for a DKG output: the digest, the deadline, the reply.
     output_waiters: Vec<OutputWaiter>,
-    /// When each peer was last answered an output (one answer per peer and
+    /// When each peer was last answered each output (one answer per peer, digest and
     /// [`OUTPUT_ANSWER_PERIOD`]).
-    pub(super) output_answered: BTreeMap<PublicKey, SystemTime>,
+    pub(super) output_answered: BTreeMap<(PublicKey, [u8; 32]), SystemTime>,
     inbox: Inbox,
     pub(super) gossip: Duplex<S, R>,
     pub(super) backfill: Duplex<S, R>,

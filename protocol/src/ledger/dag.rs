@@ -112,6 +112,9 @@ pub const DEFAULT_MAX_PENDING: usize = 16_384;
 /// Most ids a node lists as what it knows in a backfill request ([`Dag::known`]).
 pub const MAX_KNOWN: usize = 512;
 
+/// How many ids of ops refused for an unknown author a ledger remembers (32 bytes each).
+pub const MAX_RECENT_STRANGERS: usize = 4096;
+
 /// How many of the ids compaction removed most recently a ledger remembers (32 bytes each):
 /// an op that arrives naming one of them waits for it without blame (its sender may not have
 /// pruned it yet), and the node asks for it by id.
@@ -302,6 +305,11 @@ pub struct Dag {
     /// Authors `0..genesis` are the genesis members; the others were admitted by a certified
     /// committee.
     genesis: usize,
+    /// Ids of the ops most recently refused for an unknown author ([`MAX_RECENT_STRANGERS`]):
+    /// an op that waits for one is not the sender's fault (its author may have been admitted
+    /// by a certificate this node cannot check yet, a joiner's case).
+    strangers: BTreeSet<OpId>,
+    strangers_order: VecDeque<OpId>,
     /// Certified proposals, by the id of their `Propose` op.
     committees: BTreeMap<OpId, CommitteeProposal>,
     /// The `Certify` op that first admitted each author after the genesis ones.
@@ -370,6 +378,8 @@ impl Dag {
         Self {
             cfg,
             genesis: keys.len(),
+            strangers: BTreeSet::new(),
+            strangers_order: VecDeque::new(),
             committees: BTreeMap::new(),
             admitted_by: BTreeMap::new(),
             proposals: BTreeMap::new(),
@@ -529,8 +539,17 @@ impl Dag {
             }
         }
         // Still unknown at the end: refused (their authors were never admitted here).
-        for (i, _) in unknown {
+        for (i, op) in unknown {
             report.outcomes[i] = Outcome::Rejected(Reason::UnknownAuthor);
+            let id = op.id();
+            if self.strangers.insert(id) {
+                self.strangers_order.push_back(id);
+                if self.strangers_order.len() > MAX_RECENT_STRANGERS
+                    && let Some(old) = self.strangers_order.pop_front()
+                {
+                    self.strangers.remove(&old);
+                }
+            }
         }
         self.replaying = false;
         report
@@ -1253,6 +1272,7 @@ impl Dag {
                     !self.ops.contains_key(p)
                         && !self.pending.contains_key(p)
                         && !self.recently_pruned.contains(p)
+                        && !self.strangers.contains(p)
                         && !self.lacked_below(p)
                 })
         })

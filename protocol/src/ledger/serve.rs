@@ -101,12 +101,12 @@ where
     }
 
     /// Answers a request for the DKG output with `digest`, if this node holds it (its current
-    /// epoch's, or the one before), at most once per peer and [`OUTPUT_ANSWER_PERIOD`].
+    /// epoch's, or the one before), at most once per peer, digest and [`OUTPUT_ANSWER_PERIOD`].
     fn answer_output(&mut self, peer: PublicKey, id: u64, digest: [u8; 32], now: SystemTime) {
         let Some(keys) = &self.cfg.keys else { return };
         if self
             .output_answered
-            .get(&peer)
+            .get(&(peer.clone(), digest))
             .is_some_and(|t| now.duration_since(*t).unwrap_or_default() < OUTPUT_ANSWER_PERIOD)
         {
             return;
@@ -121,7 +121,7 @@ where
         if self.output_answered.len() >= 1024 {
             self.output_answered.clear();
         }
-        self.output_answered.insert(peer.clone(), now);
+        self.output_answered.insert((peer.clone(), digest), now);
         let frame = backfill::Message::Output { id, round, output }.encode();
         self.backfill
             .sender
