@@ -1762,7 +1762,9 @@ impl Dag {
                 }
             }
         }
-        out.reverse();
+        // Ascending whatever the order they were reached in (a parent applied after its child,
+        // the covered child first, is reached after it): the server pages by position.
+        out.sort_unstable();
         out
     }
 }
