@@ -452,7 +452,7 @@ pub static SCENARIOS: [ScenarioSpec; 26] = [
     },
     ScenarioSpec {
         name: "join",
-        description: "as governance, with the operator adding a node that runs with only the genesis definition (from the start, or started after the change): it catches up the ledger, learns the group key from an output its admission's voters vouch for, and plays the reshare; the key is unchanged",
+        description: "as governance, with the operator adding a node that runs with only the genesis definition (from the start, or started after the change; half the time a second one after it): it catches up the ledger, learns the group key from an output its admission's voters vouch for, and plays the reshare; the key is unchanged",
         nodes: 4..=63,
         plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::Join, seed, nodes).into(),
         run: |context, seed, plan, sink, checks| {

@@ -1,5 +1,6 @@
 //! The checkpoint scenarios (`checkpoint`, `checkpoint-byzantine`, `checkpoint-skew`,
-//! `checkpoint-reshare`, `checkpoint-late-joiner`, `governance`, `membership-byzantine`).
+//! `checkpoint-reshare`, `checkpoint-late-joiner`, `governance`, `membership-byzantine`, `join`,
+//! `replace-dead`, `remove`).
 //!
 //! `checkpoint`: n members (4..=10 drawn unless `--nodes`) run the epoch 0 DKG, the ledger
 //! (heartbeats every [`run::HEARTBEAT`]) and the checkpoint protocol over lossy, jittery links
@@ -50,6 +51,18 @@
 //! on it with a partial of another dealing's share and with one over another digest
 //! (`invalid_partial`: never counted). The operator asks again while another member's proposal
 //! is open.
+//!
+//! `join`: the operator adds a node that runs with only the genesis definition, its key and the
+//! members' addresses (a joiner), from the start or started after the change; half the time a
+//! second joiner is added after the first (it must learn the group key while the first one's
+//! votes are still ops it cannot check). Each catches up as a ledger candidate, learns the key
+//! from an output its admission's voters vouch for, and plays the reshare.
+//!
+//! `replace-dead`: a member goes down for good (its last crash never ends) shortly before the
+//! operator replaces it with a joiner; the reshare runs among the live members. The dead member
+//! is left out of the ledger checks; its checkpoint liveness allows the outage.
+//!
+//! `remove`: the operator removes a member, which keeps running and observes.
 //!
 //! Every checkpoint scenario compacts: each node prunes a subject's presence ops below its
 //! latest certificate and rewrites its op store after most compactions (a small
@@ -105,6 +118,11 @@
 //!   its epoch 0 partial signature does
 //!   not combine with `t - 1` partials of the new epoch's shares into a signature that
 //!   verifies under the group key (while `t` new ones do, so the check is not vacuous).
+//!
+//! - `joiner-catches-up` (`join`, `replace-dead`): each joiner ends with the honest members'
+//!   ledger digest, authored ops in it (it was admitted), finished the last certified epoch with
+//!   a share exactly when that epoch's committee lists it, and no honest node refused it for
+//!   anything but not listing it yet (those drops are counted apart, never blamed).
 //!
 //! - `governance-liar-refused` (`membership-byzantine`): an honest member refused the liar's
 //!   hostile governance ops with the reason they prove (and `one-committee-per-epoch`,

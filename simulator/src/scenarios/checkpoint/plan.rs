@@ -137,11 +137,12 @@ pub struct CheckpointPlan {
     /// `membership-byzantine`: the governance liar.
     #[serde(default)]
     pub governance_liar: Option<GovernanceLiar>,
-    /// `join`, `replace-dead`: the node index of the joiner (the key after the members'; it
-    /// runs with the genesis definition, which does not list it; its start is in the core
-    /// plan's late starts when it starts late).
+    /// `join`, `replace-dead`: the node indices of the joiners (the keys after the members';
+    /// they run with the genesis definition, which does not list them; a start is in the core
+    /// plan's late starts when it is late). `join` admits a second one half the time, after
+    /// the first: it must learn the key while it cannot count the first one's votes yet.
     #[serde(default)]
-    pub joiner: Option<usize>,
+    pub joiners: Vec<usize>,
     /// `replace-dead`: the member that goes down for good (its last crash in the core plan
     /// never ends).
     #[serde(default)]
@@ -209,12 +210,13 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
     let outsider = liar
         .as_ref()
         .is_some_and(|l| l.misbehaviour == CheckpointMisbehaviour::Outsider);
-    // So is a joiner.
-    let joiner = matches!(kind, Kind::Join | Kind::ReplaceDead).then_some(nodes);
-    let links = draw_links(
-        &mut rng,
-        nodes + usize::from(outsider) + usize::from(joiner.is_some()),
-    );
+    // So are the joiners.
+    let joiners: Vec<usize> = match kind {
+        Kind::Join if rng.random_bool(0.5) => vec![nodes, nodes + 1],
+        Kind::Join | Kind::ReplaceDead => vec![nodes],
+        _ => Vec::new(),
+    };
+    let links = draw_links(&mut rng, nodes + usize::from(outsider) + joiners.len());
     let days = rng.random_range(3..=4u64);
     let mut duration_ms = (days + 1) * INTERVAL_MS + rng.random_range(0..INTERVAL_MS / 2);
     // The late joiner starts after three certified days and runs long enough to wait out its
@@ -295,22 +297,31 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
                     }
                 }
             };
-            // The joiner runs from the start (a candidate until it is admitted) or starts
-            // after the change, as a node an operator brings up later would.
-            if let Some(joiner) = joiner
-                && rng.random_bool(0.5)
-            {
-                late_starts.push(LateStart {
-                    node: joiner,
-                    at_ms: at_ms + rng.random_range(0..=INTERVAL_MS),
-                });
-            }
             // The member the operator asks is not the dead one.
             let by = match dead {
                 Some(d) => (d + rng.random_range(1..nodes)) % nodes,
                 None => rng.random_range(0..nodes),
             };
-            vec![ChangePlan { at_ms, by, change }]
+            let mut changes = vec![ChangePlan { at_ms, by, change }];
+            // A second joiner is added after the first (`join`).
+            if let Some(&second) = joiners.get(1) {
+                changes.push(ChangePlan {
+                    at_ms: at_ms + rng.random_range(INTERVAL_MS / 2..=INTERVAL_MS),
+                    by: rng.random_range(0..nodes),
+                    change: ChangeKind::Add { node: second },
+                });
+            }
+            // Each joiner runs from the start (a candidate until it is admitted) or starts
+            // after its change, as a node an operator brings up later would.
+            for (joiner, change) in joiners.iter().zip(&changes) {
+                if rng.random_bool(0.5) {
+                    late_starts.push(LateStart {
+                        node: *joiner,
+                        at_ms: change.at_ms + rng.random_range(0..=INTERVAL_MS),
+                    });
+                }
+            }
+            changes
         }
         Kind::Governance | Kind::MembershipByzantine => {
             let node = rng.random_range(0..nodes);
@@ -358,7 +369,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         compact: true,
         changes,
         governance_liar,
-        joiner,
+        joiners,
         dead,
     };
     (core, checkpoint)

@@ -95,11 +95,8 @@ pub async fn run(
         .is_some_and(|l| l.misbehaviour == CheckpointMisbehaviour::Outsider);
     // The outsider's key is on the network (one more node), not in the cluster; so is a
     // joiner's (which runs a node, with the genesis definition).
-    let joiner = cp.joiner;
-    let mut keys = identities(
-        seed,
-        plan.nodes + usize::from(outsider) + usize::from(joiner.is_some()),
-    );
+    let joiners = cp.joiners.clone();
+    let mut keys = identities(seed, plan.nodes + usize::from(outsider) + joiners.len());
     let on_network: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let outsider_key = outsider.then(|| keys.pop().expect("the outsider's key"));
     let members: Vec<PublicKey> = keys[..plan.nodes].iter().map(|k| k.public_key()).collect();
@@ -164,7 +161,7 @@ pub async fn run(
     // good, and the joiner.
     let honest: Vec<usize> = (0..plan.nodes)
         .filter(|i| Some(*i) != liar_node && Some(*i) != cp.dead)
-        .chain(joiner)
+        .chain(joiners.iter().copied())
         .collect();
     // The honest members' slots (a blocked liar's ledger may never settle with theirs).
     let slots: Vec<_> = honest.iter().map(|i| spawned[*i].1.clone()).collect();
@@ -173,7 +170,7 @@ pub async fn run(
     let liar_appended: Arc<Mutex<bool>> = Arc::default();
     if !cp.changes.is_empty() {
         // Every node's key, the outsider a change may add last.
-        let all_keys: Vec<PublicKey> = identities(seed, plan.nodes + 1)
+        let all_keys: Vec<PublicKey> = identities(seed, plan.nodes + joiners.len().max(1))
             .iter()
             .map(|k| k.public_key())
             .collect();
@@ -314,7 +311,7 @@ pub async fn run(
     let mut governance_notes = Vec::new();
     let mut certified_committees = Vec::new();
     if !cp.changes.is_empty() {
-        let all_keys: Vec<PublicKey> = identities(seed, plan.nodes + 1)
+        let all_keys: Vec<PublicKey> = identities(seed, plan.nodes + joiners.len().max(1))
             .iter()
             .map(|k| k.public_key())
             .collect();
@@ -346,7 +343,7 @@ pub async fn run(
             ));
         }
         governance::check_journals(&journals, &committees, &node_keys, &mut checks);
-        if let Some(joiner) = joiner {
+        for &joiner in &joiners {
             governance_notes.push(governance::check_joiner(
                 joiner,
                 &node_keys[joiner],
