@@ -118,7 +118,9 @@ where
             }
             Gossip::Digest { digest, reply, .. } => {
                 let index = self.peers.iter().position(|p| *p == peer);
-                if digest != self.dag.digest() {
+                // A stranger's digest (a joiner still catching up) says nothing about what this
+                // node lacks: answered, never a reason to sync.
+                if digest != self.dag.digest() && index.is_some() {
                     self.want_sync = true;
                     self.suspects.extend(index);
                 } else if let Some(index) = index {
