@@ -113,6 +113,12 @@ pub struct StatusJson {
     /// Rewrites the op store went through (its generation).
     #[serde(default)]
     pub store_generation: u64,
+    /// What the op store held at open: fresh, intact, truncated, lost or unverified.
+    #[serde(default)]
+    pub store_state: String,
+    /// Whether the node authors ops ("yes"), or why not.
+    #[serde(default)]
+    pub authoring: String,
     pub heads: Vec<String>,
     pub pending: usize,
     pub evicted: u64,
@@ -227,6 +233,11 @@ fn status_json(name: &str, status: Status, keys: &Keys) -> StatusJson {
         store_records: status.store_records,
         store_bytes: status.store_bytes,
         store_generation: status.store_generation,
+        store_state: status.store_state.to_string(),
+        authoring: match &status.authoring {
+            Ok(()) => "yes".to_string(),
+            Err(why) => why.clone(),
+        },
         heads: status.heads.iter().map(|h| hex(h.as_ref())).collect(),
         pending: status.pending,
         evicted: status.evicted,

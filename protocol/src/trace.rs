@@ -138,8 +138,14 @@ pub enum Event {
     BackfillRoundEnded { caught_up: bool, ops: u64 },
     /// The first backfill round ended: boot recovery is complete.
     BootRecovered { ops: u64 },
-    /// The ledger opened its op store, which held `ops` synced ops.
-    LedgerOpened { ops: u64 },
+    /// The ledger opened its op store, which held `ops` synced ops, in state `state`
+    /// (`ledger::own::StoreState`).
+    LedgerOpened { ops: u64, state: &'static str },
+    /// The ledger does not author until it recovered its own chain from its peers.
+    OwnChainRecovering { state: &'static str },
+    /// Own-chain recovery ended: the node holds its chain up to `own_head`, and its peers
+    /// held it up to `target`.
+    OwnChainRecovered { own_head: u64, target: u64 },
     /// The op store holds `total` ops, all synced (after a sync, or after a compaction
     /// rewrote it with the kept ops only).
     OpsSynced { total: u64 },
@@ -241,6 +247,8 @@ impl Event {
             Event::BackfillRoundEnded { .. } => "backfill_round_ended",
             Event::BootRecovered { .. } => "boot_recovered",
             Event::LedgerOpened { .. } => "ledger_opened",
+            Event::OwnChainRecovering { .. } => "own_chain_recovering",
+            Event::OwnChainRecovered { .. } => "own_chain_recovered",
             Event::OpsSynced { .. } => "ops_synced",
             Event::CheckpointProposed { .. } => "checkpoint_proposed",
             Event::CheckpointVoted { .. } => "checkpoint_voted",
@@ -356,7 +364,12 @@ impl fmt::Display for Event {
             Event::BackfillRoundEnded { caught_up, ops } => {
                 write!(f, " caught_up={caught_up} ops={ops}")
             }
-            Event::BootRecovered { ops } | Event::LedgerOpened { ops } => write!(f, " ops={ops}"),
+            Event::BootRecovered { ops } => write!(f, " ops={ops}"),
+            Event::LedgerOpened { ops, state } => write!(f, " ops={ops} state={state}"),
+            Event::OwnChainRecovering { state } => write!(f, " state={state}"),
+            Event::OwnChainRecovered { own_head, target } => {
+                write!(f, " own_head={own_head} target={target}")
+            }
             Event::OpsSynced { total } => write!(f, " total={total}"),
             Event::CheckpointProposed {
                 round,

@@ -100,7 +100,11 @@ catalogue! {
     PendingBounded = "pending-bounded":
         "no member's pending buffer holds more than its bound",
     NoSyncedOpLost = "no-synced-op-lost":
-        "a restarted member's op store holds every op it had synced before the crash (online)",
+        "a restarted member's op store holds every op it had synced before the crash, unless the harness damaged it (online)",
+    HonestNeverFlagged = "honest-never-flagged":
+        "no member flagged an honest one as an equivocator, storage losses included (trace and final ledgers)",
+    RecoveredNodeRejoins = "recovered-node-rejoins":
+        "a member whose storage was damaged reported its op store damaged (lost when deleted), recovered its own chain, authors again and converges",
     EquivocationDetected = "equivocation-detected":
         "every honest member flagged the equivocator",
     ForgeriesRejected = "forgeries-rejected":

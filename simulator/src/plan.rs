@@ -31,12 +31,39 @@ pub struct LinkPlan {
 }
 
 /// One crash of one node: its tasks stop at `at_ms` (simulated, from the start of the run), its
-/// unsynced writes are lost, and it is rebuilt from its own storage `down_ms` later.
+/// unsynced writes are lost, `loss` (if any) damages what it had synced, and it is rebuilt from
+/// what is left of its storage `down_ms` later.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrashPlan {
     pub node: usize,
     pub at_ms: u64,
     pub down_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<Loss>,
+}
+
+/// Damage to a crashed node's *synced* storage (`cohort_storage::damage`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    /// The disk is replaced: every store is gone (boot counter included).
+    Disk,
+    /// The op store is gone (its files deleted); the other stores are kept.
+    OpStore,
+    /// The newest `bytes` of the op store's journal are gone (a torn or corrupted page: the
+    /// journal cuts the damaged records off at the next open).
+    OpTail { bytes: u64 },
+}
+
+impl Loss {
+    /// One line for traces.
+    pub fn describe(&self) -> String {
+        match self {
+            Loss::Disk => "disk".to_string(),
+            Loss::OpStore => "op_store".to_string(),
+            Loss::OpTail { bytes } => format!("op_tail bytes={bytes}"),
+        }
+    }
 }
 
 /// A crash at a *crash point* rather than at a time: node `node` halts the `hit`-th time its
@@ -192,6 +219,7 @@ pub fn draw_crashes_within(rng: &mut ChaCha8Rng, nodes: usize, window_ms: u64) -
             node: rng.random_range(0..nodes),
             at_ms: rng.random_range(0..window_ms.max(1)),
             down_ms: rng.random_range(10..=MAX_DOWN_MS),
+            loss: None,
         })
         .collect();
     crashes.sort_by_key(|c| (c.at_ms, c.node));

@@ -42,6 +42,10 @@ pub trait Observer: Any + Send {
     /// Takes one event of node `node` at `t_us` simulated microseconds.
     fn observe(&mut self, t_us: u64, node: u32, event: &Event);
 
+    /// Takes one harness event (`crashed`, `restarted`, `storage_lost`, ...): what the world
+    /// did to node `node`, which no protocol event says.
+    fn harness(&mut self, _t_us: u64, _node: u32, _name: &str, _detail: &str) {}
+
     /// The invariants it judges online (the scenarios it is installed for must list them).
     fn online(&self) -> &'static [Invariant];
 
@@ -140,6 +144,9 @@ impl Sink {
     /// Records an event of the harness itself (a crash, a restart): hashed and traced like a
     /// protocol event, so replays show and check it too.
     pub fn record_harness(&mut self, t_us: u64, node: u32, name: &'static str, detail: String) {
+        for observer in &mut self.observers {
+            observer.harness(t_us, node, name, &detail);
+        }
         self.hash_line(t_us, node, name, detail);
     }
 

@@ -55,6 +55,7 @@ fn a_member_crashed_at_any_moment_and_back_after_the_others_finished_finishes() 
                 node: 1,
                 at_ms,
                 down_ms: DOWN_MS,
+                loss: None,
             }],
             Vec::new(),
         );

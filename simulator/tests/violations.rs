@@ -47,6 +47,7 @@ fn long_outage(name: &str, nodes: usize, down_ms: u64) -> Vec<Invariant> {
         node: 0,
         at_ms: 100,
         down_ms,
+        loss: None,
     }];
     plan.core.point_crashes.clear();
     fails_with_listed_invariants(scenario, nodes, plan)

@@ -25,6 +25,14 @@
 //!   generation's journal registers its metrics under the store's child `journal` (the same
 //!   names whatever the generation: a registration of an existing name shares it); the
 //!   metadata store's under its child `generation`.
+//! - **What it should hold** ([`Marks`]). The same metadata store keeps, apart from the
+//!   records, what the owner last declared it holds: that the store was created, the highest
+//!   seq of the owner's own chain it synced, and how many records were durable then
+//!   ([`OpStore::mark`], one synced write, made before the owner tells anyone of that op). At
+//!   open, records fewer than marked, or an own chain shorter than marked, prove synced
+//!   records were lost (a torn or corrupted page the journal cut off, a deleted section); no
+//!   marks at all beside a node that booted before prove the whole store was lost. The
+//!   ledger decides what to do about it (`cohort_protocol::ledger`'s own-chain recovery).
 
 use crate::{Error, partition};
 use bytes::Bytes;
@@ -43,6 +51,24 @@ pub const RECORDS_PER_SECTION: u64 = 1 << 16;
 
 /// Key of the current generation in the store's metadata.
 const GENERATION: u64 = 0;
+/// Key of the flag "the owner marked this store" (1).
+const CREATED: u64 = 1;
+/// Key of the highest own seq the owner marked synced.
+const OWN_HEAD: u64 = 2;
+/// Key of the records that were durable when the owner last marked the store.
+const MARKED_RECORDS: u64 = 3;
+
+/// What the store's owner last declared it holds ([`OpStore::mark`]), as read at open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// The owner marked this store at least once.
+    pub created: bool,
+    /// The highest seq of the owner's own chain marked synced (0: none).
+    pub own_head: u64,
+    /// Records durable at the last mark (`None`: not comparable, e.g. the commit of a rewrite
+    /// was forgotten and the rewritten generation adopted).
+    pub records: Option<u64>,
+}
 
 /// The journal partition of `generation` (generation 0 keeps the original name).
 fn journal_partition(prefix: &str, generation: u64) -> String {
@@ -75,6 +101,7 @@ pub struct OpStore<E: Context> {
     records: u64,
     bytes: u64,
     dirty: BTreeSet<u64>,
+    marks: Marks,
 }
 
 impl<E: Context> OpStore<E> {
@@ -115,7 +142,15 @@ impl<E: Context> OpStore<E> {
             journal_config(prefix, generation + 1, max_record),
         )
         .await?;
+        let get = |key: u64| meta.get(&U64::new(key)).copied();
+        let mut marks = Marks {
+            created: get(CREATED) == Some(1),
+            own_head: get(OWN_HEAD).unwrap_or(0),
+            records: get(MARKED_RECORDS),
+        };
         if journal.is_empty() && !next.is_empty() {
+            // The marked count was the old generation's.
+            marks.records = None;
             journal.destroy().await?;
             journal = next;
             generation += 1;
@@ -156,6 +191,7 @@ impl<E: Context> OpStore<E> {
                 records: records.len() as u64,
                 bytes: records.iter().map(|r| r.len() as u64).sum(),
                 dirty: BTreeSet::new(),
+                marks,
             },
             records,
         ))
@@ -213,6 +249,10 @@ impl<E: Context> OpStore<E> {
         let journal = journal.sync_all().await?;
         let mut meta = self.meta.take().ok_or(Error::Poisoned)?;
         meta.put(U64::new(GENERATION), next);
+        // The rewritten generation holds `count` records, all durable: the mark follows.
+        if meta.get(&U64::new(MARKED_RECORDS)).is_some() {
+            meta.put(U64::new(MARKED_RECORDS), count);
+        }
         self.meta = Some(meta.sync().await?);
         // Committed: the new generation is the store.
         let old = self.journal.replace(journal);
@@ -223,6 +263,23 @@ impl<E: Context> OpStore<E> {
         if let Some(old) = old {
             old.destroy().await?;
         }
+        Ok(())
+    }
+
+    /// What the owner had marked when the store was opened ([`Marks`]).
+    pub fn marks(&self) -> Marks {
+        self.marks
+    }
+
+    /// Declares, durably, that the store holds the owner's own chain up to `own_head` and
+    /// every record appended so far: call right after [`OpStore::sync`] (a record appended
+    /// but not synced would be marked durable), and before anyone is told of that own op.
+    pub async fn mark(&mut self, own_head: u64) -> Result<(), Error> {
+        let mut meta = self.meta.take().ok_or(Error::Poisoned)?;
+        meta.put(U64::new(CREATED), 1);
+        meta.put(U64::new(OWN_HEAD), own_head);
+        meta.put(U64::new(MARKED_RECORDS), self.records);
+        self.meta = Some(meta.sync().await?);
         Ok(())
     }
 

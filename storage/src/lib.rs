@@ -8,6 +8,7 @@
 //! Storage errors are fatal for the node: callers propagate them and the node stops, to recover
 //! from what was synced when it restarts.
 
+pub mod damage;
 pub mod dkg;
 pub mod ledger;
 pub mod meta;

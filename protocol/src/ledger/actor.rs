@@ -4,10 +4,13 @@
 //! What it does, and the order that keeps SPEC section 3's durability rule:
 //!
 //! - **Start.** Replays the op store through the DAG (trusted: every stored op was verified
-//!   before it was stored), then appends this start's `Boot { boot_count }` op.
+//!   before it was stored), judges the store against what it should hold ([`super::own`]),
+//!   and appends this start's `Boot { boot_count }` op: at once when the store is intact,
+//!   after own-chain recovery from the peers otherwise (an author never reuses a seq).
 //! - **Own ops** (`Boot`, `Heartbeat` every [`Settings::heartbeat`], `Data` from the mailbox):
-//!   built on the current heads, applied, appended and **synced**, and only then broadcast to
-//!   every member and reported to the submitter.
+//!   built on the current heads, applied, appended and **synced**, the store marked as holding
+//!   it ([`OpStore::mark`]), and only then broadcast to every member and reported to the
+//!   submitter.
 //! - **Gossip in** ([`super::gossip`]). Ops are applied; every op that became applied (drained
 //!   pending ops too) is appended and synced before anything else happens. Nothing is
 //!   re-broadcast (see [`super::wire`]). An op that waits for a parent, or a digest that differs
@@ -48,6 +51,7 @@ use super::{
     ingress::{Error, Governance, Inbox, PeerStatus, Request, Status, SubjectView},
     metrics::Metrics,
     op::{MAX_DATA_BYTES, MAX_OP_BYTES, OpId, OpKind, SignedOp},
+    own::{GIVE_UP_PATIENCES, Recovery, StoreState},
     wire::Message as Gossip,
 };
 use crate::{
@@ -99,6 +103,9 @@ pub struct Settings {
     /// kept ops plus `rewrite_slack` records.
     pub compact: bool,
     pub rewrite_slack: u64,
+    /// How long own-chain recovery waits for every peer's answer before it decides with
+    /// fewer ([`super::own`]).
+    pub own_chain_patience: Duration,
 }
 
 /// Default records the op store may hold beyond twice the kept ops before a compaction
@@ -125,6 +132,7 @@ impl Default for Settings {
             governance: None,
             compact: true,
             rewrite_slack: REWRITE_SLACK,
+            own_chain_patience: Duration::from_secs(5),
         }
     }
 }
@@ -163,6 +171,10 @@ where
     /// The genesis definition and the committees certified in the ledger.
     chain: Chain,
     store: OpStore<E>,
+    /// What the op store held at open.
+    store_state: StoreState,
+    /// Own-chain recovery in progress: nothing is authored until it ends ([`super::own`]).
+    pub(super) recovery: Option<Recovery>,
     pub(super) server: Server,
     pub(super) scheduler: Scheduler,
     /// The backfill run in flight, if any.
@@ -210,6 +222,7 @@ where
         let (store, records) =
             OpStore::open(context.child("ops"), &cfg.partition_prefix, MAX_OP_BYTES).await?;
         let mut dag = Dag::new(cfg.cluster.members(), cfg.settings.dag);
+        let record_count = records.len() as u64;
         let mut ops = Vec::with_capacity(records.len());
         for (position, record) in records.into_iter().enumerate() {
             let op = SignedOp::parse(record).map_err(|_| Error::CorruptStore {
@@ -225,12 +238,33 @@ where
         } else {
             0
         };
-        cfg.tracer.record(Event::LedgerOpened { ops: store.len() });
         let mut chain = Chain::new(cfg.cluster.clone());
         for (op, proposal) in dag.committees() {
             chain.add(*op, proposal.clone());
         }
         let my_index = author_index(&dag, &me);
+        let own_head = my_index
+            .and_then(|i| dag.newest(i))
+            .map_or(0, |op| op.op().seq);
+        let store_state = StoreState::classify(store.marks(), record_count, own_head, cfg.boot);
+        match store_state {
+            StoreState::Intact | StoreState::Fresh => {
+                tracing::info!(me = %me, state = store_state.name(), records = record_count, own_head, "op store opened")
+            }
+            _ => tracing::warn!(
+                me = %me,
+                state = store_state.name(),
+                records = record_count,
+                own_head,
+                marked_own_head = store.marks().own_head,
+                marked_records = ?store.marks().records,
+                "op store lost synced records: recovering this node's own chain from its peers before authoring"
+            ),
+        }
+        cfg.tracer.record(Event::LedgerOpened {
+            ops: store.len(),
+            state: store_state.name(),
+        });
         let authors = dag.authors().len();
         let peers: Vec<PublicKey> = dag
             .authors()
@@ -240,6 +274,8 @@ where
             .collect();
         let now = context.current();
         let metrics = Metrics::init(&context);
+        metrics.store_state.set(store_state.code());
+        metrics.own_chain_ready.set(1);
         metrics.pruned.inc_by(pruned as u64);
         metrics.held.set(dag.held() as i64);
         Ok(Self {
@@ -251,6 +287,8 @@ where
             dag,
             chain,
             store,
+            store_state,
+            recovery: None,
             fetch: None,
             want_sync: true,
             suspects: BTreeSet::new(),
@@ -275,7 +313,7 @@ where
     pub async fn run(mut self) -> Result<(), Error> {
         let boot = self.cfg.boot;
         if self.my_index.is_some() {
-            self.append(OpKind::Boot { boot_count: boot }).await?;
+            self.begin_authoring(boot).await?;
         } else {
             tracing::info!(me = %self.me, "not a ledger author yet: catching up as a joiner");
         }
@@ -289,8 +327,21 @@ where
             let now = self.context.current();
             self.drive(now).await?;
             self.follow_authors(boot).await?;
+            self.drive_recovery(now, boot).await?;
             self.expire_output_waiters(now);
             let mut wake = next_heartbeat.min(next_exchange);
+            if let Some(recovery) = &self.recovery {
+                // The next ask, and the patience's end and the give-up while still ahead.
+                let give_up =
+                    recovery.started() + self.cfg.settings.own_chain_patience * GIVE_UP_PATIENCES;
+                let next = [recovery.next_ask, recovery.patience_ends(), give_up]
+                    .into_iter()
+                    .filter(|t| *t > now)
+                    .min();
+                if let Some(next) = next {
+                    wake = wake.min(next);
+                }
+            }
             if let Some(deadline) = self.output_waiters.iter().map(|w| w.deadline).min() {
                 wake = wake.min(deadline);
             }
@@ -323,8 +374,9 @@ where
                 _ = self.context.sleep_until(wake) => {
                     let now = self.context.current();
                     if now >= next_heartbeat {
-                        // A joiner not admitted yet has nothing to beat for.
-                        if self.my_index.is_some() {
+                        // A joiner not admitted yet has nothing to beat for, nor a node
+                        // still recovering its own chain.
+                        if self.my_index.is_some() && self.recovery.is_none() {
                             let uptime_ms =
                                 millis(now.duration_since(self.started).unwrap_or_default());
                             self.append(OpKind::Heartbeat { uptime_ms }).await?;
@@ -347,6 +399,9 @@ where
         let Some(my_index) = self.my_index else {
             return Err(Error::NotAdmitted);
         };
+        if self.recovery.is_some() {
+            return Err(Error::Recovering);
+        }
         let now_ms = millis(
             self.context
                 .current()
@@ -366,6 +421,8 @@ where
             _ => unreachable!("an own op on top of the heads applies or is rejected"),
         }
         self.persist(&report).await?;
+        // The store holds this op durably: say so, durably, before anyone hears of it.
+        self.store.mark(op.op().seq).await?;
         self.cfg.tracer.archive(op.encoded());
         self.cfg.tracer.record(Event::OpAppended {
             seq: op.op().seq,
@@ -482,8 +539,11 @@ where
                     let _ = reply.send(Err(Error::PayloadTooLarge(payload.len())));
                     return Ok(());
                 }
-                let id = self.append(OpKind::Data(payload)).await?;
-                let _ = reply.send(Ok(id));
+                let result = self.append(OpKind::Data(payload)).await;
+                if let Err(Error::Storage(_)) = &result {
+                    return result.map(|_| ());
+                }
+                let _ = reply.send(result);
             }
             Request::Status { reply } => {
                 let _ = reply.send(self.status());
@@ -609,10 +669,131 @@ where
             self.my_index = author_index(&self.dag, &self.me);
             if self.my_index.is_some() {
                 tracing::info!(me = %self.me, "admitted by a certified committee: authoring");
-                self.append(OpKind::Boot { boot_count: boot }).await?;
+                self.begin_authoring(boot).await?;
             }
         }
         Ok(())
+    }
+
+    /// This node became an author (at start, or admitted): it appends its `Boot` op, after
+    /// own-chain recovery when the store cannot vouch for the chain ([`super::own`]).
+    async fn begin_authoring(&mut self, boot: u64) -> Result<(), Error> {
+        match self.store_state.recovery() {
+            None => {
+                self.append(OpKind::Boot { boot_count: boot }).await?;
+            }
+            Some(strict) => {
+                let threshold = self.chain.cluster().threshold();
+                self.recovery = Some(Recovery::new(
+                    strict,
+                    self.context.current(),
+                    self.cfg.settings.own_chain_patience,
+                    self.peers.len(),
+                    threshold,
+                ));
+                self.metrics.own_chain_ready.set(0);
+                self.cfg.tracer.record(Event::OwnChainRecovering {
+                    state: self.store_state.name(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The seq of this node's newest op held (0: none, or not an author).
+    pub(super) fn own_head(&self) -> u64 {
+        self.my_index
+            .and_then(|i| self.dag.newest(i))
+            .map_or(0, |op| op.op().seq)
+    }
+
+    /// Moves own-chain recovery forward: asks the peers that did not answer (again every
+    /// request timeout), and once the rule decided, backfills until the own chain reaches
+    /// the target, then authors the `Boot` op.
+    async fn drive_recovery(&mut self, now: SystemTime, boot: u64) -> Result<(), Error> {
+        let own_head = self.own_head();
+        let peers = self.peers.len();
+        let Some(recovery) = &mut self.recovery else {
+            return Ok(());
+        };
+        recovery.set_peers(peers);
+        match recovery.decide(now) {
+            None => {
+                if now >= recovery.next_ask {
+                    let id = self.next_request_id;
+                    self.next_request_id += 1;
+                    recovery.request_id = id;
+                    recovery.next_ask = now + self.cfg.settings.request_timeout / 4;
+                    let asked: Vec<PublicKey> = self
+                        .peers
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !recovery.answered(*i))
+                        .map(|(_, p)| p.clone())
+                        .collect();
+                    tracing::info!(me = %self.me, why = recovery.why(own_head), "not authoring yet");
+                    let frame = backfill::Message::HeadRequest { id }.encode();
+                    self.backfill
+                        .sender
+                        .send(Recipients::Some(asked), frame, false);
+                }
+            }
+            Some(target) if own_head >= target => {
+                tracing::info!(me = %self.me, own_head, target, "own chain recovered: authoring");
+                self.recovery = None;
+                self.metrics.own_chain_ready.set(1);
+                self.cfg
+                    .tracer
+                    .record(Event::OwnChainRecovered { own_head, target });
+                self.append(OpKind::Boot { boot_count: boot }).await?;
+            }
+            Some(target) => {
+                let patience = self.cfg.settings.own_chain_patience;
+                if now >= recovery.started() + patience * GIVE_UP_PATIENCES {
+                    tracing::warn!(
+                        me = %self.me,
+                        own_head,
+                        target,
+                        "peers claim more of this node's chain than they served: giving the claims up"
+                    );
+                    recovery.give_up(own_head);
+                    return Ok(());
+                }
+                // Backfill until the chain reaches the target, from the peers that hold more
+                // of it first, and ask the heads again (a pending op may have been applied or
+                // evicted since).
+                let ahead: Vec<usize> = recovery.ahead_of(own_head).collect();
+                if now >= recovery.next_ask {
+                    recovery.next_ask = now + self.cfg.settings.request_timeout;
+                    tracing::info!(me = %self.me, why = recovery.why(own_head), "not authoring yet");
+                    let id = self.next_request_id;
+                    self.next_request_id += 1;
+                    recovery.request_id = id;
+                    let frame = backfill::Message::HeadRequest { id }.encode();
+                    self.backfill
+                        .sender
+                        .send(Recipients::Some(self.peers.clone()), frame, false);
+                }
+                self.suspects.extend(ahead);
+                self.want_sync = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// A peer's answer to a head request: how far it holds this node's chain.
+    pub(super) fn on_head(&mut self, peer: &PublicKey, seq: u64) {
+        let Some(index) = self.peers.iter().position(|p| p == peer) else {
+            return;
+        };
+        let own_head = self.own_head();
+        match &mut self.recovery {
+            Some(recovery) => recovery.answer(index, seq),
+            None if seq > own_head => {
+                tracing::warn!(me = %self.me, %peer, seq, own_head, "a peer holds more of this node's chain than it does")
+            }
+            None => {}
+        }
     }
 
     /// Answers the output requests whose deadline passed with `None`.
@@ -691,6 +872,12 @@ where
             evicted: self.dag.evicted_total(),
             flagged: self.dag.equivocations().map(|(a, _)| a.clone()).collect(),
             boot_recovered: self.scheduler.boot_recovered(),
+            store_state: self.store_state.name(),
+            authoring: match (&self.recovery, self.my_index) {
+                (Some(recovery), _) => Err(recovery.why(self.own_head())),
+                (None, None) => Err("not a member of the ledger yet".to_string()),
+                (None, Some(_)) => Ok(()),
+            },
             peers: self
                 .peers
                 .iter()

@@ -1355,6 +1355,17 @@ impl Dag {
         hasher.finalize().1
     }
 
+    /// The highest seq of `author`'s ops this ledger holds, applied or pending (0: none): how
+    /// far its chain reached, as far as this node knows (an author's own-chain recovery asks).
+    pub fn highest_seq(&self, author: usize) -> u64 {
+        let applied = self.tips.get(author).copied().unwrap_or(0);
+        self.pending
+            .values()
+            .filter(|w| w.author as usize == author)
+            .map(|w| w.op.op().seq)
+            .fold(applied, u64::max)
+    }
+
     /// Ops waiting for a parent.
     pub fn pending_len(&self) -> usize {
         self.pending.len()

@@ -53,6 +53,11 @@ pub enum Error {
     /// applied, so it appends nothing.
     #[error("this node is not a member of the ledger yet")]
     NotAdmitted,
+    /// This node is recovering its own chain from its peers (its op store lost synced
+    /// records, or cannot vouch for them): it authors nothing until it has (see
+    /// [`super::own`]).
+    #[error("recovering this node's own chain from its peers: not authoring yet")]
+    Recovering,
 }
 
 /// A subject's presence as this node's ledger holds it (what a checkpoint is judged by).
@@ -104,6 +109,11 @@ pub struct Status {
     pub evicted: u64,
     pub flagged: Vec<PublicKey>,
     pub boot_recovered: bool,
+    /// What the op store held at open: `fresh`, `intact`, `truncated`, `lost` or
+    /// `unverified` (see [`super::own`]).
+    pub store_state: &'static str,
+    /// Whether this node authors ops now, or why not.
+    pub authoring: Result<(), String>,
     pub peers: Vec<PeerStatus>,
 }
 

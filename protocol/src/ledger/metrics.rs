@@ -24,6 +24,8 @@ pub(super) struct Metrics {
     pub held: Registered<Gauge>,
     pub pruned: Registered<Counter>,
     pub rewrites: Registered<Counter>,
+    pub store_state: Registered<Gauge>,
+    pub own_chain_ready: Registered<Gauge>,
 }
 
 impl Metrics {
@@ -97,6 +99,16 @@ impl Metrics {
                 "store_rewrites",
                 "op store rewrites after a compaction",
                 Counter::default(),
+            ),
+            store_state: context.register(
+                "store_state",
+                "what the op store held at open: 0 fresh, 1 intact, 2 truncated, 3 lost, 4 unverified",
+                Gauge::default(),
+            ),
+            own_chain_ready: context.register(
+                "own_chain_ready",
+                "0 while the node recovers its own chain from its peers and authors nothing",
+                Gauge::default(),
             ),
         }
     }

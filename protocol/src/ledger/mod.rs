@@ -9,6 +9,7 @@
 //! - `gossip.rs`: received ops and the digest exchange;
 //! - `serve.rs`: the backfill channel and the server side;
 //! - `sync.rs`: backfill rounds, client side;
+//! - `own.rs`: what the op store held at open, and own-chain recovery before authoring;
 //! - `metrics.rs`: its metrics.
 
 mod actor;
@@ -18,6 +19,7 @@ mod gossip;
 mod ingress;
 mod metrics;
 pub mod op;
+pub mod own;
 mod serve;
 mod sync;
 pub mod view;

@@ -70,6 +70,20 @@ where
                 self.on_output(id, round, output);
                 return Ok(());
             }
+            backfill::Message::HeadRequest { id } => {
+                // How far we hold the asker's own chain, pending ops included (0: none, or
+                // not an author).
+                let seq = author_index(&self.dag, &peer).map_or(0, |i| self.dag.highest_seq(i));
+                let frame = backfill::Message::Head { id, seq }.encode();
+                self.backfill
+                    .sender
+                    .send(Recipients::One(peer), frame, false);
+                return Ok(());
+            }
+            backfill::Message::Head { seq, .. } => {
+                self.on_head(&peer, seq);
+                return Ok(());
+            }
             _ => {}
         }
         if let backfill::Message::Request {

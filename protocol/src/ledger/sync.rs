@@ -197,6 +197,7 @@ where
                 let fetch = self.fetch.take().expect("in flight");
                 self.scheduler.peer_succeeded(index, now);
                 self.suspects.remove(&index);
+
                 self.cfg.tracer.record(Event::BackfillRunDone {
                     peer: peer.clone(),
                     pages: fetch.run().pages(),

@@ -56,7 +56,7 @@ macro_rules! checkpoint_invariants {
 }
 
 /// Every scenario, in the order `cohort-sim list` prints them.
-pub static SCENARIOS: [ScenarioSpec; 26] = [
+pub static SCENARIOS: [ScenarioSpec; 27] = [
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -304,6 +304,18 @@ pub static SCENARIOS: [ScenarioSpec; 26] = [
         },
         observers: ledger::observers,
         invariants: ledger_invariants!(),
+    },
+    ScenarioSpec {
+        name: "ledger-disk-loss",
+        description: "as ledger-crash, where a crash may take the disk, the op store or its synced tail: the member recovers its own chain from its peers before it authors, never equivocates",
+        nodes: 1..=64,
+        plan: |seed, nodes| ledger::plan(ledger::Kind::DiskLoss, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_ledger();
+            Box::pin(ledger::run(context, seed, core, part, sink, checks))
+        },
+        observers: ledger::observers,
+        invariants: ledger_invariants!(HonestNeverFlagged, RecoveredNodeRejoins),
     },
     ScenarioSpec {
         name: "ledger-partition",

@@ -8,7 +8,7 @@
 
 use super::skew::{Skew, Skewed};
 use crate::{
-    plan::{CorePlan, CrashPlan, PointCrash},
+    plan::{CorePlan, CrashPlan, Loss, PointCrash},
     trace::{SimTracer, Sink},
 };
 use cohort_protocol::{
@@ -19,6 +19,7 @@ use cohort_protocol::{
     governance,
     ledger::{Mailbox, Settings},
 };
+use cohort_storage::damage;
 use commonware_cryptography::ed25519;
 use commonware_macros::select;
 use commonware_p2p::simulated;
@@ -135,6 +136,7 @@ impl Life {
                 }
             };
             let down_ms;
+            let mut loss = None;
             select! {
                 result = &mut handle => {
                     // Ended: later crashes of this node do not happen.
@@ -157,6 +159,7 @@ impl Life {
                     *self.mailbox.lock().expect("mailbox slot") = None;
                     *self.governance.lock().expect("governance slot") = None;
                     self.harness_event(&context, "crashed", format!("down_ms={down_ms}"));
+                    loss = crash.loss;
                 },
                 _ = halted.next() => {
                     let crash = point_crashes.next().expect("a crash point was armed");
@@ -176,8 +179,41 @@ impl Life {
                 sidecar.abort();
             }
             context.sleep(Duration::from_millis(down_ms)).await;
+            // The damage is done while the node is down, once every task of its life (and
+            // every handle on its storage) is gone.
+            if let Some(loss) = &loss {
+                self.damage(&context, loss).await;
+            }
             self.harness_event(&context, "restarted", format!("life={}", lives + 1));
         }
+    }
+
+    /// Damages the node's synced storage as `loss` says (it is down: no handle is open).
+    async fn damage(&self, context: &deterministic::Context, loss: &Loss) {
+        let prefix = format!("node{}", self.index);
+        let detail = match loss {
+            Loss::Disk => {
+                for store in damage::Store::ALL {
+                    damage::lose(context, &prefix, store)
+                        .await
+                        .expect("removing a simulated store");
+                }
+                loss.describe()
+            }
+            Loss::OpStore => {
+                damage::lose(context, &prefix, damage::Store::Ops)
+                    .await
+                    .expect("removing a simulated store");
+                loss.describe()
+            }
+            Loss::OpTail { bytes } => {
+                let cut = damage::cut_tail(context, &prefix, *bytes)
+                    .await
+                    .expect("cutting a simulated store");
+                format!("{} cut={cut}", loss.describe())
+            }
+        };
+        self.harness_event(context, "storage_lost", detail);
     }
 
     fn harness_event(&self, context: &deterministic::Context, name: &'static str, detail: String) {

@@ -40,8 +40,8 @@ use commonware_cryptography::{
     Signer as _,
     bls12381::{
         dkg::feldman_desmedt::{
-            Dealer, DealerLog, DealerPrivMsg, DealerPubMsg, Info, Logs, Output, Player, PlayerAck,
-            Reveal, SignedDealerLog, observe,
+            self, Dealer, DealerLog, DealerPrivMsg, DealerPubMsg, Info, Logs, Output, Player,
+            PlayerAck, Reveal, SignedDealerLog, observe,
         },
         primitives::{group::Share, sharing::Mode},
     },
@@ -419,24 +419,40 @@ impl Ceremony {
             ticks: 0,
         };
 
-        // Dealer side: same seed, same polynomial.
-        if ceremony.spec.dealers.position(&ceremony.me_pk).is_some() {
-            let seed = match seed {
-                Some(seed) => seed,
-                None => {
-                    let seed = fresh_seed.expect("a fresh seed is always supplied");
-                    effects.push(Effect::Persist(Record::Seed(seed)));
-                    effects.push(Effect::Sync);
-                    seed
-                }
-            };
-            let (dealer, public, private) = Dealer::start::<Faults>(
-                ChaCha20Rng::from_seed(seed),
+        // Dealer side: same seed, same polynomial. A dealer of a reshare without a share of
+        // the previous round (it missed that round: down, or admitted while it ran, or its
+        // share was lost) deals nothing and only plays: the round finishes without its
+        // dealing, as without any absent dealer's.
+        let dealer = ceremony.spec.dealers.position(&ceremony.me_pk).is_some();
+        let started = if dealer {
+            match Dealer::start::<Faults>(
+                ChaCha20Rng::from_seed(
+                    seed.or(fresh_seed)
+                        .expect("a fresh seed is always supplied"),
+                ),
                 ceremony.info.clone(),
                 ceremony.me.clone(),
                 share,
-            )
-            .map_err(|e| DkgError::Setup(e.to_string()))?;
+            ) {
+                Ok(started) => Some(started),
+                Err(feldman_desmedt::Error::MissingDealerShare) => {
+                    tracing::warn!(
+                        round = ceremony.spec.round,
+                        "a dealer of this reshare without a share of the previous round: playing only"
+                    );
+                    None
+                }
+                Err(e) => return Err(DkgError::Setup(e.to_string())),
+            }
+        } else {
+            None
+        };
+        if let Some((dealer, public, private)) = started {
+            if seed.is_none() {
+                let seed = fresh_seed.expect("a fresh seed is always supplied");
+                effects.push(Effect::Persist(Record::Seed(seed)));
+                effects.push(Effect::Sync);
+            }
             effects.push(Effect::Dealt {
                 commitment: sha256(&public.encode()),
             });

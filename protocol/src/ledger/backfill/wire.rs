@@ -7,7 +7,14 @@
 //!                   | Rejected { id, reason }                      a request it will not serve
 //!   joiner -> anyone  OutputRequest { id, digest }                 a DKG output, by digest
 //!   anyone -> joiner  Output { id, round, output }                 round | encoded output
+//!   author -> anyone  HeadRequest { id }                           my chain's head, as you hold it
+//!   anyone -> author  Head { id, seq }                             highest seq applied (0: none)
 //! ```
+//!
+//! `HeadRequest` is how an author that lost (or cannot vouch for) its op store learns how far
+//! its own chain went before it authors again (the ledger's own-chain recovery, see
+//! [`crate::ledger::own`]): every peer answers with the highest seq of the *requester's*
+//! chain it applied.
 //!
 //! `OutputRequest` is how a joiner (a key admitted by a certified committee, or about to be)
 //! gets the DKG output its first reshare starts from: it names the digest a committee
@@ -71,6 +78,8 @@ const TAG_BUSY: u8 = 2;
 const TAG_REJECTED: u8 = 3;
 const TAG_OUTPUT_REQUEST: u8 = 4;
 const TAG_OUTPUT: u8 = 5;
+const TAG_HEAD_REQUEST: u8 = 6;
+const TAG_HEAD: u8 = 7;
 
 /// Largest encoded DKG output an `Output` message carries (a committee of `MAX_MEMBERS`:
 /// the public polynomial and three sets of keys, about 33 KiB).
@@ -137,6 +146,13 @@ pub enum Message {
         round: u64,
         output: bytes::Bytes,
     },
+    HeadRequest {
+        id: u64,
+    },
+    Head {
+        id: u64,
+        seq: u64,
+    },
 }
 
 impl Message {
@@ -148,7 +164,9 @@ impl Message {
             | Message::Busy { id, .. }
             | Message::Rejected { id, .. }
             | Message::OutputRequest { id, .. }
-            | Message::Output { id, .. } => *id,
+            | Message::Output { id, .. }
+            | Message::HeadRequest { id }
+            | Message::Head { id, .. } => *id,
         }
     }
 }
@@ -203,6 +221,15 @@ impl Write for Message {
                 UInt(*round).write(buf);
                 output.write(buf);
             }
+            Message::HeadRequest { id } => {
+                TAG_HEAD_REQUEST.write(buf);
+                id.write(buf);
+            }
+            Message::Head { id, seq } => {
+                TAG_HEAD.write(buf);
+                id.write(buf);
+                UInt(*seq).write(buf);
+            }
         }
     }
 }
@@ -232,6 +259,8 @@ impl EncodeSize for Message {
                 Message::Output { round, output, .. } => {
                     UInt(*round).encode_size() + output.encode_size()
                 }
+                Message::HeadRequest { .. } => 0,
+                Message::Head { seq, .. } => UInt(*seq).encode_size(),
             }
     }
 }
@@ -289,6 +318,11 @@ impl Read for Message {
                 id,
                 round: UInt::read(buf)?.into(),
                 output: bytes::Bytes::read_cfg(buf, &RangeCfg::new(..=MAX_OUTPUT_BYTES))?,
+            }),
+            TAG_HEAD_REQUEST => Ok(Message::HeadRequest { id }),
+            TAG_HEAD => Ok(Message::Head {
+                id,
+                seq: UInt::read(buf)?.into(),
             }),
             other => Err(CodecError::InvalidEnum(other)),
         }
@@ -348,6 +382,11 @@ mod tests {
                 id: 3,
                 round: 12,
                 output: bytes::Bytes::from(vec![1u8; 300]),
+            },
+            Message::HeadRequest { id: 4 },
+            Message::Head {
+                id: 4,
+                seq: 1 << 40,
             },
         ] {
             let bytes = message.encode();

@@ -288,6 +288,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
                         node,
                         at_ms: died_ms,
                         down_ms: FOREVER_MS,
+                        loss: None,
                     });
                     crashes.sort_by_key(|c| c.at_ms);
                     dead = Some(node);

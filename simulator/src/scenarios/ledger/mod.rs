@@ -1,5 +1,5 @@
-//! The ledger scenarios (`ledger`, `ledger-crash`, `ledger-partition`, `late-joiner`,
-//! `ledger-byzantine`).
+//! The ledger scenarios (`ledger`, `ledger-crash`, `ledger-disk-loss`, `ledger-partition`,
+//! `late-joiner`, `ledger-byzantine`).
 //!
 //! `ledger`: n members (4..=10 drawn unless `--nodes`) run only the ledger (no ceremony) over
 //! lossy, jittery links. Each member appends signed `Data` ops at a drawn rate for 4 to 8 s (plus
@@ -11,6 +11,13 @@
 //! `ledger-crash`: the same while members crash at drawn times during the workload and at drawn
 //! crash points (right after the op store synced, before the ops are broadcast or acknowledged),
 //! losing what they had not synced, and restart from their own storage.
+//!
+//! `ledger-disk-loss`: as `ledger-crash` (time crashes only), where one or two of the crashes,
+//! on at most a third of the members (at least one), also damage what the member had synced
+//! while it is down: its whole disk (boot counter included), its op store, or the newest 1 to
+//! 8192 bytes of its op store's journal (`plan::Loss`). The member must tell the damage at
+//! its next open, recover its own chain from its peers before it authors again
+//! (`cohort_protocol::ledger::own`), never equivocate, and converge.
 //!
 //! `ledger-partition`: a drawn half of the members is cut off from the other half for the whole
 //! workload; both halves append independently, then the heal joins them.
@@ -30,7 +37,9 @@
 //!   (and a crash point may still take a member down), so the check looks (every 20 ms, for up
 //!   to 10 s) for an instant with every member up and recovered, and no op in flight;
 //! - `no-acked-op-lost`: every op a member acknowledged (its submit returned an id) is in every
-//!   member's ledger;
+//!   member's ledger; with storage loss, an op acknowledged by a member that later lost its
+//!   storage and held by no member at the end is excused and counted in a note (an ack means
+//!   durable on its author: the author alone held it);
 //! - `honest-never-rejected`: no member refused a ledger input from another (they are all
 //!   honest here), and nobody was caught equivocating;
 //! - `honest-never-equivocates` (online, from the trace, across restarts): no member appended two
@@ -40,6 +49,12 @@
 //! - `no-synced-op-lost` (online, from the trace): a restarted member's op store holds at least
 //!   every op it had synced before the crash (it matters where members crash: `ledger-crash`);
 //! - `step-never-regresses` (online): the barrier runs beside the ledger, idle at step 0;
+//! - `honest-never-flagged` (`ledger-disk-loss`): no member flagged another as an equivocator,
+//!   in the trace or in the final ledgers (no evidence held);
+//! - `recovered-node-rejoins` (`ledger-disk-loss`): a member whose op store was deleted opened
+//!   it as `lost` (after a replaced disk: `fresh`, the most it can tell alone), authored an op
+//!   after its recovery, authors at the end and is running (`ledger-converges` judges its
+//!   ledger);
 //! - `equivocation-detected` (`ledger-byzantine`): every honest member flagged the equivocator;
 //!   `forgeries-rejected`: no honest ledger holds a forged op, and every honest member refused
 //!   the forger; `replays-are-duplicates`: no honest member refused the replayer (its old ops are

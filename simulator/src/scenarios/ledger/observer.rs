@@ -24,6 +24,19 @@ pub struct LedgerObserver {
     pub backfill_runs: BTreeMap<u32, Vec<(u64, u64)>>,
     /// Online violations.
     pub violations: Vec<Violation>,
+    /// Each node whose storage the harness damaged: the loss (as the harness described it),
+    /// whether the node reopened its ledger since, and whether it appended an op since.
+    pub damaged: BTreeMap<u32, Damage>,
+    /// Ledger opens that did not report the damage the harness did (`recovered-node-rejoins`).
+    pub damage_unnoticed: Vec<String>,
+}
+
+/// What the harness did to one node's storage, and what the node did since.
+#[derive(Debug, Default)]
+pub struct Damage {
+    pub loss: String,
+    pub reopened: bool,
+    pub authored: bool,
 }
 
 impl Observer for LedgerObserver {
@@ -31,6 +44,9 @@ impl Observer for LedgerObserver {
         match event {
             Event::InputRejected { .. } => keep_refusal(&mut self.refused, node, event),
             Event::OpAppended { seq, id, .. } => {
+                if let Some(damage) = self.damaged.get_mut(&node) {
+                    damage.authored = true;
+                }
                 if let Some(previous) = self.appended.insert((node, *seq), id.clone())
                     && previous != *id
                 {
@@ -53,7 +69,24 @@ impl Observer for LedgerObserver {
             Event::OpsSynced { total } => {
                 self.ops_synced.insert(node, *total);
             }
-            Event::LedgerOpened { ops } => {
+            Event::LedgerOpened { ops, state } => {
+                if let Some(damage) = self.damaged.get_mut(&node)
+                    && !std::mem::replace(&mut damage.reopened, true)
+                {
+                    let loss = &damage.loss;
+                    // A deleted op store must be told from a first start; a replaced disk
+                    // cannot be (the boot counter went with it).
+                    let expected = match loss.split(' ').next() {
+                        Some("op_store") => Some("lost"),
+                        Some("disk") => Some("fresh"),
+                        _ => None,
+                    };
+                    if expected.is_some_and(|e| e != *state) {
+                        self.damage_unnoticed.push(format!(
+                            "node {node} opened its ledger as {state} after losing its {loss}"
+                        ));
+                    }
+                }
                 let synced = self.ops_synced.get(&node).copied().unwrap_or(0);
                 if *ops < synced {
                     self.violations.push(Violation::new(
@@ -66,6 +99,22 @@ impl Observer for LedgerObserver {
                 self.ops_synced.insert(node, *ops);
             }
             _ => {}
+        }
+    }
+
+    fn harness(&mut self, _t_us: u64, node: u32, name: &str, detail: &str) {
+        if name == "storage_lost" {
+            // Synced records are gone on purpose: what it reopens with is judged by the
+            // recovery invariants instead.
+            self.ops_synced.insert(node, 0);
+            self.damaged.insert(
+                node,
+                Damage {
+                    loss: detail.to_string(),
+                    reopened: false,
+                    authored: false,
+                },
+            );
         }
     }
 

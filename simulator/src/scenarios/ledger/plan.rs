@@ -2,7 +2,7 @@
 
 use super::byzantine::{LedgerLiar, LedgerMisbehaviour};
 use crate::plan::{
-    CorePlan, LateStart, draw_crashes_within, draw_distinct, draw_links, draw_point_crashes,
+    CorePlan, LateStart, Loss, draw_crashes_within, draw_distinct, draw_links, draw_point_crashes,
     plan_rng,
 };
 use rand::RngExt as _;
@@ -33,7 +33,13 @@ pub enum Kind {
     LateJoiner,
     /// `ledger-byzantine`.
     Byzantine,
+    /// `ledger-disk-loss`.
+    DiskLoss,
 }
+
+/// Largest tail of the op store a `ledger-disk-loss` crash cuts off, in bytes (ops are about
+/// 100 to 400 bytes: up to a few dozen records).
+const MAX_TAIL_CUT: u64 = 8192;
 
 /// The ledger workload: every member submits `Data` ops (payload sizes uniform in
 /// `1..=max_payload`, gaps uniform in `0..=2 / ops_per_sec` seconds, both drawn from the seed)
@@ -87,6 +93,29 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, LedgerPla
         // A crash point per persisted batch: right after the sync, before the broadcast.
         let points = draw_point_crashes(&mut rng, nodes, &crashed, 60);
         (crashes, points)
+    } else if kind == Kind::DiskLoss {
+        let mut crashes = draw_crashes_within(&mut rng, nodes, workload.duration_ms);
+        // One or two of the crashes damage what their node had synced, on at most f nodes
+        // (a third of the cluster, at least one).
+        let f = (nodes.saturating_sub(1) / 3).max(1);
+        let all: Vec<usize> = (0..crashes.len()).collect();
+        let count = rng.random_range(1..=2usize);
+        let mut losers: Vec<usize> = Vec::new();
+        for i in draw_distinct(&mut rng, &all, count) {
+            let crash = &mut crashes[i];
+            if losers.len() >= f && !losers.contains(&crash.node) {
+                continue;
+            }
+            losers.push(crash.node);
+            crash.loss = Some(match rng.random_range(0..3u8) {
+                0 => Loss::Disk,
+                1 => Loss::OpStore,
+                _ => Loss::OpTail {
+                    bytes: rng.random_range(1..=MAX_TAIL_CUT),
+                },
+            });
+        }
+        (crashes, Vec::new())
     } else {
         (Vec::new(), Vec::new())
     };
