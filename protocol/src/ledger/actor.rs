@@ -175,6 +175,9 @@ where
     store_state: StoreState,
     /// Own-chain recovery in progress: nothing is authored until it ends ([`super::own`]).
     pub(super) recovery: Option<Recovery>,
+    /// `Data` submits held while the own chain recovers (at most [`MAX_HELD_SUBMITS`]),
+    /// appended in order once it has.
+    held_submits: Vec<(bytes::Bytes, oneshot::Sender<Result<OpId, Error>>)>,
     pub(super) server: Server,
     pub(super) scheduler: Scheduler,
     /// The backfill run in flight, if any.
@@ -289,6 +292,7 @@ where
             store,
             store_state,
             recovery: None,
+            held_submits: Vec::new(),
             fetch: None,
             want_sync: true,
             suspects: BTreeSet::new(),
@@ -539,6 +543,11 @@ where
                     let _ = reply.send(Err(Error::PayloadTooLarge(payload.len())));
                     return Ok(());
                 }
+                if self.recovery.is_some() && self.held_submits.len() < MAX_HELD_SUBMITS {
+                    // Answered once the own chain is recovered.
+                    self.held_submits.push((payload, reply));
+                    return Ok(());
+                }
                 let result = self.append(OpKind::Data(payload)).await;
                 if let Err(Error::Storage(_)) = &result {
                     return result.map(|_| ());
@@ -746,6 +755,13 @@ where
                     .tracer
                     .record(Event::OwnChainRecovered { own_head, target });
                 self.append(OpKind::Boot { boot_count: boot }).await?;
+                for (payload, reply) in std::mem::take(&mut self.held_submits) {
+                    let result = self.append(OpKind::Data(payload)).await;
+                    if let Err(Error::Storage(_)) = &result {
+                        return result.map(|_| ());
+                    }
+                    let _ = reply.send(result);
+                }
             }
             Some(target) => {
                 let patience = self.cfg.settings.own_chain_patience;
@@ -923,6 +939,10 @@ where
         );
     }
 }
+
+/// `Data` submits held at most while the own chain recovers (more fail with
+/// [`Error::Recovering`]).
+pub const MAX_HELD_SUBMITS: usize = 1024;
 
 /// How often one peer is answered a DKG output at most.
 pub(super) const OUTPUT_ANSWER_PERIOD: Duration = Duration::from_secs(1);

@@ -31,8 +31,9 @@
 //! answer replaces a peer's earlier one), until its own chain reaches the target, and only
 //! then authors its `Boot` op, after the target. Claims not served within
 //! [`GIVE_UP_PATIENCES`] patiences of the start are given up, with a warning (a liar cannot
-//! stop a node from authoring for good; the cost is stated below). Until then it authors nothing (submits and checkpoint or
-//! governance appends fail with [`super::Error::Recovering`], no heartbeats), says why in its
+//! stop a node from authoring for good; the cost is stated below). Until then it authors nothing (`Data` submits wait, up to
+//! `MAX_HELD_SUBMITS` of them, and are appended in order once it authors; more, and checkpoint
+//! or governance appends, fail with [`super::Error::Recovering`]; no heartbeats), says why in its
 //! logs, its status and its metrics, and keeps serving and applying everyone's ops.
 //!
 //! The residual risk, stated plainly: an own op whose only copies sit on peers that stay

@@ -43,7 +43,9 @@
 //! - `honest-never-rejected`: no member refused a ledger input from another (they are all
 //!   honest here), and nobody was caught equivocating;
 //! - `honest-never-equivocates` (online, from the trace, across restarts): no member appended two
-//!   different ops with one seq;
+//!   different ops with one seq; after the harness damaged a member's storage, a seq it appends
+//!   again is judged at the end instead: a violation if any ledger holds the first op (if none
+//!   does, every copy was destroyed and nobody can see both; counted in a note);
 //! - `pending-bounded`: no member's pending buffer ever held more than its bound (checked on the
 //!   final status: the bound is enforced on every insert);
 //! - `no-synced-op-lost` (online, from the trace): a restarted member's op store holds at least

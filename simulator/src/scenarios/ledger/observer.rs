@@ -27,6 +27,8 @@ pub struct LedgerObserver {
     /// Each node whose storage the harness damaged: the loss (as the harness described it),
     /// whether the node reopened its ledger since, and whether it appended an op since.
     pub damaged: BTreeMap<u32, Damage>,
+    /// Seqs a node whose storage was damaged appended twice: (node, seq, first id, second id).
+    pub reused: Vec<(u32, u64, String, String)>,
     /// Ledger opens that did not report the damage the harness did (`recovered-node-rejoins`).
     pub damage_unnoticed: Vec<String>,
 }
@@ -50,10 +52,17 @@ impl Observer for LedgerObserver {
                 if let Some(previous) = self.appended.insert((node, *seq), id.clone())
                     && previous != *id
                 {
-                    self.violations.push(Violation::new(
-                        Invariant::HonestNeverEquivocates,
-                        format!("node {node} appended ops {previous} and {id} with seq {seq}"),
-                    ));
+                    if self.damaged.contains_key(&node) {
+                        // A seq reused after the harness destroyed the only copies of the
+                        // first op is no equivocation anyone can see: judged at the end,
+                        // against what every ledger holds (`reused`).
+                        self.reused.push((node, *seq, previous, id.clone()));
+                    } else {
+                        self.violations.push(Violation::new(
+                            Invariant::HonestNeverEquivocates,
+                            format!("node {node} appended ops {previous} and {id} with seq {seq}"),
+                        ));
+                    }
                 }
             }
             Event::Equivocation { author } => {

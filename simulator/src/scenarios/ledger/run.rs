@@ -234,6 +234,7 @@ pub async fn run(
     if checks.covers(Invariant::RecoveredNodeRejoins) {
         check_recovered(&sink, &statuses, &mut checks);
     }
+    check_reused(&sink, &statuses, &mut checks);
     if let Some(l) = &ledger.liar {
         let report = liar_report.lock().expect("liar report").clone();
         let sink = sink.lock().expect("sink");
@@ -315,6 +316,39 @@ fn check_recovered(
             );
         }
     }
+}
+
+/// `honest-never-equivocates` across storage loss: a member that lost its storage may append a
+/// seq again only if no ledger holds the first op of that seq at the end (its only copies were
+/// destroyed: nobody can ever see both). Counted in a note.
+fn check_reused(
+    sink: &Arc<Mutex<Sink>>,
+    statuses: &[(usize, Status, BTreeSet<OpId>)],
+    checks: &mut Checks,
+) {
+    let mut sink = sink.lock().expect("sink");
+    let reused = sink.observer::<LedgerObserver>().reused.clone();
+    if reused.is_empty() {
+        return;
+    }
+    let held = |short: &str| {
+        statuses.iter().any(|(_, _, ids)| {
+            ids.iter()
+                .any(|id| commonware_formatting::hex(&id.as_ref()[..8]) == short)
+        })
+    };
+    for (node, seq, first, second) in &reused {
+        if held(first) {
+            checks.fail(
+                Invariant::HonestNeverEquivocates,
+                format!("node {node} appended ops {first} and {second} with seq {seq}, and a ledger holds the first"),
+            );
+        }
+    }
+    sink.notes.push(format!(
+        "storage loss: {} seqs appended again after their first op was lost with every copy",
+        reused.len()
+    ));
 }
 
 /// The slot holding a member's current ledger mailbox (`None` while it is down).
