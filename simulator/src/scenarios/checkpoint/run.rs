@@ -228,7 +228,7 @@ pub async fn run(
             );
         }
     }
-    let snapshot = settle(&context, &slots, SETTLE).await;
+    let snapshot = settle(&context, &slots, SETTLE, false).await;
     let end_ms = micros(context.current()) / 1000;
     let mut statuses = Vec::new();
     let mut held = Vec::new();

@@ -40,12 +40,14 @@ const SETTLE: Duration = Duration::from_secs(10);
 const SETTLE_POLL: Duration = Duration::from_millis(20);
 
 /// The ledger settings of simulated members: the defaults, with a faster heartbeat and digest
-/// exchange so short runs exercise them.
+/// exchange so short runs exercise them, and a shorter own-chain patience (a recovering member
+/// gives unserved claims up within a run's quiesce).
 pub fn settings() -> Settings {
     Settings {
         heartbeat: HEARTBEAT,
         anti_entropy: Duration::from_millis(500),
         request_timeout: Duration::from_secs(1),
+        own_chain_patience: Duration::from_secs(2),
         ..Settings::default()
     }
 }
@@ -201,7 +203,10 @@ pub async fn run(
         }
     }
     let mailboxes: Vec<_> = slots.iter().map(|(_, slot)| slot.clone()).collect();
-    let snapshot = settle(&context, &mailboxes, SETTLE).await;
+    // After a storage loss, "settled" also means every member authors again (a recovering one
+    // may wait for its peers' claims up to its give-up).
+    let require_authoring = checks.covers(Invariant::RecoveredNodeRejoins);
+    let snapshot = settle(&context, &mailboxes, SETTLE, require_authoring).await;
     let mut statuses: Vec<(usize, Status, BTreeSet<OpId>)> = Vec::new();
     for ((node, slot), status) in slots.iter().zip(snapshot) {
         let node = *node;
@@ -357,11 +362,14 @@ pub type Slot = Arc<Mutex<Option<Mailbox>>>;
 /// Each member's status at the first instant (polled every [`SETTLE_POLL`], for at most
 /// `within`) at which every member is up, has completed boot recovery and reports one digest:
 /// heartbeats go on during a quiesce, and a member may be down (a crash point hit late), so
-/// the checks wait for its restart and recovery too. At `within`, the last poll is returned.
+/// the checks wait for its restart and recovery too (and, with `require_authoring`, for every
+/// member to author again with nothing pending: the ops a storage loss orphaned are dropped
+/// only once their author goes on). At `within`, the last poll is returned.
 pub async fn settle(
     context: &deterministic::Context,
     slots: &[Slot],
     within: Duration,
+    require_authoring: bool,
 ) -> Vec<Option<Status>> {
     let end = context.current() + within;
     loop {
@@ -373,9 +381,11 @@ pub async fn settle(
                 None => None,
             });
         }
-        let all_up = snapshot
-            .iter()
-            .all(|s| s.as_ref().is_some_and(|s| s.boot_recovered));
+        let all_up = snapshot.iter().all(|s| {
+            s.as_ref().is_some_and(|s| {
+                s.boot_recovered && (!require_authoring || (s.authoring.is_ok() && s.pending == 0))
+            })
+        });
         let digests: BTreeSet<_> = snapshot.iter().flatten().map(|s| s.digest).collect();
         if (all_up && digests.len() <= 1) || context.current() >= end {
             return snapshot;
