@@ -39,6 +39,9 @@ impl Completed {
     }
 }
 
+/// Earlier outputs a node keeps in memory for joiners (about 33 KiB each at most).
+pub const MAX_EARLIER_OUTPUTS: usize = 64;
+
 /// The DKG's mailbox: where other actors (checkpoints sign with the share), the node and the
 /// admin API find the DKG result. Cheap to clone; one is shared by every life of a node.
 #[derive(Clone, Default)]
@@ -49,9 +52,11 @@ pub struct Keys {
 #[derive(Default)]
 struct KeysInner {
     completed: Option<Completed>,
-    /// The round and output of the epoch before the current one, if this node finished it
-    /// (public data: a joiner whose reshare already ran asks for it, see [`Keys::outputs`]).
-    previous: Option<(u64, Output<Variant, PublicKey>)>,
+    /// The round and output of every earlier epoch this process finished, newest first, at
+    /// most [`MAX_EARLIER_OUTPUTS`] (public data: a joiner whose reshare already ran asks for
+    /// the one it reshared from, or an older one its known voters vouch for; see
+    /// [`Keys::outputs`]).
+    earlier: Vec<(u64, Output<Variant, PublicKey>)>,
     waiters: Vec<oneshot::Sender<Completed>>,
 }
 
@@ -84,16 +89,18 @@ impl Keys {
         receiver
     }
 
-    /// The outputs this node can tell a joiner (round and output): the current epoch's and,
-    /// when this process finished the epoch before too, that one's (a joiner whose reshare ran
-    /// before it started still needs the output it reshared from).
+    /// The outputs this node can tell a joiner (round and output), newest first: the current
+    /// epoch's and every earlier one this process finished (a joiner whose reshare ran before
+    /// it started still needs the output it reshared from; a joiner that cannot count the
+    /// votes of members admitted after the genesis falls back to an older proposal, whose
+    /// output is older too).
     pub fn outputs(&self) -> Vec<(u64, Output<Variant, PublicKey>)> {
         let inner = self.inner.lock().expect("keys lock");
         inner
             .completed
             .iter()
             .map(|c| (c.round, c.output.clone()))
-            .chain(inner.previous.clone())
+            .chain(inner.earlier.iter().cloned())
             .collect()
     }
 
@@ -105,7 +112,8 @@ impl Keys {
         if let Some(old) = inner.completed.take()
             && old.epoch < completed.epoch
         {
-            inner.previous = Some((old.round, old.output));
+            inner.earlier.insert(0, (old.round, old.output));
+            inner.earlier.truncate(MAX_EARLIER_OUTPUTS);
         }
         inner.completed = Some(completed);
     }

@@ -27,10 +27,13 @@
 //!
 //! A restarted joiner needs none of this once its DKG journal holds a finished epoch.
 //!
-//! Limits: the members answer with their current epoch's output and the one before it (kept
-//! in memory since they finished it, [`dkg::Keys::outputs`]); a joiner that starts after
-//! every member restarted since the reshare it was admitted in, and after a later epoch, has
-//! no output to start from until the next certified committee names one.
+//! Limits: the members answer with their current epoch's output and every earlier one their
+//! process finished (kept in memory, [`dkg::Keys::outputs`]; a restart keeps only the
+//! current one); a joiner that starts after every member restarted since the reshare it was
+//! admitted in, and after a later epoch, has no output to start from until the next certified
+//! committee names one. So has a second joiner whose key-learning needs the votes of a member
+//! admitted after the genesis (which it cannot count before it has the key) when every member
+//! restarted since the older epoch it falls back to.
 
 use super::EngineError;
 use crate::{

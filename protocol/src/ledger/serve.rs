@@ -115,7 +115,8 @@ where
     }
 
     /// Answers a request for the DKG output with `digest`, if this node holds it (its current
-    /// epoch's, or the one before), at most once per peer, digest and [`OUTPUT_ANSWER_PERIOD`].
+    /// epoch's, or an earlier one this process finished), at most once per peer, digest and
+    /// [`OUTPUT_ANSWER_PERIOD`].
     fn answer_output(&mut self, peer: PublicKey, id: u64, digest: [u8; 32], now: SystemTime) {
         let Some(keys) = &self.cfg.keys else { return };
         if self
