@@ -472,6 +472,12 @@ where
                 tracing::warn!(me = %self.me, reason = reason.name(), "own checkpoint refused");
                 Ok(())
             }
+            Err(ledger::Error::Recovering) => {
+                // The ledger authors nothing until it recovered its own chain (its store lost
+                // records): the next check proposes again.
+                tracing::info!(me = %self.me, "own checkpoint not appended: the ledger is recovering its own chain");
+                Ok(())
+            }
             Err(error) => Err(error),
         }
     }

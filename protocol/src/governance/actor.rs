@@ -412,6 +412,12 @@ where
                 self.metrics.refuse(reason.name());
                 Ok(Appended::Refused)
             }
+            Err(ledger::Error::Recovering) => {
+                // Nothing is authored until the ledger recovered its own chain: tried again at
+                // the next check.
+                tracing::info!(me = %self.me, what, "own governance op not appended: the ledger is recovering its own chain");
+                Ok(Appended::Refused)
+            }
             Err(error) => Err(error),
         }
     }

@@ -806,7 +806,8 @@ where
         match &mut self.recovery {
             Some(recovery) => recovery.answer(index, seq),
             None if seq > own_head => {
-                tracing::warn!(me = %self.me, %peer, seq, own_head, "a peer holds more of this node's chain than it does")
+                // Unasked (or late): a debug line only, a peer cannot flood the log with it.
+                tracing::debug!(me = %self.me, %peer, seq, own_head, "a peer holds more of this node's chain than it does")
             }
             None => {}
         }
