@@ -1212,3 +1212,127 @@ fn checkpoints_of(config: &str) -> admin::CheckpointsJson {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// Cuts `bytes` off the newest section file of node `i`'s op journal (its newest generation),
+/// as a torn or corrupted page would; returns the file's length before.
+fn cut_op_store_tail(dir: &Path, i: usize, bytes: u64) -> u64 {
+    let data = dir.join(format!("node{i}/data"));
+    let mut journals: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            name.starts_with("cohort-ops") && name != "cohort-opsgen"
+        })
+        .collect();
+    journals.sort_by_key(|p| {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        name.trim_start_matches("cohort-ops")
+            .parse::<u64>()
+            .unwrap_or(0)
+    });
+    let journal = journals.pop().expect("an op journal");
+    let mut sections: Vec<PathBuf> = std::fs::read_dir(&journal)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    sections.sort();
+    let newest = sections.pop().expect("a section");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&newest)
+        .unwrap();
+    let len = file.metadata().unwrap().len();
+    file.set_len(len.saturating_sub(bytes)).unwrap();
+    file.sync_all().unwrap();
+    len
+}
+
+/// Waits (bounded) until node `i` authors again; returns its status.
+fn wait_for_authoring(nodes: &Nodes, base: u16, i: usize) -> admin::StatusJson {
+    let until = Instant::now() + LEDGER_DEADLINE;
+    loop {
+        if let Ok(status) = admin::get_status(admin_addr(base, i))
+            && status.authoring == "yes"
+        {
+            return status;
+        }
+        assert!(
+            Instant::now() < until,
+            "node{i} does not author again; its log:\n{}",
+            nodes.log(i)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_node_whose_op_store_is_truncated_or_deleted_recovers_its_chain_and_is_never_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = init(dir.path(), 4);
+    let mut nodes = Nodes::start(dir.path(), 4);
+    wait_for_one_ledger(&nodes, base, 4, 4, &[]);
+    let status = wait_for_authoring(&nodes, base, 0);
+    assert_eq!(status.store_state, "fresh");
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(
+            admin::submit(
+                admin_addr(base, 0),
+                format!("op {i} {}", "x".repeat(200)).as_bytes(),
+            )
+            .expect("submit to node0"),
+        );
+    }
+    wait_for_one_ledger(&nodes, base, 4, 34, &ids);
+
+    // A torn tail: node0's newest synced records (its own last ops among them) are gone.
+    nodes.kill(0);
+    let len = cut_op_store_tail(dir.path(), 0, 3000);
+    assert!(len > 3000, "the section held {len} bytes");
+    nodes.restart(dir.path(), 0);
+    let status = wait_for_authoring(&nodes, base, 0);
+    assert_eq!(status.store_state, "truncated");
+    let log = nodes.log(0);
+    assert!(
+        log.contains("op store lost synced records"),
+        "no warning in node0's log:\n{log}"
+    );
+    for i in 0..5 {
+        ids.push(
+            admin::submit(admin_addr(base, 0), format!("after the cut {i}").as_bytes())
+                .expect("submit to node0"),
+        );
+    }
+    wait_for_one_ledger(&nodes, base, 4, 40, &ids);
+
+    // The op store deleted by an operator: the node tells it from a first start.
+    nodes.kill(0);
+    for entry in std::fs::read_dir(dir.path().join("node0/data")).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("cohort-ops")
+        {
+            std::fs::remove_dir_all(path).unwrap();
+        }
+    }
+    nodes.restart(dir.path(), 0);
+    let status = wait_for_authoring(&nodes, base, 0);
+    assert_eq!(status.store_state, "lost");
+    ids.push(admin::submit(admin_addr(base, 0), b"after the loss").expect("submit to node0"));
+    wait_for_one_ledger(&nodes, base, 4, 42, &ids);
+    // Nobody holds evidence against node0: it never signed two ops with one seq.
+    for i in 0..4 {
+        let status = admin::get_status(admin_addr(base, i)).unwrap();
+        assert!(
+            status.flagged.is_empty(),
+            "node{i} flags {:?}",
+            status.flagged
+        );
+        assert_eq!(status.authoring, "yes");
+    }
+    stop_cleanly(&mut nodes);
+}
