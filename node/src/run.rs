@@ -105,6 +105,16 @@ pub enum NodeError {
     },
     #[error("data folder {path} is in use by another process (a node already runs on it)")]
     DataDirInUse { path: PathBuf },
+    #[error(
+        "damaged store file {file}: {reason}; this node cannot read it and will not discard it. \
+         To recover, stop here and move the folder {store} out of the data folder: {recovery}"
+    )]
+    DamagedStore {
+        file: PathBuf,
+        store: PathBuf,
+        reason: String,
+        recovery: &'static str,
+    },
     #[error("peers: {0}")]
     Peers(String),
     #[error("protocol failed: {0}")]
@@ -179,6 +189,89 @@ pub fn prepare_data_dir(path: &Path) -> Result<(), NodeError> {
     }
 }
 
+/// Magic every blob of commonware's storage starts with.
+const BLOB_MAGIC: &[u8; 4] = b"CWIK";
+
+/// What moving a damaged store away costs, by the name of its folder.
+fn recovery_of(store: &str) -> &'static str {
+    let store = store.strip_prefix(PARTITION_PREFIX).unwrap_or(store);
+    if store.starts_with("-ops") {
+        "the op store is rebuilt from the peers, and this node recovers its own chain from them \
+         before it authors again"
+    } else if store == "-dkg" {
+        "the DKG journal holds this node's share; without it the node has no share (it still \
+         keeps the ledger) until a reshare gives it one"
+    } else if store == "-meta" {
+        "the node metadata holds the boot counter and the barrier step; without them the node \
+         starts its barrier from step 0"
+    } else {
+        "whatever it held is rebuilt from the peers, if it can be"
+    }
+}
+
+/// Checks, before the runtime opens anything, that every file of every store starts with the
+/// storage library's header magic. A file that does not (garbage, another program's file, a
+/// wrong copy) is refused with its path and the recovery the operator can choose: the node
+/// never opens a store it cannot read (the library would cut it away, or stop) and never
+/// discards it silently. An empty or all-zero start (a creation torn by a crash) is left to the
+/// library, which recovers it.
+pub fn check_store_files(data_dir: &Path) -> Result<(), NodeError> {
+    let Ok(stores) = std::fs::read_dir(data_dir) else {
+        return Ok(());
+    };
+    let mut stores: Vec<PathBuf> = stores
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    stores.sort();
+    for store in stores {
+        let Ok(files) = std::fs::read_dir(&store) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = files
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for file in files {
+            let mut head = [0u8; 4];
+            let read = File::open(&file).and_then(|mut f| {
+                use std::io::Read as _;
+                let mut got = 0;
+                while got < head.len() {
+                    match f.read(&mut head[got..])? {
+                        0 => break,
+                        n => got += n,
+                    }
+                }
+                Ok(got)
+            });
+            let reason = match read {
+                Err(error) => Some(format!("unreadable: {error}")),
+                Ok(n) if n < head.len() || head == [0; 4] => None,
+                Ok(_) if &head != BLOB_MAGIC => Some(format!(
+                    "it does not start with the storage header (found {:02x?})",
+                    head
+                )),
+                Ok(_) => None,
+            };
+            if let Some(reason) = reason {
+                let name = store
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                return Err(NodeError::DamagedStore {
+                    file,
+                    store,
+                    reason,
+                    recovery: recovery_of(&name),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, NodeError> {
     TcpListener::bind(addr).map_err(|source| NodeError::Bind { what, addr, source })
 }
@@ -196,6 +289,7 @@ pub fn run(path: &Path, format: LogFormat) -> Result<(), NodeError> {
     };
     let data_dir = loaded.resolve(&loaded.config.data_dir);
     prepare_data_dir(&data_dir)?;
+    check_store_files(&data_dir)?;
 
     let runner = tokio::Runner::new(
         tokio::Config::new()

@@ -1336,3 +1336,31 @@ fn a_node_whose_op_store_is_truncated_or_deleted_recovers_its_chain_and_is_never
     }
     stop_cleanly(&mut nodes);
 }
+
+#[test]
+fn a_store_file_the_node_cannot_read_is_refused_at_boot_with_its_path_and_the_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = init(dir.path(), 1);
+    let mut nodes = Nodes::start(dir.path(), 1);
+    wait_for_one_ledger(&nodes, base, 1, 1, &[]);
+    nodes.kill(0);
+    let section = dir.path().join("node0/data/cohort-ops/0000000000000000");
+    let mut bytes = std::fs::read(&section).unwrap();
+    bytes[..8].copy_from_slice(b"GARBAGE!");
+    std::fs::write(&section, &bytes).unwrap();
+    let out = cohort(&[
+        "run",
+        "--config",
+        dir.path().join("node0/config.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("damaged store file")
+            && stderr.contains("cohort-ops/0000000000000000")
+            && stderr.contains("move the folder"),
+        "{stderr}"
+    );
+    // Untouched: the node discarded nothing.
+    assert_eq!(std::fs::read(&section).unwrap(), bytes);
+}

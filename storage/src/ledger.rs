@@ -422,3 +422,42 @@ mod tests {
         });
     }
 }
+
+#[cfg(test)]
+mod damaged {
+    use super::*;
+    use commonware_runtime::{Blob as _, Runner as _, Storage as _, Supervisor as _, deterministic};
+
+    /// The simulator's storage treats a section with a garbage header as a creation torn by a
+    /// crash and replays nothing from it (the node's refuses such a file before it opens
+    /// anything: `cohort_node::run::check_store_files`); the marks, kept apart, still say what
+    /// the store held, so the ledger calls it truncated and recovers from its peers.
+    #[test]
+    fn marks_survive_a_garbage_header() {
+        deterministic::Runner::default().start(|context| async move {
+            let (mut store, _) = OpStore::open(context.child("a"), "n0", 1024).await.unwrap();
+            for i in 0..100u64 {
+                store.append(&Bytes::from(vec![i as u8; 40])).await.unwrap();
+            }
+            store.sync().await.unwrap();
+            store.mark(7).await.unwrap();
+            drop(store);
+            let (blob, _) = context.open("n0-ops", &0u64.to_be_bytes()).await.unwrap();
+            blob.write_at(0, b"GARBAGEGARBAGE!!".to_vec(), Default::default())
+                .await
+                .unwrap();
+            blob.sync().await.unwrap();
+            drop(blob);
+            let (store, replayed) = OpStore::open(context.child("b"), "n0", 1024).await.unwrap();
+            assert!(replayed.len() < 100);
+            assert_eq!(
+                store.marks(),
+                Marks {
+                    created: true,
+                    own_head: 7,
+                    records: Some(100)
+                }
+            );
+        });
+    }
+}

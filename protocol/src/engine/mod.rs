@@ -260,22 +260,34 @@ impl<T: Tracer> Node<T> {
             dkg,
             ledger,
         } = channels;
-        let ledger = self.spawn_ledger(&context, boot, ledger, blocker.clone())?;
+        let mut ledger = self.spawn_ledger(&context, boot, ledger, blocker.clone())?;
         let (mailbox, _barrier) =
             self.start_barrier(&context, resume_step, barrier, blocker.clone());
         // The ceremony owns a mailbox clone; ours keeps the barrier alive for the linger after
         // it.
         let mut ceremony_mailbox = mailbox.clone();
-        let result = self
-            .ceremony(
-                &context,
-                &mut ceremony_mailbox,
-                meta,
-                resume_step,
-                dkg,
-                blocker,
-            )
-            .await;
+        let ceremony = self.ceremony(
+            &context,
+            &mut ceremony_mailbox,
+            meta,
+            resume_step,
+            dkg,
+            blocker,
+        );
+        // A ledger that stops during the ceremony (its store cannot be opened, a storage
+        // error) stops the engine at once, with its error: a node never runs on without it.
+        let result = match ledger.as_mut() {
+            Some(handle) => select! {
+                result = ceremony => result,
+                stopped = handle => {
+                    return Err(EngineError::Ledger(match stopped {
+                        Ok(Err(error)) => error,
+                        Ok(Ok(())) | Err(_) => ledger::Error::Closed,
+                    }));
+                },
+            },
+            None => ceremony.await,
+        };
         self.finish(&context, result, boot, ledger).await
     }
 
