@@ -426,10 +426,12 @@ mod tests {
 #[cfg(test)]
 mod damaged {
     use super::*;
-    use commonware_runtime::{Blob as _, Runner as _, Storage as _, Supervisor as _, deterministic};
+    use commonware_runtime::{
+        Blob as _, Runner as _, Storage as _, Supervisor as _, deterministic,
+    };
 
     /// The simulator's storage treats a section with a garbage header as a creation torn by a
-    /// crash and replays nothing from it (the node's refuses such a file before it opens
+    /// crash and replays nothing from it (the node refuses such a file before it opens
     /// anything: `cohort_node::run::check_store_files`); the marks, kept apart, still say what
     /// the store held, so the ledger calls it truncated and recovers from its peers.
     #[test]
