@@ -216,24 +216,19 @@ fn recovery_of(store: &str) -> &'static str {
 /// discards it silently. An empty or all-zero start (a creation torn by a crash) is left to the
 /// library, which recovers it.
 pub fn check_store_files(data_dir: &Path) -> Result<(), NodeError> {
-    let Ok(stores) = std::fs::read_dir(data_dir) else {
-        return Ok(());
-    };
-    let mut stores: Vec<PathBuf> = stores
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    stores.sort();
-    for store in stores {
-        let Ok(files) = std::fs::read_dir(&store) else {
-            continue;
-        };
-        let mut files: Vec<PathBuf> = files
+    /// The entries of `dir` that `keep` accepts, sorted (none if it cannot be listed).
+    fn listed(dir: &Path, keep: fn(&Path) -> bool) -> Vec<PathBuf> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
+            .filter(|p| keep(p))
             .collect();
-        files.sort();
-        for file in files {
+        entries.sort();
+        entries
+    }
+    for store in listed(data_dir, Path::is_dir) {
+        for file in listed(&store, Path::is_file) {
             let mut head = [0u8; 4];
             let read = File::open(&file).and_then(|mut f| {
                 use std::io::Read as _;

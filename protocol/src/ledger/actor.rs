@@ -729,10 +729,8 @@ where
         match recovery.decide(now) {
             None => {
                 if now >= recovery.next_ask {
-                    let id = self.next_request_id;
-                    self.next_request_id += 1;
-                    recovery.request_id = id;
                     recovery.next_ask = now + self.cfg.settings.request_timeout / 4;
+                    tracing::info!(me = %self.me, why = recovery.why(own_head), "not authoring yet");
                     let asked: Vec<PublicKey> = self
                         .peers
                         .iter()
@@ -740,11 +738,7 @@ where
                         .filter(|(i, _)| !recovery.answered(*i))
                         .map(|(_, p)| p.clone())
                         .collect();
-                    tracing::info!(me = %self.me, why = recovery.why(own_head), "not authoring yet");
-                    let frame = backfill::Message::HeadRequest { id }.encode();
-                    self.backfill
-                        .sender
-                        .send(Recipients::Some(asked), frame, false);
+                    self.ask_heads(asked);
                 }
             }
             Some(target) if own_head >= target => {
@@ -782,19 +776,24 @@ where
                 if now >= recovery.next_ask {
                     recovery.next_ask = now + self.cfg.settings.request_timeout;
                     tracing::info!(me = %self.me, why = recovery.why(own_head), "not authoring yet");
-                    let id = self.next_request_id;
-                    self.next_request_id += 1;
-                    recovery.request_id = id;
-                    let frame = backfill::Message::HeadRequest { id }.encode();
-                    self.backfill
-                        .sender
-                        .send(Recipients::Some(self.peers.clone()), frame, false);
+                    self.ask_heads(self.peers.clone());
                 }
                 self.suspects.extend(ahead);
                 self.want_sync = true;
             }
         }
         Ok(())
+    }
+
+    /// Asks `peers` how far they hold this node's chain (any answer counts: a head is a fact
+    /// whichever request it answers).
+    fn ask_heads(&mut self, peers: Vec<PublicKey>) {
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        let frame = backfill::Message::HeadRequest { id }.encode();
+        self.backfill
+            .sender
+            .send(Recipients::Some(peers), frame, false);
     }
 
     /// A peer's answer to a head request: how far it holds this node's chain.

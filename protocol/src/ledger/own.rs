@@ -126,8 +126,7 @@ pub struct Recovery {
     peers: usize,
     /// Each answering peer's head of our chain.
     answers: BTreeMap<usize, u64>,
-    /// The id of the current round of requests, and when it is due again.
-    pub request_id: u64,
+    /// When the heads are asked again.
     pub next_ask: SystemTime,
     /// The highest head named so far, once the rule decided.
     target: Option<u64>,
@@ -150,7 +149,6 @@ impl Recovery {
             quorum,
             peers,
             answers: BTreeMap::new(),
-            request_id: 0,
             next_ask: now,
             target: None,
         }
