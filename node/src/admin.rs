@@ -121,6 +121,9 @@ pub struct StatusJson {
     pub authoring: String,
     pub heads: Vec<String>,
     pub pending: usize,
+    /// Of `pending`, the ops stranded on a fork of an applied seq.
+    #[serde(default)]
+    pub stranded: usize,
     pub evicted: u64,
     pub flagged: Vec<String>,
     pub boot_recovered: bool,
@@ -240,6 +243,7 @@ fn status_json(name: &str, status: Status, keys: &Keys) -> StatusJson {
         },
         heads: status.heads.iter().map(|h| hex(h.as_ref())).collect(),
         pending: status.pending,
+        stranded: status.stranded,
         evicted: status.evicted,
         flagged: status.flagged.iter().map(|k| hex(k.as_ref())).collect(),
         boot_recovered: status.boot_recovered,

@@ -885,6 +885,7 @@ where
             store_generation: self.store.generation(),
             heads: self.dag.heads().copied().collect(),
             pending: self.dag.pending_len(),
+            stranded: self.dag.stranded_len(),
             evicted: self.dag.evicted_total(),
             flagged: self.dag.equivocations().map(|(a, _)| a.clone()).collect(),
             boot_recovered: self.scheduler.boot_recovered(),

@@ -160,12 +160,6 @@ pub enum Reason {
     /// The first op of an author admitted by a certified committee that does not name that
     /// committee's `Certify` op as a parent.
     NotAdmitted,
-    /// A pending op whose own-chain parent is not the op this ledger applied at that seq: it
-    /// waits for a fork. Dropped when the first op at that seq is applied (never blamed: the
-    /// fork, if it ever arrives, is equivocation evidence of its own, and whoever applied the
-    /// dropped op serves it again). This is what clears the ops an author's storage loss
-    /// orphaned (their parent went with every copy, see [`super::own`]).
-    Orphaned,
 }
 
 impl Reason {
@@ -181,14 +175,13 @@ impl Reason {
             Reason::BadCheckpointChain => "bad_checkpoint_chain",
             Reason::BadGovernance => "bad_governance",
             Reason::NotAdmitted => "not_admitted",
-            Reason::Orphaned => "orphaned",
         }
     }
 
     /// Whether the rejection proves the sender hostile: every reason but an unknown author
     /// (see [`Reason::UnknownAuthor`]).
     pub fn blames_sender(self) -> bool {
-        !matches!(self, Reason::UnknownAuthor | Reason::Orphaned)
+        self != Reason::UnknownAuthor
     }
 }
 
@@ -280,8 +273,6 @@ pub struct Dag {
     tips: Vec<u64>,
     evidence: BTreeMap<u16, Vec<Evidence>>,
     pending: BTreeMap<OpId, Waiting>,
-    /// Pending ops by `(author, seq)`.
-    pending_at: BTreeMap<(u16, u64), Vec<OpId>>,
     waiters: BTreeMap<OpId, Vec<OpId>>,
     pending_order: VecDeque<(u64, OpId)>,
     arrivals: u64,
@@ -411,7 +402,6 @@ impl Dag {
             chains: BTreeMap::new(),
             evidence: BTreeMap::new(),
             pending: BTreeMap::new(),
-            pending_at: BTreeMap::new(),
             waiters: BTreeMap::new(),
             pending_order: VecDeque::new(),
             arrivals: 0,
@@ -779,10 +769,6 @@ impl Dag {
         }
         self.arrivals += 1;
         self.pending_order.push_back((self.arrivals, id));
-        self.pending_at
-            .entry((author, op.op().seq))
-            .or_default()
-            .push(id);
         self.pending.insert(
             id,
             Waiting {
@@ -813,13 +799,6 @@ impl Dag {
     /// Removes a pending op and its waiter registrations.
     fn unpark(&mut self, id: &OpId) -> Option<Waiting> {
         let waiting = self.pending.remove(id)?;
-        let at = (waiting.author, waiting.op.op().seq);
-        if let Some(list) = self.pending_at.get_mut(&at) {
-            list.retain(|w| w != id);
-            if list.is_empty() {
-                self.pending_at.remove(&at);
-            }
-        }
         if waiting.needs_key && matches!(waiting.op.op().kind, OpKind::Checkpoint(_)) {
             self.unkeyed(waiting.author, waiting.op.op().seq);
         }
@@ -879,30 +858,6 @@ impl Dag {
             }
         }
         first.expect("at least one op")
-    }
-
-    /// The first op at `(author, seq)`, `id`, was applied: a pending op of the author at
-    /// `seq + 1` that does not name it waits for a fork at `seq`; it is dropped with its
-    /// waiters ([`Reason::Orphaned`]).
-    fn drop_orphans(&mut self, author: u16, seq: u64, id: OpId, report: &mut Report) {
-        let Some(children) = self.pending_at.get(&(author, seq + 1)) else {
-            return;
-        };
-        let orphans: Vec<OpId> = children
-            .iter()
-            .filter(|c| {
-                self.pending
-                    .get(*c)
-                    .is_some_and(|w| !w.op.op().parents.contains(&id))
-            })
-            .copied()
-            .collect();
-        for orphan in orphans {
-            if self.unpark(&orphan).is_some() {
-                report.rejected_later.push((orphan, Reason::Orphaned));
-                self.reject_waiters(orphan, report);
-            }
-        }
     }
 
     /// Drops every pending op that (transitively) waits on a rejected op.
@@ -1028,7 +983,6 @@ impl Dag {
         match self.chains.get(&(author, seq)) {
             None => {
                 self.chains.insert((author, seq), id);
-                self.drop_orphans(author, seq, id, report);
             }
             Some(first) => {
                 let evidence = self.evidence.entry(author).or_default();
@@ -1415,6 +1369,41 @@ impl Dag {
     /// Ops waiting for a parent.
     pub fn pending_len(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Pending ops stranded on a fork: an op of author `a` at seq `s` that names none of the
+    /// ops applied at `(a, s - 1)` while one is applied there waits for another op at that seq,
+    /// and so does every op that waits on it. They apply if that fork arrives (an
+    /// equivocator's other branch, served by a peer that applied it first), so they are kept
+    /// (bounded by `max_pending` like any pending op); for an author whose storage loss took
+    /// the op they name with every copy (see [`super::own`]), it never does. Counted here, not
+    /// dropped: dropping one early would make the ops that name it, served later by a peer
+    /// holding the whole fork, wait for an id nobody sends again.
+    pub fn stranded_len(&self) -> usize {
+        let mut work: Vec<OpId> = self
+            .pending
+            .iter()
+            .filter(|(_, w)| {
+                let seq = w.op.op().seq;
+                seq > 1
+                    && self.chains.contains_key(&(w.author, seq - 1))
+                    && !w.op.op().parents.iter().any(|p| {
+                        self.ops
+                            .get(p)
+                            .is_some_and(|e| e.author == w.author && e.op.op().seq == seq - 1)
+                    })
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        let mut stranded = BTreeSet::new();
+        while let Some(id) = work.pop() {
+            if stranded.insert(id)
+                && let Some(waiters) = self.waiters.get(&id)
+            {
+                work.extend(waiters.iter().filter(|w| self.pending.contains_key(*w)));
+            }
+        }
+        stranded.len()
     }
 
     /// Parents some pending op waits for that are not pending themselves (ascending, at most

@@ -282,20 +282,20 @@ fn equivocation_keeps_both_forks_and_flags_the_author() {
 }
 
 #[test]
-fn ops_orphaned_by_a_lost_op_are_dropped_once_the_author_goes_on() {
+fn ops_stranded_by_a_lost_op_are_counted_and_kept_for_a_fork() {
     let keys = keys(3);
     // The author's own view: a1, then a2 (lost with every copy), then a3 on it.
     let mut author = Dag::new(&publics(&keys), Config::default());
     let a1 = append(&mut author, &keys, 0);
     let mut lost = author.clone();
-    append(&mut lost, &keys, 0);
+    let a2 = append(&mut lost, &keys, 0);
     let a3 = append(&mut lost, &keys, 0);
-    // A peer got a1 and a3 only: a3 waits for a2.
+    // A peer got a1 and a3 only: a3 waits for a2, not stranded yet.
     let mut peer = Dag::new(&publics(&keys), Config::default());
     peer.apply(vec![a1.clone(), a3.clone()], &mut rng());
-    assert_eq!(peer.pending_len(), 1);
+    assert_eq!((peer.pending_len(), peer.stranded_len()), (1, 0));
     assert_eq!(peer.highest_seq(0), 3);
-    // The author, recovered without a2, goes on from a1: its new seq 2 orphans a3.
+    // The author, recovered without a2, goes on from a1: a3 is stranded on a fork at seq 2.
     let a2b = next(&author, &keys, 0, "again");
     assert_eq!(
         author.apply(vec![a2b.clone()], &mut rng()).outcomes,
@@ -303,17 +303,26 @@ fn ops_orphaned_by_a_lost_op_are_dropped_once_the_author_goes_on() {
     );
     let report = peer.apply(vec![a2b.clone()], &mut rng());
     assert_eq!(report.outcomes, vec![Outcome::Applied]);
-    assert_eq!(report.rejected_later, vec![(a3.id(), Reason::Orphaned)]);
-    assert!(!Reason::Orphaned.blames_sender());
-    assert_eq!((peer.pending_len(), peer.highest_seq(0)), (0, 2));
+    assert!(report.rejected_later.is_empty());
+    assert_eq!((peer.pending_len(), peer.stranded_len()), (1, 1));
     assert!(!peer.is_flagged(0));
-    // A child of the op that was applied is never an orphan.
+    // Another member's op naming a3 is stranded with it.
+    let mut holder = lost.clone();
+    let b1 = append(&mut holder, &keys, 1);
+    peer.apply(vec![b1.clone()], &mut rng());
+    assert_eq!((peer.pending_len(), peer.stranded_len()), (2, 2));
+    // Had the fork been an equivocator's, its arrival applies everything that waited for it.
+    let report = peer.apply(vec![a2], &mut rng());
+    assert!(report.outcomes.iter().all(|o| *o == Outcome::Applied));
+    assert_eq!((peer.pending_len(), peer.stranded_len()), (0, 0));
+    assert!(peer.is_flagged(0) && peer.contains(&a3.id()) && peer.contains(&b1.id()));
+    // A child of the op that was applied is never stranded.
     let a3b = next(&author, &keys, 0, "y");
     let mut late = Dag::new(&publics(&keys), Config::default());
     late.apply(vec![a1, a3b.clone()], &mut rng());
     let report = late.apply(vec![a2b], &mut rng());
     assert!(report.rejected_later.is_empty());
-    assert_eq!(late.pending_len(), 0);
+    assert_eq!((late.pending_len(), late.stranded_len()), (0, 0));
     assert!(late.contains(&a3b.id()));
 }
 

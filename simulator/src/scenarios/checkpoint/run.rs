@@ -20,7 +20,7 @@ use crate::{
         dkg::plan::timing,
         ledger::{
             LedgerObserver,
-            checks::check_final,
+            checks::{PendingRule, check_final},
             run::{all_ops, settle},
         },
     },
@@ -245,7 +245,7 @@ pub async fn run(
             ),
         }
     }
-    check_final(&statuses, &[], true, &mut checks);
+    check_final(&statuses, &[], PendingRule::Nothing, &mut checks);
     let compaction_note = {
         let held_ops: Vec<usize> = statuses.iter().map(|(_, s, _)| s.held).collect();
         let records: Vec<u64> = statuses.iter().map(|(_, s, _)| s.store_records).collect();

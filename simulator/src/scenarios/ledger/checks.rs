@@ -146,11 +146,23 @@ pub fn check_late_joiner(
     }
 }
 
+/// Which ops may still be pending once a run settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PendingRule {
+    /// None: an honest cluster applies everything it received.
+    Nothing,
+    /// Only ops stranded on a fork of an applied seq ([`Status::stranded`]): after a storage
+    /// loss, ops that named an op lost with every copy.
+    Stranded,
+    /// Any (bounded): a liar's ops may wait forever for a parent only it had.
+    Any,
+}
+
 /// `ledger-converges`, `no-acked-op-lost`, `pending-bounded` over the final statuses.
 pub fn check_final(
     statuses: &[(usize, Status, BTreeSet<OpId>)],
     acked: &[(usize, OpId)],
-    expect_no_pending: bool,
+    pending_rule: PendingRule,
     checks: &mut Checks,
 ) {
     let Some((_, reference, _)) = statuses.first() else {
@@ -174,12 +186,17 @@ pub fn check_final(
                 ),
             );
         }
-        if (expect_no_pending && status.pending != 0) || !status.boot_recovered {
+        let unexplained = match pending_rule {
+            PendingRule::Nothing => status.pending,
+            PendingRule::Stranded => status.pending.saturating_sub(status.stranded),
+            PendingRule::Any => 0,
+        };
+        if unexplained != 0 || !status.boot_recovered {
             checks.fail(
                 Invariant::LedgerConverges,
                 format!(
-                    "node {node} still has {} pending ops (boot recovered: {})",
-                    status.pending, status.boot_recovered
+                    "node {node} still has {} pending ops, {} stranded on a fork (boot recovered: {})",
+                    status.pending, status.stranded, status.boot_recovered
                 ),
             );
         }

@@ -3,7 +3,7 @@
 
 use super::{
     byzantine::{Liar, LiarReport},
-    checks::{check_final, check_late_joiner, check_liar},
+    checks::{PendingRule, check_final, check_late_joiner, check_liar},
     observer::LedgerObserver,
     plan::LedgerPlan,
     preload::{preload_history, preload_store},
@@ -221,11 +221,15 @@ pub async fn run(
             ),
         }
     }
-    // A liar's ops may wait forever for a parent only it had (lost on the way): pending ops are
-    // only an honest-cluster failure.
-    let expect_no_pending = ledger.liar.is_none();
+    // A liar's ops may wait forever for a parent only it had (lost on the way); after a storage
+    // loss, ops that named an op lost with every copy wait on a fork of their author's chain.
+    let pending_rule = match (ledger.liar.is_some(), require_authoring) {
+        (true, _) => PendingRule::Any,
+        (false, true) => PendingRule::Stranded,
+        (false, false) => PendingRule::Nothing,
+    };
     let acked = excuse_lost_with_disk(plan, &statuses, &acked.lock().expect("acked"), &sink);
-    check_final(&statuses, &acked, expect_no_pending, &mut checks);
+    check_final(&statuses, &acked, pending_rule, &mut checks);
     if checks.covers(Invariant::HonestNeverFlagged) {
         for (node, status, _) in &statuses {
             if !status.flagged.is_empty() {
@@ -363,8 +367,9 @@ pub type Slot = Arc<Mutex<Option<Mailbox>>>;
 /// `within`) at which every member is up, has completed boot recovery and reports one digest:
 /// heartbeats go on during a quiesce, and a member may be down (a crash point hit late), so
 /// the checks wait for its restart and recovery too (and, with `require_authoring`, for every
-/// member to author again with nothing pending: the ops a storage loss orphaned are dropped
-/// only once their author goes on). At `within`, the last poll is returned.
+/// member to author again with nothing pending but ops stranded on a fork: a storage loss
+/// orphaned them, they wait for an op lost with every copy). At `within`, the last poll is
+/// returned.
 pub async fn settle(
     context: &deterministic::Context,
     slots: &[Slot],
@@ -383,7 +388,8 @@ pub async fn settle(
         }
         let all_up = snapshot.iter().all(|s| {
             s.as_ref().is_some_and(|s| {
-                s.boot_recovered && (!require_authoring || (s.authoring.is_ok() && s.pending == 0))
+                s.boot_recovered
+                    && (!require_authoring || (s.authoring.is_ok() && s.pending == s.stranded))
             })
         });
         let digests: BTreeSet<_> = snapshot.iter().flatten().map(|s| s.digest).collect();
