@@ -97,6 +97,11 @@ pub struct StatusJson {
     pub identity: String,
     pub epoch: Option<u64>,
     pub group_key: Option<String>,
+    /// This node's share of the current epoch: `held`; `missing` (it is a player of the
+    /// epoch's output but lost its share with its DKG journal: `cohort committee propose
+    /// --reshare` gives it a new one); `none` (an observer, or no DKG output yet).
+    #[serde(default)]
+    pub share: String,
     pub digest: String,
     pub ops: u64,
     /// Ops held in memory (fewer than `ops` once checkpoints compacted the ledger).
@@ -229,6 +234,12 @@ fn status_json(name: &str, status: Status, keys: &Keys) -> StatusJson {
         identity: hex(status.me.as_ref()),
         epoch: dkg.as_ref().map(|d| d.epoch),
         group_key: dkg.as_ref().map(|d| d.group_key_hex()),
+        share: match &dkg {
+            Some(d) if d.share.is_some() => "held",
+            Some(d) if d.output.players().position(&status.me).is_some() => "missing",
+            _ => "none",
+        }
+        .to_string(),
         digest: hex(status.digest.as_ref()),
         ops: status.ops,
         held: status.held,

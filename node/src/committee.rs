@@ -6,8 +6,11 @@
 //!                                   whether a reshare is pending (a certified epoch this node
 //!                                   has not finished yet)
 //!   POST /committee  body: JSON     {"add": KEY, "address": ADDR} | {"remove": KEY} |
-//!                                   {"replace": OLD, "with": NEW, "address": ADDR}, and an
-//!                                   optional "reason": proposes the change for the next epoch
+//!                                   {"replace": OLD, "with": NEW, "address": ADDR} |
+//!                                   {"reshare": true}, and an optional "reason": proposes
+//!                                   the change for the next epoch (`reshare`: the same
+//!                                   committee, whose reshare gives every member a fresh share:
+//!                                   key recovery for a member that lost its DKG journal)
 //! ```
 //!
 //! A proposal the rules refuse (the committee would fall below the safe size, too few of its
@@ -96,6 +99,9 @@ pub struct ProposeJson {
     pub address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Keep the committee and reshare (key recovery).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reshare: bool,
 }
 
 /// The answer to `POST /committee`.
@@ -118,9 +124,18 @@ fn parse(what: &str, text: &str) -> Result<cohort_protocol::PublicKey, String> {
 
 impl ProposeJson {
     /// The change asked for, and its reason; exactly one of `add`, `remove`, `replace` (with
-    /// `with`) must be given.
+    /// `with`) or `reshare` must be given.
     pub fn change(&self) -> Result<(Change, String), String> {
         let change = match (&self.add, &self.remove, &self.replace, &self.with) {
+            (None, None, None, None) if self.reshare => {
+                if self.address.is_some() {
+                    return Err("a reshare takes no address".into());
+                }
+                Change::Reshare
+            }
+            _ if self.reshare => {
+                return Err("give exactly one of add, remove, replace with, or reshare".into());
+            }
             (Some(key), None, None, None) => Change::Add {
                 key: parse("add", key)?,
                 address: self.address.clone(),
@@ -139,12 +154,13 @@ impl ProposeJson {
                 address: self.address.clone(),
             },
             (None, None, Some(_), None) => return Err("replace needs the new key (with)".into()),
-            _ => return Err("give exactly one of add, remove, or replace with".into()),
+            _ => return Err("give exactly one of add, remove, replace with, or reshare".into()),
         };
         let reason = self.reason.clone().unwrap_or_else(|| match &change {
             Change::Add { .. } => "add a member".to_string(),
             Change::Remove { .. } => "remove a member".to_string(),
             Change::Replace { .. } => "replace a member".to_string(),
+            Change::Reshare => "reshare the committee (key recovery)".to_string(),
         });
         Ok((change, reason))
     }

@@ -136,6 +136,24 @@ pub struct NodeConfig {
     /// false` turns governance off). See [`crate::governance`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub governance: Option<GovernanceFile>,
+    /// How long a block a protocol rule imposed on a peer lasts, in seconds (absent:
+    /// [`DEFAULT_BLOCK_EXPIRY`]): the barrier forgets the peer's recorded fault and the
+    /// transport lets it connect again, so a peer an operator repaired rejoins without the
+    /// rest of the cluster restarting; one that keeps misbehaving is blocked again at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_expiry_secs: Option<u64>,
+}
+
+/// How long a block lasts unless the config says otherwise.
+pub const DEFAULT_BLOCK_EXPIRY: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl NodeConfig {
+    /// How long a block lasts (see [`NodeConfig::block_expiry_secs`]); at least a second.
+    pub fn block_expiry(&self) -> std::time::Duration {
+        self.block_expiry_secs.map_or(DEFAULT_BLOCK_EXPIRY, |secs| {
+            std::time::Duration::from_secs(secs.max(1))
+        })
+    }
 }
 
 /// A cluster definition file.

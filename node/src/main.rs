@@ -78,8 +78,8 @@ enum CommitteeCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Propose a committee for the next epoch: the current one with one change. The members
-    /// vote on it; once certified, the reshare to it runs by itself.
+    /// Propose a committee for the next epoch: the current one with one change, or unchanged
+    /// (`--reshare`). The members vote on it; once certified, the reshare to it runs by itself.
     Propose {
         /// The node's config file (its `admin` address is used; the node must be a member of
         /// the current committee).
@@ -94,6 +94,10 @@ enum CommitteeCommand {
         /// Replace member OLD with NEW (identities, hex).
         #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], group = "change")]
         replace: Option<Vec<String>>,
+        /// Keep the committee and reshare the key to it: every member gets a fresh share, so
+        /// a member whose share was lost (its status says `share: missing`) gets one back.
+        #[arg(long, group = "change")]
+        reshare: bool,
         /// Where the others reach a new member (host:port); needed for a key that was never a
         /// member.
         #[arg(long)]
@@ -208,6 +212,7 @@ fn main() -> ExitCode {
                     add,
                     remove,
                     replace,
+                    reshare,
                     address,
                     reason,
                 },
@@ -224,6 +229,7 @@ fn main() -> ExitCode {
                 with,
                 address,
                 reason,
+                reshare,
             };
             // Refuse a malformed request here, before the node is asked.
             request.change().map_err(|e| (2, e))?;

@@ -371,6 +371,8 @@ async fn node_main(
     // cheaply: 100 ms cooldown, dials every 50 ms, and room for every member's handshakes from
     // one address (loopback testnets). Measured with scripts/loopback-dkg-timing.sh.
     p2p_config.peer_connection_cooldown = P2P_PEER_COOLDOWN;
+    // Blocks a protocol rule imposed expire as the barrier's faults do.
+    p2p_config.block_duration = loaded.config.block_expiry();
     p2p_config.dial_frequency = P2P_DIAL_FREQUENCY;
     p2p_config.allowed_handshake_rate_per_ip = Quota::per_second(NZU32!(P2P_HANDSHAKES_PER_IP));
     let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), p2p_config);
@@ -434,6 +436,7 @@ async fn node_main(
                 governance: loaded.governance,
                 ..ledger::Settings::default()
             }),
+            block_expiry: Some(loaded.config.block_expiry()),
         },
     );
     if let (Some(listener), Some(mailbox)) = (admin_listener, engine.ledger()) {

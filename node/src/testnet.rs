@@ -136,6 +136,7 @@ pub fn init(nodes: usize, extra: usize, dir: &Path, base_port: u16) -> Result<()
             peers,
             checkpoint: None,
             governance: None,
+            block_expiry_secs: None,
         };
         config::write(
             &node_dir.join("config.toml"),

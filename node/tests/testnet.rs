@@ -1364,3 +1364,38 @@ fn a_store_file_the_node_cannot_read_is_refused_at_boot_with_its_path_and_the_re
     // Untouched: the node discarded nothing.
     assert_eq!(std::fs::read(&section).unwrap(), bytes);
 }
+
+#[test]
+fn a_node_whose_metadata_is_deleted_resumes_its_barrier_step_and_nobody_blocks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = init(dir.path(), 4);
+    let mut nodes = Nodes::start(dir.path(), 4);
+    let keys = wait_for_keys(&nodes, base, 4);
+    let mut ids = vec![admin::submit(admin_addr(base, 1), b"before").expect("submit to node1")];
+    wait_for_one_ledger(&nodes, base, 4, 5, &ids);
+
+    // An operator deletes node0's metadata (barrier step, boot counter, ceremony flag).
+    nodes.kill(0);
+    let seen: Vec<usize> = (1..4).map(|i| nodes.log(i).len()).collect();
+    std::fs::remove_dir_all(dir.path().join("node0/data/cohort-meta")).unwrap();
+    nodes.restart(dir.path(), 0);
+    let status = wait_for_authoring(&nodes, base, 0);
+    assert_eq!(status.store_state, "intact");
+    assert_eq!(wait_for_keys(&nodes, base, 4), keys);
+    ids.push(admin::submit(admin_addr(base, 0), b"after").expect("submit to node0"));
+    wait_for_one_ledger(&nodes, base, 4, 7, &ids);
+    // It resumed at the step its DKG journal proves, and said so; no peer took it for a
+    // liar (in the issue that filed this, every peer blocked it and it exited after 30 s).
+    let log = nodes.log(0);
+    assert!(log.contains("meta_behind_journal"), "node0:\n{log}");
+    assert!(!log.contains("refused us"), "node0:\n{log}");
+    for i in 1..4 {
+        let log = nodes.log(i);
+        let since = &log[seen[i - 1]..];
+        assert!(
+            !since.contains("step rule") && !since.contains("peer_faulty"),
+            "node{i}:\n{since}"
+        );
+    }
+    stop_cleanly(&mut nodes);
+}

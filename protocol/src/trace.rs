@@ -15,6 +15,14 @@ use std::fmt;
 pub enum Event {
     /// The node booted; `boot` counts starts including this one.
     Boot { boot: u64 },
+    /// The DKG round `round` of `epoch` finished without this node's share although it is a
+    /// player of it: the dealings the share is made of were lost with its DKG journal. The
+    /// node holds the output (the group key) and no share until a reshare gives it one.
+    ShareLost { epoch: u64, round: u64 },
+    /// The node's metadata records barrier step `recorded`, below `journal`, the step its DKG
+    /// journal proves it reached (the done step of the last round it holds an output of): the
+    /// metadata was lost or damaged. The node resumes at `journal`.
+    MetaBehindJournal { recorded: u64, journal: u64 },
     /// This node set its own barrier step.
     StepSet { step: u64 },
     /// A peer's barrier step changed, as observed by this node.
@@ -49,6 +57,12 @@ pub enum Event {
     /// The barrier recorded its first fault of `peer` (it refused us, broke the rules, or does
     /// not speak the protocol); in quorum mode the peer counts as absent from then on.
     PeerFaulty { peer: PublicKey, error: String },
+    /// The fault recorded of `peer` expired (`barrier::state::Config::fault_expiry`): it is
+    /// counted again and a new session to it opens (a repaired peer rejoins).
+    PeerFaultExpired { peer: PublicKey },
+    /// This node, restarted below the step its peers had seen of it (its metadata was lost),
+    /// resumed at `step`, the step `vouched` peers (more than the faults tolerated) say they saw.
+    StepRecovered { step: u64, vouched: usize },
     /// The DKG entered `phase` of round `round`.
     DkgPhase { round: u64, phase: &'static str },
     /// This node (as a dealer) produced its dealing of `round`; `commitment` is the hex sha256
@@ -215,6 +229,8 @@ impl Event {
         match self {
             Event::Boot { .. } => "boot",
             Event::StepSet { .. } => "step_set",
+            Event::ShareLost { .. } => "share_lost",
+            Event::MetaBehindJournal { .. } => "meta_behind_journal",
             Event::PeerStep { .. } => "peer_step",
             Event::PeerConnected { .. } => "peer_connected",
             Event::PeerUnresponsive { .. } => "peer_unresponsive",
@@ -234,6 +250,8 @@ impl Event {
             Event::DkgEquivocation { .. } => "dkg_equivocation",
             Event::DkgSent { .. } => "dkg_sent",
             Event::PeerFaulty { .. } => "peer_faulty",
+            Event::PeerFaultExpired { .. } => "peer_fault_expired",
+            Event::StepRecovered { .. } => "step_recovered",
             Event::DkgView { .. } => "dkg_view",
             Event::DkgVoted { .. } => "dkg_voted",
             Event::DkgProposalRefused { .. } => "dkg_proposal_refused",
@@ -272,6 +290,10 @@ impl fmt::Display for Event {
         write!(f, "{}", self.name())?;
         match self {
             Event::Boot { boot } => write!(f, " boot={boot}"),
+            Event::ShareLost { epoch, round } => write!(f, " epoch={epoch} round={round}"),
+            Event::MetaBehindJournal { recorded, journal } => {
+                write!(f, " recorded={recorded} journal={journal}")
+            }
             Event::StepSet { step } | Event::AllAtStep { step } => write!(f, " step={step}"),
             Event::PeerStep { peer, step } => write!(f, " peer={peer} step={step}"),
             Event::PeerConnected { peer } => write!(f, " peer={peer}"),
@@ -327,6 +349,8 @@ impl fmt::Display for Event {
                 bytes,
             } => write!(f, " kind={kind} frames={frames} bytes={bytes}"),
             Event::PeerFaulty { peer, error } => write!(f, " peer={peer} error={error:?}"),
+            Event::PeerFaultExpired { peer } => write!(f, " peer={peer}"),
+            Event::StepRecovered { step, vouched } => write!(f, " step={step} vouched={vouched}"),
             Event::DkgView {
                 round,
                 view,
@@ -457,6 +481,8 @@ impl Tracer for LogTracer {
     fn record(&self, event: Event) {
         match &event {
             Event::BarrierFailed { .. }
+            | Event::MetaBehindJournal { .. }
+            | Event::ShareLost { .. }
             | Event::InputRejected { .. }
             | Event::WaitingForPeers { .. }
             | Event::ShutdownIncomplete { .. }

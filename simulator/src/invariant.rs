@@ -41,7 +41,7 @@ macro_rules! catalogue {
 catalogue! {
     // Every scenario (the barrier runs under every task).
     StepNeverRegresses = "step-never-regresses":
-        "no node's own step, nor its view of a peer's step, ever goes down, across restarts (online, from the trace)",
+        "no node's own step, nor its view of a peer's step, ever goes down, across restarts (online, from the trace); a node whose metadata was lost is judged from its next life on, and a new life of an observer may first see such a node lower",
     NoHang = "no-hang":
         "every engine ends before the scenario's deadline of simulated time",
     // Barrier.
@@ -56,14 +56,14 @@ catalogue! {
     OddNodeRefused = "odd-node-refused":
         "the misconfigured node does not complete its walk either",
     HonestNotBlocked = "honest-not-blocked":
-        "no honest node blocks another",
+        "no honest node blocks another (in the DKG family: nor records it as faulty)",
     // DKG.
     DkgCompletes = "dkg-completes":
         "every node's engine ends `Ok` with a result for the last epoch, restarted nodes too",
     SameGroupKey = "same-group-key":
         "every node holds the same public polynomial, and traced that group key on finishing",
     ShareConsistent = "share-consistent":
-        "every share matches the public polynomial",
+        "every share matches the public polynomial (DKG family: and every player of the last epoch holds one)",
     ThresholdRecovers = "threshold-recovers":
         "random quorums of t partial signatures recover a signature that verifies under the group key",
     FewerThanTFail = "fewer-than-t-fail":
@@ -84,13 +84,15 @@ catalogue! {
         "every node finishes every epoch, each with epoch 0's group key",
     SharesFollowCommittee = "shares-follow-committee":
         "after a reshare exactly the new committee's members hold shares (with governance: and no DKG journal keeps an older round's share)",
+    KeyRecovered = "key-recovered":
+        "a member whose DKG journal was lost finishes the epoch it held without a share (traced, not an error), and the reshare of the unchanged committee gives it a share of the same group key",
     MisbehaviourDetected = "misbehaviour-detected":
         "every victim refused the byzantine member's input for what it is",
     HonestNeverMuted = "honest-never-muted":
         "no honest member muted another",
     // Ledger.
     LedgerConverges = "ledger-converges":
-        "after the heal and quiesce every (honest) member reports one state digest and op count, boot recovery done, nothing pending",
+        "after the heal and quiesce every (honest) member reports one state digest and op count, boot recovery done, nothing pending (after a storage loss: but ops stranded on a fork of a seq whose op was lost with every copy)",
     NoAckedOpLost = "no-acked-op-lost":
         "every op a member acknowledged is in every member's ledger",
     HonestNeverRejected = "honest-never-rejected":

@@ -53,6 +53,12 @@ pub enum Loss {
     /// The newest `bytes` of the op store's journal are gone (a torn or corrupted page: the
     /// journal cuts the damaged records off at the next open).
     OpTail { bytes: u64 },
+    /// The node metadata is gone (barrier step, boot counter, ceremony flag); the op store and
+    /// the DKG journal are kept.
+    Meta,
+    /// The DKG journal is gone (the shares and dealings of every round); the other stores are
+    /// kept.
+    DkgJournal,
 }
 
 impl Loss {
@@ -62,6 +68,8 @@ impl Loss {
             Loss::Disk => "disk".to_string(),
             Loss::OpStore => "op_store".to_string(),
             Loss::OpTail { bytes } => format!("op_tail bytes={bytes}"),
+            Loss::Meta => "meta".to_string(),
+            Loss::DkgJournal => "dkg_journal".to_string(),
         }
     }
 }

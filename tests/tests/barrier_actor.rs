@@ -68,6 +68,7 @@ fn actor_config(
         block: 0,
         quorum_mode: false,
         catch_up: false,
+        fault_expiry: None,
         unresponsive_after: 4,
         mailbox_size: 64,
         tracer,

@@ -39,6 +39,7 @@ fn a_late_member_is_reported_missing_and_the_ceremony_completes_once_it_is_there
                     task: Task::Dkg,
                     keys: Keys::default(),
                     ledger: None,
+                    block_expiry: None,
                 },
             );
             handles.push(engine.start(channels(&control).await, control));
@@ -76,6 +77,7 @@ fn a_late_member_is_reported_missing_and_the_ceremony_completes_once_it_is_there
                 task: Task::Dkg,
                 keys: keys_handle.clone(),
                 ledger: None,
+                block_expiry: None,
             },
         );
         // Peers are gone: the handshake cannot finish, which is reported, not fatal.

@@ -41,6 +41,7 @@ fn a_late_member_recovers_at_boot_and_everyone_converges() {
                         task: Task::Serve,
                         keys: Keys::default(),
                         ledger: Some(Settings::default()),
+                        block_expiry: None,
                     },
                 );
                 let mailbox = engine.ledger().expect("a ledger");

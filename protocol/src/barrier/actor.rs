@@ -57,6 +57,8 @@ pub struct Config<T: Tracer> {
     /// Catch-up mode: strangers with a valid hello are told to catch up, not blocked (see
     /// [`super::state::Config::catch_up`]).
     pub catch_up: bool,
+    /// How long a peer's recorded fault lasts (see [`super::state::Config::fault_expiry`]).
+    pub fault_expiry: Option<std::time::Duration>,
     /// Capacity of the mailbox.
     pub mailbox_size: usize,
     /// Where protocol events go.
@@ -138,6 +140,7 @@ where
                 block: cfg.block,
                 quorum_mode: cfg.quorum_mode,
                 catch_up: cfg.catch_up,
+                fault_expiry: cfg.fault_expiry,
             },
             now,
             &mut context,
@@ -203,7 +206,10 @@ where
                         let now = self.context.current();
                         self.state.on_message(now, &mut *self.context, &peer, message, &mut out);
                     }
-                    Err(err) => self.state.on_undecodable(&peer, err.to_string(), &mut out),
+                    Err(err) => {
+                        let now = self.context.current();
+                        self.state.on_undecodable(now, &peer, err.to_string(), &mut out)
+                    }
                 }
             },
             on_end => {

@@ -90,6 +90,12 @@ pub struct Config {
     /// certificate this node has not applied yet; its other frames are dropped without a
     /// block. A `CatchUp` answer to our own hello is retried with backoff, never a fault.
     pub catch_up: bool,
+    /// How long a peer's recorded fault lasts (`None`: for the life of this state). When it
+    /// expires the peer counts again, a new session to it opens, and it is judged afresh: a
+    /// peer an operator repaired rejoins without the rest of the cluster restarting, and one
+    /// that keeps misbehaving is recorded (and blocked) again. The transport's own block of the
+    /// peer should last as long (the node gives the same value to its p2p config).
+    pub fault_expiry: Option<Duration>,
 }
 
 /// An error recorded by the barrier or returned to one waiter.
@@ -232,6 +238,9 @@ struct Peer {
     inbound: Option<u64>,
     /// The peer's last observed step.
     step: Option<u64>,
+    /// The peer's current inbound session has not had a `Sync` accepted yet: its first step
+    /// below `step` means it restarted without its position (answered `Behind`, not a fault).
+    fresh: bool,
     /// The peer announced shutdown.
     shutdown: bool,
     /// The peer acknowledged our shutdown.
@@ -252,6 +261,7 @@ impl Peer {
             },
             inbound: None,
             step: None,
+            fresh: false,
             shutdown: false,
             acked_ours: false,
             seen_ours: 0,
@@ -290,8 +300,13 @@ pub struct State {
     shutdown: bool,
     peers: BTreeMap<PublicKey, Peer>,
     error: Option<BarrierError>,
-    /// Every peer with a recorded fault, and its first.
-    faulty: BTreeMap<PublicKey, BarrierError>,
+    /// Every peer with a recorded fault: its first, and when it was recorded (for
+    /// [`Config::fault_expiry`]).
+    faulty: BTreeMap<PublicKey, (BarrierError, SystemTime)>,
+    /// The steps peers said they had seen of us before our restart (`Behind` answers).
+    claims: BTreeMap<PublicKey, u64>,
+    /// The step adopted from those claims, if any: local steps up to it are already behind us.
+    recovered: Option<u64>,
     /// Highest step reported by an `AllAtStep` event.
     reported_all_at: u64,
     reported_acknowledged: bool,
@@ -327,6 +342,8 @@ impl State {
             peers,
             error: None,
             faulty: BTreeMap::new(),
+            claims: BTreeMap::new(),
+            recovered: None,
             reported_all_at: 0,
             reported_acknowledged: false,
             reported_all_shutdown: false,
@@ -399,7 +416,7 @@ impl State {
         Duration::from_nanos(half + rng.random_range(0..=nanos - half))
     }
 
-    fn record_error(&mut self, error: BarrierError, out: &mut Outputs) {
+    fn record_error(&mut self, now: SystemTime, error: BarrierError, out: &mut Outputs) {
         if let Some(peer) = error.peer()
             && !self.faulty.contains_key(peer)
         {
@@ -407,13 +424,43 @@ impl State {
                 peer: peer.clone(),
                 error: error.to_string(),
             });
-            self.faulty.insert(peer.clone(), error.clone());
+            self.faulty.insert(peer.clone(), (error.clone(), now));
         }
         if self.error.is_none() {
             out.events.push(Event::BarrierFailed {
                 error: error.to_string(),
             });
             self.error = Some(error);
+        }
+    }
+
+    /// Forgets the faults older than [`Config::fault_expiry`]: the peer counts again and a
+    /// new session to it opens now; the recorded error moves to the next faulty peer, if any.
+    fn expire_faults(&mut self, now: SystemTime, rng: &mut impl Rng, out: &mut Outputs) {
+        let Some(expiry) = self.cfg.fault_expiry else {
+            return;
+        };
+        let expired: Vec<PublicKey> = self
+            .faulty
+            .iter()
+            .filter(|(_, (_, at))| *at + expiry <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in expired {
+            self.faulty.remove(&key);
+            if let Some(peer) = self.peers.get_mut(&key)
+                && peer.outbound == Outbound::Closed
+            {
+                peer.outbound = Outbound::Connecting {
+                    session: rng.next_u64(),
+                    attempt: 0,
+                    next_hello: now,
+                };
+            }
+            if self.error.as_ref().and_then(BarrierError::peer) == Some(&key) {
+                self.error = self.faulty.values().next().map(|(error, _)| error.clone());
+            }
+            out.events.push(Event::PeerFaultExpired { peer: key });
         }
     }
 
@@ -452,8 +499,10 @@ impl State {
         }
     }
 
-    /// Periodic work: hellos that are due and a `Sync` to every open session.
+    /// Periodic work: faults that expired, hellos that are due and a `Sync` to every open
+    /// session.
     pub fn on_tick(&mut self, now: SystemTime, rng: &mut impl Rng, out: &mut Outputs) {
+        self.expire_faults(now, rng, out);
         let keys: Vec<PublicKey> = self.peers.keys().cloned().collect();
         for key in keys {
             let outbound = self.peers[&key].outbound.clone();
@@ -491,6 +540,11 @@ impl State {
 
     /// Sets this node's step and tells every peer at once.
     pub fn set_step(&mut self, step: u64, out: &mut Outputs) -> Result<(), BarrierError> {
+        if step < self.step && self.recovered.is_some_and(|recovered| step <= recovered) {
+            // Our peers saw us past this step before our restart: the ceremony redoes the
+            // work it lost, at the step it reached (see `on_reject`).
+            return Ok(());
+        }
         if step < self.step || step > self.cfg.max_step {
             return Err(BarrierError::InvalidLocalStep {
                 current: self.step,
@@ -518,7 +572,13 @@ impl State {
     }
 
     /// A frame from `from` that failed to decode.
-    pub fn on_undecodable(&mut self, from: &PublicKey, detail: String, out: &mut Outputs) {
+    pub fn on_undecodable(
+        &mut self,
+        now: SystemTime,
+        from: &PublicKey,
+        detail: String,
+        out: &mut Outputs,
+    ) {
         out.blocks.push(from.clone());
         let member = self.peers.contains_key(from);
         out.events.push(Event::InputRejected {
@@ -534,6 +594,7 @@ impl State {
         if let Some(peer) = self.peers.get_mut(from) {
             peer.outbound = Outbound::Closed;
             self.record_error(
+                now,
                 BarrierError::NotProtocol {
                     peer: from.clone(),
                     detail,
@@ -668,6 +729,7 @@ impl State {
             });
             self.peers.get_mut(from).expect("checked member").outbound = Outbound::Closed;
             self.record_error(
+                now,
                 BarrierError::PeerRefused {
                     peer: from.clone(),
                     reason,
@@ -681,6 +743,7 @@ impl State {
         if peer.inbound != Some(hello.session) {
             let restarted = peer.inbound.is_some();
             peer.inbound = Some(hello.session);
+            peer.fresh = true;
             if restarted {
                 // What the peer's previous life saw of us is gone with it: its new life must echo
                 // our step and acknowledge our shutdown again before they count.
@@ -765,6 +828,33 @@ impl State {
                 }
             }) && sync.step <= max_step
         };
+        if !valid
+            && peer.fresh
+            && let Some(seen) = peer.step.filter(|seen| sync.step < *seen)
+        {
+            // A new session that starts below the step we saw: the peer restarted without its
+            // position (an honest restart never does this, but a lost metadata file does).
+            // Tell it where it was, without blocking it or counting it faulty; its session
+            // stays unaccepted until it comes back at `seen` or above.
+            peer.inbound = None;
+            out.send(
+                from,
+                Message::Reject {
+                    session: sync.session,
+                    reason: RejectReason::Behind { seen },
+                },
+            );
+            out.events.push(Event::InputRejected {
+                channel: Channel::Barrier,
+                peer: from.clone(),
+                reason: format!(
+                    "restarted below its step: {seen} -> {}; told to resume",
+                    sync.step
+                ),
+                blocked: false,
+            });
+            return;
+        }
         if !valid {
             let previous = peer.step;
             peer.outbound = Outbound::Closed;
@@ -787,6 +877,7 @@ impl State {
                 blocked: true,
             });
             self.record_error(
+                now,
                 BarrierError::StepViolation {
                     peer: from.clone(),
                     previous,
@@ -796,6 +887,7 @@ impl State {
             );
             return;
         }
+        peer.fresh = false;
         let new_step = peer.step != Some(sync.step);
         if new_step {
             peer.step = Some(sync.step);
@@ -858,6 +950,10 @@ impl State {
             // backoff, as for a silent peer.
             return;
         }
+        if let RejectReason::Behind { seen } = reason {
+            self.on_behind(now, rng, from, seen, out);
+            return;
+        }
         if reason == RejectReason::UnknownSession {
             // The peer lost our session (it restarted): reconnect after a jittered base delay.
             let delay = self.backoff(1, rng);
@@ -871,12 +967,68 @@ impl State {
         }
         peer.outbound = Outbound::Closed;
         self.record_error(
+            now,
             BarrierError::RefusedByPeer {
                 peer: from.clone(),
                 reason,
             },
             out,
         );
+    }
+
+    /// `from` saw us at `seen` before we restarted. Once more peers than the faults tolerated
+    /// (`f = (n - 1) / 3` of `n` members) vouch for a step above ours, we adopt the highest
+    /// step that many vouch for: at least one of them is honest, and an honest peer only saw
+    /// steps we had reached, so it is a step we had reached (a liar alone cannot push us
+    /// forward). Our session to `from` reopens after a jittered base delay (at once if we
+    /// adopted a step), as after `UnknownSession`.
+    fn on_behind(
+        &mut self,
+        now: SystemTime,
+        rng: &mut impl Rng,
+        from: &PublicKey,
+        seen: u64,
+        out: &mut Outputs,
+    ) {
+        self.claims
+            .insert(from.clone(), seen.min(self.cfg.max_step));
+        let needed = (self.members.len().saturating_sub(1)) / 3 + 1;
+        let mut claimed: Vec<u64> = self.claims.values().copied().collect();
+        claimed.sort_unstable_by(|a, b| b.cmp(a));
+        let adopted = claimed
+            .get(needed - 1)
+            .copied()
+            .filter(|step| *step > self.step);
+        let delay = match adopted {
+            Some(_) => Duration::ZERO,
+            None => self.backoff(1, rng),
+        };
+        self.peers.get_mut(from).expect("checked member").outbound = Outbound::Connecting {
+            session: rng.next_u64(),
+            attempt: 0,
+            next_hello: now + delay,
+        };
+        if let Some(step) = adopted {
+            let vouched = claimed.iter().filter(|c| **c >= step).count();
+            self.step = step;
+            self.recovered = Some(step);
+            out.events.push(Event::StepRecovered { step, vouched });
+            out.events.push(Event::StepSet { step });
+            self.broadcast_sync(out);
+            // Everyone who told us so gets a new session at once.
+            for (key, claim) in &self.claims {
+                if *claim <= step
+                    && let Some(peer) = self.peers.get_mut(key)
+                    && let Outbound::Connecting { session, .. } = peer.outbound
+                {
+                    peer.outbound = Outbound::Connecting {
+                        session,
+                        attempt: 0,
+                        next_hello: now,
+                    };
+                }
+            }
+        }
     }
 
     /// Peers that keep `condition` from holding (empty: it holds). This node itself is listed
@@ -1025,6 +1177,7 @@ mod tests {
             block: 0,
             quorum_mode: false,
             catch_up: false,
+            fault_expiry: None,
         }
     }
 
@@ -1380,7 +1533,7 @@ mod tests {
             Message::Welcome { session: 1 },
             &mut out,
         );
-        net.states[0].on_undecodable(&stranger, "garbage".into(), &mut out);
+        net.states[0].on_undecodable(now, &stranger, "garbage".into(), &mut out);
         assert_eq!(out.blocks, vec![stranger.clone(), stranger]);
         assert_eq!(net.states[0].error(), None);
         assert!(
@@ -1395,7 +1548,8 @@ mod tests {
         let mut net = Net::new(2);
         let one = net.states[1].me().clone();
         let mut out = Outputs::default();
-        net.states[0].on_undecodable(&one, "Invalid Enum".into(), &mut out);
+        let now = net.now;
+        net.states[0].on_undecodable(now, &one, "Invalid Enum".into(), &mut out);
         assert_eq!(out.blocks, vec![one.clone()]);
         assert!(matches!(
             net.states[0].error(),
@@ -1743,5 +1897,174 @@ mod tests {
             net.states[0].error(),
             Some(BarrierError::RefusedByPeer { .. })
         ));
+    }
+
+    /// A network in quorum mode (the DKG's) where everyone walked to step 3, and node `lost`
+    /// restarted without its metadata (a fresh state at step 0).
+    fn quorum_net_with_a_lost_position(n: u64, lost: usize) -> Net {
+        let mut net = Net::new(n);
+        for state in &mut net.states {
+            state.cfg.quorum_mode = true;
+        }
+        net.run(3);
+        for step in 1..=3 {
+            for i in 0..n as usize {
+                net.set_step(i, step);
+            }
+            net.deliver();
+        }
+        let keys = signers(n);
+        let cluster = cluster_of(&keys);
+        let config = Config {
+            quorum_mode: true,
+            ..cfg()
+        };
+        let now = net.now;
+        net.states[lost] = State::new(keys[lost].clone(), &cluster, config, now, &mut net.rng);
+        net.events.clear();
+        net
+    }
+
+    #[test]
+    fn a_peer_restarted_without_its_step_is_told_where_it_was_and_resumes_there() {
+        let mut net = quorum_net_with_a_lost_position(4, 3);
+        let lost = net.states[3].me().clone();
+        net.run(20);
+        // Nobody blocked it or counted it faulty: its peers answered `Behind`.
+        assert!(net.blocks.is_empty(), "{:?}", net.blocks);
+        assert!(
+            !net.events
+                .iter()
+                .any(|(_, e)| matches!(e, Event::PeerFaulty { .. }))
+        );
+        assert!(net.events.iter().any(|(i, e)| *i != 3
+            && matches!(e, Event::InputRejected { blocked: false, reason, .. } if reason.starts_with("restarted below"))));
+        // It adopted step 3 (vouched by every peer), and everyone sees it there.
+        assert_eq!(net.states[3].step(), 3);
+        assert!(net.events.iter().any(|(i, e)| *i == 3
+            && matches!(e, Event::StepRecovered { step: 3, vouched } if *vouched >= 2)));
+        for i in 0..3 {
+            let status = net.states[i].status();
+            let seen = status.peers.iter().find(|p| p.peer == lost).unwrap();
+            assert!(seen.connected && seen.step == Some(3), "node {i}: {seen:?}");
+            assert_eq!(net.states[i].error(), None);
+        }
+        // Its ceremony redoes steps 1..=3 without an error; the next step goes out as usual.
+        for step in 1..=3 {
+            net.set_step(3, step);
+        }
+        net.set_step(3, 4);
+        net.deliver();
+        for i in 0..3 {
+            let status = net.states[i].status();
+            assert_eq!(
+                status.peers.iter().find(|p| p.peer == lost).unwrap().step,
+                Some(4)
+            );
+        }
+        // A step that goes back within one session is still a violation.
+        let mut out = Outputs::default();
+        let now = net.now;
+        let session = net.states[0].peers[&lost].inbound.unwrap();
+        let back = Message::Sync(Sync {
+            session,
+            step: 2,
+            seen: 0,
+            shutdown: false,
+            shutdown_ack: false,
+        });
+        net.states[0].on_message(now, &mut net.rng, &lost, back, &mut out);
+        assert_eq!(out.blocks, vec![lost]);
+    }
+
+    #[test]
+    fn one_liar_cannot_push_a_restarted_node_forward() {
+        // n = 4 tolerates f = 1: a step needs f + 1 = 2 peers vouching for it.
+        let mut net = quorum_net_with_a_lost_position(4, 3);
+        let peers: Vec<PublicKey> = (0..3).map(|i| net.states[i].me().clone()).collect();
+        let behind = |net: &mut Net, peer: usize, seen: u64| {
+            let key = peers[peer].clone();
+            let session = match net.states[3].peers[&key].outbound {
+                Outbound::Connecting { session, .. } | Outbound::Established { session } => session,
+                Outbound::Closed => panic!("closed"),
+            };
+            let mut out = Outputs::default();
+            let now = net.now;
+            let reject = Message::Reject {
+                session,
+                reason: RejectReason::Behind { seen },
+            };
+            net.states[3].on_message(now, &mut net.rng, &key, reject, &mut out);
+            out
+        };
+        behind(&mut net, 0, 9);
+        assert_eq!(net.states[3].step(), 0, "one claim moves nothing");
+        let out = behind(&mut net, 1, 2);
+        assert_eq!(net.states[3].step(), 2, "the second highest of two claims");
+        assert!(out.events.iter().any(|e| matches!(
+            e,
+            Event::StepRecovered {
+                step: 2,
+                vouched: 2
+            }
+        )));
+        assert!(out.blocks.is_empty() && net.states[3].error().is_none());
+        behind(&mut net, 2, 3);
+        assert_eq!(net.states[3].step(), 3);
+    }
+
+    #[test]
+    fn faults_expire_and_a_peer_that_misbehaves_again_is_recorded_again() {
+        let mut net = Net::new(2);
+        for state in &mut net.states {
+            state.cfg.fault_expiry = Some(Duration::from_secs(1));
+        }
+        net.run(3);
+        let one = net.states[1].me().clone();
+        let session = net.states[0].peers[&one].inbound.unwrap();
+        let jump = |session| {
+            Message::Sync(Sync {
+                session,
+                step: 7,
+                seen: 0,
+                shutdown: false,
+                shutdown_ack: false,
+            })
+        };
+        net.send(1, 0, jump(session));
+        net.deliver();
+        assert!(matches!(
+            net.states[0].error(),
+            Some(BarrierError::StepViolation { .. })
+        ));
+        assert_eq!(net.states[0].faulty().count(), 1);
+        assert_eq!(net.blocks, vec![(0, one.clone())]);
+        // Before the expiry nothing changes; after it the peer counts again and a new
+        // session to it opens.
+        net.events.clear();
+        for _ in 0..5 {
+            net.tick();
+        }
+        assert_eq!(net.states[0].faulty().count(), 1);
+        for _ in 0..6 {
+            net.tick();
+        }
+        assert_eq!(net.states[0].faulty().count(), 0);
+        assert_eq!(net.states[0].error(), None);
+        assert!(
+            net.events
+                .iter()
+                .any(|(i, e)| *i == 0
+                    && matches!(e, Event::PeerFaultExpired { peer } if *peer == one))
+        );
+        net.deliver();
+        net.run(3);
+        assert!(net.states[0].missing(Condition::AllConnected).is_empty());
+        // It breaks the rules again: recorded (and blocked) again.
+        let session = net.states[0].peers[&one].inbound.unwrap();
+        net.send(1, 0, jump(session));
+        net.deliver();
+        assert_eq!(net.states[0].faulty().count(), 1);
+        assert_eq!(net.blocks.len(), 2);
     }
 }

@@ -87,6 +87,11 @@ pub enum RejectReason {
     /// cluster's hash, a good signature), so it may have been admitted by a certified committee
     /// the receiver has not applied. It should catch up and try again later; it is not blocked.
     CatchUp,
+    /// The sender opened a new session at a step below `seen`, the step the receiver had
+    /// observed of it before: it restarted without its barrier position (its metadata was
+    /// lost). Not a fault and not blocked: the sender should resume at `seen` or above (it
+    /// adopts a step enough peers vouch for, see `barrier::state`) and open a new session.
+    Behind { seen: u64 },
 }
 
 impl fmt::Display for RejectReason {
@@ -104,6 +109,12 @@ impl fmt::Display for RejectReason {
                 write!(f, "step rule violated: {previous} -> {got}")
             }
             RejectReason::CatchUp => write!(f, "not a member here yet: catch up and retry"),
+            RejectReason::Behind { seen } => {
+                write!(
+                    f,
+                    "restarted below the step seen of it before ({seen}): resume there"
+                )
+            }
         }
     }
 }
@@ -128,6 +139,7 @@ const REASON_SIGNATURE: u8 = 2;
 const REASON_SESSION: u8 = 3;
 const REASON_STEP: u8 = 4;
 const REASON_CATCH_UP: u8 = 5;
+const REASON_BEHIND: u8 = 6;
 
 /// Flag bits of a `Sync`.
 const FLAG_SHUTDOWN: u8 = 1;
@@ -154,6 +166,10 @@ impl Write for RejectReason {
                 got.write(buf);
             }
             RejectReason::CatchUp => REASON_CATCH_UP.write(buf),
+            RejectReason::Behind { seen } => {
+                REASON_BEHIND.write(buf);
+                seen.write(buf);
+            }
         }
     }
 }
@@ -165,6 +181,7 @@ impl EncodeSize for RejectReason {
             RejectReason::ClusterMismatch { .. } => 64,
             RejectReason::BadSignature | RejectReason::UnknownSession | RejectReason::CatchUp => 0,
             RejectReason::StepViolation { .. } => 16,
+            RejectReason::Behind { .. } => 8,
         }
     }
 }
@@ -184,6 +201,9 @@ impl Read for RejectReason {
             REASON_SIGNATURE => RejectReason::BadSignature,
             REASON_SESSION => RejectReason::UnknownSession,
             REASON_CATCH_UP => RejectReason::CatchUp,
+            REASON_BEHIND => RejectReason::Behind {
+                seen: u64::read(buf)?,
+            },
             REASON_STEP => RejectReason::StepViolation {
                 previous: u64::read(buf)?,
                 got: u64::read(buf)?,
@@ -353,6 +373,10 @@ mod tests {
             Message::Reject {
                 session: 3,
                 reason: RejectReason::CatchUp,
+            },
+            Message::Reject {
+                session: 4,
+                reason: RejectReason::Behind { seen: 12 },
             },
             Message::Reject {
                 session: 2,

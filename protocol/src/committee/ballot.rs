@@ -141,7 +141,8 @@ mod tests {
         let mut stale = add(&k[4], "f");
         stale.epoch = 3;
         let broken =
-            CommitteeProposal::new(1, committee.clone(), vec![], "g".into(), [1; 32]).unwrap();
+            CommitteeProposal::new(1, committee[..3].to_vec(), vec![], "g".into(), [1; 32])
+                .unwrap();
         let candidates = vec![
             Candidate {
                 op: op(1),
@@ -197,7 +198,7 @@ mod tests {
         assert_eq!(skipped[&op(4)], "author_equivocated");
         assert_eq!(skipped[&op(5)], "not_a_member");
         assert_eq!(skipped[&op(6)], "other_epoch");
-        assert_eq!(skipped[&op(7)], "unchanged");
+        assert_eq!(skipped[&op(7)], "below_safe_size");
         let mut reversed = candidates.clone();
         reversed.reverse();
         assert_eq!(choose(&reversed, &current).approve, Some(winner));

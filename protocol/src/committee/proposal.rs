@@ -150,8 +150,6 @@ pub enum Refusal {
         quorum: usize,
         members: usize,
     },
-    #[error("the proposed committee is the current one")]
-    Unchanged,
 }
 
 impl Refusal {
@@ -171,7 +169,6 @@ impl Refusal {
             Refusal::AlreadyMember(_) => "already_member",
             Refusal::BelowSafeSize { .. } => "below_safe_size",
             Refusal::NoLiveQuorum { .. } => "no_live_quorum",
-            Refusal::Unchanged => "unchanged",
         }
     }
 }
@@ -254,8 +251,10 @@ impl CommitteeProposal {
 
     /// The rules that need the current state: the next epoch, resharing the current output,
     /// an address for every newcomer and none for a known key, no shrinking below
-    /// [`MIN_SAFE_MEMBERS`], a change at all, and enough live members in the new committee to
-    /// sign without any newcomer (its threshold among the current members heard from).
+    /// [`MIN_SAFE_MEMBERS`], and enough live members in the new committee to sign without any
+    /// newcomer (its threshold among the current members heard from). The unchanged committee
+    /// is a valid proposal: its reshare gives every member a fresh share of the same key (key
+    /// recovery for a member that lost its share with its DKG journal).
     pub fn check(&self, current: &Current<'_>) -> Result<(), Refusal> {
         self.validate()?;
         let expected = current.epoch.saturating_add(1);
@@ -277,9 +276,6 @@ impl CommitteeProposal {
             !current.known.contains(*k) && self.joining.binary_search_by(|j| j.key.cmp(k)).is_err()
         }) {
             return Err(Refusal::NoAddress(newcomer.clone()));
-        }
-        if self.members.as_slice() == current.committee {
-            return Err(Refusal::Unchanged);
         }
         let floor = MIN_SAFE_MEMBERS.min(current.committee.len());
         if self.members.len() < floor {
@@ -531,10 +527,11 @@ mod tests {
             propose(&k[..5], vec![joining(&k[0]), joining(&k[4])], 3, [9; 32]).check(&current),
             Err(Refusal::AlreadyMember(k[0].clone()))
         );
-        // Unchanged, below the safe size, or without a live quorum.
+        // The unchanged committee is a reshare (key recovery); below the safe size, or
+        // without a live quorum, is refused.
         assert_eq!(
             propose(&committee, vec![], 3, [9; 32]).check(&current),
-            Err(Refusal::Unchanged)
+            Ok(())
         );
         assert!(matches!(
             propose(&k[..3], vec![], 3, [9; 32]).check(&current),

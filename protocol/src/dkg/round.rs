@@ -200,7 +200,11 @@ where
             .await?;
         }
         self.finished_logs.insert(round, ceremony.decided_logs());
-        let Outcome { output, share } = match ceremony.finish(&mut self.context) {
+        let Outcome {
+            output,
+            share,
+            share_lost,
+        } = match ceremony.finish(&mut self.context) {
             Ok(outcome) => outcome,
             // Too few usable logs among the decided ones (e.g. a dealer had to reveal more
             // shares than the fault bound allows while members were down or lying). Every
@@ -214,6 +218,16 @@ where
             }
             Err(error) => return Err(error.into()),
         };
+        if share_lost {
+            tracing::warn!(
+                me = %self.me,
+                epoch,
+                round,
+                "the round finished without our share: the dealings it is made of were lost \
+                 with our DKG journal; a reshare of the committee gives us a new one"
+            );
+            self.cfg.tracer.record(Event::ShareLost { epoch, round });
+        }
         let completed = Completed {
             epoch,
             round,

@@ -89,6 +89,10 @@ pub struct Config<T: Tracer> {
     /// Runs the ledger with these settings (`None`: no ledger). With a ledger, the engine keeps
     /// serving after its ceremony until the ledger stops (it only stops on a fatal error).
     pub ledger: Option<ledger::Settings>,
+    /// How long the barrier holds a peer's recorded fault (`None`: for the engine's life); see
+    /// [`barrier::state::Config::fault_expiry`]. A node gives its transport the same block
+    /// duration, so a repaired peer rejoins without the others restarting.
+    pub block_expiry: Option<std::time::Duration>,
 }
 
 /// How a node's run ended.
@@ -254,7 +258,29 @@ impl<T: Tracer> Node<T> {
         let (meta, boot) =
             NodeMeta::open_and_boot(context.child("meta"), &self.cfg.partition_prefix).await?;
         self.cfg.tracer.record(Event::Boot { boot });
-        let resume_step = self.cfg.task.resume_step(meta.barrier_step());
+        let mut resume_step = self.cfg.task.resume_step(meta.barrier_step());
+        if self.cfg.task == Task::Dkg {
+            // The metadata may be lost while the DKG journal is not: the journal's last output
+            // proves the node reached that round's done step (peers saw it there), so the
+            // barrier never starts below it. Below what peers saw, they answer `Behind`.
+            let journal = dkg::stored_rounds(
+                context.child("journal_probe"),
+                &self.cfg.partition_prefix,
+                &self.cfg.identity,
+            )
+            .await?
+            .iter()
+            .rev()
+            .find(|(_, stored)| stored.output)
+            .map_or(0, |(round, _)| dkg::step_of(*round, dkg::Phase::Done));
+            if journal > resume_step {
+                self.cfg.tracer.record(Event::MetaBehindJournal {
+                    recorded: resume_step,
+                    journal,
+                });
+                resume_step = journal;
+            }
+        }
         let Channels {
             barrier,
             dkg,
@@ -399,6 +425,7 @@ impl<T: Tracer> Node<T> {
                 block: task.block(),
                 quorum_mode: task == Task::Dkg,
                 catch_up: self.governance_settings().is_some(),
+                fault_expiry: self.cfg.block_expiry,
                 unresponsive_after: UNRESPONSIVE_AFTER,
                 mailbox_size: MAILBOX_SIZE,
                 tracer: self.cfg.tracer.clone(),

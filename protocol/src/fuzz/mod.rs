@@ -46,6 +46,7 @@ pub fn barrier_frames(data: &[u8]) {
             block: 4,
             quorum_mode: false,
             catch_up: false,
+            fault_expiry: Some(Duration::from_secs(1)),
         },
         now,
         &mut rng,
@@ -63,7 +64,7 @@ pub fn barrier_frames(data: &[u8]) {
         let mut out = Outputs::default();
         match wire::decode(bytes::Bytes::copy_from_slice(frame)) {
             Ok(message) => state.on_message(now, &mut rng, &from, message, &mut out),
-            Err(err) => state.on_undecodable(&from, err.to_string(), &mut out),
+            Err(err) => state.on_undecodable(now, &from, err.to_string(), &mut out),
         }
         now += Duration::from_millis(37);
         state.on_tick(now, &mut rng, &mut out);

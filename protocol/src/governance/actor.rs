@@ -536,6 +536,7 @@ where
                 remove(&old, &mut members)?;
                 add(new, address, &mut members)?;
             }
+            Change::Reshare => {}
         }
         Ok(CommitteeProposal::new(
             epoch + 1,

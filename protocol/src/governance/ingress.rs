@@ -26,6 +26,9 @@ pub enum Change {
         new: PublicKey,
         address: Option<String>,
     },
+    /// Keep the committee: its reshare gives every member a fresh share of the same key, so a
+    /// member that lost its share (its DKG journal) gets one back.
+    Reshare,
 }
 
 /// Why a proposal was not made.

@@ -56,7 +56,7 @@ macro_rules! checkpoint_invariants {
 }
 
 /// Every scenario, in the order `cohort-sim list` prints them.
-pub static SCENARIOS: [ScenarioSpec; 27] = [
+pub static SCENARIOS: [ScenarioSpec; 29] = [
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -144,6 +144,26 @@ pub static SCENARIOS: [ScenarioSpec; 27] = [
         },
         observers: dkg::observers,
         invariants: dkg_invariants!(),
+    },
+    ScenarioSpec {
+        name: "barrier-meta-loss",
+        description: "as dkg-crash, every timed crash losing the node's metadata (barrier step, boot counter, ceremony flag): it resumes from its DKG journal or the step its peers vouch for, and nobody blocks it",
+        nodes: 1..=64,
+        plan: |seed, nodes| dkg::plan(dkg::Kind::MetaLoss, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_dkg();
+            Box::pin(dkg::run(
+                dkg::Kind::MetaLoss,
+                context,
+                seed,
+                core,
+                part,
+                sink,
+                checks,
+            ))
+        },
+        observers: dkg::observers,
+        invariants: dkg_invariants!(HonestNotBlocked),
     },
     ScenarioSpec {
         name: "dkg-absent",
@@ -518,6 +538,25 @@ pub static SCENARIOS: [ScenarioSpec; 27] = [
             KeyUnchangedByReshare,
             SharesFollowCommittee,
             RemovedMemberCannotSign
+        ),
+    },
+    ScenarioSpec {
+        name: "dkg-disk-loss",
+        description: "as governance, with a member's crash taking its DKG journal after the DKG: it finishes that epoch without a share (share missing), the operator proposes the unchanged committee, and its reshare gives the member a new share of the same key",
+        nodes: 4..=64,
+        plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::KeyLoss, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_checkpoint();
+            Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
+        },
+        observers: checkpoint::observers,
+        invariants: checkpoint_invariants!(
+            OneCommitteePerEpoch,
+            CommitteeChangeCertified,
+            DkgCompletes,
+            KeyUnchangedByReshare,
+            SharesFollowCommittee,
+            KeyRecovered
         ),
     },
 ];

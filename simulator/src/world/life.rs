@@ -106,6 +106,9 @@ impl Life {
                     task: self.task,
                     keys: keys.clone(),
                     ledger: self.ledger,
+                    // Faults last a run's life; the transport's blocks do too (commonware's
+                    // simulated network never lifts one by itself).
+                    block_expiry: None,
                 },
             )
             .with_tamper(self.tamper.clone());
@@ -200,8 +203,13 @@ impl Life {
                 }
                 loss.describe()
             }
-            Loss::OpStore => {
-                damage::lose(context, &prefix, damage::Store::Ops)
+            Loss::OpStore | Loss::Meta | Loss::DkgJournal => {
+                let store = match loss {
+                    Loss::Meta => damage::Store::Meta,
+                    Loss::DkgJournal => damage::Store::Dkg,
+                    _ => damage::Store::Ops,
+                };
+                damage::lose(context, &prefix, store)
                     .await
                     .expect("removing a simulated store");
                 loss.describe()

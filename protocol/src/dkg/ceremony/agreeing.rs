@@ -60,10 +60,13 @@ impl Ceremony {
         effects
     }
 
-    /// Every version we hold of `dealer`'s log (ours, if it is us).
+    /// Every version we hold of `dealer`'s log (ours, if it is us; a copy a peer sent of our
+    /// own, if our journal lost the one we signed).
     pub(super) fn versions(&self, dealer: &PublicKey) -> Vec<HeldLog> {
-        if *dealer == self.me_pk {
-            return self.own_log().into_iter().collect();
+        if *dealer == self.me_pk
+            && let Some(own) = self.own_log()
+        {
+            return vec![own];
         }
         self.logs.get(dealer).cloned().unwrap_or_default()
     }
@@ -75,13 +78,10 @@ impl Ceremony {
 
     /// The digests of every version we hold of `dealer`'s log.
     pub(super) fn digests(&self, dealer: &PublicKey) -> Vec<Digest> {
-        if *dealer == self.me_pk {
-            return self
-                .dealer
-                .as_ref()
-                .and_then(|side| side.held.as_ref())
-                .map(|held| vec![held.digest])
-                .unwrap_or_default();
+        if *dealer == self.me_pk
+            && let Some(held) = self.dealer.as_ref().and_then(|side| side.held.as_ref())
+        {
+            return vec![held.digest];
         }
         self.logs
             .get(dealer)

@@ -274,8 +274,13 @@ impl HeldLog {
 #[derive(Clone, Debug)]
 pub struct Outcome {
     pub output: Output<Variant, PublicKey>,
-    /// This node's share, if it is a player.
+    /// This node's share, if it is a player (and kept what it needs to compute it).
     pub share: Option<Share>,
+    /// This node is a player of the round but lost the dealings its share is made of (its DKG
+    /// journal was lost or damaged after it acknowledged them, so no dealer revealed them):
+    /// the round succeeded for everyone else, and this node holds the output without a share
+    /// until a reshare gives it a new one (see `dkg::actor`, key recovery).
+    pub share_lost: bool,
 }
 
 /// One attempt at one node.
@@ -286,6 +291,9 @@ pub struct Ceremony {
     me_pk: PublicKey,
     dealer: Option<DealerSide>,
     player: Option<Player<Variant, ed25519::PrivateKey>>,
+    /// This node is a player of the round, but the dealings its acks stand for are not in its
+    /// journal (lost with it): it goes on as an observer and finishes without a share.
+    share_lost: bool,
     /// Acks this node sent, by dealer (resent on request; never replaced).
     acks: BTreeMap<PublicKey, PlayerAck<PublicKey>>,
     /// Valid logs received, by dealer (checked once, on arrival): the first, then further
@@ -376,6 +384,7 @@ impl Ceremony {
         // Player side: resume from the persisted dealings.
         let is_player = spec.players.position(&me_pk).is_some();
         let mut acks = BTreeMap::new();
+        let mut share_lost = false;
         let player = if is_player {
             let checked: BTreeMap<_, _> = logs
                 .iter()
@@ -386,11 +395,22 @@ impl Ceremony {
                 })
                 .chain(own_log.iter().map(|(_, log)| (me_pk.clone(), log.clone())))
                 .collect();
-            let (player, resumed) =
-                Player::resume::<Faults>(info.clone(), me.clone(), &checked, dealings)
-                    .map_err(|e| DkgError::Recovery(e.to_string()))?;
-            acks = resumed;
-            Some(player)
+            match Player::resume::<Faults>(info.clone(), me.clone(), &checked, dealings) {
+                Ok((player, resumed)) => {
+                    acks = resumed;
+                    Some(player)
+                }
+                // Logs name acks of ours whose dealings the journal does not hold: it lost
+                // them (key recovery). Our share of this round is gone; observe it.
+                Err(
+                    feldman_desmedt::Error::MissingPlayerDealing
+                    | feldman_desmedt::Error::InvalidPersistedDealing { .. },
+                ) => {
+                    share_lost = true;
+                    None
+                }
+                Err(e) => return Err(DkgError::Recovery(e.to_string())),
+            }
         } else {
             None
         };
@@ -410,6 +430,7 @@ impl Ceremony {
             me_pk,
             dealer: None,
             player,
+            share_lost,
             acks,
             logs,
             equivocators,
@@ -779,7 +800,10 @@ impl Ceremony {
             ));
         };
         self.seen_logs.insert(digest);
-        if dealer == self.me_pk {
+        // Our own log comes back from peers: ignored while we hold the one we signed. A node
+        // whose journal lost it (key recovery) keeps the copies, as of any dealer: the
+        // decision names one of them, and finishing the round needs it.
+        if dealer == self.me_pk && self.own_log().is_some() {
             return Ok(Vec::new());
         }
         let wanted = self.wanted(&dealer, &digest);
@@ -857,21 +881,35 @@ impl Ceremony {
             logs.record(dealer.clone(), held.checked);
         }
         match self.player {
-            Some(player) => {
-                let (output, share) = player
-                    .finalize::<Faults>(rng, logs, &Sequential)
-                    .map_err(|e| DkgError::Finalize(e.to_string()))?;
-                Ok(Outcome {
+            Some(player) => match player.finalize::<Faults>(rng, logs.clone(), &Sequential) {
+                Ok((output, share)) => Ok(Outcome {
                     output,
                     share: Some(share),
-                })
-            }
+                    share_lost: false,
+                }),
+                // Our own dealings are gone (commonware: the round succeeded, our share is not
+                // recoverable without outside help): finish as an observer of the round.
+                Err(feldman_desmedt::FinalizeError::Error(
+                    feldman_desmedt::Error::MissingPlayerDealing
+                    | feldman_desmedt::Error::InvalidPersistedDealing { .. },
+                )) => {
+                    let output = observe::<Variant, PublicKey, Faults>(rng, logs, &Sequential)
+                        .map_err(|e| DkgError::Finalize(e.to_string()))?;
+                    Ok(Outcome {
+                        output,
+                        share: None,
+                        share_lost: true,
+                    })
+                }
+                Err(error) => Err(DkgError::Finalize(error.to_string())),
+            },
             None => {
                 let output = observe::<Variant, PublicKey, Faults>(rng, logs, &Sequential)
                     .map_err(|e| DkgError::Finalize(e.to_string()))?;
                 Ok(Outcome {
                     output,
                     share: None,
+                    share_lost: self.share_lost,
                 })
             }
         }

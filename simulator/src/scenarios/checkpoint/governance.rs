@@ -59,6 +59,7 @@ fn to_change(change: &ChangeKind, keys: &[PublicKey]) -> Change {
             new: keys[new].clone(),
             address: Some(address(new)),
         },
+        ChangeKind::Reshare => Change::Reshare,
     }
 }
 
@@ -76,6 +77,7 @@ pub fn expected(
             members.retain(|k| *k != keys[old]);
             members.push(keys[new].clone());
         }
+        ChangeKind::Reshare => {}
     }
     members.sort();
     members
@@ -370,11 +372,63 @@ pub fn check_reshares(
     }
 }
 
+/// `key-recovered` (`dkg-disk-loss`): node `lost`, whose DKG journal was lost, traced the epoch
+/// it held as finished without its share, and ends the last certified epoch (a later one) with
+/// a share and the group key of epoch 0.
+pub fn check_key_recovered(
+    lost: usize,
+    observations: &CheckpointObserver,
+    last: Option<&dkg::Completed>,
+    committees: &[Vec<PublicKey>],
+    checks: &mut Checks,
+) -> String {
+    let node = lost as u32;
+    let lost_epochs = observations.share_lost.get(&node);
+    let Some(&lost_epoch) = lost_epochs.and_then(|e| e.iter().next()) else {
+        checks.fail(
+            Invariant::KeyRecovered,
+            format!(
+                "node {lost} lost its DKG journal but never finished an epoch without its share"
+            ),
+        );
+        return format!("node {lost}: no share lost traced");
+    };
+    let last_epoch = committees.len().saturating_sub(1) as u64;
+    let epoch0_key = observations
+        .completions
+        .values()
+        .find_map(|c| c.get(&0))
+        .map(|(k, _)| k.clone());
+    match last {
+        Some(c) if c.epoch > lost_epoch && c.share.is_some() => {
+            if Some(c.group_key_hex()) != epoch0_key {
+                checks.fail(
+                    Invariant::KeyRecovered,
+                    format!("node {lost} recovered a share of another group key"),
+                );
+            }
+        }
+        Some(c) => checks.fail(
+            Invariant::KeyRecovered,
+            format!(
+                "node {lost} lost its share in epoch {lost_epoch} and ends epoch {} (last certified {last_epoch}) with a share: {}",
+                c.epoch,
+                c.share.is_some()
+            ),
+        ),
+        None => checks.fail(
+            Invariant::KeyRecovered,
+            format!("node {lost} ends without a DKG result"),
+        ),
+    }
+    format!("node {lost}: share lost in epoch {lost_epoch}, recovered by epoch {last_epoch}")
+}
+
 /// The removed member of a change (a removal, or the old member of a replacement).
 pub fn removed(change: &ChangeKind) -> Option<usize> {
     match *change {
         ChangeKind::Remove { node } | ChangeKind::Replace { old: node, .. } => Some(node),
-        ChangeKind::Add { .. } => None,
+        ChangeKind::Add { .. } | ChangeKind::Reshare => None,
     }
 }
 

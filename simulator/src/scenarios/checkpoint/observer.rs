@@ -28,6 +28,8 @@ pub struct CheckpointObserver {
     /// Each node's DKG completions by epoch: the group key (hex) and whether it holds a share
     /// (the last traced, a restart loading the epoch again).
     pub completions: BTreeMap<u32, BTreeMap<u64, (String, bool)>>,
+    /// Epochs each node finished without its share (its DKG journal was lost).
+    pub share_lost: BTreeMap<u32, BTreeSet<u64>>,
     /// Governance inputs refused, per author: each reason and the nodes that refused.
     pub governance_refused: BTreeMap<PublicKey, BTreeMap<&'static str, BTreeSet<u32>>>,
     /// Each node's certified checkpoints.
@@ -54,6 +56,9 @@ pub struct CheckpointObserver {
 impl Observer for CheckpointObserver {
     fn observe(&mut self, t_us: u64, node: u32, event: &Event) {
         match event {
+            Event::ShareLost { epoch, .. } => {
+                self.share_lost.entry(node).or_default().insert(*epoch);
+            }
             Event::DkgComplete {
                 group_key,
                 epoch,

@@ -2,7 +2,7 @@
 
 use super::byzantine::{CheckpointLiar, CheckpointMisbehaviour};
 use crate::plan::{
-    ClockPlan, CorePlan, CrashPlan, LateStart, draw_crashes_within, draw_links, plan_rng,
+    ClockPlan, CorePlan, CrashPlan, LateStart, Loss, draw_crashes_within, draw_links, plan_rng,
 };
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,9 @@ pub enum Kind {
     ReplaceDead,
     /// `remove`: the operator removes a member (which keeps running, as an observer).
     Remove,
+    /// `dkg-disk-loss`: a member loses its DKG journal after the DKG; the operator proposes the
+    /// unchanged committee, whose reshare gives it a new share.
+    KeyLoss,
 }
 
 impl Kind {
@@ -48,6 +51,7 @@ impl Kind {
                 | Kind::Join
                 | Kind::ReplaceDead
                 | Kind::Remove
+                | Kind::KeyLoss
         )
     }
 }
@@ -57,9 +61,18 @@ impl Kind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
-    Add { node: usize },
-    Remove { node: usize },
-    Replace { old: usize, new: usize },
+    Add {
+        node: usize,
+    },
+    Remove {
+        node: usize,
+    },
+    Replace {
+        old: usize,
+        new: usize,
+    },
+    /// The unchanged committee (a reshare: key recovery).
+    Reshare,
 }
 
 /// The operator's request: at `at_ms`, to member `by` (retried every [`RETRY_MS`] while the
@@ -179,7 +192,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         Kind::Reshare => rng.random_range(6..=10),
         // A removal keeps at least the safe committee size of four.
         Kind::Governance | Kind::MembershipByzantine | Kind::Remove => rng.random_range(5..=10),
-        Kind::Join | Kind::ReplaceDead => rng.random_range(4..=9),
+        Kind::Join | Kind::ReplaceDead | Kind::KeyLoss => rng.random_range(4..=9),
         _ => rng.random_range(DRAWN_NODES),
     };
     let nodes = nodes.unwrap_or(drawn);
@@ -192,7 +205,8 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         | Kind::MembershipByzantine
         | Kind::Join
         | Kind::ReplaceDead
-        | Kind::Remove => None,
+        | Kind::Remove
+        | Kind::KeyLoss => None,
         Kind::Byzantine => {
             let misbehaviour =
                 CheckpointMisbehaviour::ALL[rng.random_range(0..CheckpointMisbehaviour::ALL.len())];
@@ -239,7 +253,8 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         | Kind::MembershipByzantine
         | Kind::Join
         | Kind::ReplaceDead
-        | Kind::Remove => Vec::new(),
+        | Kind::Remove
+        | Kind::KeyLoss => Vec::new(),
     };
     // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node k
     // and adds node k + 1 (as `reshare`); the two newcomers start at the reshare.
@@ -323,6 +338,27 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
                 }
             }
             changes
+        }
+        Kind::KeyLoss => {
+            // Well after the DKG (the first checkpoint interval's first half), the member's
+            // crash takes its DKG journal; the operator notices its missing share and asks
+            // another member for the unchanged committee.
+            let node = rng.random_range(0..nodes);
+            let lost_ms = rng.random_range(INTERVAL_MS / 2..=INTERVAL_MS);
+            let down_ms = rng.random_range(1_000..=10_000);
+            crashes.retain(|c| c.node != node);
+            crashes.push(CrashPlan {
+                node,
+                at_ms: lost_ms,
+                down_ms,
+                loss: Some(Loss::DkgJournal),
+            });
+            crashes.sort_by_key(|c| (c.at_ms, c.node));
+            vec![ChangePlan {
+                at_ms: lost_ms + down_ms + rng.random_range(10_000..=60_000),
+                by: (node + rng.random_range(1..nodes)) % nodes,
+                change: ChangeKind::Reshare,
+            }]
         }
         Kind::Governance | Kind::MembershipByzantine => {
             let node = rng.random_range(0..nodes);

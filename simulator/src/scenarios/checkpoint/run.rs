@@ -363,6 +363,19 @@ pub async fn run(
                 governance_notes.push(note);
             }
         }
+        if checks.covers(Invariant::KeyRecovered) {
+            for crash in &plan.crashes {
+                if crash.loss == Some(crate::plan::Loss::DkgJournal) {
+                    governance_notes.push(governance::check_key_recovered(
+                        crash.node,
+                        observations,
+                        last.get(&crash.node),
+                        &committees,
+                        &mut checks,
+                    ));
+                }
+            }
+        }
         certified_committees = committees;
     }
     // The smallest threshold of any epoch (each epoch's is its committee's quorum).

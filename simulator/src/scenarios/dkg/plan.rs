@@ -2,7 +2,8 @@
 
 use super::byzantine::{Byzantine, Misbehaviour};
 use crate::plan::{
-    CorePlan, LateStart, draw_crashes, draw_distinct, draw_links, draw_point_crashes, plan_rng,
+    CorePlan, LateStart, Loss, draw_crashes, draw_distinct, draw_links, draw_point_crashes,
+    plan_rng,
 };
 use cohort_protocol::Timing;
 use rand::RngExt as _;
@@ -35,6 +36,8 @@ pub enum Kind {
     ReshareByzantine,
     /// `reshare-dead-member`.
     ReshareDead,
+    /// `barrier-meta-loss`.
+    MetaLoss,
 }
 
 impl Kind {
@@ -48,7 +51,11 @@ impl Kind {
 
     /// Whether members crash and restart (and the crash phase timeout applies).
     fn crashes(self) -> bool {
-        self.reshares() || matches!(self, Kind::Crash | Kind::Byzantine | Kind::LogLiars)
+        self.reshares()
+            || matches!(
+                self,
+                Kind::Crash | Kind::Byzantine | Kind::LogLiars | Kind::MetaLoss
+            )
     }
 }
 
@@ -113,7 +120,13 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
     let nodes = nodes.unwrap_or(drawn);
     let links = draw_links(&mut rng, nodes);
     let (crashes, point_crashes) = if kind.crashes() {
-        let crashes = draw_crashes(&mut rng, nodes);
+        let mut crashes = draw_crashes(&mut rng, nodes);
+        if kind == Kind::MetaLoss {
+            // Every timed crash loses the node's metadata (crash points keep theirs).
+            for crash in &mut crashes {
+                crash.loss = Some(Loss::Meta);
+            }
+        }
         let crashed: Vec<usize> = crashes.iter().map(|c| c.node).collect();
         // Crash points per node and epoch: the seed, one per dealing accepted, the log.
         let epochs = if kind.reshares() { 2 } else { 1 };

@@ -99,11 +99,33 @@ pub async fn run(
         );
         return checks;
     };
+    let blocked = oracle.blocked().await.unwrap_or_default();
     let sink = sink.lock().expect("sink");
     let observations = sink.observer::<DkgObserver>();
     checks.extend(sink.online_violations());
 
     let byzantine = dkg.byzantine.as_ref().map(|b| b.node);
+    if checks.covers(Invariant::HonestNotBlocked) {
+        let liar = byzantine.map(|b| members[b].clone());
+        for (from, to) in &blocked {
+            if Some(to) != liar.as_ref() && Some(from) != liar.as_ref() {
+                checks.fail(
+                    Invariant::HonestNotBlocked,
+                    format!("honest {from} blocked honest {to}"),
+                );
+            }
+        }
+        for (node, peers) in &observations.faulty {
+            if let Some(peer) = peers.iter().find(|p| Some(*p) != liar.as_ref())
+                && Some(*node as usize) != byzantine
+            {
+                checks.fail(
+                    Invariant::HonestNotBlocked,
+                    format!("node {node}'s barrier recorded honest {peer} as faulty"),
+                );
+            }
+        }
+    }
     // Members that never start run no engine: the results are those of the others, in order.
     let running: Vec<usize> = (0..plan.nodes)
         .filter(|i| !dkg.absent.contains(i))
@@ -130,6 +152,19 @@ pub async fn run(
                 Invariant::DkgCompletes,
                 format!("node {index} failed: {error}"),
             ),
+        }
+    }
+    // A player of the last epoch ends with a share: its journal is never lost here, so a
+    // round finished without one (`share_lost`) is a bug of the node, not a recovery.
+    for (index, c) in &completed {
+        if c.share.is_none() && c.output.players().position(&members[*index]).is_some() {
+            checks.fail(
+                Invariant::ShareConsistent,
+                format!(
+                    "node {index} is a player of epoch {} but holds no share",
+                    c.epoch
+                ),
+            );
         }
     }
     let Some((_, first)) = completed.first() else {
