@@ -1399,3 +1399,60 @@ fn a_node_whose_metadata_is_deleted_resumes_its_barrier_step_and_nobody_blocks_i
     }
     stop_cleanly(&mut nodes);
 }
+
+/// Item 4 of issue 14 on loopback: node0's DKG journal is deleted. It comes back, finishes the
+/// round it held from its peers' decision without a share (`share: missing` in `/status`), and
+/// a reshare of the unchanged committee (`cohort committee propose --reshare`) gives it a new
+/// share of the same key.
+#[test]
+fn a_member_whose_dkg_journal_is_deleted_gets_a_new_share_from_a_reshare_of_the_committee() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = init(dir.path(), 4);
+    let mut nodes = Nodes::start(dir.path(), 4);
+    let keys = wait_for_keys(&nodes, base, 4);
+    wait_for_one_ledger(&nodes, base, 4, 4, &[]);
+    nodes.kill(0);
+    std::fs::remove_dir_all(dir.path().join("node0/data/cohort-dkg")).unwrap();
+    nodes.restart(dir.path(), 0);
+    let until = Instant::now() + DKG_DEADLINE;
+    let status = loop {
+        match admin::get_status(admin_addr(base, 0)) {
+            Ok(status) if status.epoch == Some(0) => break status,
+            _ if Instant::now() > until => {
+                panic!("node0 never reloaded epoch 0:\n{}", nodes.log(0))
+            }
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    assert_eq!(status.share, "missing");
+    assert_eq!(status.group_key.as_ref(), Some(&keys[0]));
+    assert!(nodes.log(0).contains("share_lost"), "{}", nodes.log(0));
+    for i in 1..4 {
+        assert_eq!(
+            admin::get_status(admin_addr(base, i)).unwrap().share,
+            "held"
+        );
+    }
+    let config = dir.path().join("node1/config.toml");
+    let out = propose_until_taken(config.to_str().unwrap(), &["--reshare"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = wait_for_epoch(&nodes, base, &[0, 1, 2, 3], 1);
+    assert!(
+        again.iter().all(|k| *k == keys[0]),
+        "{again:?} vs {}",
+        keys[0]
+    );
+    for i in 0..4 {
+        assert_eq!(
+            admin::get_status(admin_addr(base, i)).unwrap().share,
+            "held",
+            "node{i}"
+        );
+    }
+    stop_cleanly(&mut nodes);
+}
