@@ -15,6 +15,20 @@
 //!   an error naming the peer, and the peer is blocked (the transport authenticates it, so a
 //!   broken rule is proof of misbehaviour). A peer's step history spans its sessions: a peer that
 //!   restarts must resume at its persisted step.
+//! - **A restart without its position** (issue 14: the node's metadata was lost): a peer whose
+//!   *new* session's first `Sync` is below the step we saw of it is answered
+//!   [`RejectReason::Behind`] with that step, and is neither blocked nor counted faulty (its
+//!   step history is kept; a step that goes down within one session is still a violation).
+//!   The restarted node records each peer's claim and adopts the highest step that more than
+//!   `f = (n - 1) / 3` peers vouch for ([`Event::StepRecovered`]): one of them is honest, and
+//!   an honest peer only saw steps the node had reached, so a liar alone cannot push it
+//!   forward. Local steps up to the adopted one are then accepted as already passed (the
+//!   ceremony redoes its lost work at the step it reached). Only quorum mode gains from this:
+//!   in the all-members mode (the walk) a node at step 0 still judges its peers' first steps
+//!   by its resume window.
+//! - **Faults expire** ([`Config::fault_expiry`]): a recorded fault is forgotten once it is
+//!   that old ([`Event::PeerFaultExpired`]); the peer counts again, a new session to it opens,
+//!   and if it still breaks the rules it is recorded (and blocked) again.
 //! - A node that itself restarted resumes at the step it recorded before announcing it
 //!   ([`Config::resume_step`] = s). Every peer is then at `s - 1`, `s` or `s + 1` (none can pass
 //!   `s + 1` without us, none was below `s - 1` when we moved to `s`), so the first step observed
