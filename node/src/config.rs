@@ -146,12 +146,15 @@ pub struct NodeConfig {
 
 /// How long a block lasts unless the config says otherwise.
 pub const DEFAULT_BLOCK_EXPIRY: std::time::Duration = std::time::Duration::from_secs(600);
+/// The longest block the config may ask for (30 days).
+pub const MAX_BLOCK_EXPIRY: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
 impl NodeConfig {
-    /// How long a block lasts (see [`NodeConfig::block_expiry_secs`]); at least a second.
+    /// How long a block lasts (see [`NodeConfig::block_expiry_secs`]); between a second and
+    /// [`MAX_BLOCK_EXPIRY`].
     pub fn block_expiry(&self) -> std::time::Duration {
         self.block_expiry_secs.map_or(DEFAULT_BLOCK_EXPIRY, |secs| {
-            std::time::Duration::from_secs(secs.max(1))
+            std::time::Duration::from_secs(secs.clamp(1, MAX_BLOCK_EXPIRY.as_secs()))
         })
     }
 }

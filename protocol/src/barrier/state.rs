@@ -457,7 +457,7 @@ impl State {
         let expired: Vec<PublicKey> = self
             .faulty
             .iter()
-            .filter(|(_, (_, at))| *at + expiry <= now)
+            .filter(|(_, (_, at))| at.checked_add(expiry).is_some_and(|end| end <= now))
             .map(|(key, _)| key.clone())
             .collect();
         for key in expired {
