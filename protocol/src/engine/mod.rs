@@ -261,8 +261,9 @@ impl<T: Tracer> Node<T> {
         let mut resume_step = self.cfg.task.resume_step(meta.barrier_step());
         if self.cfg.task == Task::Dkg {
             // The metadata may be lost while the DKG journal is not: the journal's last output
-            // proves the node reached that round's done step (peers saw it there), so the
-            // barrier never starts below it. Below what peers saw, they answer `Behind`.
+            // proves the node finished that round, so the barrier starts no lower than its done
+            // step (it may not have announced it yet: a step ahead is always allowed in the
+            // DKG's quorum mode). Below what peers saw of it, they answer `Behind`.
             let journal = dkg::stored_rounds(
                 context.child("journal_probe"),
                 &self.cfg.partition_prefix,
