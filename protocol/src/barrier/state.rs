@@ -69,6 +69,7 @@ use crate::{
     trace::Event,
 };
 use commonware_cryptography::{Signer as _, Verifier as _, ed25519};
+use commonware_utils::{Faults as _, N3f1};
 use rand::{Rng, RngExt as _};
 use std::{
     collections::BTreeMap,
@@ -1006,7 +1007,7 @@ impl State {
     ) {
         self.claims
             .insert(from.clone(), seen.min(self.cfg.max_step));
-        let needed = (self.members.len().saturating_sub(1)) / 3 + 1;
+        let needed = N3f1::max_faults(self.members.len()) as usize + 1;
         let mut claimed: Vec<u64> = self.claims.values().copied().collect();
         claimed.sort_unstable_by(|a, b| b.cmp(a));
         let adopted = claimed

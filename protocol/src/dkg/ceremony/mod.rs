@@ -880,38 +880,31 @@ impl Ceremony {
                 })?;
             logs.record(dealer.clone(), held.checked);
         }
-        match self.player {
+        let share_lost = match self.player {
             Some(player) => match player.finalize::<Faults>(rng, logs.clone(), &Sequential) {
-                Ok((output, share)) => Ok(Outcome {
-                    output,
-                    share: Some(share),
-                    share_lost: false,
-                }),
+                Ok((output, share)) => {
+                    return Ok(Outcome {
+                        output,
+                        share: Some(share),
+                        share_lost: false,
+                    });
+                }
                 // Our own dealings are gone (commonware: the round succeeded, our share is not
                 // recoverable without outside help): finish as an observer of the round.
                 Err(feldman_desmedt::FinalizeError::Error(
                     feldman_desmedt::Error::MissingPlayerDealing
                     | feldman_desmedt::Error::InvalidPersistedDealing { .. },
-                )) => {
-                    let output = observe::<Variant, PublicKey, Faults>(rng, logs, &Sequential)
-                        .map_err(|e| DkgError::Finalize(e.to_string()))?;
-                    Ok(Outcome {
-                        output,
-                        share: None,
-                        share_lost: true,
-                    })
-                }
-                Err(error) => Err(DkgError::Finalize(error.to_string())),
+                )) => true,
+                Err(error) => return Err(DkgError::Finalize(error.to_string())),
             },
-            None => {
-                let output = observe::<Variant, PublicKey, Faults>(rng, logs, &Sequential)
-                    .map_err(|e| DkgError::Finalize(e.to_string()))?;
-                Ok(Outcome {
-                    output,
-                    share: None,
-                    share_lost: self.share_lost,
-                })
-            }
-        }
+            None => self.share_lost,
+        };
+        let output = observe::<Variant, PublicKey, Faults>(rng, logs, &Sequential)
+            .map_err(|e| DkgError::Finalize(e.to_string()))?;
+        Ok(Outcome {
+            output,
+            share: None,
+            share_lost,
+        })
     }
 }

@@ -171,17 +171,27 @@ pub async fn run(
                     );
                 }
             }
-            for (from, to) in blocked {
-                if from != *odd_key && to != *odd_key {
-                    checks.fail(
-                        Invariant::HonestNotBlocked,
-                        format!("honest {from} blocked honest {to}"),
-                    );
-                }
-            }
+            check_honest_not_blocked(&blocked, Some(odd_key), &mut checks);
         }
     }
     checks
+}
+
+/// `honest-not-blocked` over the transport's blocks at the end: no pair of honest nodes (every
+/// node but `odd`, the misconfigured or lying one) where one blocks the other.
+pub fn check_honest_not_blocked(
+    blocked: &[(PublicKey, PublicKey)],
+    odd: Option<&PublicKey>,
+    checks: &mut Checks,
+) {
+    for (from, to) in blocked {
+        if Some(from) != odd && Some(to) != odd {
+            checks.fail(
+                Invariant::HonestNotBlocked,
+                format!("honest {from} blocked honest {to}"),
+            );
+        }
+    }
 }
 
 fn micros_of(d: Duration) -> u64 {

@@ -9,6 +9,7 @@ use super::{
 use crate::{
     invariant::{Checks, Invariant},
     plan::CorePlan,
+    scenarios::barrier::run::check_honest_not_blocked,
     trace::Sink,
     world::{Role, cluster, identities, micros, network, run_all, with_committees},
 };
@@ -107,14 +108,7 @@ pub async fn run(
     let byzantine = dkg.byzantine.as_ref().map(|b| b.node);
     if checks.covers(Invariant::HonestNotBlocked) {
         let liar = byzantine.map(|b| members[b].clone());
-        for (from, to) in &blocked {
-            if Some(to) != liar.as_ref() && Some(from) != liar.as_ref() {
-                checks.fail(
-                    Invariant::HonestNotBlocked,
-                    format!("honest {from} blocked honest {to}"),
-                );
-            }
-        }
+        check_honest_not_blocked(&blocked, liar.as_ref(), &mut checks);
         for (node, peers) in &observations.faulty {
             if let Some(peer) = peers.iter().find(|p| Some(*p) != liar.as_ref())
                 && Some(*node as usize) != byzantine
