@@ -145,7 +145,7 @@ pub struct NodeConfig {
 }
 
 /// How long a block lasts unless the config says otherwise.
-pub const DEFAULT_BLOCK_EXPIRY: std::time::Duration = std::time::Duration::from_secs(600);
+pub use cohort_protocol::engine::DEFAULT_BLOCK_EXPIRY;
 /// The longest block the config may ask for (30 days).
 pub const MAX_BLOCK_EXPIRY: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 

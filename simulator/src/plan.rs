@@ -85,6 +85,26 @@ pub struct PointCrash {
     pub down_ms: u64,
 }
 
+/// How a misconfigured node's cluster definition differs from everybody else's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mismatch {
+    /// Same members, different minor protocol version.
+    Version,
+    /// Same members and version, different timing (so a different cluster hash).
+    ClusterHash,
+}
+
+/// An operator's repair: node `node` starts with a cluster definition that differs from the
+/// others' as `mismatch` says (an honest node, misconfigured), and at `at_ms` its operator stops
+/// it (if it has not failed by then) and starts it again, from its own storage, with the right
+/// definition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairPlan {
+    pub node: usize,
+    pub at_ms: u64,
+    pub mismatch: Mismatch,
+}
+
 /// The part of a run's fault plan every protocol family shares: the nodes, their links, their
 /// crashes, late starts and a partition. Each family adds its own part (the scenario catalogue's
 /// `FaultPlan` joins the two).
@@ -108,6 +128,13 @@ pub struct CorePlan {
     /// Nodes whose clock is skewed (at most one entry per node).
     #[serde(default)]
     pub clocks: Vec<ClockPlan>,
+    /// Misconfigured nodes and when their operators repair them (at most one entry per node).
+    #[serde(default)]
+    pub repairs: Vec<RepairPlan>,
+    /// How long a block a protocol rule imposes lasts, at the transport and in the barrier
+    /// (`None`: a production node's default, `cohort_protocol::engine::DEFAULT_BLOCK_EXPIRY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_expiry_ms: Option<u64>,
 }
 
 /// Node `node`'s clock reads `offset_ms` ahead of the run's and runs `drift_ppm` parts per
@@ -127,6 +154,14 @@ impl CorePlan {
             links,
             ..Self::default()
         }
+    }
+
+    /// How long a block lasts in this run (see [`CorePlan::block_expiry_ms`]).
+    pub fn block_expiry(&self) -> std::time::Duration {
+        self.block_expiry_ms
+            .map_or(cohort_protocol::engine::DEFAULT_BLOCK_EXPIRY, |ms| {
+                std::time::Duration::from_millis(ms.max(1))
+            })
     }
 }
 

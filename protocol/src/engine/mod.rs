@@ -95,6 +95,10 @@ pub struct Config<T: Tracer> {
     pub block_expiry: Option<std::time::Duration>,
 }
 
+/// How long a block a protocol rule imposes lasts unless configured: the barrier's recorded
+/// fault and, in a node, the transport's block ([`Config::block_expiry`]).
+pub const DEFAULT_BLOCK_EXPIRY: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// How a node's run ended.
 #[derive(Clone, Debug)]
 pub struct Outcome {

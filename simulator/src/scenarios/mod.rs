@@ -56,7 +56,7 @@ macro_rules! checkpoint_invariants {
 }
 
 /// Every scenario, in the order `cohort-sim list` prints them.
-pub static SCENARIOS: [ScenarioSpec; 29] = [
+pub static SCENARIOS: [ScenarioSpec; 30] = [
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -164,6 +164,26 @@ pub static SCENARIOS: [ScenarioSpec; 29] = [
         },
         observers: dkg::observers,
         invariants: dkg_invariants!(HonestNotBlocked),
+    },
+    ScenarioSpec {
+        name: "barrier-repair",
+        description: "a member starts misconfigured (another protocol version or cluster hash) and is recorded faulty by its peers; its operator repairs it at a drawn time; the faults expire (drawn expiry, 1-15 s) and it is admitted again to a ceremony that cannot finish without it (f members never start)",
+        nodes: 1..=64,
+        plan: |seed, nodes| dkg::plan(dkg::Kind::Repair, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_dkg();
+            Box::pin(dkg::run(
+                dkg::Kind::Repair,
+                context,
+                seed,
+                core,
+                part,
+                sink,
+                checks,
+            ))
+        },
+        observers: dkg::observers,
+        invariants: dkg_invariants!(HonestNotBlocked, NoPermanentBlock),
     },
     ScenarioSpec {
         name: "dkg-absent",

@@ -1,6 +1,6 @@
 //! The identities and the cluster definition of a run.
 
-use crate::plan::plan_rng;
+use crate::plan::{Mismatch, plan_rng};
 use cohort_protocol::{Cluster, ProtocolVersion, PublicKey, Timing};
 use commonware_cryptography::{Signer as _, ed25519};
 use rand::Rng as _;
@@ -41,4 +41,22 @@ pub fn with_committees(
 pub fn cluster(members: &[PublicKey], version: ProtocolVersion, timing: Timing) -> Cluster {
     let threshold = quorum(members.len()) as u32;
     Cluster::new(members.to_vec(), threshold, version, timing).expect("valid simulated cluster")
+}
+
+/// `cluster` as a misconfigured node has it: another minor protocol version, or another timing
+/// (the sync period 10 ms longer) and so another cluster hash.
+pub fn misconfigured(cluster: &Cluster, mismatch: Mismatch) -> Cluster {
+    let (mut version, mut timing) = (cluster.version(), *cluster.timing());
+    match mismatch {
+        Mismatch::Version => version.minor += 1,
+        Mismatch::ClusterHash => timing.sync_period += std::time::Duration::from_millis(10),
+    }
+    Cluster::new(
+        cluster.members().to_vec(),
+        cluster.threshold(),
+        version,
+        timing,
+    )
+    .and_then(|odd| odd.with_committees(cluster.committees().to_vec()))
+    .expect("a valid cluster with another version or timing is valid")
 }

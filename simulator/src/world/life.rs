@@ -4,11 +4,19 @@
 //! (its partition prefix). A crash aborts every task of the life, so whatever the node had not
 //! synced is lost, and the next life starts after the drawn downtime. Crashes come at drawn
 //! simulated times ([`CrashPlan`]) or at the `hit`-th crash point the node's protocol code reaches
-//! ([`PointCrash`]; see `Tracer::crash_point`).
+//! ([`PointCrash`]; see `Tracer::crash_point`). A misconfigured node ([`RepairPlan`]) runs with
+//! the wrong cluster definition until its operator's repair, then restarts with the right one,
+//! whether its engine failed before that or is still running. Each node's transport blocks
+//! expire, and a new life forgets them, as a production node's do ([`ExpiringBlocker`]).
 
-use super::skew::{Skew, Skewed};
+use super::{
+    blocker::ExpiringBlocker,
+    cluster::misconfigured,
+    network::Oracle,
+    skew::{Skew, Skewed},
+};
 use crate::{
-    plan::{CorePlan, CrashPlan, Loss, PointCrash},
+    plan::{CorePlan, CrashPlan, Loss, PointCrash, RepairPlan},
     trace::{SimTracer, Sink},
 };
 use cohort_protocol::{
@@ -61,7 +69,13 @@ pub struct Life {
     pub governance: Arc<Mutex<Option<governance::Mailbox>>>,
     /// Where the node's DKG publishes its result (one for all its lives, as in the node).
     pub keys: Keys,
+    /// The cluster definition the node runs with until its operator repairs it, and when
+    /// (simulated ms from the start of the run); `None`: configured right from the start.
+    pub misconfigured: Option<(Cluster, u64)>,
+    /// How long a barrier fault lasts (the blocker's blocks last as long).
+    pub block_expiry: Duration,
     pub control: simulated::Control<PublicKey, deterministic::Context>,
+    pub blocker: ExpiringBlocker,
     pub tracer: SimTracer,
     pub sink: Arc<Mutex<Sink>>,
 }
@@ -80,6 +94,11 @@ impl Life {
         let mut point_crashes = self.point_crashes.iter();
         let keys = self.keys.clone();
         let mut lives = 0u32;
+        let repair_at = self
+            .misconfigured
+            .as_ref()
+            .map(|(_, at_ms)| start + Duration::from_millis(*at_ms));
+        let mut repaired = repair_at.is_none();
         if self.start_ms > 0 {
             context
                 .sleep_until(start + Duration::from_millis(self.start_ms))
@@ -88,6 +107,14 @@ impl Life {
         }
         loop {
             lives += 1;
+            if lives > 1 {
+                // A restarted process remembers no block.
+                self.blocker.forget_all().await;
+            }
+            let cluster = match &self.misconfigured {
+                Some((wrong, _)) if !repaired => wrong.clone(),
+                _ => self.cluster.clone(),
+            };
             let mut registrar = SimulatedRegistrar {
                 control: self.control.clone(),
                 quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
@@ -100,15 +127,13 @@ impl Life {
                 ),
                 Config {
                     identity: self.key.clone(),
-                    cluster: self.cluster.clone(),
+                    cluster,
                     partition_prefix: format!("node{}", self.index),
                     tracer: self.tracer.clone(),
                     task: self.task,
                     keys: keys.clone(),
                     ledger: self.ledger,
-                    // Faults last a run's life; the transport's blocks do too (commonware's
-                    // simulated network never lifts one by itself).
-                    block_expiry: None,
+                    block_expiry: Some(self.block_expiry),
                 },
             )
             .with_tamper(self.tamper.clone());
@@ -128,12 +153,18 @@ impl Life {
                 }
                 _ => None,
             };
-            let mut handle = engine.start(channels, self.control.clone());
+            let mut handle = engine.start(channels, self.blocker.clone());
             let next_time = crashes
                 .peek()
                 .map(|c| start + Duration::from_millis(c.at_ms));
             let time_crash = async {
                 match next_time {
+                    Some(at) => context.sleep_until(at).await,
+                    None => futures::future::pending().await,
+                }
+            };
+            let repair = async {
+                match repair_at.filter(|_| !repaired) {
                     Some(at) => context.sleep_until(at).await,
                     None => futures::future::pending().await,
                 }
@@ -152,7 +183,23 @@ impl Life {
                         Err(error) => format!("error={error}"),
                     };
                     self.harness_event(&context, "ended", detail);
-                    return result;
+                    let Some(at) = repair_at.filter(|_| !repaired) else {
+                        return result;
+                    };
+                    // The misconfigured process ended; its operator starts it again, fixed.
+                    context.sleep_until(at.max(context.current())).await;
+                    repaired = true;
+                    self.harness_event(&context, "repaired", "after_end=true".to_string());
+                    continue;
+                },
+                _ = repair => {
+                    handle.abort();
+                    let _ = (&mut handle).await;
+                    *self.mailbox.lock().expect("mailbox slot") = None;
+                    *self.governance.lock().expect("governance slot") = None;
+                    repaired = true;
+                    self.harness_event(&context, "repaired", "after_end=false".to_string());
+                    down_ms = 0;
                 },
                 _ = time_crash => {
                     let crash = crashes.next().expect("peeked");
@@ -254,7 +301,7 @@ pub async fn run_all(
     clusters: Vec<Cluster>,
     task: Task,
     role: impl Fn(usize) -> Role,
-    oracle: &simulated::Oracle<PublicKey, deterministic::Context>,
+    oracle: &Arc<Oracle>,
     sink: &Arc<Mutex<Sink>>,
     deadline: Duration,
 ) -> Option<Vec<Option<Result<Outcome, EngineError>>>> {
@@ -357,7 +404,7 @@ pub fn spawn_all(
     task: Task,
     ledger: Option<Settings>,
     mut role: impl FnMut(usize) -> Role,
-    oracle: &simulated::Oracle<PublicKey, deterministic::Context>,
+    oracle: &Arc<Oracle>,
     sink: &Arc<Mutex<Sink>>,
 ) -> Vec<Spawned> {
     use commonware_cryptography::Signer as _;
@@ -386,6 +433,11 @@ pub fn spawn_all(
             }),
             None => ledger,
         };
+        let wrong = plan
+            .repairs
+            .iter()
+            .find(|r| r.node == index)
+            .map(|r: &RepairPlan| (misconfigured(&cluster, r.mismatch), r.at_ms));
         let life = Life {
             index,
             key: key.clone(),
@@ -423,7 +475,16 @@ pub fn spawn_all(
             mailbox: mailbox.clone(),
             governance: governance.clone(),
             keys: keys.clone(),
+            misconfigured: wrong,
+            block_expiry: plan.block_expiry(),
             control: oracle.control(key.public_key()),
+            blocker: ExpiringBlocker::new(
+                key.public_key(),
+                oracle.control(key.public_key()),
+                oracle.clone(),
+                context.child("blocker").with_attribute("index", index),
+                plan.block_expiry(),
+            ),
             tracer: SimTracer::new(index as u32, clock.clone(), sink.clone()),
             sink: sink.clone(),
         };

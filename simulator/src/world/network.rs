@@ -5,7 +5,7 @@ use cohort_protocol::PublicKey;
 use commonware_p2p::simulated::{self, Link, Network};
 use commonware_runtime::{Supervisor as _, deterministic};
 use commonware_utils::{NZUsize, Probability};
-use std::{num::NonZeroUsize, time::Duration};
+use std::{num::NonZeroUsize, sync::Arc, time::Duration};
 
 /// Largest frame the simulated network carries: the protocol's one frame limit.
 pub const MAX_FRAME: u32 = cohort_protocol::MAX_FRAME_BYTES as u32;
@@ -13,12 +13,13 @@ pub const MAX_FRAME: u32 = cohort_protocol::MAX_FRAME_BYTES as u32;
 /// The simulated network's oracle.
 pub type Oracle = simulated::Oracle<PublicKey, deterministic::Context>;
 
-/// The simulated network of `members` with the drawn `links`, started.
+/// The simulated network of `members` with the drawn `links`, started (its oracle is shared:
+/// each node's [`super::ExpiringBlocker`] lifts blocks through it).
 pub async fn network(
     context: &deterministic::Context,
     members: &[PublicKey],
     links: &[LinkPlan],
-) -> Oracle {
+) -> Arc<Oracle> {
     let (network, oracle) = Network::new_with_peers(
         context.child("network"),
         simulated::Config {
@@ -47,7 +48,7 @@ pub async fn network(
             .expect("link between known peers");
     }
 
-    oracle
+    Arc::new(oracle)
 }
 
 /// Removes every link of `links` that crosses between `side` and the other nodes.

@@ -1,5 +1,6 @@
 //! The barrier family's part of a fault plan, and its draw.
 
+pub use crate::plan::Mismatch;
 use crate::plan::{CorePlan, draw_crashes, draw_links, plan_rng};
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
@@ -18,15 +19,6 @@ pub enum Kind {
     Crash,
     /// `barrier-mismatch`.
     Mismatch,
-}
-
-/// How the odd node of `barrier-mismatch` differs from the cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Mismatch {
-    /// Same members, different minor protocol version.
-    Version,
-    /// Same members and version, different timing (so a different cluster hash).
-    ClusterHash,
 }
 
 /// What a barrier plan adds to the common core.

@@ -1,18 +1,13 @@
 //! Running a barrier scenario and checking its invariants (see the family's docs).
 
-use super::{
-    observer::BarrierObserver,
-    plan::{BarrierPlan, Mismatch},
-};
+use super::{observer::BarrierObserver, plan::BarrierPlan};
 use crate::{
     invariant::{Checks, Invariant},
     plan::CorePlan,
     trace::Sink,
-    world::{Role, cluster, identities, micros, network, run_all},
+    world::{Role, cluster, identities, micros, misconfigured, network, run_all},
 };
-use cohort_protocol::{
-    Cluster, PROTOCOL_VERSION, ProtocolVersion, PublicKey, Timing, engine::Task,
-};
+use cohort_protocol::{Cluster, PROTOCOL_VERSION, PublicKey, Timing, engine::Task};
 use commonware_cryptography::Signer as _;
 use commonware_runtime::{Clock as _, deterministic};
 use std::{
@@ -43,22 +38,7 @@ pub async fn run(
     let start = context.current();
     let clusters: Vec<Cluster> = (0..plan.nodes)
         .map(|index| match barrier.odd_node {
-            Some((odd, Mismatch::Version)) if odd == index => cluster(
-                &members,
-                ProtocolVersion {
-                    major: PROTOCOL_VERSION.major,
-                    minor: PROTOCOL_VERSION.minor + 1,
-                },
-                Timing::default(),
-            ),
-            Some((odd, Mismatch::ClusterHash)) if odd == index => cluster(
-                &members,
-                PROTOCOL_VERSION,
-                Timing {
-                    sync_period: Duration::from_millis(110),
-                    ..Timing::default()
-                },
-            ),
+            Some((odd, mismatch)) if odd == index => misconfigured(&honest_cluster, mismatch),
             _ => honest_cluster.clone(),
         })
         .collect();

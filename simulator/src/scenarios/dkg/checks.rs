@@ -1,5 +1,5 @@
-//! The DKG's checks after a run that are more than a line: `dkg-absent`'s, `reshare`'s and
-//! `dkg-byzantine`'s (see the family's docs).
+//! The DKG's checks after a run that are more than a line: `dkg-absent`'s, `reshare`'s,
+//! `dkg-byzantine`'s and `barrier-repair`'s (see the family's docs).
 
 use super::{
     byzantine::{Byzantine, Misbehaviour},
@@ -15,6 +15,82 @@ use std::{collections::BTreeMap, time::Duration};
 
 /// How late a missing member may be reported after a phase timeout ran out.
 const REPORT_MARGIN: Duration = Duration::from_secs(2);
+/// How long after its faults expired (or its repair) a repaired member may take to be seen
+/// again: its new life's hellos and first syncs, over lossy links with retries.
+pub const ADMIT_SLACK: Duration = Duration::from_secs(10);
+
+/// `no-permanent-block` (`barrier-repair`): every repaired member is admitted again by every
+/// honest peer that still runs by the deadline (see [`Invariant::NoPermanentBlock`]). A peer
+/// that never started (`absent`) owes nothing; nor does one whose engine ended before its
+/// deadline (it finished without the member, which `dkg-completes` judges), nor one whose
+/// deadline is after `now_us` (the run stopped first: `no-hang` judges that).
+pub fn check_repairs(
+    plan: &CorePlan,
+    now_us: u64,
+    absent: &[usize],
+    members: &[PublicKey],
+    observations: &DkgObserver,
+    checks: &mut Checks,
+) {
+    let expiry_us = plan.block_expiry().as_micros() as u64;
+    let slack_us = ADMIT_SLACK.as_micros() as u64;
+    for repair in &plan.repairs {
+        let key = &members[repair.node];
+        let Some(&repaired_us) = observations.repaired_us.get(&(repair.node as u32)) else {
+            checks.fail(
+                Invariant::NoPermanentBlock,
+                format!("node {} was never repaired", repair.node),
+            );
+            continue;
+        };
+        for peer in (0..plan.nodes).filter(|p| *p != repair.node && !absent.contains(p)) {
+            let spans = observations
+                .fault_spans
+                .get(&(peer as u32, key.clone()))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let last_fault = spans.last();
+            let from_us = repaired_us.max(last_fault.map_or(0, |(at, _)| *at));
+            let deadline_us = from_us + expiry_us + slack_us;
+            if deadline_us > now_us
+                || observations
+                    .ended_us
+                    .get(&(peer as u32))
+                    .is_some_and(|ended| *ended < deadline_us)
+            {
+                continue;
+            }
+            let cleared_us = match last_fault {
+                None => Some(0),
+                Some((_, expired)) => *expired,
+            };
+            // Both ways: the peer saw the member's step, and the member the peer's (the peer
+            // opened a session to it again; a closed one would leave the member deaf to it).
+            let seen = |node: usize, of: &PublicKey| {
+                observations
+                    .sightings
+                    .get(&(node as u32, of.clone()))
+                    .and_then(|times| times.iter().find(|t| **t > repaired_us))
+                    .copied()
+            };
+            let seen_us = seen(peer, key);
+            let seen_back_us = seen(repair.node, &members[peer]);
+            let admitted_us = cleared_us
+                .zip(seen_us)
+                .zip(seen_back_us)
+                .map(|((c, s), b)| c.max(s).max(b));
+            if admitted_us.is_none_or(|t| t > deadline_us) {
+                checks.fail(
+                    Invariant::NoPermanentBlock,
+                    format!(
+                        "node {peer} had not admitted repaired node {} by {deadline_us} us (repaired at {repaired_us} us, faults {spans:?}, its step first seen since at {seen_us:?} us, the peer's by it at {seen_back_us:?} us)",
+                        repair.node
+                    ),
+                );
+            }
+        }
+    }
+}
 
 /// `absent-reported` and `absent-waited-for` (see the module docs).
 pub fn check_absence(

@@ -21,6 +21,9 @@ pub struct Voted {
     pub justified: bool,
 }
 
+/// One fault a barrier recorded of a peer: when, and when it expired (`None`: it still holds).
+pub type FaultSpan = (u64, Option<u64>);
+
 /// The DKG's observations, per node.
 #[derive(Debug, Default)]
 pub struct DkgObserver {
@@ -34,6 +37,15 @@ pub struct DkgObserver {
     pub epoch_keys: BTreeMap<(u32, u64), String>,
     /// Peers each node's barrier recorded as faulty.
     pub faulty: BTreeMap<u32, Vec<PublicKey>>,
+    /// Each fault a node's barrier recorded of a peer, by (node, peer): when, and when it
+    /// expired (`None`: it still holds).
+    pub fault_spans: BTreeMap<(u32, PublicKey), Vec<FaultSpan>>,
+    /// When each node saw each peer's step, by (node, peer).
+    pub sightings: BTreeMap<(u32, PublicKey), Vec<u64>>,
+    /// When each misconfigured node was repaired (its operator restarted it, fixed).
+    pub repaired_us: BTreeMap<u32, u64>,
+    /// When each node's engine last ended.
+    pub ended_us: BTreeMap<u32, u64>,
     /// When each node finished which round.
     pub completions: BTreeMap<u32, Vec<(u64, u64)>>,
     /// What each node's agreement decided, by (node, round).
@@ -101,6 +113,25 @@ impl Observer for DkgObserver {
             }
             Event::PeerFaulty { peer, .. } => {
                 self.faulty.entry(node).or_default().push(peer.clone());
+                self.fault_spans
+                    .entry((node, peer.clone()))
+                    .or_default()
+                    .push((t_us, None));
+            }
+            Event::PeerFaultExpired { peer } => {
+                if let Some((_, expired)) = self
+                    .fault_spans
+                    .get_mut(&(node, peer.clone()))
+                    .and_then(|spans| spans.last_mut())
+                {
+                    expired.get_or_insert(t_us);
+                }
+            }
+            Event::PeerStep { peer, .. } => {
+                self.sightings
+                    .entry((node, peer.clone()))
+                    .or_default()
+                    .push(t_us);
             }
             Event::DkgDecided { round, choice, .. } => {
                 self.decided.insert((node, *round), choice.clone());
@@ -132,6 +163,18 @@ impl Observer for DkgObserver {
                     .entry(node)
                     .or_default()
                     .push((t_us, *round, error.clone()));
+            }
+            _ => {}
+        }
+    }
+
+    fn harness(&mut self, t_us: u64, node: u32, name: &str, _detail: &str) {
+        match name {
+            "repaired" => {
+                self.repaired_us.insert(node, t_us);
+            }
+            "ended" => {
+                self.ended_us.insert(node, t_us);
             }
             _ => {}
         }

@@ -2,8 +2,8 @@
 
 use super::byzantine::{Byzantine, Misbehaviour};
 use crate::plan::{
-    CorePlan, LateStart, Loss, draw_crashes, draw_distinct, draw_links, draw_point_crashes,
-    plan_rng,
+    CorePlan, LateStart, Loss, Mismatch, RepairPlan, draw_crashes, draw_distinct, draw_links,
+    draw_point_crashes, plan_rng,
 };
 use cohort_protocol::Timing;
 use rand::RngExt as _;
@@ -16,6 +16,10 @@ const DRAWN_NODES: std::ops::RangeInclusive<usize> = 4..=16;
 pub const ABSENT_PHASE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The phase timeout of `dkg-crash`.
 pub const CRASH_PHASE_TIMEOUT: Duration = Duration::from_secs(3);
+/// When `barrier-repair`'s operator repairs the misconfigured member (ms from the start).
+pub const REPAIR_AT_MS: std::ops::RangeInclusive<u64> = 500..=8_000;
+/// How long `barrier-repair`'s blocks last (ms).
+pub const REPAIR_BLOCK_EXPIRY_MS: std::ops::RangeInclusive<u64> = 1_000..=15_000;
 
 /// Which DKG scenario a plan is drawn (and a run made) for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +42,8 @@ pub enum Kind {
     ReshareDead,
     /// `barrier-meta-loss`.
     MetaLoss,
+    /// `barrier-repair`.
+    Repair,
 }
 
 impl Kind {
@@ -95,7 +101,7 @@ enum Absence {
 /// The cluster timing of `kind`.
 pub fn timing(kind: Kind) -> Timing {
     match kind {
-        Kind::Absent => Timing {
+        Kind::Absent | Kind::Repair => Timing {
             phase_timeout: ABSENT_PHASE_TIMEOUT,
             ..Timing::default()
         },
@@ -147,10 +153,33 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
         _ => Absence::None,
     };
     let all: Vec<usize> = (0..nodes).collect();
-    let absent = match absence {
+    let mut absent = match absence {
         Absence::Dead => draw_distinct(&mut rng, &all, faults),
         _ => Vec::new(),
     };
+    // `barrier-repair`: f members never start, so the ceremony needs the misconfigured one.
+    let mut repairs = Vec::new();
+    let mut block_expiry_ms = None;
+    if kind == Kind::Repair {
+        absent = draw_distinct(&mut rng, &all, faults);
+        let live: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|i| !absent.contains(i))
+            .collect();
+        let node = live[rng.random_range(0..live.len())];
+        let mismatch = if rng.random_bool(0.5) {
+            Mismatch::Version
+        } else {
+            Mismatch::ClusterHash
+        };
+        repairs.push(RepairPlan {
+            node,
+            at_ms: rng.random_range(REPAIR_AT_MS),
+            mismatch,
+        });
+        block_expiry_ms = Some(rng.random_range(REPAIR_BLOCK_EXPIRY_MS));
+    }
     let phase = ABSENT_PHASE_TIMEOUT.as_millis() as u64;
     let (late, window) = match absence {
         // f + 1 late members: t - 1 live, one short of a quorum.
@@ -213,7 +242,6 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
             seed: rng.random(),
         }
     });
-    let mut absent = absent;
     let committees = if kind.reshares() {
         // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node
         // k and adds node k + 1.
@@ -233,6 +261,8 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
         crashes,
         point_crashes,
         late_starts,
+        repairs,
+        block_expiry_ms,
         ..CorePlan::new(nodes, links)
     };
     let dkg = DkgPlan {

@@ -2,7 +2,7 @@
 
 use super::{
     byzantine::Misbehaviour,
-    checks::{check_absence, check_byzantine, check_log_sets, check_reshare},
+    checks::{check_absence, check_byzantine, check_log_sets, check_repairs, check_reshare},
     observer::DkgObserver,
     plan::{DkgPlan, Kind, timing},
 };
@@ -27,6 +27,9 @@ use std::{
 pub const SCENARIO_DEADLINE: Duration = Duration::from_secs(300);
 /// Random quorums the threshold check tries.
 const QUORUMS_CHECKED: usize = 3;
+/// How long after a misconfigured member's repair its old life's frames may still arrive (and
+/// be refused): longer than any drawn link's latency and jitter.
+const REPAIR_GRACE: Duration = Duration::from_secs(1);
 
 /// Runs a DKG scenario of `kind`; reports into `checks`.
 pub async fn run(
@@ -98,6 +101,16 @@ pub async fn run(
                 "engines still running after {SCENARIO_DEADLINE:?} of simulated time; nodes without a key: {stuck:?}"
             ),
         );
+        if checks.covers(Invariant::NoPermanentBlock) {
+            check_repairs(
+                plan,
+                micros(context.current()),
+                &dkg.absent,
+                &members,
+                observations,
+                &mut checks,
+            );
+        }
         return checks;
     };
     let blocked = oracle.blocked().await.unwrap_or_default();
@@ -109,16 +122,41 @@ pub async fn run(
     if checks.covers(Invariant::HonestNotBlocked) {
         let liar = byzantine.map(|b| members[b].clone());
         check_honest_not_blocked(&blocked, liar.as_ref(), &mut checks);
-        for (node, peers) in &observations.faulty {
-            if let Some(peer) = peers.iter().find(|p| Some(*p) != liar.as_ref())
-                && Some(*node as usize) != byzantine
-            {
+        // A misconfigured member's faults before its repair are its own, and so are the faults
+        // recorded of it until its old life's frames are gone.
+        let grace_us = REPAIR_GRACE.as_micros() as u64;
+        let excused = |node: u32, peer: &PublicKey, at_us: u64| {
+            plan.repairs.iter().any(|r| {
+                let repaired = observations
+                    .repaired_us
+                    .get(&(r.node as u32))
+                    .copied()
+                    .unwrap_or(u64::MAX);
+                (r.node as u32 == node && at_us < repaired)
+                    || (members[r.node] == *peer && at_us < repaired.saturating_add(grace_us))
+            })
+        };
+        for ((node, peer), spans) in &observations.fault_spans {
+            if Some(*node as usize) == byzantine || Some(peer) == liar.as_ref() {
+                continue;
+            }
+            if let Some((at_us, _)) = spans.iter().find(|(at, _)| !excused(*node, peer, *at)) {
                 checks.fail(
                     Invariant::HonestNotBlocked,
-                    format!("node {node}'s barrier recorded honest {peer} as faulty"),
+                    format!("node {node}'s barrier recorded honest {peer} as faulty at {at_us} us"),
                 );
             }
         }
+    }
+    if checks.covers(Invariant::NoPermanentBlock) {
+        check_repairs(
+            plan,
+            micros(context.current()),
+            &dkg.absent,
+            &members,
+            observations,
+            &mut checks,
+        );
     }
     // Members that never start run no engine: the results are those of the others, in order.
     let running: Vec<usize> = (0..plan.nodes)
