@@ -1,5 +1,6 @@
 //! The DKG scenarios (`dkg`, `dkg-crash`, `dkg-absent`, `dkg-byzantine`, `dkg-log-liars`,
-//! `reshare`) on a lossy, jittery simulated network.
+//! `reshare`, the reshare variants, `barrier-meta-loss`, `barrier-repair`) on a lossy, jittery
+//! simulated network.
 //!
 //! `dkg`: n members (4..=16 drawn unless `--nodes`), threshold `t = N3f1::quorum(n)`, run the
 //! ceremony and the shutdown handshake. `dkg-crash`: the same while members crash at drawn times
@@ -23,7 +24,13 @@
 //! committee where node `k` replaces a drawn member and node `k + 1` is added; members crash and
 //! restart as in `dkg-crash`. `reshare-byzantine`: the same with a liar of epoch 0's committee
 //! (any lie of `dkg-byzantine`); `reshare-dead-member`: the member being replaced never starts
-//! (down for good), and both epochs finish without it.
+//! (down for good), and both epochs finish without it. `barrier-repair`: `f` members never
+//! start and one of the others starts misconfigured (another minor protocol version or another
+//! cluster hash, drawn), so its peers refuse it and record it faulty; its operator repairs it at
+//! a drawn time (0.5 to 8 s: the process is stopped, or has already failed, and starts again
+//! with the right definition from its own storage). Blocks last a drawn 1 to 15 s: the faults
+//! recorded of it expire, its peers open sessions to it again, and the ceremony, which cannot
+//! finish without it, completes with it.
 //!
 //! Invariants:
 //! - `dkg-completes`: every (honest, started) node's engine ends `Ok` with a result for the last
@@ -54,6 +61,11 @@
 //!   member reports one of them missing within a phase timeout and a margin of the start (no
 //!   hang); `absent-waited-for`: nobody finishes a round before the first late member started
 //!   (no quorum without them), and the ceremony then finishes (`dkg-completes`).
+//! - `no-permanent-block` (`barrier-repair`): every honest peer still running by then saw the
+//!   repaired member's step after the repair, was seen by it, and had every fault it recorded of
+//!   it expired, within the block expiry and [`checks::ADMIT_SLACK`] of the repair or of its last
+//!   fault; `honest-not-blocked` there excuses the faults of the member's misconfigured life
+//!   (recorded by it before the repair, or of it until a second after).
 //!
 //! Parts: [`mod@plan`] (the family's part of the fault plan, its draw and each scenario's timing),
 //! [`mod@run`] (the run and the checks of every DKG scenario), [`checks`] (the longer checks of
