@@ -6,6 +6,7 @@
 use crate::{
     run::{RunOptions, RunReport, run_checked},
     scenarios::Scenario,
+    world::Transport,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::{
@@ -61,12 +62,13 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
     if a < b { Ok(a..b) } else { Err(bad()) }
 }
 
-/// Runs every seed in `seeds` on `jobs` threads (each twice, digests compared, with
-/// `check_determinism`); `on_failure` sees each failure as it happens.
+/// Runs every seed in `seeds` on `transport` on `jobs` threads (each twice, digests compared,
+/// with `check_determinism`); `on_failure` sees each failure as it happens.
 pub fn explore(
     scenario: Scenario,
     seeds: Range<u64>,
     nodes: Option<usize>,
+    transport: Transport,
     jobs: usize,
     check_determinism: bool,
     on_failure: impl Fn(&RunReport) + Sync,
@@ -103,6 +105,7 @@ pub fn explore(
                         seed,
                         nodes,
                         trace: None,
+                        transport,
                     };
                     let report = run_checked(&options, check_determinism)
                         .expect("a run without trace file does no I/O");

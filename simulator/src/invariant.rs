@@ -58,7 +58,7 @@ catalogue! {
     HonestNotBlocked = "honest-not-blocked":
         "no honest node blocks another (in the DKG family: nor records it as faulty)",
     NoPermanentBlock = "no-permanent-block":
-        "a misconfigured member its operator repaired is admitted again by every honest peer still running: its step seen since the repair and every fault recorded of it expired, within the block expiry and 10 s of the repair (or of its last fault)",
+        "a misconfigured member its operator repaired is admitted again by every honest peer still running: each saw its step since the repair and it theirs, and every fault recorded of it expired, within the block expiry and 10 s of the repair (or of its last fault)",
     // DKG.
     DkgCompletes = "dkg-completes":
         "every node's engine ends `Ok` with a result for the last epoch, restarted nodes too",

@@ -6,6 +6,7 @@ use cohort_simulator::{
     explore::{explore, parse_seeds},
     run_checked,
     scenarios::{invariant_table, scenario_table},
+    world::Transport,
 };
 use std::{path::PathBuf, process::ExitCode};
 
@@ -57,6 +58,10 @@ enum Command {
         /// Run the seed twice and fail if the run digests differ.
         #[arg(long)]
         check_determinism: bool,
+        /// The transport: `lean` (per-link FIFO delivery) or `commonware` (commonware-p2p's
+        /// simulated network, with its TCP and bandwidth model).
+        #[arg(long, default_value_t = Transport::default())]
+        transport: Transport,
     },
     /// Benchmark: `bench dkg --nodes 4,8,16` times a whole simulated ceremony (zero latency)
     /// next to the same cryptography done directly, and prints the ratio; `bench ledger` times
@@ -97,6 +102,9 @@ enum Command {
         /// Run each seed twice and fail it if the two digests differ.
         #[arg(long)]
         check_determinism: bool,
+        /// The transport (`lean` or `commonware`; see `run --help`).
+        #[arg(long, default_value_t = Transport::default())]
+        transport: Transport,
     },
 }
 
@@ -205,12 +213,14 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             nodes,
             trace,
             check_determinism,
+            transport,
         } => {
             let options = RunOptions {
                 scenario: scenario(&name, nodes)?,
                 seed,
                 nodes,
                 trace: trace.clone(),
+                transport,
             };
             let report = run_checked(&options, check_determinism)
                 .map_err(|e| format!("cannot write trace file {trace:?}: {e}"))?;
@@ -330,6 +340,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             nodes,
             jobs,
             check_determinism,
+            transport,
         } => {
             let scenario = scenario(&name, nodes)?;
             let seeds = parse_seeds(&seeds)?;
@@ -345,9 +356,17 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                     .map(|v| v.to_string())
                     .unwrap_or_default()
             };
-            let exploration = explore(scenario, seeds, nodes, jobs, check_determinism, |report| {
-                eprintln!("seed {} failed: {}", report.seed, first_violation(report));
-            });
+            let exploration = explore(
+                scenario,
+                seeds,
+                nodes,
+                transport,
+                jobs,
+                check_determinism,
+                |report| {
+                    eprintln!("seed {} failed: {}", report.seed, first_violation(report));
+                },
+            );
             let flag = if check_determinism {
                 " --check-determinism"
             } else {

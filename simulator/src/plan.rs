@@ -17,6 +17,52 @@ pub const MAX_LATENCY_MS: u64 = 80;
 /// Lowest per-message delivery probability drawn, in per-mille.
 pub const MIN_SUCCESS_PER_MILLE: u32 = 850;
 
+/// Which transport a run's nodes talk over.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// The lean transport (`world::lean`).
+    Lean,
+    /// commonware-p2p's simulated network.
+    #[default]
+    Commonware,
+}
+
+impl Transport {
+    /// Both transports.
+    pub const ALL: [Transport; 2] = [Transport::Lean, Transport::Commonware];
+
+    /// Its name on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Transport::Lean => "lean",
+            Transport::Commonware => "commonware",
+        }
+    }
+
+    /// Whether it is the default (plans leave it out).
+    pub fn is_default(&self) -> bool {
+        *self == Transport::default()
+    }
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Transport::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| format!("unknown transport {s:?} (lean or commonware)"))
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One directed link's behaviour.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkPlan {
@@ -135,6 +181,9 @@ pub struct CorePlan {
     /// (`None`: a production node's default, `cohort_protocol::engine::DEFAULT_BLOCK_EXPIRY`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_expiry_ms: Option<u64>,
+    /// The transport the nodes talk over (left out when it is the default).
+    #[serde(default, skip_serializing_if = "Transport::is_default")]
+    pub transport: Transport,
 }
 
 /// Node `node`'s clock reads `offset_ms` ahead of the run's and runs `drift_ppm` parts per

@@ -4,6 +4,7 @@ use crate::{
     invariant::{Invariant, Violation},
     scenarios::{FaultPlan, Scenario},
     trace::{Sink, TraceLine},
+    world::Transport,
 };
 use commonware_cryptography::{Hasher as _, Sha256};
 use commonware_runtime::{Clock as _, Metrics as _, Runner as _, Supervisor as _, deterministic};
@@ -26,6 +27,8 @@ pub struct RunOptions {
     pub nodes: Option<usize>,
     /// Write one JSON line per protocol event here.
     pub trace: Option<PathBuf>,
+    /// The transport the nodes talk over (it replaces the plan's).
+    pub transport: Transport,
 }
 
 /// What a run showed.
@@ -65,6 +68,9 @@ impl RunReport {
         if let Some(nodes) = self.nodes_arg {
             command.push_str(&format!(" --nodes {nodes}"));
         }
+        if !self.plan.core.transport.is_default() {
+            command.push_str(&format!(" --transport {}", self.plan.core.transport));
+        }
         command
     }
 
@@ -84,7 +90,9 @@ impl RunReport {
 
 /// Runs one seed once.
 pub fn run(options: &RunOptions) -> std::io::Result<RunReport> {
-    run_plan(options, options.scenario.plan(options.seed, options.nodes))
+    let mut plan = options.scenario.plan(options.seed, options.nodes);
+    plan.core.transport = options.transport;
+    run_plan(options, plan)
 }
 
 /// Runs one seed once with the given plan (instead of the one the seed draws).

@@ -34,6 +34,7 @@ fn run(crashes: Vec<CrashPlan>, point_crashes: Vec<PointCrash>) -> String {
         seed: 1,
         nodes: Some(nodes),
         trace: None,
+        transport: Default::default(),
     };
     let report = run_plan(&options, plan).expect("no trace file");
     assert!(

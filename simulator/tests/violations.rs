@@ -17,6 +17,7 @@ fn fails_with_listed_invariants(
         seed: 1,
         nodes: Some(nodes),
         trace: None,
+        transport: Default::default(),
     };
     let report = run_plan(&options, plan).expect("no trace file");
     assert!(!report.passed(), "{}", report.summary_line());

@@ -27,6 +27,7 @@ fn options(scenario: Scenario, seed: u64) -> RunOptions {
             _ => None,
         },
         trace: None,
+        transport: Default::default(),
     }
 }
 

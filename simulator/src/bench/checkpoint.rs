@@ -146,7 +146,7 @@ fn world(nodes: usize, days: u64, compact: bool, every: u64) -> Result<World, St
     let (samples, ops, metrics) = executor.start(|context| async move {
         let keys = identities(SEED, nodes);
         let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
-        let oracle = network(&context, &members, &core.links).await;
+        let oracle = network(&context, &members, &core.links, core.transport).await;
         let cluster = cluster(&members, PROTOCOL_VERSION, timing(DkgKind::Dkg));
         let spawned = spawn_all(
             &context,

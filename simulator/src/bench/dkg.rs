@@ -21,6 +21,7 @@ use crate::{
     plan::perfect_links,
     run::{RunOptions, run_plan},
     scenarios::{FamilyPlan, Scenario},
+    world::Transport,
 };
 use cohort_protocol::dkg::{ceremony::NAMESPACE, wire::Variant};
 use commonware_cryptography::{
@@ -109,6 +110,7 @@ fn ceremony(nodes: usize, seed: u64, trace: Option<PathBuf>) -> Result<Duration,
         seed,
         nodes: Some(nodes),
         trace,
+        transport: Transport::default(),
     };
     let mut plan = scenario.plan(seed, Some(nodes));
     if let FamilyPlan::Dkg(dkg) = &mut plan.family {

@@ -212,7 +212,7 @@ pub fn catch_up(ops: u64) -> Result<CatchUpBench, String> {
         deterministic::Runner::new(deterministic::Config::new().with_seed(1).with_cycle(CYCLE));
     let sink = Arc::new(Mutex::new(Sink::new(None, Vec::new())));
     let result = executor.start(|context| async move {
-        let oracle = network(&context, &members, &plan.core.links).await;
+        let oracle = network(&context, &members, &plan.core.links, plan.core.transport).await;
         preload_store(&context, 0, &history).await;
         let cluster = cohort_protocol::Cluster::new(
             members.clone(),

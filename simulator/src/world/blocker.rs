@@ -1,17 +1,17 @@
 //! A node's transport blocks, expiring as a production node's do.
 //!
-//! commonware's simulated network holds a block until someone lifts it, for the rest of the run.
+//! The simulated transports hold a block until someone lifts it, for the rest of the run.
 //! A production node's transport (commonware's authenticated network, given the node config's
 //! `block_expiry_secs` as its `block_duration`) lifts a block once it is that old, and forgets
 //! every block when the process restarts. [`ExpiringBlocker`] gives a simulated node the same
-//! behaviour over the simulated network: each block is lifted through the oracle after the
+//! behaviour over either simulated transport: each block is lifted through the network after the
 //! plan's expiry unless the node blocked the peer again since (a new block restarts the clock),
 //! and [`ExpiringBlocker::forget_all`] lifts every block of the node when a new life starts.
 
-use super::network::Oracle;
+use super::network::{Net, NodeNet};
 use cohort_protocol::PublicKey;
 use commonware_actor::Feedback;
-use commonware_p2p::{BlockedSubscription, Blocker, simulated};
+use commonware_p2p::{BlockedSubscription, Blocker};
 use commonware_runtime::{Clock as _, Spawner as _, Supervisor as _, deterministic};
 use std::{
     collections::BTreeMap,
@@ -23,8 +23,8 @@ use std::{
 #[derive(Clone)]
 pub struct ExpiringBlocker {
     me: PublicKey,
-    control: simulated::Control<PublicKey, deterministic::Context>,
-    oracle: Arc<Oracle>,
+    node: NodeNet,
+    net: Arc<Net>,
     /// Where the expiry timers run (a context that outlives the node's lives).
     context: Arc<deterministic::Context>,
     expiry: Duration,
@@ -34,18 +34,17 @@ pub struct ExpiringBlocker {
 }
 
 impl ExpiringBlocker {
-    /// The blocker of node `me`, whose blocks last `expiry`; timers run under `context`.
+    /// The blocker of node `me` on `net`, whose blocks last `expiry`; timers run under `context`.
     pub fn new(
         me: PublicKey,
-        control: simulated::Control<PublicKey, deterministic::Context>,
-        oracle: Arc<Oracle>,
+        net: Arc<Net>,
         context: deterministic::Context,
         expiry: Duration,
     ) -> Self {
         Self {
+            node: net.node(&me),
             me,
-            control,
-            oracle,
+            net,
             context: Arc::new(context),
             expiry,
             generations: Arc::default(),
@@ -63,7 +62,7 @@ impl ExpiringBlocker {
             generations.keys().cloned().collect()
         };
         for peer in peers {
-            let _ = self.oracle.unblock(self.me.clone(), peer).await;
+            self.net.unblock(self.me.clone(), peer).await;
         }
     }
 }
@@ -72,14 +71,14 @@ impl Blocker for ExpiringBlocker {
     type PublicKey = PublicKey;
 
     fn block(&mut self, peer: PublicKey) -> Feedback {
-        let feedback = self.control.block(peer.clone());
+        let feedback = self.node.block(peer.clone());
         let generation = {
             let mut generations = self.generations.lock().expect("block generations");
             let generation = generations.entry(peer.clone()).or_default();
             *generation += 1;
             *generation
         };
-        let (me, oracle, expiry) = (self.me.clone(), self.oracle.clone(), self.expiry);
+        let (me, net, expiry) = (self.me.clone(), self.net.clone(), self.expiry);
         let generations = self.generations.clone();
         self.context
             .child("block_expiry")
@@ -91,14 +90,14 @@ impl Blocker for ExpiringBlocker {
                     .get(&peer)
                     .copied();
                 if current == Some(generation) {
-                    let _ = oracle.unblock(me, peer).await;
+                    net.unblock(me, peer).await;
                 }
             });
         feedback
     }
 
     fn blocked(&mut self) -> BlockedSubscription<PublicKey> {
-        self.control.blocked()
+        self.node.blocked()
     }
 }
 
@@ -107,24 +106,22 @@ mod tests {
     use super::*;
     use crate::{
         plan::perfect_links,
-        world::{identities, network},
+        world::{Transport, identities, network},
     };
     use commonware_cryptography::Signer as _;
     use commonware_runtime::Runner as _;
 
-    async fn blocked_pairs(oracle: &Oracle) -> Vec<(PublicKey, PublicKey)> {
-        oracle.blocked().await.expect("network running")
+    async fn blocked_pairs(net: &Net) -> Vec<(PublicKey, PublicKey)> {
+        net.blocked().await
     }
 
-    #[test]
-    fn blocks_expire_a_new_block_restarts_the_clock_and_a_new_life_forgets_them() {
+    fn expiring_blocks(transport: Transport) {
         deterministic::Runner::default().start(|context| async move {
             let keys: Vec<PublicKey> = identities(7, 3).iter().map(|k| k.public_key()).collect();
-            let oracle = network(&context, &keys, &perfect_links(3)).await;
+            let oracle = network(&context, &keys, &perfect_links(3), transport).await;
             let expiry = Duration::from_secs(10);
             let mut blocker = ExpiringBlocker::new(
                 keys[0].clone(),
-                oracle.control(keys[0].clone()),
                 oracle.clone(),
                 context.child("blocker"),
                 expiry,
@@ -159,5 +156,12 @@ mod tests {
             context.sleep(Duration::from_secs(6)).await;
             assert_eq!(blocked_pairs(&oracle).await, vec![pair(1)]);
         });
+    }
+
+    #[test]
+    fn blocks_expire_a_new_block_restarts_the_clock_and_a_new_life_forgets_them() {
+        for transport in Transport::ALL {
+            expiring_blocks(transport);
+        }
     }
 }

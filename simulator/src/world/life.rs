@@ -12,7 +12,7 @@
 use super::{
     blocker::ExpiringBlocker,
     cluster::misconfigured,
-    network::Oracle,
+    network::{Net, NetRegistrar, NodeNet, SimDuplex},
     skew::{Skew, Skewed},
 };
 use crate::{
@@ -20,8 +20,8 @@ use crate::{
     trace::{SimTracer, Sink},
 };
 use cohort_protocol::{
-    Channels, Cluster, Config, Engine, EngineError, Outcome, PublicKey,
-    channels::{Channel, Registrar as _, SimulatedRegistrar},
+    Channels, Cluster, Config, Engine, EngineError, Outcome,
+    channels::{Channel, Registrar as _},
     dkg::{Keys, Tamper},
     engine::Task,
     governance,
@@ -30,7 +30,6 @@ use cohort_protocol::{
 use cohort_storage::damage;
 use commonware_cryptography::ed25519;
 use commonware_macros::select;
-use commonware_p2p::simulated;
 use commonware_runtime::{Clock as _, Quota, Supervisor as _, deterministic};
 use commonware_utils::NZU32;
 use futures::StreamExt as _;
@@ -74,7 +73,8 @@ pub struct Life {
     pub misconfigured: Option<(Cluster, u64)>,
     /// How long a barrier fault lasts (the blocker's blocks last as long).
     pub block_expiry: Duration,
-    pub control: simulated::Control<PublicKey, deterministic::Context>,
+    /// The node's handle on the network (registers its channels).
+    pub node: NodeNet,
     pub blocker: ExpiringBlocker,
     pub tracer: SimTracer,
     pub sink: Arc<Mutex<Sink>>,
@@ -115,8 +115,8 @@ impl Life {
                 Some((wrong, _)) if !repaired => wrong.clone(),
                 _ => self.cluster.clone(),
             };
-            let mut registrar = SimulatedRegistrar {
-                control: self.control.clone(),
+            let mut registrar = NetRegistrar {
+                node: self.node.clone(),
                 quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
             };
             let channels = Channels::register(&mut registrar, self.ledger.is_some()).await;
@@ -190,6 +190,7 @@ impl Life {
                     context.sleep_until(at.max(context.current())).await;
                     repaired = true;
                     self.harness_event(&context, "repaired", "after_end=true".to_string());
+                    self.harness_event(&context, "restarted", format!("life={}", lives + 1));
                     continue;
                 },
                 _ = repair => {
@@ -301,7 +302,7 @@ pub async fn run_all(
     clusters: Vec<Cluster>,
     task: Task,
     role: impl Fn(usize) -> Role,
-    oracle: &Arc<Oracle>,
+    oracle: &Arc<Net>,
     sink: &Arc<Mutex<Sink>>,
     deadline: Duration,
 ) -> Option<Vec<Option<Result<Outcome, EngineError>>>> {
@@ -365,12 +366,6 @@ pub enum Role {
     External,
 }
 
-/// Both ends of a node's channel on the simulated network.
-pub type SimDuplex = cohort_protocol::Duplex<
-    simulated::Sender<PublicKey, deterministic::Context>,
-    simulated::Receiver<PublicKey>,
->;
-
 /// Plays a node's checkpoint protocol in place of its checkpoint actor, on each of its lives.
 pub trait Sidecar: Send + Sync + 'static {
     /// Starts the sidecar of one life: the node's checkpoint channel, the keys its DKG
@@ -404,7 +399,7 @@ pub fn spawn_all(
     task: Task,
     ledger: Option<Settings>,
     mut role: impl FnMut(usize) -> Role,
-    oracle: &Arc<Oracle>,
+    oracle: &Arc<Net>,
     sink: &Arc<Mutex<Sink>>,
 ) -> Vec<Spawned> {
     use commonware_cryptography::Signer as _;
@@ -477,10 +472,9 @@ pub fn spawn_all(
             keys: keys.clone(),
             misconfigured: wrong,
             block_expiry: plan.block_expiry(),
-            control: oracle.control(key.public_key()),
+            node: oracle.node(&key.public_key()),
             blocker: ExpiringBlocker::new(
                 key.public_key(),
-                oracle.control(key.public_key()),
                 oracle.clone(),
                 context.child("blocker").with_attribute("index", index),
                 plan.block_expiry(),

@@ -33,7 +33,7 @@ pub async fn run(
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let honest_cluster = cluster(&members, PROTOCOL_VERSION, Timing::default());
 
-    let oracle = network(&context, &members, &plan.links).await;
+    let oracle = network(&context, &members, &plan.links, plan.transport).await;
 
     let start = context.current();
     let clusters: Vec<Cluster> = (0..plan.nodes)
@@ -75,7 +75,7 @@ pub async fn run(
     };
     // Every barrier node is honest: each has a result.
     let results: Vec<_> = results.into_iter().flatten().collect();
-    let blocked = oracle.blocked().await.unwrap_or_default();
+    let blocked = oracle.blocked().await;
     let sink = sink.lock().expect("sink");
     let observations = sink.observer::<BarrierObserver>();
     checks.extend(sink.online_violations());

@@ -26,13 +26,13 @@ use crate::{
     },
     trace::Sink,
     world::{
-        QUOTA_PER_SECOND, Role, cluster, heal, identities, micros, network, quorum, spawn_all,
-        with_committees,
+        NetRegistrar, QUOTA_PER_SECOND, Role, cluster, heal, identities, micros, network, quorum,
+        spawn_all, with_committees,
     },
 };
 use cohort_protocol::{
-    Channel, PROTOCOL_VERSION, PublicKey, Registrar as _, channels::SimulatedRegistrar, checkpoint,
-    committee, dkg, engine::Task, ledger::Settings,
+    Channel, PROTOCOL_VERSION, PublicKey, Registrar as _, checkpoint, committee, dkg, engine::Task,
+    ledger::Settings,
 };
 use commonware_cryptography::Signer as _;
 use commonware_runtime::{Clock as _, Quota, Spawner as _, Supervisor as _, deterministic};
@@ -107,7 +107,7 @@ pub async fn run(
         &members,
         &cp.committees,
     );
-    let oracle = network(&context, &on_network, &plan.links).await;
+    let oracle = network(&context, &on_network, &plan.links, plan.transport).await;
     let settings = settings(&cp);
     let protocol = settings.checkpoint.expect("checkpoint settings");
     let report: Arc<Mutex<LiarReport>> = Arc::default();
@@ -133,8 +133,8 @@ pub async fn run(
         &sink,
     );
     if let (Some(key), Some(liar)) = (outsider_key.clone(), &cp.liar) {
-        let mut registrar = SimulatedRegistrar {
-            control: oracle.control(key.public_key()),
+        let mut registrar = NetRegistrar {
+            node: oracle.node(&key.public_key()),
             quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
         };
         let channel = registrar.register(Channel::Checkpoint).await;

@@ -51,7 +51,7 @@ pub async fn run(
     );
     let last_epoch = cluster.last_epoch();
     let start_us = micros(context.current());
-    let oracle = network(&context, &members, &plan.links).await;
+    let oracle = network(&context, &members, &plan.links, plan.transport).await;
 
     // A liar whose hellos must be refused gets another cluster definition (another hash).
     let mut clusters = vec![cluster.clone(); plan.nodes];
@@ -113,7 +113,7 @@ pub async fn run(
         }
         return checks;
     };
-    let blocked = oracle.blocked().await.unwrap_or_default();
+    let blocked = oracle.blocked().await;
     let sink = sink.lock().expect("sink");
     let observations = sink.observer::<DkgObserver>();
     checks.extend(sink.online_violations());

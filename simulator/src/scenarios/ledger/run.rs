@@ -12,12 +12,13 @@ use crate::{
     invariant::{Checks, Invariant},
     plan::CorePlan,
     trace::Sink,
-    world::{QUOTA_PER_SECOND, Role, cluster, cut, heal, identities, network, spawn_all},
+    world::{
+        NetRegistrar, QUOTA_PER_SECOND, Role, cluster, cut, heal, identities, network, spawn_all,
+    },
 };
 use bytes::Bytes;
 use cohort_protocol::{
     LedgerChannels, PROTOCOL_VERSION, PublicKey, Timing,
-    channels::SimulatedRegistrar,
     engine::Task,
     ledger::{Mailbox, OpId, Settings, SignedOp, Status},
 };
@@ -66,7 +67,7 @@ pub async fn run(
     let keys = identities(seed, plan.nodes);
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let cluster = cluster(&members, PROTOCOL_VERSION, Timing::default());
-    let oracle = network(&context, &members, &plan.links).await;
+    let oracle = network(&context, &members, &plan.links, plan.transport).await;
     if let Some(side) = &plan.partition {
         // Cut every link across the partition until the heal.
         cut(&oracle, &members, &plan.links, side).await;
@@ -106,8 +107,8 @@ pub async fn run(
         .collect();
     let liar_report: Arc<Mutex<LiarReport>> = Arc::default();
     if let Some(l) = &ledger.liar {
-        let mut registrar = SimulatedRegistrar {
-            control: oracle.control(members[l.node].clone()),
+        let mut registrar = NetRegistrar {
+            node: oracle.node(&members[l.node]),
             quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
         };
         let LedgerChannels {

@@ -1,9 +1,7 @@
 //! What a ledger liar works with (the member's key and channels) and what it reports.
 
-use cohort_protocol::{Duplex, PublicKey, ledger::OpId};
+use cohort_protocol::{PublicKey, ledger::OpId};
 use commonware_cryptography::ed25519;
-use commonware_p2p::simulated;
-use commonware_runtime::deterministic;
 use rand_chacha::ChaCha8Rng;
 use std::{
     collections::BTreeSet,
@@ -26,8 +24,7 @@ pub struct LiarReport {
     pub busy_from: BTreeSet<PublicKey>,
 }
 
-type Channel =
-    Duplex<simulated::Sender<PublicKey, deterministic::Context>, simulated::Receiver<PublicKey>>;
+type Channel = crate::world::SimDuplex;
 
 /// Everything a liar works with.
 pub struct Liar {
