@@ -68,7 +68,8 @@ enum Command {
     /// applying backfilled pages next to raw ed25519 verification of the same ops, and a late
     /// joiner catching up a ledger in the simulator; `bench checkpoint --nodes 7,16,32 --days
     /// 30` measures proposal-to-certificate time, traffic and certificate size, and a member's
-    /// ledger over the days with compaction and without.
+    /// ledger over the days with compaction and without; `bench transport` runs a 4-node
+    /// ping-pong and seeds of barrier, dkg, ledger and checkpoint on both transports.
     Bench {
         /// What to benchmark (`dkg`, `ledger` or `checkpoint`).
         what: String,
@@ -87,6 +88,12 @@ enum Command {
         /// Ops the late joiner catches up (`ledger`).
         #[arg(long, default_value_t = 100_000)]
         catch_up: u64,
+        /// Round trips per pair of the ping-pong (`transport`).
+        #[arg(long, default_value_t = 20_000)]
+        rounds: u64,
+        /// Seeds each scenario runs on each transport (`transport`; `A..B` or `A..=B`).
+        #[arg(long, default_value = "1..=5")]
+        seeds: String,
     },
     /// Run every seed of a range (`A..B`, or `A..=B` to include B).
     Explore {
@@ -275,6 +282,15 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
+            what,
+            rounds,
+            seeds,
+            ..
+        } if what == "transport" => {
+            bench_transport(rounds, &seeds)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
             what, nodes, days, ..
         } if what == "checkpoint" => {
             let sizes = sizes(nodes.as_deref().unwrap_or("7,16,32"), 4)?;
@@ -289,7 +305,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
         } => {
             if what != "dkg" {
                 return Err(format!(
-                    "unknown benchmark {what:?}; known: dkg, ledger, checkpoint"
+                    "unknown benchmark {what:?}; known: dkg, ledger, checkpoint, transport"
                 ));
             }
             let sizes = sizes(nodes.as_deref().unwrap_or("4,8,16"), 1)?;
@@ -380,6 +396,61 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             Ok(verdict(exploration.failures.is_empty()))
         }
     }
+}
+
+/// `bench transport`: the ping-pong on both transports, then seeds per second.
+fn bench_transport(rounds: u64, seeds: &str) -> Result<(), String> {
+    use cohort_simulator::bench::transport::{ping_pong, seed_rates};
+    if !(1..=10_000_000).contains(&rounds) {
+        return Err("--rounds must be within 1..=10000000".into());
+    }
+    let seeds = parse_seeds(seeds)?;
+    let lean = ping_pong(Transport::Lean, rounds);
+    let commonware = ping_pong(Transport::Commonware, rounds);
+    println!(
+        "{:>11} {:>9} {:>9} {:>13}",
+        "transport", "frames", "wall_ms", "frames_per_s"
+    );
+    for p in [&commonware, &lean] {
+        println!(
+            "{:>11} {:>9} {:>9.0} {:>13.0}",
+            p.transport.name(),
+            p.frames,
+            p.wall.as_secs_f64() * 1e3,
+            p.rate()
+        );
+    }
+    println!(
+        "ping_pong ratio lean/commonware = {:.2}",
+        lean.rate() / commonware.rate().max(1e-9)
+    );
+    println!();
+    let rates = seed_rates(seeds).map_err(|e| e.to_string())?;
+    println!(
+        "{:>11} {:>11} {:>6} {:>7} {:>9} {:>8}",
+        "scenario", "transport", "seeds", "failed", "wall_ms", "seeds/s"
+    );
+    for r in &rates {
+        println!(
+            "{:>11} {:>11} {:>6} {:>7} {:>9.0} {:>8.2}",
+            r.scenario,
+            r.transport.name(),
+            r.seeds,
+            r.failed,
+            r.wall.as_secs_f64() * 1e3,
+            r.rate()
+        );
+    }
+    for pair in rates.chunks(2) {
+        if let [lean, commonware] = pair {
+            println!(
+                "{} seeds/s ratio lean/commonware = {:.2}",
+                lean.scenario,
+                lean.rate() / commonware.rate().max(1e-9)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Committee sizes from `--nodes` (comma separated, each within `min..=64`).

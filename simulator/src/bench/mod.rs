@@ -4,11 +4,14 @@
 //!   saves over a month of scaled days;
 //! - [`dkg`]: a whole simulated DKG ceremony next to the same cryptography done directly;
 //! - [`ledger`]: applying backfilled pages next to raw ed25519 verification, and a late joiner
-//!   catching up a ledger in the simulator.
+//!   catching up a ledger in the simulator;
+//! - [`transport`]: the lean transport next to commonware's simulated network (a ping-pong, and
+//!   seeds per second of four scenarios).
 
 pub mod checkpoint;
 pub mod dkg;
 pub mod ledger;
+pub mod transport;
 
 use std::time::Duration;
 
