@@ -310,17 +310,29 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             }
             let sizes = sizes(nodes.as_deref().unwrap_or("4,8,16"), 1)?;
             println!(
-                "{:>5} {:>10} {:>10} {:>7}",
-                "nodes", "sim_ms", "raw_ms", "ratio"
+                "{:>5} {:>9} {:>9} {:>11} {:>9} {:>9} {:>13} {:>10}",
+                "nodes",
+                "sim_ms",
+                "raw_ms",
+                "dealings_ms",
+                "logs_ms",
+                "ratio_raw",
+                "ratio_dealings",
+                "ratio_fair"
             );
             let results = cohort_simulator::bench::dkg::run(&sizes, reps)?;
             for result in &results {
+                let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
                 println!(
-                    "{:>5} {:>10.1} {:>10.1} {:>7.2}",
+                    "{:>5} {:>9.1} {:>9.1} {:>11.1} {:>9.1} {:>9.2} {:>13.2} {:>10.2}",
                     result.nodes,
-                    result.sim.as_secs_f64() * 1e3,
-                    result.raw.as_secs_f64() * 1e3,
-                    result.ratio()
+                    ms(result.sim),
+                    ms(result.raw),
+                    ms(result.decode_dealings),
+                    ms(result.decode_logs),
+                    result.ratio(),
+                    result.ratio_dealings(),
+                    result.ratio_fair()
                 );
             }
             println!();

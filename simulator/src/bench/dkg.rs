@@ -9,7 +9,16 @@
 //!   dealer's `Dealer::start`, every player's `dealer_message` for every dealer (and the dealer
 //!   taking the ack), every dealer's log, and every player's `finalize` over all logs;
 //!
-//! and reports `ratio = sim / raw`, the medians of `reps` repetitions each. It also reports what
+//! - `decode_dealings`: every player decoding, once, the wire frame of every dealing it receives
+//!   (the commitment's points, each checked to be in the subgroup, and the private share);
+//! - `decode_logs`: every node decoding, once, the wire frame of every dealer's signed log (it
+//!   carries the same commitment again; commonware 2026.10 has no constructor of a log from
+//!   parts, so a node cannot skip it);
+//!
+//! and reports three ratios, the medians of `reps` repetitions each: `sim / raw` (the protocol
+//! against bare cryptography), `sim / (raw + decode_dealings)` (against what a player must
+//! do), and `sim / (raw + decode_dealings + decode_logs)` (against what a node must do with this
+//! crate version: the fair baseline). It also reports what
 //! the simulated ceremony sent, by kind of DKG message (frames, one per recipient, and their
 //! bytes, summed over every node; from the DKG actor's `frames_sent` and `bytes_sent` metrics, of
 //! an untimed run with a trace, whose `dkg_sent` events carry each node's counts of its DKG
@@ -23,7 +32,11 @@ use crate::{
     scenarios::{FamilyPlan, Scenario},
     world::Transport,
 };
-use cohort_protocol::dkg::{ceremony::NAMESPACE, wire::Variant};
+use cohort_protocol::dkg::{
+    ceremony::NAMESPACE,
+    wire::{Message, Variant, decode},
+};
+use commonware_codec::Encode as _;
 use commonware_cryptography::{
     Signer as _,
     bls12381::{
@@ -38,6 +51,7 @@ use rand::SeedableRng as _;
 use rand_chacha::ChaCha20Rng;
 use std::{
     collections::BTreeMap,
+    num::NonZeroU32,
     path::PathBuf,
     time::{Duration, Instant},
 };
@@ -51,14 +65,39 @@ pub struct DkgBench {
     pub nodes: usize,
     pub sim: Duration,
     pub raw: Duration,
+    /// Decoding every received dealing once per player.
+    pub decode_dealings: Duration,
+    /// Decoding every dealer's log once per node.
+    pub decode_logs: Duration,
     /// What the simulated ceremony sent (every node, the whole run).
     pub traffic: Traffic,
 }
 
 impl DkgBench {
+    /// Against the bare cryptography.
     pub fn ratio(&self) -> f64 {
         self.sim.as_secs_f64() / self.raw.as_secs_f64().max(1e-9)
     }
+
+    /// Against the cryptography plus decoding every dealing once per player.
+    pub fn ratio_dealings(&self) -> f64 {
+        self.sim.as_secs_f64() / (self.raw + self.decode_dealings).as_secs_f64().max(1e-9)
+    }
+
+    /// Against the cryptography plus decoding every dealing and every log once per node.
+    pub fn ratio_fair(&self) -> f64 {
+        self.sim.as_secs_f64()
+            / (self.raw + self.decode_dealings + self.decode_logs)
+                .as_secs_f64()
+                .max(1e-9)
+    }
+}
+
+/// One repetition of the direct work: the bare cryptography, then the two decodings.
+struct Direct {
+    raw: Duration,
+    decode_dealings: Duration,
+    decode_logs: Duration,
 }
 
 /// Sums the `dkg_sent` events of every node in `trace` (JSON lines, as `--trace` writes them)
@@ -129,8 +168,9 @@ fn ceremony(nodes: usize, seed: u64, trace: Option<PathBuf>) -> Result<Duration,
     Ok(elapsed)
 }
 
-/// The same cryptographic work, done directly on one thread.
-fn raw(nodes: usize, seed: u64) -> Result<Duration, String> {
+/// The same cryptographic work, done directly on one thread, then (timed apart) the decoding of
+/// every dealing frame once per player and of every log frame once per node.
+fn direct(nodes: usize, seed: u64) -> Result<Direct, String> {
     let mut keys: Vec<ed25519::PrivateKey> = (0..nodes as u64)
         .map(|i| ed25519::PrivateKey::from_seed(seed.wrapping_mul(1000) + i))
         .collect();
@@ -155,6 +195,7 @@ fn raw(nodes: usize, seed: u64) -> Result<Duration, String> {
         .map_err(|e| e.to_string())?;
     let mut logs = Logs::<Variant, _, N3f1>::new(info.clone());
     let mut signed = Vec::new();
+    let mut dealings = Vec::with_capacity(nodes * nodes);
     for (d, key) in keys.iter().enumerate() {
         let rng = ChaCha20Rng::seed_from_u64(seed ^ d as u64);
         let (mut dealer, public, private) =
@@ -162,6 +203,7 @@ fn raw(nodes: usize, seed: u64) -> Result<Duration, String> {
                 .map_err(|e| e.to_string())?;
         for (player_key, private) in private {
             let p = set.position(&player_key).expect("a player");
+            dealings.push((public.clone(), private.clone()));
             if let Some(ack) = players[p]
                 .dealer_message::<N3f1>(key.public_key(), public.clone(), private)
                 .map_err(|e| e.to_string())?
@@ -173,6 +215,18 @@ fn raw(nodes: usize, seed: u64) -> Result<Duration, String> {
         }
         signed.push(dealer.finalize::<N3f1>());
     }
+    let log_frames: Vec<bytes::Bytes> = signed
+        .iter()
+        .map(|log| {
+            Message::Log {
+                round: 0,
+                log: log.clone(),
+            }
+            .encode()
+            .to_vec()
+            .into()
+        })
+        .collect();
     for log in signed {
         if let Some((dealer, log)) = log.check(&info) {
             logs.record(dealer, log);
@@ -184,7 +238,39 @@ fn raw(nodes: usize, seed: u64) -> Result<Duration, String> {
             .finalize::<N3f1>(&mut rng, logs.clone(), &Sequential)
             .map_err(|e| e.to_string())?;
     }
-    Ok(start.elapsed())
+    let raw = start.elapsed();
+    // The frames as a node receives them, encoded outside the timings.
+    let dealing_frames: Vec<bytes::Bytes> = dealings
+        .into_iter()
+        .map(|(public, private)| {
+            Message::Dealing {
+                round: 0,
+                public,
+                private,
+            }
+            .encode()
+            .to_vec()
+            .into()
+        })
+        .collect();
+    let members = NonZeroU32::new(nodes as u32).expect("at least one member");
+    let start = Instant::now();
+    for frame in &dealing_frames {
+        decode(bytes::Bytes::clone(frame), members).map_err(|e| e.to_string())?;
+    }
+    let decode_dealings = start.elapsed();
+    let start = Instant::now();
+    for _node in 0..nodes {
+        for frame in &log_frames {
+            decode(bytes::Bytes::clone(frame), members).map_err(|e| e.to_string())?;
+        }
+    }
+    let decode_logs = start.elapsed();
+    Ok(Direct {
+        raw,
+        decode_dealings,
+        decode_logs,
+    })
 }
 
 /// Measures each committee size `reps` times (medians).
@@ -192,16 +278,21 @@ pub fn run(sizes: &[usize], reps: usize) -> Result<Vec<DkgBench>, String> {
     let mut results = Vec::new();
     for &nodes in sizes {
         let mut sims = Vec::new();
-        let mut raws = Vec::new();
+        let (mut raws, mut dealings, mut logs) = (Vec::new(), Vec::new(), Vec::new());
         for rep in 0..reps.max(1) as u64 {
             // Interleaved, so both see the same machine load.
             sims.push(ceremony(nodes, rep + 1, None)?);
-            raws.push(raw(nodes, rep + 1)?);
+            let d = direct(nodes, rep + 1)?;
+            raws.push(d.raw);
+            dealings.push(d.decode_dealings);
+            logs.push(d.decode_logs);
         }
         results.push(DkgBench {
             nodes,
             sim: median(sims),
             raw: median(raws),
+            decode_dealings: median(dealings),
+            decode_logs: median(logs),
             traffic: sent(nodes, 1)?,
         });
     }
