@@ -437,6 +437,7 @@ async fn node_main(
                 ..ledger::Settings::default()
             }),
             block_expiry: Some(loaded.config.block_expiry()),
+            verifier: cohort_protocol::Verifier::direct(),
         },
     );
     if let (Some(listener), Some(mailbox)) = (admin_listener, engine.ledger()) {

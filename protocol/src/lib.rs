@@ -23,9 +23,11 @@ pub mod ledger;
 mod refusal;
 pub mod sync;
 pub mod trace;
+pub mod verify;
 pub mod vote;
 
 pub use channels::{Channel, Channels, Duplex, LedgerChannels, MAX_FRAME_BYTES, Registrar};
 pub use cluster::{Cluster, PROTOCOL_VERSION, ProtocolVersion, PublicKey, Timing};
 pub use engine::{Config, Engine, EngineError, Outcome};
 pub use trace::{Event, LogTracer, Tracer};
+pub use verify::Verifier;

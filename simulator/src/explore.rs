@@ -3,11 +3,7 @@
 //! Seeds are independent deterministic runs, so they are spread over worker threads (one per core
 //! by default); results are reported in seed order whatever order they finish in.
 
-use crate::{
-    run::{RunOptions, RunReport, run_checked},
-    scenarios::Scenario,
-    world::Transport,
-};
+use crate::run::{RunOptions, RunReport, run_checked};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::{
     io::IsTerminal as _,
@@ -62,13 +58,12 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
     if a < b { Ok(a..b) } else { Err(bad()) }
 }
 
-/// Runs every seed in `seeds` on `transport` on `jobs` threads (each twice, digests compared,
-/// with `check_determinism`); `on_failure` sees each failure as it happens.
+/// Runs every seed in `seeds` as `template` says (its scenario, nodes, transport and memo; its
+/// seed and trace are ignored) on `jobs` threads (each twice, digests compared, with
+/// `check_determinism`); `on_failure` sees each failure as it happens.
 pub fn explore(
-    scenario: Scenario,
+    template: &RunOptions,
     seeds: Range<u64>,
-    nodes: Option<usize>,
-    transport: Transport,
     jobs: usize,
     check_determinism: bool,
     on_failure: impl Fn(&RunReport) + Sync,
@@ -101,11 +96,9 @@ pub fn explore(
                         break;
                     }
                     let options = RunOptions {
-                        scenario,
                         seed,
-                        nodes,
                         trace: None,
-                        transport,
+                        ..template.clone()
                     };
                     let report = run_checked(&options, check_determinism)
                         .expect("a run without trace file does no I/O");

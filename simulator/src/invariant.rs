@@ -151,7 +151,7 @@ catalogue! {
         "a node started with only the genesis definition, its key and reachable peers, once a certified committee admits it, ends with the honest members' ledger, the group key and a share of the last epoch (it was never blocked)",
     // The harness.
     Determinism = "determinism":
-        "with `--check-determinism`, a second run of the seed has the same digest (every scenario)",
+        "with `--check-determinism`, a second run of the seed, with the verification memo turned the other way, has the same digest (every scenario)",
 }
 
 impl Invariant {

@@ -62,6 +62,10 @@ enum Command {
         /// simulated network, with its TCP and bandwidth model).
         #[arg(long, default_value_t = Transport::default())]
         transport: Transport,
+        /// Verify every signature and decode every frame on every node, without the memo the
+        /// run's nodes share otherwise (the digest is the same either way).
+        #[arg(long)]
+        no_memo: bool,
     },
     /// Benchmark: `bench dkg --nodes 4,8,16` times a whole simulated ceremony (zero latency)
     /// next to the same cryptography done directly, and prints the ratio; `bench ledger` times
@@ -112,6 +116,9 @@ enum Command {
         /// The transport (`lean` or `commonware`; see `run --help`).
         #[arg(long, default_value_t = Transport::default())]
         transport: Transport,
+        /// Without the verification memo (see `run --help`).
+        #[arg(long)]
+        no_memo: bool,
     },
 }
 
@@ -221,6 +228,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             trace,
             check_determinism,
             transport,
+            no_memo,
         } => {
             let options = RunOptions {
                 scenario: scenario(&name, nodes)?,
@@ -228,6 +236,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                 nodes,
                 trace: trace.clone(),
                 transport,
+                memo: !no_memo,
             };
             let report = run_checked(&options, check_determinism)
                 .map_err(|e| format!("cannot write trace file {trace:?}: {e}"))?;
@@ -369,6 +378,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             jobs,
             check_determinism,
             transport,
+            no_memo,
         } => {
             let scenario = scenario(&name, nodes)?;
             let seeds = parse_seeds(&seeds)?;
@@ -384,17 +394,17 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                     .map(|v| v.to_string())
                     .unwrap_or_default()
             };
-            let exploration = explore(
+            let template = RunOptions {
                 scenario,
-                seeds,
+                seed: 0,
                 nodes,
+                trace: None,
                 transport,
-                jobs,
-                check_determinism,
-                |report| {
-                    eprintln!("seed {} failed: {}", report.seed, first_violation(report));
-                },
-            );
+                memo: !no_memo,
+            };
+            let exploration = explore(&template, seeds, jobs, check_determinism, |report| {
+                eprintln!("seed {} failed: {}", report.seed, first_violation(report));
+            });
             let flag = if check_determinism {
                 " --check-determinism"
             } else {

@@ -29,6 +29,9 @@ pub struct RunOptions {
     pub trace: Option<PathBuf>,
     /// The transport the nodes talk over (it replaces the plan's).
     pub transport: Transport,
+    /// Share a verification memo between the run's nodes (`cohort_protocol::verify`): the
+    /// same digest either way, faster with it; `--no-memo` turns it off.
+    pub memo: bool,
 }
 
 /// What a run showed.
@@ -121,7 +124,11 @@ fn run_inner(
         )?))),
         None => None,
     };
-    let sink = Arc::new(Mutex::new(Sink::new(writer, options.scenario.observers())));
+    let mut sink = Sink::new(writer, options.scenario.observers());
+    if options.memo {
+        sink.verifier = cohort_protocol::Verifier::memoized();
+    }
+    let sink = Arc::new(Mutex::new(sink));
     let executor = deterministic::Runner::new(
         deterministic::Config::new()
             .with_seed(options.seed)
@@ -168,21 +175,31 @@ fn run_inner(
     Ok((report, metrics))
 }
 
-/// Runs one seed; with `check_determinism`, runs it a second time (without a trace file) and
-/// adds a `determinism` violation when the two digests differ.
+/// Runs one seed; with `check_determinism`, runs it a second time (without a trace file, and
+/// with the verification memo turned the other way, so the check also proves the memo
+/// invisible) and adds a `determinism` violation when the two digests differ.
 pub fn run_checked(options: &RunOptions, check_determinism: bool) -> std::io::Result<RunReport> {
     let mut report = run(options)?;
     if check_determinism {
         let again = run(&RunOptions {
             trace: None,
+            memo: !options.memo,
             ..options.clone()
         })?;
         if again.digest != report.digest {
+            let memo = |on: bool| if on { "with" } else { "without" };
             report.violations.push(Violation::new(
                 Invariant::Determinism,
                 format!(
-                    "same seed, different runs: digest {} then {} (auditor {} then {}; events {} then {})",
-                    report.digest, again.digest, report.auditor, again.auditor, report.events, again.events
+                    "same seed, different runs: digest {} ({} the memo) then {} ({} it) (auditor {} then {}; events {} then {}); run both with --no-memo to tell nondeterminism from a memo that changed an answer",
+                    report.digest,
+                    memo(options.memo),
+                    again.digest,
+                    memo(!options.memo),
+                    report.auditor,
+                    again.auditor,
+                    report.events,
+                    again.events
                 ),
             ));
         }

@@ -80,6 +80,9 @@ pub struct Sink {
     /// Every op any node authored, once durable (`Some` when the scenario asked for it): the
     /// whole history, to check what compaction pruned. Not part of the trace or its digest.
     pub archive: Option<Vec<cohort_protocol::ledger::op::SignedOp>>,
+    /// The verifier every node of the run shares (a memo unless the run turned it off; see
+    /// `cohort_protocol::verify`). Not part of the trace or its digest.
+    pub verifier: cohort_protocol::Verifier,
 }
 
 impl Sink {
@@ -95,6 +98,7 @@ impl Sink {
             observers,
             notes: Vec::new(),
             archive: None,
+            verifier: cohort_protocol::Verifier::direct(),
         }
     }
 

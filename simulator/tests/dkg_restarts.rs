@@ -35,6 +35,7 @@ fn run(crashes: Vec<CrashPlan>, point_crashes: Vec<PointCrash>) -> String {
         nodes: Some(nodes),
         trace: None,
         transport: Default::default(),
+        memo: true,
     };
     let report = run_plan(&options, plan).expect("no trace file");
     assert!(

@@ -18,6 +18,7 @@ fn fails_with_listed_invariants(
         nodes: Some(nodes),
         trace: None,
         transport: Default::default(),
+        memo: true,
     };
     let report = run_plan(&options, plan).expect("no trace file");
     assert!(!report.passed(), "{}", report.summary_line());

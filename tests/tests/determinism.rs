@@ -28,6 +28,7 @@ fn options(scenario: Scenario, seed: u64) -> RunOptions {
         },
         trace: None,
         transport: Default::default(),
+        memo: true,
     }
 }
 

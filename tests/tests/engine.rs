@@ -40,6 +40,7 @@ fn a_late_member_is_reported_missing_and_the_ceremony_completes_once_it_is_there
                     keys: Keys::default(),
                     ledger: None,
                     block_expiry: None,
+                    verifier: Default::default(),
                 },
             );
             handles.push(engine.start(channels(&control).await, control));
@@ -78,6 +79,7 @@ fn a_late_member_is_reported_missing_and_the_ceremony_completes_once_it_is_there
                 keys: keys_handle.clone(),
                 ledger: None,
                 block_expiry: None,
+                verifier: Default::default(),
             },
         );
         // Peers are gone: the handshake cannot finish, which is reported, not fatal.

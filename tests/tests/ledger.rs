@@ -42,6 +42,7 @@ fn a_late_member_recovers_at_boot_and_everyone_converges() {
                         keys: Keys::default(),
                         ledger: Some(Settings::default()),
                         block_expiry: None,
+                        verifier: Default::default(),
                     },
                 );
                 let mailbox = engine.ledger().expect("a ledger");

@@ -190,6 +190,8 @@ pub struct Config<T: Tracer> {
     /// binds it (no share). Used only when the journal holds no finished epoch; the epochs up
     /// to it are not run.
     pub start: Option<Completed>,
+    /// Decodes frames ([`crate::verify`]).
+    pub verifier: crate::verify::Verifier,
     /// Rewrites what this node sends (the simulator's byzantine members); `None` everywhere else.
     #[cfg(feature = "sim")]
     pub tamper: Option<std::sync::Arc<dyn super::tamper::Tamper>>,

@@ -101,13 +101,20 @@ where
         }
         // Bounded by the cluster, not this round: a frame of another epoch (more participants)
         // must decode, then be refused as another round's, not taken for garbage.
-        let message = match wire::decode(bytes, self.participants()) {
-            Ok(message) => message,
-            Err(error) => {
-                self.reject(peer, format!("undecodable frame: {error}"), true);
-                return Ok(());
-            }
-        };
+        let members = self.participants();
+        let message =
+            match self
+                .cfg
+                .verifier
+                .decode(b"dkg", &members.get().to_be_bytes(), bytes, |frame| {
+                    wire::decode(frame, members)
+                }) {
+                Ok(message) => message,
+                Err(error) => {
+                    self.reject(peer, format!("undecodable frame: {error}"), true);
+                    return Ok(());
+                }
+            };
         let round = message.round();
         if round != ceremony.round() {
             return self.other_round(ceremony, peer, message, need).await;

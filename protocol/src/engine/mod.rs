@@ -93,6 +93,9 @@ pub struct Config<T: Tracer> {
     /// [`barrier::state::Config::fault_expiry`]. A node gives its transport the same block
     /// duration, so a repaired peer rejoins without the others restarting.
     pub block_expiry: Option<std::time::Duration>,
+    /// How signatures are checked and DKG frames decoded ([`crate::verify`]): a node's is
+    /// direct; the simulator may share a memo between the nodes of a run.
+    pub verifier: crate::verify::Verifier,
 }
 
 /// How long a block a protocol rule imposes lasts unless configured: the barrier's recorded
@@ -394,6 +397,7 @@ impl<T: Tracer> Node<T> {
             boot,
             settings,
             keys: Some(self.cfg.keys.clone()),
+            verifier: self.cfg.verifier.clone(),
         };
         Ok(Some(context.child("ledger").spawn(
             move |context| async move {
@@ -497,6 +501,7 @@ impl<T: Tracer> Node<T> {
                         keys: self.cfg.keys.clone(),
                         catch_up: governance.is_some(),
                         start: None,
+                        verifier: self.cfg.verifier.clone(),
                         #[cfg(feature = "sim")]
                         tamper: self.tamper.clone(),
                     },
@@ -530,6 +535,7 @@ impl<T: Tracer> Node<T> {
                         tracer: tracer.clone(),
                         keys: self.cfg.keys.clone(),
                         check: settings.check,
+                        verifier: self.cfg.verifier.clone(),
                         #[cfg(feature = "sim")]
                         tamper: self.tamper.clone(),
                     };

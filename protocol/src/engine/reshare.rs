@@ -38,6 +38,7 @@ pub(super) struct Reshares<T: Tracer> {
     pub partition_prefix: String,
     pub tracer: T,
     pub keys: dkg::Keys,
+    pub verifier: crate::verify::Verifier,
     /// How often the chain is looked at while no reshare runs.
     pub check: Duration,
     #[cfg(feature = "sim")]
@@ -137,6 +138,7 @@ impl<T: Tracer> Reshares<T> {
                 keys: self.keys.clone(),
                 catch_up: true,
                 start: None,
+                verifier: self.verifier.clone(),
                 #[cfg(feature = "sim")]
                 tamper: self.tamper.clone(),
             },

@@ -150,6 +150,8 @@ pub struct Config<T: Tracer> {
     /// Where the DKG publishes the group key checkpoints are verified under (`None`: this
     /// node runs no DKG, and checkpoints wait in the pending buffer).
     pub keys: Option<dkg::Keys>,
+    /// Checks op signatures ([`crate::verify`]).
+    pub verifier: crate::verify::Verifier,
 }
 
 /// The ledger actor of one node.
@@ -168,6 +170,10 @@ where
     /// scheduler's peer indices).
     pub(super) peers: Vec<PublicKey>,
     pub(super) dag: Dag,
+    /// The randomness of batch signature checks: the actor's own stream (seeded once from the
+    /// runtime), so how many checks a batch needs never shifts the runtime's stream (a
+    /// verifier memo leaves known signatures out of a batch; see [`crate::verify`]).
+    pub(super) batch_rng: rand_chacha::ChaCha20Rng,
     /// The genesis definition and the committees certified in the ledger.
     chain: Chain,
     store: OpStore<E>,
@@ -214,7 +220,7 @@ where
 {
     /// Opens the op store and rebuilds the DAG from it.
     pub async fn open(
-        context: E,
+        mut context: E,
         cfg: Config<T>,
         inbox: Inbox,
         gossip: Duplex<S, R>,
@@ -224,7 +230,8 @@ where
         let me = cfg.signer.public_key();
         let (store, records) =
             OpStore::open(context.child("ops"), &cfg.partition_prefix, MAX_OP_BYTES).await?;
-        let mut dag = Dag::new(cfg.cluster.members(), cfg.settings.dag);
+        let mut dag =
+            Dag::new(cfg.cluster.members(), cfg.settings.dag).with_verifier(cfg.verifier.clone());
         let record_count = records.len() as u64;
         let mut ops = Vec::with_capacity(records.len());
         for (position, record) in records.into_iter().enumerate() {
@@ -287,6 +294,10 @@ where
             me,
             my_index,
             peers,
+            batch_rng: {
+                use rand::SeedableRng as _;
+                rand_chacha::ChaCha20Rng::from_rng(&mut context)
+            },
             dag,
             chain,
             store,
@@ -415,7 +426,7 @@ where
         let previous_ms = self.dag.newest(my_index).map(|op| op.op().time_ms);
         let time_ms = previous_ms.map_or(now_ms, |p| now_ms.max(p.saturating_add(1)));
         let op = SignedOp::sign(&self.cfg.signer, self.dag.next_op(my_index, kind, time_ms));
-        let report = self.dag.apply(vec![op.clone()], &mut self.context);
+        let report = self.dag.apply(vec![op.clone()], &mut self.batch_rng);
         match report.outcomes[..] {
             [Outcome::Applied] => {}
             [Outcome::Rejected(reason)] => {

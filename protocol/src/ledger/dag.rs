@@ -96,6 +96,7 @@ use crate::{
     cluster::PublicKey,
     committee::{self, CommitteeProposal},
     dkg::wire::Variant,
+    verify::Verifier,
     vote::{tally, wire::CERTIFICATE_NAMESPACE},
 };
 use commonware_cryptography::{
@@ -278,6 +279,8 @@ pub struct Dag {
     arrivals: u64,
     evicted_total: u64,
     group_key: Option<GroupKey>,
+    /// Checks signatures (directly, or through the simulator's memo).
+    verifier: Verifier,
     /// Applied checkpoint ops by `(author, seq)`.
     certs: BTreeMap<(u16, u64), OpId>,
     /// Per author, the seq of its highest applied checkpoint op (0: none): its *floor*.
@@ -363,6 +366,12 @@ fn certified(key: &GroupKey, author: &AuthorKey, checkpoint: &Certified) -> bool
 }
 
 impl Dag {
+    /// The same ledger, checking signatures through `verifier` ([`crate::verify`]).
+    pub fn with_verifier(mut self, verifier: Verifier) -> Self {
+        self.verifier = verifier;
+        self
+    }
+
     /// An empty ledger of the cluster whose members are `members` (at most `u16::MAX`).
     pub fn new(members: &[PublicKey], cfg: Config) -> Self {
         let keys: Vec<PublicKey> = members.iter().take(u16::MAX as usize).cloned().collect();
@@ -407,6 +416,7 @@ impl Dag {
             arrivals: 0,
             evicted_total: 0,
             group_key: None,
+            verifier: Verifier::direct(),
         }
     }
 
@@ -654,16 +664,27 @@ impl Dag {
     }
 
     /// Which screened ops carry a valid signature: one batch check, then single checks only if
-    /// the batch fails (it is all-or-nothing).
+    /// the batch fails (it is all-or-nothing). Signatures the verifier's memo knows valid are
+    /// left out of the batch (never without a memo).
     fn verify(&self, screened: &[Option<(SignedOp, u16)>], rng: &mut impl CryptoRng) -> Vec<bool> {
+        let known = |op: &SignedOp, key: &PublicKey| {
+            self.verifier
+                .known_valid(key, super::op::NAMESPACE, op.message(), op.signature())
+        };
         let candidates: Vec<(&SignedOp, &PublicKey)> = screened
             .iter()
             .flatten()
             .map(|(op, author)| (op, &self.keys[*author as usize]))
+            .filter(|(op, key)| !known(op, key))
             .collect();
         let all_ok = match candidates.len() {
             0 => true,
-            1 => candidates[0].0.verify(candidates[0].1),
+            1 => self.verifier.verify(
+                candidates[0].1,
+                super::op::NAMESPACE,
+                candidates[0].0.message(),
+                candidates[0].0.signature(),
+            ),
             _ => PublicKey::verify_batch(
                 rng,
                 &candidates,
@@ -676,12 +697,23 @@ impl Dag {
                 &Sequential,
             ),
         };
+        if all_ok && candidates.len() > 1 {
+            for (op, key) in &candidates {
+                self.verifier
+                    .record_valid(key, super::op::NAMESPACE, op.message(), op.signature());
+            }
+        }
         screened
             .iter()
             .map(|entry| match entry {
                 None => false,
                 Some(_) if all_ok => true,
-                Some((op, author)) => op.verify(&self.keys[*author as usize]),
+                Some((op, author)) => self.verifier.verify(
+                    &self.keys[*author as usize],
+                    super::op::NAMESPACE,
+                    op.message(),
+                    op.signature(),
+                ),
             })
             .collect()
     }

@@ -89,7 +89,7 @@ where
         }
         match message {
             Gossip::Ops(ops) => {
-                let report = self.dag.apply(ops, &mut self.context);
+                let report = self.dag.apply(ops, &mut self.batch_rng);
                 self.persist(&report).await?;
                 let mut bad = None;
                 for outcome in &report.outcomes {

@@ -172,7 +172,7 @@ where
             } => (ops, next_cursor, more),
         };
         let ids: Vec<OpId> = ops.iter().map(|o| o.id()).collect();
-        let report = self.dag.apply(ops, &mut self.context);
+        let report = self.dag.apply(ops, &mut self.batch_rng);
         self.persist(&report).await?;
         self.metrics.pages_fetched.inc();
         let result = Fetch::account(&ids, &report.outcomes, &self.dag);

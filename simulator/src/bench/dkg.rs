@@ -150,6 +150,8 @@ fn ceremony(nodes: usize, seed: u64, trace: Option<PathBuf>) -> Result<Duration,
         nodes: Some(nodes),
         trace,
         transport: Transport::default(),
+        // Benchmarks measure the protocol's own verification: never the memo.
+        memo: false,
     };
     let mut plan = scenario.plan(seed, Some(nodes));
     if let FamilyPlan::Dkg(dkg) = &mut plan.family {

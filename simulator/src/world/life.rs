@@ -134,6 +134,7 @@ impl Life {
                     keys: keys.clone(),
                     ledger: self.ledger,
                     block_expiry: Some(self.block_expiry),
+                    verifier: self.sink.lock().expect("sink").verifier.clone(),
                 },
             )
             .with_tamper(self.tamper.clone());
