@@ -21,6 +21,12 @@ explore scenario="barrier" seeds="1..1000":
 bench what="checkpoint":
     cargo run --release -p cohort-simulator --bin cohort-sim -- bench {{what}}
 
+# Where one seed's wall time goes (perf): crypto, decoding, transport, storage, actors, runtime,
+# harness. Extra flags go to `cohort-sim run` (e.g. `--transport commonware`, `--no-memo`).
+profile scenario="ledger" seed="1" *flags="":
+    cargo build --release --locked -p cohort-simulator --bin cohort-sim
+    scripts/profile.sh {{scenario}} {{seed}} {{flags}}
+
 # A fuzz target (needs cargo-fuzz; nightly features through RUSTC_BOOTSTRAP).
 fuzz target="barrier_message" seconds="60":
     cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run {{target}} -- -max_total_time={{seconds}}
