@@ -328,6 +328,7 @@ where
             .cloned()
             .collect();
         Ok(RoundSpec {
+            verifier: self.cfg.verifier.clone(),
             epoch,
             round,
             previous: previous.map(|p| p.output.clone()),

@@ -101,20 +101,13 @@ where
         }
         // Bounded by the cluster, not this round: a frame of another epoch (more participants)
         // must decode, then be refused as another round's, not taken for garbage.
-        let members = self.participants();
-        let message =
-            match self
-                .cfg
-                .verifier
-                .decode(b"dkg", &members.get().to_be_bytes(), bytes, |frame| {
-                    wire::decode(frame, members)
-                }) {
-                Ok(message) => message,
-                Err(error) => {
-                    self.reject(peer, format!("undecodable frame: {error}"), true);
-                    return Ok(());
-                }
-            };
+        let message = match self.decode_frame(bytes) {
+            Ok(message) => message,
+            Err(error) => {
+                self.reject(peer, format!("undecodable frame: {error}"), true);
+                return Ok(());
+            }
+        };
         let round = message.round();
         if round != ceremony.round() {
             return self.other_round(ceremony, peer, message, need).await;
@@ -131,6 +124,27 @@ where
                 Ok(())
             }
         }
+    }
+
+    /// Decodes a frame through the verifier ([`crate::verify`]): logs (the same for every
+    /// node) whole, and a dealing's commitment (the same for every player) apart from its
+    /// private share; exactly what [`wire::decode`] gives.
+    fn decode_frame(&self, bytes: bytes::Bytes) -> Result<Message, commonware_codec::Error> {
+        use commonware_codec::Decode as _;
+        use commonware_cryptography::bls12381::dkg::feldman_desmedt::DealerPubMsg;
+        let members = self.participants();
+        let bound = members.get().to_be_bytes();
+        let verifier = &self.cfg.verifier;
+        if verifier.is_memoized()
+            && let Some(message) = wire::decode_dealing(&bytes, members, |public| {
+                verifier.decode(b"dkg-commitment", &bound, public, |b| {
+                    DealerPubMsg::<wire::Variant>::decode_cfg(b, &members)
+                })
+            })
+        {
+            return Ok(message);
+        }
+        verifier.decode(b"dkg", &bound, bytes, |frame| wire::decode(frame, members))
     }
 
     /// Whether `peer` may be answered `what` now (once per kind and sync period), noting it if

@@ -271,6 +271,7 @@ impl Sim {
 fn spec(round: u64, dealers: Set<PublicKey>, players: Set<PublicKey>) -> RoundSpec {
     let voters = Set::from_iter_dedup(dealers.iter().chain(players.iter()).cloned());
     RoundSpec {
+        verifier: Default::default(),
         epoch: 0,
         round,
         previous: None,

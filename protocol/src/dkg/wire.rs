@@ -176,6 +176,36 @@ impl Read for Message {
     }
 }
 
+/// Decodes a dealing frame with its public part (the dealer's commitment, the same in the
+/// dealing of every player) decoded by `public` from its exact bytes, so a caller may share
+/// that decoding between the players of one process (`crate::verify`). `None` when the frame
+/// is not a well-formed dealing: the caller decodes it with [`decode`], whose answer (the same
+/// message, or the error) this never contradicts: a dealing's private part has a fixed size, so
+/// its public part is exactly the bytes between the header and that tail.
+pub fn decode_dealing(
+    frame: &bytes::Bytes,
+    members: NonZeroU32,
+    public: impl FnOnce(bytes::Bytes) -> Result<DealerPubMsg<Variant>, CodecError>,
+) -> Option<Message> {
+    use commonware_codec::{DecodeExt as _, FixedSize as _};
+    const HEADER: usize = 1 + 8;
+    let len = frame.len();
+    if len > Message::max_size(members)
+        || len < HEADER + DealerPrivMsg::SIZE
+        || frame[0] != TAG_DEALING
+    {
+        return None;
+    }
+    let round = u64::from_be_bytes(frame[1..HEADER].try_into().expect("eight bytes"));
+    let public = public(frame.slice(HEADER..len - DealerPrivMsg::SIZE)).ok()?;
+    let private = DealerPrivMsg::decode(frame.slice(len - DealerPrivMsg::SIZE..)).ok()?;
+    Some(Message::Dealing {
+        round,
+        public,
+        private,
+    })
+}
+
 /// Decodes one frame of a cluster of `members` members, refusing oversized frames unread.
 pub fn decode(mut frame: impl Buf, members: NonZeroU32) -> Result<Message, CodecError> {
     let len = frame.remaining();
@@ -187,4 +217,74 @@ pub fn decode(mut frame: impl Buf, members: NonZeroU32) -> Result<Message, Codec
         return Err(CodecError::ExtraData(frame.remaining()));
     }
     Ok(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_codec::{Decode as _, Encode as _};
+    use commonware_cryptography::{
+        Signer as _,
+        bls12381::{
+            dkg::feldman_desmedt::{Dealer, Info, Reveal},
+            primitives::sharing::Mode,
+        },
+        ed25519,
+    };
+    use commonware_utils::{N3f1, ordered::Set};
+    use rand::SeedableRng as _;
+
+    #[test]
+    fn a_dealing_decoded_in_two_parts_is_what_the_whole_decoding_gives() {
+        let keys: Vec<ed25519::PrivateKey> = (0..4).map(ed25519::PrivateKey::from_seed).collect();
+        let set = Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
+        let members = NonZeroU32::new(4).unwrap();
+        let info = Info::<Variant, _>::new::<N3f1>(
+            crate::dkg::ceremony::NAMESPACE,
+            0,
+            None,
+            Mode::NonZeroCounter,
+            Reveal::V1,
+            set.clone(),
+            set,
+        )
+        .unwrap();
+        let rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let (_, public, privates) =
+            Dealer::start::<N3f1>(rng, info, keys[0].clone(), None).unwrap();
+        let split = |frame: &bytes::Bytes| {
+            decode_dealing(frame, members, |b| {
+                DealerPubMsg::<Variant>::decode_cfg(b, &members)
+            })
+        };
+        for (_, private) in privates {
+            let frame = bytes::Bytes::from(
+                Message::Dealing {
+                    round: 7,
+                    public: public.clone(),
+                    private,
+                }
+                .encode()
+                .to_vec(),
+            );
+            let whole = decode(frame.clone(), members).unwrap();
+            assert_eq!(split(&frame), Some(whole));
+            // Damaged frames: whatever the split decoding accepts, the whole one gives alike.
+            let mut damaged = vec![
+                frame.slice(..frame.len() - 1),
+                frame.slice(..10),
+                bytes::Bytes::from([frame.as_ref(), &[0]].concat()),
+            ];
+            for at in [0, 1, 9, 20, frame.len() - 1] {
+                let mut bad = frame.to_vec();
+                bad[at] ^= 0x41;
+                damaged.push(bad.into());
+            }
+            for bad in damaged {
+                if let Some(message) = split(&bad) {
+                    assert_eq!(decode(bad, members).ok(), Some(message));
+                }
+            }
+        }
+    }
 }

@@ -83,6 +83,7 @@ fn dkg_round() -> (Vec<ed25519::PrivateKey>, crate::dkg::RoundSpec) {
     let members =
         commonware_utils::ordered::Set::from_iter_dedup(keys.iter().map(|k| k.public_key()));
     let spec = crate::dkg::RoundSpec {
+        verifier: Default::default(),
         epoch: 0,
         round: 0,
         previous: None,

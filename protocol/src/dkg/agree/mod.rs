@@ -86,7 +86,7 @@ pub use wire::{
 };
 
 use crate::cluster::PublicKey;
-use commonware_cryptography::{Signer as _, Verifier as _, ed25519};
+use commonware_cryptography::{Signer as _, ed25519};
 use std::{
     collections::{BTreeMap, BTreeSet},
     time::{Duration, SystemTime},
@@ -211,6 +211,8 @@ pub struct Setup {
     pub view_timeout: Duration,
     /// The resend period; also the unit of the leader's grace.
     pub sync_period: Duration,
+    /// Checks votes' signatures ([`crate::verify`]).
+    pub verifier: crate::verify::Verifier,
 }
 
 impl Setup {
@@ -269,7 +271,7 @@ impl Setup {
             let Some(key) = self.voters.get(*voter as usize) else {
                 return Err(format!("voter {voter} out of range"));
             };
-            if !key.verify(NAMESPACE, &payload, signature) {
+            if !self.verifier.verify(key, NAMESPACE, &payload, signature) {
                 return Err(format!("bad signature of voter {voter}"));
             }
         }
@@ -939,7 +941,11 @@ impl Agreement {
                     vote.stage,
                     &vote.digest,
                 );
-                if !from.verify(NAMESPACE, &payload, &vote.signature) {
+                if !self
+                    .setup
+                    .verifier
+                    .verify(from, NAMESPACE, &payload, &vote.signature)
+                {
                     return Err(Refusal::hostile("vote with a bad signature"));
                 }
                 self.follow(sender, vote.view, now, judge, &mut out);

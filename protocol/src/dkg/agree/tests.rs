@@ -85,6 +85,7 @@ fn setup_for(keys: &[ed25519::PrivateKey], round: u64) -> Setup {
         required: keys.len() - (keys.len() - 1) / 3,
         view_timeout: Duration::from_secs(1),
         sync_period: Duration::from_millis(100),
+        verifier: Default::default(),
     }
 }
 

@@ -79,6 +79,8 @@ pub type Faults = N3f1;
 /// players, the agreement's voters and its timing.
 #[derive(Clone, Debug)]
 pub struct RoundSpec {
+    /// Checks the agreement's signatures ([`crate::verify`]).
+    pub verifier: crate::verify::Verifier,
     pub epoch: u64,
     /// Unique per attempt, never reused (see `dkg::round_of`).
     pub round: u64,
@@ -130,6 +132,7 @@ impl RoundSpec {
             required: self.required(),
             view_timeout: self.view_timeout,
             sync_period: self.sync_period,
+            verifier: self.verifier.clone(),
         }
     }
 
