@@ -69,6 +69,7 @@ fn actor_config(
         quorum_mode: false,
         catch_up: false,
         fault_expiry: None,
+        verifier: Default::default(),
         unresponsive_after: 4,
         mailbox_size: 64,
         tracer,

@@ -57,6 +57,8 @@ pub struct Config<T: Tracer> {
     /// Catch-up mode: strangers with a valid hello are told to catch up, not blocked (see
     /// [`super::state::Config::catch_up`]).
     pub catch_up: bool,
+    /// Checks hello signatures ([`crate::verify`]).
+    pub verifier: crate::verify::Verifier,
     /// How long a peer's recorded fault lasts (see [`super::state::Config::fault_expiry`]).
     pub fault_expiry: Option<std::time::Duration>,
     /// Capacity of the mailbox.
@@ -141,6 +143,7 @@ where
                 quorum_mode: cfg.quorum_mode,
                 catch_up: cfg.catch_up,
                 fault_expiry: cfg.fault_expiry,
+                verifier: cfg.verifier.clone(),
             },
             now,
             &mut context,

@@ -68,7 +68,7 @@ use crate::{
     cluster::{Cluster, ClusterHash, ProtocolVersion, PublicKey},
     trace::Event,
 };
-use commonware_cryptography::{Signer as _, Verifier as _, ed25519};
+use commonware_cryptography::{Signer as _, ed25519};
 use commonware_utils::{Faults as _, N3f1};
 use rand::{Rng, RngExt as _};
 use std::{
@@ -111,6 +111,8 @@ pub struct Config {
     /// that keeps misbehaving is recorded (and blocked) again. The transport's own block of the
     /// peer should last as long (the node gives the same value to its p2p config).
     pub fault_expiry: Option<Duration>,
+    /// Checks hello signatures ([`crate::verify`]).
+    pub verifier: crate::verify::Verifier,
 }
 
 /// An error recorded by the barrier or returned to one waiter.
@@ -669,7 +671,8 @@ impl State {
             Message::Hello(hello) => {
                 let valid = hello.version == self.version
                     && hello.cluster_hash == self.cluster_hash
-                    && from.verify(
+                    && self.cfg.verifier.verify(
+                        from,
                         HELLO_NAMESPACE,
                         &Hello::signed_payload(&hello.cluster_hash, hello.session),
                         &hello.signature,
@@ -715,7 +718,8 @@ impl State {
                 ours: self.cluster_hash,
                 theirs: hello.cluster_hash,
             })
-        } else if !from.verify(
+        } else if !self.cfg.verifier.verify(
+            from,
             HELLO_NAMESPACE,
             &Hello::signed_payload(&hello.cluster_hash, hello.session),
             &hello.signature,
@@ -1193,6 +1197,7 @@ mod tests {
             quorum_mode: false,
             catch_up: false,
             fault_expiry: None,
+            verifier: Default::default(),
         }
     }
 

@@ -435,6 +435,7 @@ impl<T: Tracer> Node<T> {
                 quorum_mode: task == Task::Dkg,
                 catch_up: self.governance_settings().is_some(),
                 fault_expiry: self.cfg.block_expiry,
+                verifier: self.cfg.verifier.clone(),
                 unresponsive_after: UNRESPONSIVE_AFTER,
                 mailbox_size: MAILBOX_SIZE,
                 tracer: self.cfg.tracer.clone(),

@@ -47,6 +47,7 @@ pub fn barrier_frames(data: &[u8]) {
             quorum_mode: false,
             catch_up: false,
             fault_expiry: Some(Duration::from_secs(1)),
+            verifier: Default::default(),
         },
         now,
         &mut rng,
