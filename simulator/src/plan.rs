@@ -22,9 +22,9 @@ pub const MIN_SUCCESS_PER_MILLE: u32 = 850;
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// The lean transport (`world::lean`).
+    #[default]
     Lean,
     /// commonware-p2p's simulated network.
-    #[default]
     Commonware,
 }
 

@@ -1,10 +1,9 @@
 //! The simulated network of a run, on either transport: its drawn links, a partition's cut, the
 //! heal, and each node's handle on it.
 //!
-//! [`Transport::Lean`] is [`super::lean`]: per-link FIFO delivery with the drawn latency, jitter
-//! and loss, and nothing else. [`Transport::Commonware`] (the default until every scenario's
-//! campaign has passed on the lean one) is commonware-p2p's simulated network (simulated TCP per
-//! link, a bandwidth model), for scenarios that need it.
+//! [`Transport::Lean`] (the default) is [`super::lean`]: per-link FIFO delivery with the drawn
+//! latency, jitter and loss, and nothing else. [`Transport::Commonware`] is commonware-p2p's
+//! simulated network (simulated TCP per link, a bandwidth model), for scenarios that need it.
 //! Both are reached through the same handles ([`Net`], [`NodeNet`], [`SimSender`],
 //! [`SimReceiver`]), so scenarios, lives and liars never name a transport; each run's plan says
 //! which one it uses ([`crate::plan::CorePlan::transport`]).
