@@ -247,6 +247,18 @@ impl Setup {
     /// Checks `certificate` (of `stage`, for `digest` when given): `q` distinct voters in
     /// increasing order, each signature valid.
     pub fn verify(&self, certificate: &Certificate, stage: Stage) -> Result<(), String> {
+        self.verify_known(certificate, stage, |_| None)
+    }
+
+    /// As [`Setup::verify`], except that a voter's signature equal to `known(voter)` (the
+    /// signature of a vote for the same view, stage and digest that this voter already
+    /// verified) is not verified again.
+    pub fn verify_known<'a>(
+        &self,
+        certificate: &Certificate,
+        stage: Stage,
+        known: impl Fn(u32) -> Option<&'a ed25519::Signature>,
+    ) -> Result<(), String> {
         if certificate.stage != stage {
             return Err(format!("a {} certificate", certificate.stage.name()));
         }
@@ -271,7 +283,9 @@ impl Setup {
             let Some(key) = self.voters.get(*voter as usize) else {
                 return Err(format!("voter {voter} out of range"));
             };
-            if !self.verifier.verify(key, NAMESPACE, &payload, signature) {
+            if known(*voter) != Some(signature)
+                && !self.verifier.verify(key, NAMESPACE, &payload, signature)
+            {
                 return Err(format!("bad signature of voter {voter}"));
             }
         }
@@ -902,7 +916,9 @@ impl Agreement {
                 }
                 if let Some(justify) = &justify {
                     self.setup
-                        .verify(justify, Stage::Prevote)
+                        .verify_known(justify, Stage::Prevote, |voter| {
+                            self.known_vote(justify, voter)
+                        })
                         .map_err(|e| Refusal::hostile(format!("proposal justified by {e}")))?;
                     if justify.view >= view || justify.digest != choice.digest() {
                         return Err(Refusal::hostile(
@@ -959,11 +975,36 @@ impl Agreement {
         Ok(out)
     }
 
-    /// Verifies a certified choice of `stage`.
+    /// Verifies a certified choice of `stage` (signatures of votes this voter already verified
+    /// are not verified again).
     fn check_certified(&self, certified: &Certified, stage: Stage) -> Result<(), Refusal> {
+        let certificate = &certified.certificate;
+        if !certified
+            .choice
+            .well_formed(self.setup.dealers, self.setup.required)
+            || certificate.digest != certified.choice.digest()
+        {
+            return Err(Refusal::hostile(
+                "certificate with a malformed or other choice",
+            ));
+        }
         self.setup
-            .check_certified(certified, stage)
+            .verify_known(certificate, stage, |voter| {
+                self.known_vote(certificate, voter)
+            })
             .map_err(|e| Refusal::hostile(format!("certificate with {e}")))
+    }
+
+    /// The signature of `voter`'s vote for `certificate`'s view, stage and digest, if this
+    /// voter received and verified it (every peer's vote is verified before it is recorded;
+    /// our own, restored from the journal, is not taken as known).
+    fn known_vote(&self, certificate: &Certificate, voter: u32) -> Option<&ed25519::Signature> {
+        if Some(voter) == self.me_index {
+            return None;
+        }
+        self.votes
+            .get(&(certificate.view, certificate.stage, certificate.digest))
+            .and_then(|voters| voters.get(&voter))
     }
 
     /// Notes that `voter` is at `view`; once `f + 1` voters are at a later view than ours, goes
