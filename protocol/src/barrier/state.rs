@@ -322,6 +322,12 @@ pub struct State {
     faulty: BTreeMap<PublicKey, (BarrierError, SystemTime)>,
     /// The steps peers said they had seen of us before our restart (`Behind` answers).
     claims: BTreeMap<PublicKey, u64>,
+    /// Our hello signatures by session (ed25519 signing is deterministic: a hello sent again is
+    /// the same bytes, signed once). Cleared past a bound.
+    hello_signatures: std::sync::Mutex<BTreeMap<u64, ed25519::Signature>>,
+    /// Per peer, the last hello whose signature verified (session and signature): the same
+    /// hello again is not verified again.
+    verified_hellos: BTreeMap<PublicKey, (u64, ed25519::Signature)>,
     /// The step adopted from those claims, if any: local steps up to it are already behind us.
     recovered: Option<u64>,
     /// Highest step reported by an `AllAtStep` event.
@@ -360,6 +366,8 @@ impl State {
             error: None,
             faulty: BTreeMap::new(),
             claims: BTreeMap::new(),
+            hello_signatures: Default::default(),
+            verified_hellos: BTreeMap::new(),
             recovered: None,
             reported_all_at: 0,
             reported_acknowledged: false,
@@ -495,10 +503,20 @@ impl State {
     }
 
     fn hello(&self, session: u64) -> Message {
-        let signature = self.signer.sign(
-            HELLO_NAMESPACE,
-            &Hello::signed_payload(&self.cluster_hash, session),
-        );
+        let mut signatures = self.hello_signatures.lock().expect("hello signatures");
+        if signatures.len() > 4 * (self.peers.len() + 1) {
+            signatures.clear();
+        }
+        let signature = signatures
+            .entry(session)
+            .or_insert_with(|| {
+                self.signer.sign(
+                    HELLO_NAMESPACE,
+                    &Hello::signed_payload(&self.cluster_hash, session),
+                )
+            })
+            .clone();
+        drop(signatures);
         Message::Hello(Hello {
             version: self.version,
             cluster_hash: self.cluster_hash,
@@ -718,16 +736,27 @@ impl State {
                 ours: self.cluster_hash,
                 theirs: hello.cluster_hash,
             })
-        } else if !self.cfg.verifier.verify(
-            from,
-            HELLO_NAMESPACE,
-            &Hello::signed_payload(&hello.cluster_hash, hello.session),
-            &hello.signature,
-        ) {
+        } else if self
+            .verified_hellos
+            .get(from)
+            .is_none_or(|(session, signature)| {
+                *session != hello.session || *signature != hello.signature
+            })
+            && !self.cfg.verifier.verify(
+                from,
+                HELLO_NAMESPACE,
+                &Hello::signed_payload(&hello.cluster_hash, hello.session),
+                &hello.signature,
+            )
+        {
             Some(RejectReason::BadSignature)
         } else {
             None
         };
+        if reason.is_none() {
+            self.verified_hellos
+                .insert(from.clone(), (hello.session, hello.signature.clone()));
+        }
         if let Some(reason) = reason {
             out.send(
                 from,
@@ -1480,6 +1509,45 @@ mod tests {
             }),
         );
         net.deliver();
+        assert!(matches!(
+            net.states[0].error(),
+            Some(BarrierError::PeerRefused {
+                reason: RejectReason::BadSignature,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_hello_sent_again_is_the_same_and_a_forgery_after_a_verified_one_is_refused() {
+        let mut net = Net::new(2);
+        assert!(matches!(
+            (net.states[0].hello(7), net.states[0].hello(7)),
+            (Message::Hello(a), Message::Hello(b)) if a == b
+        ));
+        let hash = cluster_of(&signers(2)).hash();
+        let key1 = signers(2)[1].clone();
+        let hello = |signature| {
+            Message::Hello(Hello {
+                version: PROTOCOL_VERSION,
+                cluster_hash: hash,
+                session: 5,
+                signature,
+            })
+        };
+        // A valid hello, then the same one again (not verified again), then a forged one for
+        // the same session: refused, the cache notwithstanding.
+        // Handed to node 0 alone (its answers are not delivered).
+        let good = key1.sign(HELLO_NAMESPACE, &Hello::signed_payload(&hash, 5));
+        let from = key1.public_key();
+        let (now, mut out) = (net.now, Outputs::default());
+        for message in [hello(good.clone()), hello(good)] {
+            net.states[0].on_message(now, &mut net.rng, &from, message, &mut out);
+        }
+        assert!(net.states[0].error().is_none());
+        let forged = ed25519::PrivateKey::from_seed(99)
+            .sign(HELLO_NAMESPACE, &Hello::signed_payload(&hash, 5));
+        net.states[0].on_message(now, &mut net.rng, &from, hello(forged), &mut out);
         assert!(matches!(
             net.states[0].error(),
             Some(BarrierError::PeerRefused {
