@@ -26,7 +26,9 @@
 //! and the task sleeps until the earliest (a send that becomes the new earliest wakes it). A
 //! frame costs its payload (an `IoBuf`, shared between recipients), one heap entry and one queue
 //! entry; nothing is formatted and no task is spawned per frame. A node that registers a channel
-//! again (a new life) replaces its queue: frames still in flight reach the new one.
+//! again (a new life) replaces its queue, and frames sent to its old life that are still in
+//! flight are dropped (counted as [`Stats::stale`]), as a restarted process never reads what
+//! was sent over its dead connections; frames its old life sent still arrive.
 
 use crate::plan::LinkPlan;
 use cohort_protocol::PublicKey;
@@ -74,6 +76,8 @@ pub struct Stats {
     /// Frames dropped because the recipient's queue was full, or it never registered the
     /// channel.
     pub overflowed: u64,
+    /// Frames sent to a life of the recipient that ended before they arrived.
+    pub stale: u64,
 }
 
 /// One directed link's behaviour, and when its last frame is due (FIFO).
@@ -92,6 +96,9 @@ struct Frame {
     from: u32,
     to: u32,
     channel: u64,
+    /// The recipient's registration of the channel when the frame was sent: a frame sent to
+    /// one life of a node never reaches the next (its connection died with the old life).
+    generation: u64,
     payload: IoBuf,
 }
 
@@ -127,7 +134,9 @@ struct State {
     /// `from * n + to`.
     links: Vec<Option<Link>>,
     blocks: BTreeSet<(u32, u32)>,
-    inboxes: BTreeMap<(u32, u64), SharedInbox>,
+    /// Each node's current registration of each channel: its number and its queue.
+    inboxes: BTreeMap<(u32, u64), (u64, SharedInbox)>,
+    registrations: u64,
     in_flight: BinaryHeap<Reverse<Frame>>,
     seq: u64,
     rng: ChaCha8Rng,
@@ -184,6 +193,7 @@ impl Network {
             links: vec![None; n * n],
             blocks: BTreeSet::new(),
             inboxes: BTreeMap::new(),
+            registrations: 0,
             in_flight: BinaryHeap::new(),
             seq: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -282,7 +292,11 @@ impl Network {
         let index = {
             let mut state = self.lock();
             let index = *state.index.get(me).expect("registering a member");
-            state.inboxes.insert((index, channel), inbox.clone());
+            state.registrations += 1;
+            let generation = state.registrations;
+            state
+                .inboxes
+                .insert((index, channel), (generation, inbox.clone()));
             index
         };
         let unlimited = Unlimited {
@@ -347,6 +361,11 @@ impl Network {
                 state.stats.unlinked += 1;
                 continue;
             };
+            let Some(generation) = state.inboxes.get(&(recipient, channel)).map(|(g, _)| *g) else {
+                // Nobody listens there (a node that never started): nothing to connect to.
+                state.stats.overflowed += 1;
+                continue;
+            };
             state.stats.sent += 1;
             if link.success_per_mille < 1000
                 && state.rng.random_range(0..1000u32) >= link.success_per_mille
@@ -377,6 +396,7 @@ impl Network {
                 from,
                 to: recipient,
                 channel,
+                generation,
                 payload: payload.clone(),
             }));
         }
@@ -401,9 +421,14 @@ impl Network {
                 {
                     let Reverse(frame) = state.in_flight.pop().expect("peeked");
                     let sender = state.members[frame.from as usize].clone();
-                    let inbox = state.inboxes.get(&(frame.to, frame.channel)).cloned();
+                    let inbox = state
+                        .inboxes
+                        .get(&(frame.to, frame.channel))
+                        .filter(|(generation, _)| *generation == frame.generation)
+                        .map(|(_, inbox)| inbox.clone());
                     let Some(inbox) = inbox else {
-                        state.stats.overflowed += 1;
+                        // The recipient restarted since: the frame died with its connection.
+                        state.stats.stale += 1;
                         continue;
                     };
                     let mut inbox = inbox.lock().expect("inbox");
