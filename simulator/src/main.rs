@@ -446,6 +446,15 @@ fn bench_transport(rounds: u64, seeds: &str) -> Result<(), String> {
         "ping_pong ratio lean/commonware = {:.2}",
         lean.rate() / commonware.rate().max(1e-9)
     );
+    if let Some(s) = lean.stats {
+        println!(
+            "lean frames: sent {} delivered {} lost {} blocked {} unlinked {} overflowed {} stale {}",
+            s.sent, s.delivered, s.lost, s.blocked, s.unlinked, s.overflowed, s.stale
+        );
+        if s.sent != s.delivered {
+            return Err("the lean transport dropped ping-pong frames on lossless links".into());
+        }
+    }
     println!();
     let rates = seed_rates(seeds).map_err(|e| e.to_string())?;
     println!(

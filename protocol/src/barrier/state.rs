@@ -324,7 +324,7 @@ pub struct State {
     claims: BTreeMap<PublicKey, u64>,
     /// Our hello signatures by session (ed25519 signing is deterministic: a hello sent again is
     /// the same bytes, signed once). Cleared past a bound.
-    hello_signatures: std::sync::Mutex<BTreeMap<u64, ed25519::Signature>>,
+    hello_signatures: BTreeMap<u64, ed25519::Signature>,
     /// Per peer, the last hello whose signature verified (session and signature): the same
     /// hello again is not verified again.
     verified_hellos: BTreeMap<PublicKey, (u64, ed25519::Signature)>,
@@ -366,7 +366,7 @@ impl State {
             error: None,
             faulty: BTreeMap::new(),
             claims: BTreeMap::new(),
-            hello_signatures: Default::default(),
+            hello_signatures: BTreeMap::new(),
             verified_hellos: BTreeMap::new(),
             recovered: None,
             reported_all_at: 0,
@@ -502,21 +502,21 @@ impl State {
         }
     }
 
-    fn hello(&self, session: u64) -> Message {
-        let mut signatures = self.hello_signatures.lock().expect("hello signatures");
-        if signatures.len() > 4 * (self.peers.len() + 1) {
-            signatures.clear();
+    fn hello(&mut self, session: u64) -> Message {
+        if self.hello_signatures.len() > 4 * (self.peers.len() + 1) {
+            self.hello_signatures.clear();
         }
-        let signature = signatures
+        let (signer, cluster_hash) = (&self.signer, &self.cluster_hash);
+        let signature = self
+            .hello_signatures
             .entry(session)
             .or_insert_with(|| {
-                self.signer.sign(
+                signer.sign(
                     HELLO_NAMESPACE,
-                    &Hello::signed_payload(&self.cluster_hash, session),
+                    &Hello::signed_payload(cluster_hash, session),
                 )
             })
             .clone();
-        drop(signatures);
         Message::Hello(Hello {
             version: self.version,
             cluster_hash: self.cluster_hash,
@@ -1840,7 +1840,7 @@ mod tests {
         let keys = signers(2);
         let cluster = cluster_of(&keys);
         let now = net.now;
-        let reborn = State::new(keys[1].clone(), &cluster, cfg(), now, &mut net.rng);
+        let mut reborn = State::new(keys[1].clone(), &cluster, cfg(), now, &mut net.rng);
         let one = reborn.me().clone();
         let mut out = Outputs::default();
         net.states[0].on_message(now, &mut net.rng, &one, reborn.hello(4242), &mut out);

@@ -13,7 +13,7 @@ use crate::{
     plan::{LinkPlan, Transport},
     run::{CYCLE, RunOptions, run},
     scenarios::Scenario,
-    world::{identities, network},
+    world::{identities, lean, network},
 };
 use cohort_protocol::{PublicKey, channels::Channel};
 use commonware_cryptography::Signer as _;
@@ -37,6 +37,9 @@ pub struct PingPong {
     /// Frames delivered (two per round trip).
     pub frames: u64,
     pub wall: Duration,
+    /// What the lean transport did with every frame (`None` on commonware's): a ping-pong loses
+    /// none, so anything but `sent == delivered` is a transport bug.
+    pub stats: Option<lean::Stats>,
 }
 
 impl PingPong {
@@ -51,7 +54,7 @@ pub fn ping_pong(transport: Transport, rounds: u64) -> PingPong {
     let executor =
         deterministic::Runner::new(deterministic::Config::new().with_seed(1).with_cycle(CYCLE));
     let started = Instant::now();
-    let frames = executor.start(|context| async move {
+    let (frames, stats) = executor.start(|context| async move {
         let members: Vec<PublicKey> = identities(1, 4).iter().map(|k| k.public_key()).collect();
         let links: Vec<LinkPlan> = (0..4)
             .flat_map(|from| {
@@ -79,7 +82,7 @@ pub fn ping_pong(transport: Transport, rounds: u64) -> PingPong {
                 .node(&members[b])
                 .register(Channel::Barrier, quota)
                 .await;
-            let (to_pong, to_ping) = (members[b].clone(), members[a].clone());
+            let to_pong = members[b].clone();
             context.child("pong").spawn(move |_| async move {
                 while let Ok((from, frame)) = pong.receiver.recv().await {
                     pong.sender.send(Recipients::One(from), frame, false);
@@ -97,7 +100,6 @@ pub fn ping_pong(transport: Transport, rounds: u64) -> PingPong {
                     ping.sender
                         .send(Recipients::One(to_pong.clone()), frame.clone(), false);
                 }
-                let _ = to_ping;
                 delivered
             }));
         }
@@ -105,12 +107,13 @@ pub fn ping_pong(transport: Transport, rounds: u64) -> PingPong {
         for handle in handles {
             frames += handle.await.expect("ping task");
         }
-        frames
+        (frames, net.lean_stats())
     });
     PingPong {
         transport,
         frames,
         wall: started.elapsed(),
+        stats,
     }
 }
 

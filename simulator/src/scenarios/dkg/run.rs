@@ -89,6 +89,18 @@ pub async fn run(
         SCENARIO_DEADLINE,
     )
     .await;
+    // Judged whether or not every engine ended (a permanent block shows as a hang too).
+    if checks.covers(Invariant::NoPermanentBlock) {
+        let sink = sink.lock().expect("sink");
+        check_repairs(
+            plan,
+            micros(context.current()),
+            &dkg.absent,
+            &members,
+            sink.observer::<DkgObserver>(),
+            &mut checks,
+        );
+    }
     let Some(results) = results else {
         let sink = sink.lock().expect("sink");
         let observations = sink.observer::<DkgObserver>();
@@ -101,16 +113,6 @@ pub async fn run(
                 "engines still running after {SCENARIO_DEADLINE:?} of simulated time; nodes without a key: {stuck:?}"
             ),
         );
-        if checks.covers(Invariant::NoPermanentBlock) {
-            check_repairs(
-                plan,
-                micros(context.current()),
-                &dkg.absent,
-                &members,
-                observations,
-                &mut checks,
-            );
-        }
         return checks;
     };
     let blocked = oracle.blocked().await;
@@ -147,16 +149,6 @@ pub async fn run(
                 );
             }
         }
-    }
-    if checks.covers(Invariant::NoPermanentBlock) {
-        check_repairs(
-            plan,
-            micros(context.current()),
-            &dkg.absent,
-            &members,
-            observations,
-            &mut checks,
-        );
     }
     // Members that never start run no engine: the results are those of the others, in order.
     let running: Vec<usize> = (0..plan.nodes)
