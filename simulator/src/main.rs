@@ -451,7 +451,8 @@ fn bench_transport(rounds: u64, seeds: &str) -> Result<(), String> {
             "lean frames: sent {} delivered {} lost {} blocked {} unlinked {} overflowed {} stale {}",
             s.sent, s.delivered, s.lost, s.blocked, s.unlinked, s.overflowed, s.stale
         );
-        if s.sent != s.delivered {
+        // The last answers may still be in flight when the pings stop: only drops are errors.
+        if s.lost + s.blocked + s.unlinked + s.overflowed + s.stale > 0 {
             return Err("the lean transport dropped ping-pong frames on lossless links".into());
         }
     }
