@@ -189,8 +189,11 @@ where
     /// The backfill run in flight, if any.
     pub(super) fetch: Option<Fetch>,
     pub(super) want_sync: bool,
-    /// Peers whose last reported digest differed from ours, not backfilled from since.
+    /// Peers whose last reported digest differed from ours, neither backfilled from nor
+    /// failed to answer since.
     pub(super) suspects: BTreeSet<usize>,
+    /// Whether a run of the current backfill round completed (some peer answered in full).
+    pub(super) round_served: bool,
     /// Waiting for boot recovery.
     pub(super) recovery_waiters: Vec<oneshot::Sender<()>>,
     pub(super) next_request_id: u64,
@@ -307,6 +310,7 @@ where
             fetch: None,
             want_sync: true,
             suspects: BTreeSet::new(),
+            round_served: false,
             recovery_waiters: Vec::new(),
             next_request_id: 1,
             next_exchange: my_index.unwrap_or(0),

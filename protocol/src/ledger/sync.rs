@@ -6,6 +6,14 @@
 //! from ours) is left, or when the scheduler has no peer left to ask. Ops waiting for a parent
 //! do not hold a round: a parent that some peer has makes that peer's digest differ from ours,
 //! and one that nobody has (the lost op of a byzantine author) would hold it forever.
+//!
+//! A suspect whose run fails is a suspect no more (its next differing digest makes it one
+//! again; its own backoff says when it may be asked). So a round is *caught up* when some peer
+//! served it in full and no suspect is left, or when it ran out of peers after one did; it
+//! fails (the overall backoff) only when nobody answered. One peer that never answers (a
+//! crashed member, or a byzantine one every honest node blocks) must not hold every honest
+//! node at the overall backoff's cap: that delays each op it relays through honest peers by
+//! the cap, for ever, and a cluster that keeps authoring then never holds one ledger at once.
 
 use super::{
     actor::Actor,
@@ -55,6 +63,7 @@ where
                 return Ok(());
             }
             self.want_sync = false;
+            self.round_served = false;
             self.scheduler.begin_round(now, &mut self.context);
             if self.peers.is_empty() {
                 // Alone in the cluster: nothing to recover from.
@@ -76,7 +85,9 @@ where
                     self.fetch = Some(Fetch::new(run, now));
                     self.send_request(now);
                 }
-                None => self.end_round(now, false),
+                // Every peer was asked or is in its own backoff: caught up with whoever
+                // answered, if anyone did (see the module docs).
+                None => self.end_round(now, self.round_served),
             }
         }
         Ok(())
@@ -143,6 +154,12 @@ where
             reason: why,
         });
         self.scheduler.peer_failed(peer, now, retry_after);
+        // Nothing more can be learnt from it this round; its next differing digest makes it a
+        // suspect again. A round some peer served is caught up once no suspect is left.
+        self.suspects.remove(&peer);
+        if self.round_served && self.suspects.is_empty() && self.scheduler.in_round() {
+            self.end_round(now, true);
+        }
     }
 
     /// A backfill reply (anything but a request) from `peer`: only the fetch in flight's counts.
@@ -197,6 +214,7 @@ where
                 let fetch = self.fetch.take().expect("in flight");
                 self.scheduler.peer_succeeded(index, now);
                 self.suspects.remove(&index);
+                self.round_served = true;
 
                 self.cfg.tracer.record(Event::BackfillRunDone {
                     peer: peer.clone(),

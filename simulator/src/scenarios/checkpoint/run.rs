@@ -228,42 +228,69 @@ pub async fn run(
             );
         }
     }
-    let snapshot = settle(&context, &slots, SETTLE, false).await;
-    let end_ms = micros(context.current()) / 1000;
-    let mut statuses = Vec::new();
-    let mut held = Vec::new();
-    for (&node, (slot, status)) in honest.iter().zip(slots.iter().zip(snapshot)) {
-        let mailbox = slot.lock().expect("slot").clone();
-        match (status, all_ops(mailbox.clone()).await, mailbox) {
-            (Some(status), Some(ops), Some(mailbox)) => {
-                statuses.push((node, status, ops.iter().map(|o| o.id()).collect()));
-                held.push(Member { node, ops, mailbox });
+    // The members never stop authoring heartbeats: the snapshot, every member's ops and views
+    // are read again until no ledger moved while they were read (a heartbeat appended at the
+    // instant of the snapshot would otherwise be in its author's view and not yet in the
+    // others'), and the history they are judged against ends where they were read.
+    let deadline = context.current() + SETTLE;
+    let (statuses, held, views, end_ms, archived, down) = loop {
+        let within = deadline
+            .duration_since(context.current())
+            .unwrap_or_default();
+        let snapshot = settle(&context, &slots, within, false).await;
+        let end_ms = micros(context.current()) / 1000;
+        let digests: Vec<_> = snapshot
+            .iter()
+            .map(|s| s.as_ref().map(|s| s.digest))
+            .collect();
+        let mut statuses = Vec::new();
+        let mut held = Vec::new();
+        let mut down = Vec::new();
+        for (&node, (slot, status)) in honest.iter().zip(slots.iter().zip(snapshot)) {
+            let mailbox = slot.lock().expect("slot").clone();
+            match (status, all_ops(mailbox.clone()).await, mailbox) {
+                (Some(status), Some(ops), Some(mailbox)) => {
+                    statuses.push((node, status, ops.iter().map(|o| o.id()).collect()));
+                    held.push(Member { node, ops, mailbox });
+                }
+                _ => down.push(node),
             }
-            _ => checks.fail(
-                Invariant::LedgerConverges,
-                format!("node {node} is not running at the end"),
-            ),
         }
+        // The views first (the ledgers answer while the sink is free), then the checks.
+        let views = gather_views(&mut held, &members, end_ms).await;
+        let again: Vec<_> = settle(&context, &slots, Duration::ZERO, false)
+            .await
+            .iter()
+            .map(|s| s.as_ref().map(|s| s.digest))
+            .collect();
+        let archived = sink
+            .lock()
+            .expect("sink")
+            .archive
+            .as_ref()
+            .map_or(0, Vec::len);
+        if again == digests || context.current() >= deadline {
+            break (statuses, held, views, end_ms, archived, down);
+        }
+    };
+    for node in down {
+        checks.fail(
+            Invariant::LedgerConverges,
+            format!("node {node} is not running at the end"),
+        );
     }
     check_final(&statuses, &[], PendingRule::Nothing, &mut checks);
     let compaction_note = {
         let held_ops: Vec<usize> = statuses.iter().map(|(_, s, _)| s.held).collect();
         let records: Vec<u64> = statuses.iter().map(|(_, s, _)| s.store_records).collect();
         format!(
-            "compaction: ledgers hold {}..{} ops in memory and {}..{} in their stores, of {} authored",
+            "compaction: ledgers hold {}..{} ops in memory and {}..{} in their stores, of {archived} authored",
             held_ops.iter().min().unwrap_or(&0),
             held_ops.iter().max().unwrap_or(&0),
             records.iter().min().unwrap_or(&0),
             records.iter().max().unwrap_or(&0),
-            sink.lock()
-                .expect("sink")
-                .archive
-                .as_ref()
-                .map_or(0, Vec::len)
         )
     };
-    // The views first (the ledgers answer while the sink is free), then the checks.
-    let views = gather_views(&mut held, &members, end_ms).await;
     // With governance, what each honest node's DKG journal holds once the nodes are stopped
     // (nothing of the run is checked through them after this).
     let mut journals = BTreeMap::new();
@@ -290,7 +317,9 @@ pub async fn run(
         }
     }
     let mut sink = sink.lock().expect("sink");
-    let archive = sink.archive.take().unwrap_or_default();
+    let mut archive = sink.archive.take().unwrap_or_default();
+    // What was authored when the ledgers were read (see above).
+    archive.truncate(archived);
     let observations = sink.observer::<CheckpointObserver>();
     check_checkpoints(
         plan,
