@@ -798,16 +798,20 @@ impl State {
                 peer.seen_ours = 0;
                 peer.acked_ours = false;
             }
-            // A new session from a peer we already knew means it restarted and forgot ours:
-            // open a fresh one now instead of waiting for its `UnknownSession`.
-            if restarted && matches!(peer.outbound, Outbound::Established { .. }) {
-                peer.outbound = Outbound::Connecting {
-                    session: rng.next_u64(),
-                    attempt: 0,
-                    next_hello: now,
-                };
+            // A new session from a peer we already knew: it restarted and forgot ours, or it
+            // only opened a new one (after our own reopen, or an old hello of it was
+            // replayed). Ask at once on ours instead of at the next tick: a restarted peer
+            // answers `UnknownSession` and we reopen then; one that remembers it accepts it.
+            // Reopening ours here instead would make two peers that each take the other's
+            // new session for a restart reopen theirs for ever (one replayed hello starts it).
+            if restarted {
+                let prompt = self.sync_for(&self.peers[from]);
+                if let Some(sync) = prompt {
+                    out.send(from, sync);
+                }
             }
         }
+        let peer = self.peers.get_mut(from).expect("checked member");
         out.send(
             from,
             Message::Welcome {
@@ -1254,6 +1258,8 @@ mod tests {
         queue: VecDeque<(PublicKey, PublicKey, Message)>,
         events: Vec<(usize, Event)>,
         blocks: Vec<(usize, PublicKey)>,
+        /// Hellos sent so far.
+        hellos: usize,
     }
 
     impl Net {
@@ -1277,6 +1283,7 @@ mod tests {
                 queue: VecDeque::new(),
                 events: Vec::new(),
                 blocks: Vec::new(),
+                hellos: 0,
             }
         }
 
@@ -1287,6 +1294,7 @@ mod tests {
         fn absorb(&mut self, i: usize, out: Outputs) {
             let me = self.states[i].me().clone();
             for (to, message) in out.sends {
+                self.hellos += usize::from(matches!(message, Message::Hello(_)));
                 self.queue.push_back((me.clone(), to, message));
             }
             self.blocks.extend(out.blocks.into_iter().map(|b| (i, b)));
@@ -1311,6 +1319,21 @@ mod tests {
                 self.states[i].on_message(now, &mut self.rng, &from, message, &mut out);
                 self.absorb(i, out);
             }
+        }
+
+        /// Delivers at most `max` messages; whether the queue emptied.
+        fn deliver_at_most(&mut self, max: usize) -> bool {
+            for _ in 0..max {
+                let Some((from, to, message)) = self.queue.pop_front() else {
+                    return true;
+                };
+                let Some(i) = self.index(&to) else { continue };
+                let mut out = Outputs::default();
+                let now = self.now;
+                self.states[i].on_message(now, &mut self.rng, &from, message, &mut out);
+                self.absorb(i, out);
+            }
+            self.queue.is_empty()
         }
 
         fn run(&mut self, ticks: usize) {
@@ -1489,6 +1512,37 @@ mod tests {
             net.states[1].error(),
             None | Some(BarrierError::RefusedByPeer { .. })
         ));
+    }
+
+    #[test]
+    fn a_replayed_old_hello_reopens_sessions_once_not_for_ever() {
+        let mut net = Net::new(2);
+        net.run(3);
+        assert!(net.states[0].missing(Condition::AllConnected).is_empty());
+        // A valid hello of node 1 for a session it no longer uses (an old one, replayed): node
+        // 0 takes it for a restart of node 1 and reopens its own session; node 1 then sees a
+        // new session from node 0. Neither may take the other's new session for yet another
+        // restart, round after round.
+        let old = net.states[1].hello(12345);
+        net.send(1, 0, old);
+        let before = net.hellos;
+        for _ in 0..50 {
+            assert!(
+                net.deliver_at_most(1000),
+                "messages beget messages for ever"
+            );
+            net.tick();
+        }
+        assert!(net.deliver_at_most(1000));
+        assert!(
+            net.hellos - before <= 4,
+            "{} hellos after one replay",
+            net.hellos - before
+        );
+        for state in &net.states {
+            assert!(state.missing(Condition::AllConnected).is_empty());
+            assert_eq!(state.error(), None);
+        }
     }
 
     #[test]
