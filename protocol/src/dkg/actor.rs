@@ -78,7 +78,7 @@ use super::{
     metrics::Metrics,
     phase::{Phase, step_of},
     serve::Server,
-    wire::Variant,
+    wire::{self, Message, Variant},
 };
 use crate::{
     barrier::{self, BarrierError},
@@ -86,13 +86,16 @@ use crate::{
     cluster::{Cluster, PublicKey},
     trace::{Event, Tracer},
 };
+use bytes::Bytes;
 use cohort_storage::{
     dkg::{DkgJournal, Record as Stored, Replayed, SealingKey},
     meta::NodeMeta,
 };
 use commonware_codec::Encode as _;
 use commonware_cryptography::{
-    Signer as _, bls12381::dkg::feldman_desmedt::SignedDealerLog, ed25519,
+    Signer as _,
+    bls12381::dkg::feldman_desmedt::{DealerPubMsg, SignedDealerLog},
+    ed25519,
 };
 use commonware_p2p::{Blocker, Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Spawner, Storage};
@@ -230,6 +233,8 @@ where
     /// answer of each kind per sync period).
     pub(super) answered: super::serve::Limiter,
     pub(super) metrics: Metrics,
+    /// The commitment this node dealt last and its encoding (see [`wire::encode_dealing`]).
+    pub(super) dealt: Option<(DealerPubMsg<Variant>, Bytes)>,
 }
 
 impl<E, S, R, B, T> Actor<E, S, R, B, T>
@@ -271,6 +276,7 @@ where
             jump: None,
             finished_logs: BTreeMap::new(),
             answered: super::serve::Limiter::default(),
+            dealt: None,
             metrics,
         };
         actor.decisions = actor.replayed_decisions()?;
@@ -563,7 +569,24 @@ where
                         }
                         continue;
                     }
-                    let frame = message.encode();
+                    let frame = match &message {
+                        Message::Dealing {
+                            round,
+                            public,
+                            private,
+                        } => {
+                            let encoded = match &self.dealt {
+                                Some((dealt, encoded)) if dealt == public => encoded.clone(),
+                                _ => {
+                                    let encoded = public.encode();
+                                    self.dealt = Some((public.clone(), encoded.clone()));
+                                    encoded
+                                }
+                            };
+                            wire::encode_dealing(*round, &encoded, private)
+                        }
+                        _ => message.encode(),
+                    };
                     self.metrics.sent(&message, to.len(), frame.len());
                     self.sender.send(Recipients::Some(to), frame, false);
                 }
