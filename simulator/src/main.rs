@@ -75,7 +75,7 @@ enum Command {
     /// ledger over the days with compaction and without; `bench transport` runs a 4-node
     /// ping-pong and seeds of barrier, dkg, ledger and checkpoint on both transports.
     Bench {
-        /// What to benchmark (`dkg`, `ledger` or `checkpoint`).
+        /// What to benchmark (`dkg`, `ledger`, `checkpoint` or `transport`).
         what: String,
         /// Committee sizes, comma separated (`dkg`: default 4,8,16; `checkpoint`: 7,16,32).
         #[arg(long)]
