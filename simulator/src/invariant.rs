@@ -94,7 +94,7 @@ catalogue! {
         "no honest member muted another",
     // Ledger.
     LedgerConverges = "ledger-converges":
-        "after the heal and quiesce every (honest) member reports one state digest and op count, boot recovery done, nothing pending (after a storage loss: but ops stranded on a fork of a seq whose op was lost with every copy)",
+        "after the heal and quiesce every (honest) member reports one state digest and op count, boot recovery done, nothing pending (after a storage loss: but ops the lost life appended that no member applied, which may descend from an op lost with every copy)",
     NoAckedOpLost = "no-acked-op-lost":
         "every op a member acknowledged is in every member's ledger",
     HonestNeverRejected = "honest-never-rejected":

@@ -900,6 +900,7 @@ where
             store_generation: self.store.generation(),
             heads: self.dag.heads().copied().collect(),
             pending: self.dag.pending_len(),
+            pending_ids: self.dag.pending_ids(),
             stranded: self.dag.stranded_len(),
             evicted: self.dag.evicted_total(),
             flagged: self.dag.equivocations().map(|(a, _)| a.clone()).collect(),

@@ -1403,6 +1403,11 @@ impl Dag {
         self.pending.len()
     }
 
+    /// The ids of the ops waiting for a parent (ascending).
+    pub fn pending_ids(&self) -> Vec<OpId> {
+        self.pending.keys().copied().collect()
+    }
+
     /// Pending ops stranded on a fork: an op of author `a` at seq `s` that names none of the
     /// ops applied at `(a, s - 1)` while one is applied there waits for another op at that seq,
     /// and so does every op that waits on it. They apply if that fork arrives (an

@@ -106,6 +106,8 @@ pub struct Status {
     pub store_generation: u64,
     pub heads: Vec<OpId>,
     pub pending: usize,
+    /// The pending ops' ids (at most the buffer's bound).
+    pub pending_ids: Vec<OpId>,
     /// Of `pending`, the ops stranded on a fork of an applied seq ([`super::dag::Dag::stranded_len`]):
     /// an equivocator's other branch not seen yet, or ops an author's storage loss orphaned.
     pub stranded: usize,

@@ -148,21 +148,39 @@ pub fn check_late_joiner(
 
 /// Which ops may still be pending once a run settled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PendingRule {
+pub enum PendingRule<'a> {
     /// None: an honest cluster applies everything it received.
     Nothing,
-    /// Only ops stranded on a fork of an applied seq ([`Status::stranded`]): after a storage
-    /// loss, ops that named an op lost with every copy.
-    Stranded,
+    /// Only these: ops a member appended before the harness destroyed its storage that no
+    /// ledger applied at the end ([`orphans`]). They may name an op lost with every copy (and
+    /// so wait for ever, on a fork of their author's chain or on an op nobody can send), and
+    /// a member may hold some of such a chain and not the rest: nobody serves pending ops.
+    Orphans(&'a BTreeSet<OpId>),
     /// Any (bounded): a liar's ops may wait forever for a parent only it had.
     Any,
+}
+
+/// The ops of [`PendingRule::Orphans`]: pending somewhere, appended (`lost_lives`: short ids
+/// of the ops each member appended before the harness destroyed its storage) by a life whose
+/// storage was lost, and applied by no member.
+pub fn orphans(
+    statuses: &[(usize, Status, BTreeSet<OpId>)],
+    lost_lives: &BTreeSet<String>,
+) -> BTreeSet<OpId> {
+    statuses
+        .iter()
+        .flat_map(|(_, status, _)| status.pending_ids.iter())
+        .filter(|id| lost_lives.contains(&commonware_formatting::hex(&id.as_ref()[..8])))
+        .filter(|id| !statuses.iter().any(|(_, _, held)| held.contains(*id)))
+        .copied()
+        .collect()
 }
 
 /// `ledger-converges`, `no-acked-op-lost`, `pending-bounded` over the final statuses.
 pub fn check_final(
     statuses: &[(usize, Status, BTreeSet<OpId>)],
     acked: &[(usize, OpId)],
-    pending_rule: PendingRule,
+    pending_rule: PendingRule<'_>,
     checks: &mut Checks,
 ) {
     let Some((_, reference, _)) = statuses.first() else {
@@ -188,7 +206,11 @@ pub fn check_final(
         }
         let unexplained = match pending_rule {
             PendingRule::Nothing => status.pending,
-            PendingRule::Stranded => status.pending.saturating_sub(status.stranded),
+            PendingRule::Orphans(orphans) => status
+                .pending_ids
+                .iter()
+                .filter(|id| !orphans.contains(*id))
+                .count(),
             PendingRule::Any => 0,
         };
         if unexplained != 0 || !status.boot_recovered {

@@ -31,6 +31,8 @@ pub struct LedgerObserver {
     pub reused: Vec<(u32, u64, String, String)>,
     /// Ledger opens that did not report the damage the harness did (`recovered-node-rejoins`).
     pub damage_unnoticed: Vec<String>,
+    /// Short ids of the ops nodes appended before the harness destroyed their storage.
+    pub appended_before_loss: BTreeSet<String>,
 }
 
 /// What the harness did to one node's storage, and what the node did since.
@@ -116,6 +118,12 @@ impl Observer for LedgerObserver {
             // Synced records are gone on purpose: what it reopens with is judged by the
             // recovery invariants instead.
             self.ops_synced.insert(node, 0);
+            let before = self
+                .appended
+                .iter()
+                .filter(|((n, _), _)| *n == node)
+                .map(|(_, id)| id.clone());
+            self.appended_before_loss.extend(before);
             self.damaged.insert(
                 node,
                 Damage {

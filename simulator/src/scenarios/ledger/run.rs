@@ -3,7 +3,7 @@
 
 use super::{
     byzantine::{Liar, LiarReport},
-    checks::{PendingRule, check_final, check_late_joiner, check_liar},
+    checks::{PendingRule, check_final, check_late_joiner, check_liar, orphans},
     observer::LedgerObserver,
     plan::LedgerPlan,
     preload::{preload_history, preload_store},
@@ -223,10 +223,17 @@ pub async fn run(
         }
     }
     // A liar's ops may wait forever for a parent only it had (lost on the way); after a storage
-    // loss, ops that named an op lost with every copy wait on a fork of their author's chain.
+    // loss, ops of the lost life that named an op lost with every copy wait for ever.
+    let orphans = {
+        let sink = sink.lock().expect("sink");
+        orphans(
+            &statuses,
+            &sink.observer::<LedgerObserver>().appended_before_loss,
+        )
+    };
     let pending_rule = match (ledger.liar.is_some(), require_authoring) {
         (true, _) => PendingRule::Any,
-        (false, true) => PendingRule::Stranded,
+        (false, true) => PendingRule::Orphans(&orphans),
         (false, false) => PendingRule::Nothing,
     };
     let acked = excuse_lost_with_disk(plan, &statuses, &acked.lock().expect("acked"), &sink);
