@@ -1312,13 +1312,7 @@ mod tests {
         }
 
         fn deliver(&mut self) {
-            while let Some((from, to, message)) = self.queue.pop_front() {
-                let Some(i) = self.index(&to) else { continue };
-                let mut out = Outputs::default();
-                let now = self.now;
-                self.states[i].on_message(now, &mut self.rng, &from, message, &mut out);
-                self.absorb(i, out);
-            }
+            self.deliver_at_most(usize::MAX);
         }
 
         /// Delivers at most `max` messages; whether the queue emptied.
@@ -1520,9 +1514,9 @@ mod tests {
         net.run(3);
         assert!(net.states[0].missing(Condition::AllConnected).is_empty());
         // A valid hello of node 1 for a session it no longer uses (an old one, replayed): node
-        // 0 takes it for a restart of node 1 and reopens its own session; node 1 then sees a
-        // new session from node 0. Neither may take the other's new session for yet another
-        // restart, round after round.
+        // 0 takes it for a restart of node 1 and forgets node 1's real session, which node 1
+        // then reopens. Neither may take the other's new session for a restart and reopen its
+        // own, round after round (as both did when a new session made a peer reopen its own).
         let old = net.states[1].hello(12345);
         net.send(1, 0, old);
         let before = net.hellos;
