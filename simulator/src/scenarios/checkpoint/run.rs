@@ -31,8 +31,9 @@ use crate::{
     },
 };
 use cohort_protocol::{
-    Channel, PROTOCOL_VERSION, PublicKey, Registrar as _, checkpoint, committee, dkg, engine::Task,
-    ledger::Settings,
+    Channel, PROTOCOL_VERSION, PublicKey, Registrar as _, checkpoint, committee, dkg,
+    engine::Task,
+    ledger::{Settings, Status},
 };
 use commonware_cryptography::Signer as _;
 use commonware_runtime::{Clock as _, Quota, Spawner as _, Supervisor as _, deterministic};
@@ -233,16 +234,19 @@ pub async fn run(
     // instant of the snapshot would otherwise be in its author's view and not yet in the
     // others'), and the history they are judged against ends where they were read.
     let deadline = context.current() + SETTLE;
+    let digests = |snapshot: &[Option<Status>]| -> Vec<_> {
+        snapshot
+            .iter()
+            .map(|s| s.as_ref().map(|s| s.digest))
+            .collect()
+    };
     let (statuses, held, views, end_ms, archived, down) = loop {
         let within = deadline
             .duration_since(context.current())
             .unwrap_or_default();
         let snapshot = settle(&context, &slots, within, false).await;
         let end_ms = micros(context.current()) / 1000;
-        let digests: Vec<_> = snapshot
-            .iter()
-            .map(|s| s.as_ref().map(|s| s.digest))
-            .collect();
+        let read = digests(&snapshot);
         let mut statuses = Vec::new();
         let mut held = Vec::new();
         let mut down = Vec::new();
@@ -258,18 +262,14 @@ pub async fn run(
         }
         // The views first (the ledgers answer while the sink is free), then the checks.
         let views = gather_views(&mut held, &members, end_ms).await;
-        let again: Vec<_> = settle(&context, &slots, Duration::ZERO, false)
-            .await
-            .iter()
-            .map(|s| s.as_ref().map(|s| s.digest))
-            .collect();
+        let again = digests(&settle(&context, &slots, Duration::ZERO, false).await);
         let archived = sink
             .lock()
             .expect("sink")
             .archive
             .as_ref()
             .map_or(0, Vec::len);
-        if again == digests || context.current() >= deadline {
+        if again == read || context.current() >= deadline {
             break (statuses, held, views, end_ms, archived, down);
         }
     };
