@@ -986,13 +986,15 @@ fn a_member_removed_by_a_certified_proposal_is_reshared_out_under_the_same_key()
         "{stdout}"
     );
     // A second proposal while the first is open (node1 may still be recovering: asked again).
+    // On a loaded machine node1 may answer only after the first proposal was certified and
+    // epoch 1 reshared: then the same removal is refused because node4 is no member any more.
+    // Either refusal is right; accepting the second would not be.
     let out = propose_until_taken(&config(1), &["--remove", &removed]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("409") && stderr.contains("already open"),
-        "{stderr}"
-    );
+    let open = stderr.contains("409") && stderr.contains("already open");
+    let done = stderr.contains("422") && stderr.contains("is not in the committee of epoch 1");
+    assert!(open || done, "{stderr}");
     let after = wait_for_epoch(&nodes, base, &[0, 1, 2, 3, 4], 1);
     assert!(
         after.iter().all(|k| *k == keys[0]),
