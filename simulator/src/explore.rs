@@ -20,6 +20,8 @@ use std::{
 pub struct Exploration {
     pub explored: u64,
     pub failures: Vec<RunReport>,
+    /// Every seed's run digest, in seed order.
+    pub digests: Vec<(u64, String)>,
     pub seconds: f64,
 }
 
@@ -41,6 +43,53 @@ impl Exploration {
             self.seeds_per_sec()
         )
     }
+}
+
+/// The text of a digests file: `seed digest`, one line per seed.
+pub fn digests_text(digests: &[(u64, String)]) -> String {
+    digests
+        .iter()
+        .map(|(seed, digest)| format!("{seed} {digest}\n"))
+        .collect()
+}
+
+/// Parses a digests file (`seed digest` per line; blank lines and `#` comments skipped).
+pub fn parse_digests(text: &str) -> Result<std::collections::BTreeMap<u64, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = || format!("line {}: expected `seed digest`, got {line:?}", i + 1);
+        let (seed, digest) = line.split_once(' ').ok_or_else(bad)?;
+        let seed: u64 = seed.parse().map_err(|_| bad())?;
+        let digest = digest.trim();
+        if digest.is_empty() || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        if out.insert(seed, digest.to_string()).is_some() {
+            return Err(format!("line {}: seed {seed} is listed twice", i + 1));
+        }
+    }
+    Ok(out)
+}
+
+/// The differences between an exploration's digests and `expected` (a digests file): one line
+/// per seed whose digest differs or that the file lacks. Seeds of the file this exploration did
+/// not run are not compared (a slice may be compared with a longer file).
+pub fn compare_digests(
+    digests: &[(u64, String)],
+    expected: &std::collections::BTreeMap<u64, String>,
+) -> Vec<String> {
+    digests
+        .iter()
+        .filter_map(|(seed, digest)| match expected.get(seed) {
+            Some(e) if e == digest => None,
+            Some(e) => Some(format!("seed {seed}: digest {digest}, the file has {e}")),
+            None => Some(format!("seed {seed}: not in the file")),
+        })
+        .collect()
 }
 
 /// Parses `A..B` (B excluded) or `A..=B` (B included).
@@ -72,6 +121,7 @@ pub fn explore(
     let total = seeds.end - seeds.start;
     let next = AtomicU64::new(seeds.start);
     let failures = Mutex::new(Vec::new());
+    let digests = Mutex::new(Vec::new());
     let progress = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(total);
         bar.set_style(
@@ -103,6 +153,10 @@ pub fn explore(
                     let report = run_checked(&options, check_determinism)
                         .expect("a run without trace file does no I/O");
                     let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    digests
+                        .lock()
+                        .expect("digests")
+                        .push((seed, report.digest.clone()));
                     if !report.passed() {
                         on_failure(&report);
                         failures.lock().expect("failures").push(report);
@@ -127,9 +181,12 @@ pub fn explore(
     }
     let mut failures = failures.into_inner().expect("failures");
     failures.sort_by_key(|r| r.seed);
+    let mut digests = digests.into_inner().expect("digests");
+    digests.sort();
     Exploration {
         explored: total,
         failures,
+        digests,
         seconds: started.elapsed().as_secs_f64(),
     }
 }
@@ -148,5 +205,28 @@ mod tests {
         assert!(parse_seeds("x..2").is_err());
         assert!(parse_seeds("12").is_err());
         assert!(parse_seeds(&format!("0..={}", u64::MAX)).is_err());
+    }
+
+    #[test]
+    fn digests_files_round_trip_and_differences_are_listed() {
+        let digests = vec![(1, "aa".to_string()), (2, "bb".to_string())];
+        let text = digests_text(&digests);
+        assert_eq!(text, "1 aa\n2 bb\n");
+        let parsed = parse_digests(&format!("# a comment\n\n{text}3 cc\n")).unwrap();
+        assert!(compare_digests(&digests, &parsed).is_empty());
+        let other = parse_digests("1 aa\n2 bc\n").unwrap();
+        assert_eq!(
+            compare_digests(&digests, &other),
+            vec!["seed 2: digest bb, the file has bc".to_string()]
+        );
+        let short = parse_digests("2 bb\n").unwrap();
+        assert_eq!(
+            compare_digests(&digests, &short),
+            vec!["seed 1: not in the file".to_string()]
+        );
+        assert!(parse_digests("1 aa\n1 aa\n").is_err());
+        assert!(parse_digests("x aa\n").is_err());
+        assert!(parse_digests("1 zz\n").is_err());
+        assert!(parse_digests("1\n").is_err());
     }
 }

@@ -3,12 +3,15 @@
 use clap::{Parser, Subcommand};
 use cohort_simulator::{
     DEFAULT_SCENARIO, Invariant, RunOptions, RunReport, Scenario,
-    explore::{explore, parse_seeds},
+    explore::{compare_digests, digests_text, explore, parse_digests, parse_seeds},
     run_checked,
-    scenarios::{invariant_table, scenario_table},
+    scenarios::{PlanFile, invariant_table, scenario_table},
     world::Transport,
 };
-use std::{path::PathBuf, process::ExitCode};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 #[derive(Parser)]
 #[command(
@@ -33,7 +36,7 @@ enum Command {
         #[arg(long)]
         invariants: bool,
     },
-    /// Print the fault plan a seed of a scenario draws (JSON), without running it.
+    /// Print the fault plan a seed of a scenario draws (a plan file: JSON), without running it.
     Plan {
         #[arg(long, default_value = DEFAULT_SCENARIO.name(), help = scenario_help())]
         scenario: String,
@@ -42,16 +45,26 @@ enum Command {
         /// Number of nodes (drawn from the seed if absent).
         #[arg(long)]
         nodes: Option<usize>,
+        /// Write the plan file here instead of printing it (`run --plan FILE` runs it).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
-    /// Run (or replay) one seed of one scenario.
+    /// Run (or replay) one seed of one scenario, or a saved plan.
     Run {
         #[arg(long, default_value = DEFAULT_SCENARIO.name(), help = scenario_help())]
         scenario: String,
-        #[arg(long)]
-        seed: u64,
+        #[arg(long, required_unless_present = "plan")]
+        seed: Option<u64>,
         /// Number of nodes (drawn from the seed if absent).
         #[arg(long)]
         nodes: Option<usize>,
+        /// Run this plan file (from `plan --out`, or saved by a failing run; edited or not)
+        /// instead of a seed's drawn plan: the file names the scenario and the seed.
+        #[arg(long, conflicts_with_all = ["scenario", "seed", "nodes", "transport"])]
+        plan: Option<PathBuf>,
+        /// Where a failing run saves its plan file.
+        #[arg(long, default_value = DEFAULT_FAILURES_DIR)]
+        failures: PathBuf,
         /// Write one JSON line per protocol event to this file.
         #[arg(long)]
         trace: Option<PathBuf>,
@@ -119,8 +132,21 @@ enum Command {
         /// Without the verification memo (see `run --help`).
         #[arg(long)]
         no_memo: bool,
+        /// Where each failing seed's plan file is saved.
+        #[arg(long, default_value = DEFAULT_FAILURES_DIR)]
+        failures: PathBuf,
+        /// Write `seed digest` for every seed, one per line in seed order, to this file.
+        #[arg(long)]
+        digests: Option<PathBuf>,
+        /// Compare every seed's digest with this file (as `--digests` writes it) and fail on
+        /// any difference or any seed missing from it.
+        #[arg(long)]
+        compare: Option<PathBuf>,
     },
 }
+
+/// Where failing runs save their plan files unless `--failures` says otherwise.
+const DEFAULT_FAILURES_DIR: &str = "cohort-sim-failures";
 
 /// The help of `--scenario`: every name of the catalogue.
 fn scenario_help() -> String {
@@ -147,7 +173,22 @@ fn scenario(name: &str, nodes: Option<usize>) -> Result<Scenario, String> {
     Ok(scenario)
 }
 
-fn print_failure(report: &RunReport) {
+/// Saves a failing run's plan file under `dir`; returns its path.
+fn save_plan(report: &RunReport, dir: &Path) -> Result<PathBuf, String> {
+    let name = format!(
+        "{}-seed{}{}.plan.json",
+        report.scenario.name(),
+        report.seed,
+        if report.drawn { "" } else { "-edited" }
+    );
+    let path = dir.join(name);
+    PlanFile::new(report.scenario, report.seed, report.plan.clone())
+        .save(&path)
+        .map_err(|e| format!("cannot save plan file {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+fn print_failure(report: &RunReport, failures: &Path) {
     println!(
         "FAILED: scenario {} seed {}",
         report.scenario.name(),
@@ -161,7 +202,22 @@ fn print_failure(report: &RunReport) {
     for line in &report.recent {
         println!("    t={}us node={} {}", line.t_us, line.node, line.detail);
     }
-    println!("  replay: {}", report.replay_command());
+    match save_plan(report, failures) {
+        Ok(path) => {
+            println!("  saved plan: {}", path.display());
+            if report.drawn {
+                println!("  replay: {}", report.replay_command());
+            }
+            println!(
+                "  replay the saved plan: cohort-sim run --plan {}",
+                path.display()
+            );
+        }
+        Err(e) => {
+            println!("  {e}");
+            println!("  replay: {}", report.replay_command());
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -217,26 +273,53 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             scenario: name,
             seed,
             nodes,
+            out,
         } => {
-            println!("{}", scenario(&name, nodes)?.plan(seed, nodes).to_json());
+            let scenario = scenario(&name, nodes)?;
+            let file = PlanFile::new(scenario, seed, scenario.plan(seed, nodes));
+            match out {
+                Some(path) => {
+                    file.save(&path)
+                        .map_err(|e| format!("cannot write plan file {}: {e}", path.display()))?;
+                    println!("wrote {}", path.display());
+                }
+                None => print!("{}", file.to_text()),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
             scenario: name,
             seed,
             nodes,
+            plan,
+            failures,
             trace,
             check_determinism,
             transport,
             no_memo,
         } => {
-            let options = RunOptions {
-                scenario: scenario(&name, nodes)?,
-                seed,
-                nodes,
-                trace: trace.clone(),
-                transport,
-                memo: !no_memo,
+            let options = match plan {
+                Some(path) => {
+                    let (scenario, seed, plan) = PlanFile::load(&path)?;
+                    RunOptions {
+                        scenario,
+                        seed,
+                        nodes: None,
+                        trace: trace.clone(),
+                        transport: plan.core.transport,
+                        memo: !no_memo,
+                        plan: Some(plan),
+                    }
+                }
+                None => RunOptions {
+                    scenario: scenario(&name, nodes)?,
+                    seed: seed.ok_or("--seed or --plan is required")?,
+                    nodes,
+                    trace: trace.clone(),
+                    transport,
+                    memo: !no_memo,
+                    plan: None,
+                },
             };
             let report = run_checked(&options, check_determinism)
                 .map_err(|e| format!("cannot write trace file {trace:?}: {e}"))?;
@@ -255,7 +338,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                 println!("note: {note}");
             }
             if !report.passed() {
-                print_failure(&report);
+                print_failure(&report, &failures);
             }
             println!("{}", report.summary_line());
             Ok(verdict(report.passed()))
@@ -379,9 +462,23 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             check_determinism,
             transport,
             no_memo,
+            failures,
+            digests,
+            compare,
         } => {
             let scenario = scenario(&name, nodes)?;
             let seeds = parse_seeds(&seeds)?;
+            // Read the file to compare with before spending the campaign on it.
+            let expected = match &compare {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                        .and_then(|text| {
+                            parse_digests(&text).map_err(|e| format!("{}: {e}", path.display()))
+                        })?,
+                ),
+                None => None,
+            };
             let jobs = jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism()
                     .map(|n| n.get())
@@ -401,6 +498,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                 trace: None,
                 transport,
                 memo: !no_memo,
+                plan: None,
             };
             let exploration = explore(&template, seeds, jobs, check_determinism, |report| {
                 eprintln!("seed {} failed: {}", report.seed, first_violation(report));
@@ -413,9 +511,36 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             for report in &exploration.failures {
                 println!("failed seed={} {}", report.seed, first_violation(report));
                 println!("  replay: {}{flag}", report.replay_command());
+                match save_plan(report, &failures) {
+                    Ok(path) => println!("  saved plan: {}", path.display()),
+                    Err(e) => println!("  {e}"),
+                }
+            }
+            if let Some(path) = &digests {
+                std::fs::write(path, digests_text(&exploration.digests))
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                println!(
+                    "wrote {} digests to {}",
+                    exploration.digests.len(),
+                    path.display()
+                );
+            }
+            let mut same = true;
+            if let (Some(expected), Some(path)) = (&expected, &compare) {
+                let differences = compare_digests(&exploration.digests, expected);
+                for line in &differences {
+                    println!("digest differs: {line}");
+                }
+                println!(
+                    "compared {} digests with {}: {} differ",
+                    exploration.digests.len(),
+                    path.display(),
+                    differences.len()
+                );
+                same = differences.is_empty();
             }
             println!("{}", exploration.summary_line());
-            Ok(verdict(exploration.failures.is_empty()))
+            Ok(verdict(exploration.failures.is_empty() && same))
         }
     }
 }

@@ -19,6 +19,7 @@ pub const MIN_SUCCESS_PER_MILLE: u32 = 850;
 
 /// Which transport a run's nodes talk over.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// The lean transport (`world::lean`).
@@ -65,6 +66,7 @@ impl std::fmt::Display for Transport {
 
 /// One directed link's behaviour.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LinkPlan {
     pub from: usize,
     pub to: usize,
@@ -80,6 +82,7 @@ pub struct LinkPlan {
 /// unsynced writes are lost, `loss` (if any) damages what it had synced, and it is rebuilt from
 /// what is left of its storage `down_ms` later.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CrashPlan {
     pub node: usize,
     pub at_ms: u64,
@@ -90,6 +93,7 @@ pub struct CrashPlan {
 
 /// Damage to a crashed node's *synced* storage (`cohort_storage::damage`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum Loss {
     /// The disk is replaced: every store is gone (boot counter included).
@@ -125,6 +129,7 @@ impl Loss {
 /// message the synced record protects leaves, e.g. between persisting a dealing and sending the
 /// ack), and is rebuilt from its storage `down_ms` later.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PointCrash {
     pub node: usize,
     pub hit: u64,
@@ -133,6 +138,7 @@ pub struct PointCrash {
 
 /// How a misconfigured node's cluster definition differs from everybody else's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Mismatch {
     /// Same members, different minor protocol version.
     Version,
@@ -145,6 +151,7 @@ pub enum Mismatch {
 /// it (if it has not failed by then) and starts it again, from its own storage, with the right
 /// definition.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RepairPlan {
     pub node: usize,
     pub at_ms: u64,
@@ -155,6 +162,7 @@ pub struct RepairPlan {
 /// crashes, late starts and a partition. Each family adds its own part (the scenario catalogue's
 /// `FaultPlan` joins the two).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CorePlan {
     pub nodes: usize,
     pub links: Vec<LinkPlan>,
@@ -189,6 +197,7 @@ pub struct CorePlan {
 /// Node `node`'s clock reads `offset_ms` ahead of the run's and runs `drift_ppm` parts per
 /// million fast (negative: slow); only its own protocol code sees it (`world::skew`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClockPlan {
     pub node: usize,
     pub offset_ms: u64,
@@ -216,6 +225,7 @@ impl CorePlan {
 
 /// Node `node` is absent from the start and starts `at_ms` into the run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LateStart {
     pub node: usize,
     pub at_ms: u64,

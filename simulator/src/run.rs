@@ -27,8 +27,11 @@ pub struct RunOptions {
     pub nodes: Option<usize>,
     /// Write one JSON line per protocol event here.
     pub trace: Option<PathBuf>,
-    /// The transport the nodes talk over (it replaces the plan's).
+    /// The transport the nodes talk over (it replaces the plan's drawn one; a given `plan`
+    /// keeps its own).
     pub transport: Transport,
+    /// Run this plan instead of the one the seed draws (`run --plan FILE`).
+    pub plan: Option<FaultPlan>,
     /// Share a verification memo between the run's nodes (`cohort_protocol::verify`): the
     /// same digest either way, faster with it; `--no-memo` turns it off.
     pub memo: bool,
@@ -54,6 +57,9 @@ pub struct RunReport {
     pub recent: Vec<TraceLine>,
     /// Measurements the scenario reported.
     pub notes: Vec<String>,
+    /// Whether the plan is the one the seed draws (else it came from a file, edited or not, and
+    /// only `run --plan` of the saved plan replays the run).
+    pub drawn: bool,
 }
 
 impl RunReport {
@@ -91,10 +97,16 @@ impl RunReport {
     }
 }
 
-/// Runs one seed once.
+/// Runs one seed once (its drawn plan, or `options.plan`).
 pub fn run(options: &RunOptions) -> std::io::Result<RunReport> {
-    let mut plan = options.scenario.plan(options.seed, options.nodes);
-    plan.core.transport = options.transport;
+    let plan = match &options.plan {
+        Some(plan) => plan.clone(),
+        None => {
+            let mut plan = options.scenario.plan(options.seed, options.nodes);
+            plan.core.transport = options.transport;
+            plan
+        }
+    };
     run_plan(options, plan)
 }
 
@@ -136,6 +148,20 @@ fn run_inner(
     );
     let scenario = options.scenario;
     let seed = options.seed;
+    // Whether the seed draws this plan (with `--nodes` as given, or as the plan has it: a
+    // plan file does not say whether its node count was asked for), for the replay command.
+    let drawn_with = |nodes: Option<usize>| {
+        let mut drawn = scenario.plan(seed, nodes);
+        drawn.core.transport = plan.core.transport;
+        drawn == plan
+    };
+    let (drawn, nodes_arg) = if drawn_with(options.nodes) {
+        (true, options.nodes)
+    } else if drawn_with(Some(plan.core.nodes)) {
+        (true, Some(plan.core.nodes))
+    } else {
+        (false, options.nodes)
+    };
     let run_plan = plan.clone();
     let run_sink = sink.clone();
     let (violations, sim_ms, auditor, metrics) = executor.start(|context| async move {
@@ -161,7 +187,7 @@ fn run_inner(
     let report = RunReport {
         scenario,
         seed,
-        nodes_arg: options.nodes,
+        nodes_arg,
         plan,
         violations,
         digest: commonware_formatting::hex(digest.as_ref()),
@@ -171,6 +197,7 @@ fn run_inner(
         wall_ms: wall.elapsed().as_millis() as u64,
         recent: sink.recent(),
         notes: sink.notes.clone(),
+        drawn,
     };
     Ok((report, metrics))
 }

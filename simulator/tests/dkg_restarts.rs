@@ -36,6 +36,7 @@ fn run(crashes: Vec<CrashPlan>, point_crashes: Vec<PointCrash>) -> String {
         trace: None,
         transport: Default::default(),
         memo: true,
+        plan: None,
     };
     let report = run_plan(&options, plan).expect("no trace file");
     assert!(

@@ -35,6 +35,7 @@ fn every_seed_a_campaign_found_failing_passes() {
             trace: None,
             transport,
             memo: true,
+            plan: None,
         })
         .expect("no trace file");
         assert!(

@@ -19,6 +19,7 @@ fn fails_with_listed_invariants(
         trace: None,
         transport: Default::default(),
         memo: true,
+        plan: None,
     };
     let report = run_plan(&options, plan).expect("no trace file");
     assert!(!report.passed(), "{}", report.summary_line());

@@ -154,6 +154,7 @@ fn ceremony(nodes: usize, seed: u64, trace: Option<PathBuf>) -> Result<Duration,
         transport: Transport::default(),
         // Benchmarks measure the protocol's own verification: never the memo.
         memo: false,
+        plan: None,
     };
     let mut plan = scenario.plan(seed, Some(nodes));
     if let FamilyPlan::Dkg(dkg) = &mut plan.family {

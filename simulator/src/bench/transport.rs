@@ -153,6 +153,7 @@ pub fn seed_rates(seeds: Range<u64>) -> std::io::Result<Vec<SeedRate>> {
                     transport,
                     // Measures the transports, not the memo.
                     memo: false,
+                    plan: None,
                 })?;
                 failed += u64::from(!report.passed());
             }

@@ -12,9 +12,11 @@ pub mod checkpoint;
 pub mod dkg;
 pub mod ledger;
 pub mod plan;
+pub mod plan_file;
 pub mod spec;
 
 pub use plan::{FamilyPlan, FaultPlan};
+pub use plan_file::PlanFile;
 pub use spec::{Scenario, ScenarioSpec};
 
 use crate::invariant::Invariant::{self, *};

@@ -7,16 +7,17 @@ use super::{
 use crate::plan::CorePlan;
 use serde::{Deserialize, Serialize};
 
-/// A run's fault plan (printed as one JSON object: the core's fields and `family`).
+/// A run's fault plan (printed as one JSON object: `core` and `family`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FaultPlan {
-    #[serde(flatten)]
     pub core: CorePlan,
     pub family: FamilyPlan,
 }
 
 /// What one protocol family adds to the core.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum FamilyPlan {
     Barrier(BarrierPlan),

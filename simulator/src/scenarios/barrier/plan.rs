@@ -23,6 +23,7 @@ pub enum Kind {
 
 /// What a barrier plan adds to the common core.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BarrierPlan {
     /// Steps of the walk.
     pub steps: u64,

@@ -59,6 +59,7 @@ impl Kind {
 /// A committee change an operator asks a member for, in node indices (index `nodes` is the
 /// outsider: a key on no machine yet, which a change may add).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     Add {
@@ -78,6 +79,7 @@ pub enum ChangeKind {
 /// The operator's request: at `at_ms`, to member `by` (retried every [`RETRY_MS`] while the
 /// member cannot take it yet: down, recovering, no live quorum).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChangePlan {
     pub at_ms: u64,
     pub by: usize,
@@ -90,6 +92,7 @@ pub const RETRY_MS: u64 = 10_000;
 /// What the governance liar of `membership-byzantine` does (through its own ledger: its
 /// ops are validly signed; what they say is hostile).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum GovernanceMisbehaviour {
     /// Just before the operator, proposes two different committees for the next epoch.
@@ -112,6 +115,7 @@ impl GovernanceMisbehaviour {
 
 /// The governance liar: a member whose DKG, ledger and checkpoints are honest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GovernanceLiar {
     pub node: usize,
     pub misbehaviour: GovernanceMisbehaviour,
@@ -123,6 +127,7 @@ pub struct GovernanceLiar {
 /// waits one, then 3 certified days at least), then every link heals and the cluster is left
 /// alone for `quiesce_ms` before the checks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CheckpointPlan {
     pub interval_ms: u64,
     pub check_ms: u64,

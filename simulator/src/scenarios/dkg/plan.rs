@@ -67,6 +67,7 @@ impl Kind {
 
 /// What a DKG plan adds to the common core.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DkgPlan {
     /// The committee of each DKG epoch, as node indices, epoch 0 first (empty: one epoch, every
     /// node).

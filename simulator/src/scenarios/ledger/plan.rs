@@ -46,6 +46,7 @@ const MAX_TAIL_CUT: u64 = 8192;
 /// for `duration_ms`; then every link heals and the cluster quiesces for `quiesce_ms` before the
 /// final checks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Workload {
     pub ops_per_sec: u32,
     pub duration_ms: u64,
@@ -59,6 +60,7 @@ pub struct Workload {
 
 /// What a ledger plan adds to the common core.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LedgerPlan {
     /// What the members append.
     pub workload: Workload,

@@ -40,6 +40,7 @@ use std::sync::{
 
 /// What the checkpoint liar does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum CheckpointMisbehaviour {
     Repeat,
     Conflict,
@@ -91,6 +92,7 @@ impl CheckpointMisbehaviour {
 
 /// The checkpoint liar of a plan. An outsider's `node` is the index after the last member.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CheckpointLiar {
     pub node: usize,
     pub misbehaviour: CheckpointMisbehaviour,

@@ -35,6 +35,7 @@ use std::{sync::Arc, time::Duration};
 
 /// What the byzantine member does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Misbehaviour {
     BadShares,
     TwoDealings,
@@ -80,6 +81,7 @@ impl Misbehaviour {
 
 /// The byzantine member of a plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Byzantine {
     pub node: usize,
     pub misbehaviour: Misbehaviour,

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the ledger liar does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum LedgerMisbehaviour {
     Equivocate,
     Forge,
@@ -44,6 +45,7 @@ impl LedgerMisbehaviour {
 
 /// The ledger liar of a plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LedgerLiar {
     pub node: usize,
     pub misbehaviour: LedgerMisbehaviour,
