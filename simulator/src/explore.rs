@@ -10,7 +10,7 @@ use std::{
     ops::Range,
     sync::{
         Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Instant,
 };
@@ -107,14 +107,19 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
     if a < b { Ok(a..b) } else { Err(bad()) }
 }
 
-/// Runs every seed in `seeds` as `template` says (its scenario, nodes, transport and memo; its
-/// seed and trace are ignored) on `jobs` threads (each twice, digests compared, with
+/// Runs every seed in `seeds` as `template` says (its scenario, nodes, transport, memo and
+/// canary; its seed and trace are ignored) on `jobs` threads (each twice, digests compared, with
 /// `check_determinism`); `on_failure` sees each failure as it happens.
+///
+/// With `stop_at_first`, no seed is started after one failed (a canary hunt): seeds are taken
+/// in order, so every seed below the first failing one has run, and the first failure reported
+/// is the same whatever `jobs` is. `explored` counts the seeds that ran.
 pub fn explore(
     template: &RunOptions,
     seeds: Range<u64>,
     jobs: usize,
     check_determinism: bool,
+    stop_at_first: bool,
     on_failure: impl Fn(&RunReport) + Sync,
 ) -> Exploration {
     let started = Instant::now();
@@ -136,11 +141,15 @@ pub fn explore(
         None
     };
     let done = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
     let step = (total / 10).max(1);
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| {
                 loop {
+                    if stop_at_first && stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let seed = next.fetch_add(1, Ordering::Relaxed);
                     if seed >= seeds.end {
                         break;
@@ -158,6 +167,7 @@ pub fn explore(
                         .expect("digests")
                         .push((seed, report.digest.clone()));
                     if !report.passed() {
+                        stop.store(true, Ordering::Relaxed);
                         on_failure(&report);
                         failures.lock().expect("failures").push(report);
                     }
@@ -181,10 +191,20 @@ pub fn explore(
     }
     let mut failures = failures.into_inner().expect("failures");
     failures.sort_by_key(|r| r.seed);
+    if stop_at_first {
+        // Seeds above the first failure that were already running when it came: dropped, so
+        // the report is the same whatever the number of jobs.
+        if let Some(first) = failures.first().map(|r| r.seed) {
+            failures.retain(|r| r.seed == first);
+        }
+    }
     let mut digests = digests.into_inner().expect("digests");
     digests.sort();
+    if let Some(first) = failures.first().map(|r| r.seed).filter(|_| stop_at_first) {
+        digests.retain(|(seed, _)| *seed <= first);
+    }
     Exploration {
-        explored: total,
+        explored: digests.len() as u64,
         failures,
         digests,
         seconds: started.elapsed().as_secs_f64(),

@@ -18,6 +18,7 @@
 //! - [`mod@bench`]: `cohort-sim bench dkg` and `bench ledger`.
 
 pub mod bench;
+pub mod canaries;
 pub mod explore;
 pub mod invariant;
 pub mod plan;

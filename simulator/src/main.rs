@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use cohort_simulator::{
-    DEFAULT_SCENARIO, Invariant, RunOptions, RunReport, Scenario,
+    DEFAULT_SCENARIO, Invariant, RunOptions, RunReport, Scenario, canaries,
     explore::{compare_digests, digests_text, explore, parse_digests, parse_seeds},
     run_checked,
     scenarios::{PlanFile, invariant_table, scenario_table},
@@ -65,6 +65,9 @@ enum Command {
         /// Where a failing run saves its plan file.
         #[arg(long, default_value = DEFAULT_FAILURES_DIR)]
         failures: PathBuf,
+        /// Run with a planted bug (a build with `--features canary`; see `explore --canary`).
+        #[arg(long)]
+        canary: Option<String>,
         /// Write one JSON line per protocol event to this file.
         #[arg(long)]
         trace: Option<PathBuf>,
@@ -114,12 +117,18 @@ enum Command {
     },
     /// Run every seed of a range (`A..B`, or `A..=B` to include B).
     Explore {
-        #[arg(long, default_value = DEFAULT_SCENARIO.name(), help = scenario_help())]
-        scenario: String,
-        #[arg(long)]
-        seeds: String,
+        /// The scenario (default: the canary's campaign with `--canary`, else `barrier`).
+        #[arg(long, help = scenario_help())]
+        scenario: Option<String>,
+        /// `A..B` or `A..=B` (default with `--canary`: `1..=BUDGET` of its campaign).
+        #[arg(long, required_unless_present = "canary")]
+        seeds: Option<String>,
         #[arg(long)]
         nodes: Option<usize>,
+        /// Hunt a planted bug (a build with `--features canary`): run its campaign's scenario
+        /// with it planted and stop at the first failing seed; exit status 0 if caught.
+        #[arg(long)]
+        canary: Option<String>,
         /// Worker threads (default: one per core).
         #[arg(long)]
         jobs: Option<usize>,
@@ -293,12 +302,14 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             nodes,
             plan,
             failures,
+            canary,
             trace,
             check_determinism,
             transport,
             no_memo,
         } => {
-            let options = match plan {
+            let canary = canary.as_deref().map(canaries::parse).transpose()?;
+            let mut options = match plan {
                 Some(path) => {
                     let (scenario, seed, plan) = PlanFile::load(&path)?;
                     RunOptions {
@@ -309,6 +320,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                         transport: plan.core.transport,
                         memo: !no_memo,
                         plan: Some(plan),
+                        canary: None,
                     }
                 }
                 None => RunOptions {
@@ -319,8 +331,10 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                     transport,
                     memo: !no_memo,
                     plan: None,
+                    canary: None,
                 },
             };
+            options.canary = canary;
             let report = run_checked(&options, check_determinism)
                 .map_err(|e| format!("cannot write trace file {trace:?}: {e}"))?;
             println!(
@@ -458,6 +472,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             scenario: name,
             seeds,
             nodes,
+            canary,
             jobs,
             check_determinism,
             transport,
@@ -466,8 +481,18 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             digests,
             compare,
         } => {
+            let canary = canary.as_deref().map(canaries::parse).transpose()?;
+            let campaign = canary.map(canaries::campaign);
+            let name = name
+                .or_else(|| campaign.map(|c| c.scenario.to_string()))
+                .unwrap_or_else(|| DEFAULT_SCENARIO.name().to_string());
+            let nodes = nodes.or_else(|| campaign.and_then(|c| c.nodes));
             let scenario = scenario(&name, nodes)?;
-            let seeds = parse_seeds(&seeds)?;
+            let seeds = match (seeds, campaign) {
+                (Some(seeds), _) => parse_seeds(&seeds)?,
+                (None, Some(c)) => 1..c.budget + 1,
+                (None, None) => return Err("--seeds is required".to_string()),
+            };
             // Read the file to compare with before spending the campaign on it.
             let expected = match &compare {
                 Some(path) => Some(
@@ -499,10 +524,18 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                 transport,
                 memo: !no_memo,
                 plan: None,
+                canary,
             };
-            let exploration = explore(&template, seeds, jobs, check_determinism, |report| {
-                eprintln!("seed {} failed: {}", report.seed, first_violation(report));
-            });
+            let exploration = explore(
+                &template,
+                seeds,
+                jobs,
+                check_determinism,
+                canary.is_some(),
+                |report| {
+                    eprintln!("seed {} failed: {}", report.seed, first_violation(report));
+                },
+            );
             let flag = if check_determinism {
                 " --check-determinism"
             } else {
@@ -540,6 +573,33 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                 same = differences.is_empty();
             }
             println!("{}", exploration.summary_line());
+            if let Some(canary) = canary {
+                // A hunt: caught is success.
+                return Ok(match exploration.failures.first() {
+                    Some(report) => {
+                        println!(
+                            "canary {} caught at seed {} by {} ({} seeds run)",
+                            canary.name(),
+                            report.seed,
+                            report
+                                .violations
+                                .first()
+                                .map_or("?", |v| v.invariant.name()),
+                            exploration.explored
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    None => {
+                        println!(
+                            "canary {} NOT caught in {} seeds of {}",
+                            canary.name(),
+                            exploration.explored,
+                            scenario.name()
+                        );
+                        ExitCode::from(1)
+                    }
+                });
+            }
             Ok(verdict(exploration.failures.is_empty() && same))
         }
     }

@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub transport: Transport,
     /// Run this plan instead of the one the seed draws (`run --plan FILE`).
     pub plan: Option<FaultPlan>,
+    /// The planted bug to run with (`--canary`; only in a build with the `canary` feature).
+    pub canary: Option<cohort_protocol::canary::Canary>,
     /// Share a verification memo between the run's nodes (`cohort_protocol::verify`): the
     /// same digest either way, faster with it; `--no-memo` turns it off.
     pub memo: bool,
@@ -60,6 +62,8 @@ pub struct RunReport {
     /// Whether the plan is the one the seed draws (else it came from a file, edited or not, and
     /// only `run --plan` of the saved plan replays the run).
     pub drawn: bool,
+    /// The planted bug it ran with.
+    pub canary: Option<cohort_protocol::canary::Canary>,
 }
 
 impl RunReport {
@@ -79,6 +83,9 @@ impl RunReport {
         }
         if !self.plan.core.transport.is_default() {
             command.push_str(&format!(" --transport {}", self.plan.core.transport));
+        }
+        if let Some(canary) = self.canary {
+            command.push_str(&format!(" --canary {}", canary.name()));
         }
         command
     }
@@ -141,6 +148,10 @@ fn run_inner(
         sink.verifier = cohort_protocol::Verifier::memoized();
     }
     let sink = Arc::new(Mutex::new(sink));
+    // The run is on this thread: plant its canary here (and none for the next run's sake
+    // below). A build without canaries refuses one (the CLI says so before it gets here).
+    cohort_protocol::canary::plant(options.canary)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::Unsupported, e))?;
     let executor = deterministic::Runner::new(
         deterministic::Config::new()
             .with_seed(options.seed)
@@ -181,6 +192,7 @@ fn run_inner(
         };
         (violations, elapsed, context.auditor().state(), metrics)
     });
+    cohort_protocol::canary::plant(None).expect("planting none always works");
     let mut sink = sink.lock().expect("sink");
     let (trace_hash, events) = sink.finish();
     let digest = Sha256::hash(&[auditor.as_bytes(), &trace_hash]);
@@ -198,6 +210,7 @@ fn run_inner(
         recent: sink.recent(),
         notes: sink.notes.clone(),
         drawn,
+        canary: options.canary,
     };
     Ok((report, metrics))
 }

@@ -37,6 +37,7 @@ fn run(crashes: Vec<CrashPlan>, point_crashes: Vec<PointCrash>) -> String {
         transport: Default::default(),
         memo: true,
         plan: None,
+        canary: None,
     };
     let report = run_plan(&options, plan).expect("no trace file");
     assert!(

@@ -36,6 +36,7 @@ fn every_seed_a_campaign_found_failing_passes() {
             transport,
             memo: true,
             plan: None,
+            canary: None,
         })
         .expect("no trace file");
         assert!(

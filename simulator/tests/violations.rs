@@ -20,6 +20,7 @@ fn fails_with_listed_invariants(
         transport: Default::default(),
         memo: true,
         plan: None,
+        canary: None,
     };
     let report = run_plan(&options, plan).expect("no trace file");
     assert!(!report.passed(), "{}", report.summary_line());

@@ -30,6 +30,7 @@ fn options(scenario: Scenario, seed: u64) -> RunOptions {
         transport: Default::default(),
         memo: true,
         plan: None,
+        canary: None,
     }
 }
 

@@ -848,6 +848,9 @@ impl State {
         let resume = self.cfg.resume_step;
         let peer = self.peers.get_mut(from).expect("checked member");
         if peer.inbound != Some(sync.session) {
+            if crate::canary!(StepAfterRefusal) {
+                canary_record_step(peer, from, sync.step, out);
+            }
             out.send(
                 from,
                 Message::Reject {
@@ -909,6 +912,9 @@ impl State {
         }
         if !valid {
             let previous = peer.step;
+            if crate::canary!(StepAfterRefusal) {
+                canary_record_step(peer, from, sync.step, out);
+            }
             peer.outbound = Outbound::Closed;
             peer.inbound = None;
             out.send(
@@ -1206,6 +1212,17 @@ impl State {
     /// Every member, in canonical order.
     pub fn members(&self) -> &[PublicKey] {
         &self.members
+    }
+}
+
+/// Canary `step-after-refusal`: records the step of a `Sync` being refused.
+fn canary_record_step(peer: &mut Peer, from: &PublicKey, step: u64, out: &mut Outputs) {
+    if peer.step != Some(step) {
+        peer.step = Some(step);
+        out.events.push(Event::PeerStep {
+            peer: from.clone(),
+            step,
+        });
     }
 }
 

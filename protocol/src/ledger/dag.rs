@@ -298,6 +298,9 @@ pub struct Dag {
     /// applied before, so a presence op held without its parents was covered when it was
     /// applied, whatever claim vouched for it then (a checkpoint still pending is not stored).
     replaying: bool,
+    /// Canary `pending-not-drained`: set while a backfill page is applied.
+    #[cfg(feature = "canary")]
+    applying_page: bool,
     /// Pending checkpoint ops waiting for the group key, counted by `(author, seq)`: the
     /// presence ops of their author below them may be frontier ops their server sent
     /// parentless (see [`Dag::waits_for_unknown`]).
@@ -402,6 +405,8 @@ impl Dag {
             recently_pruned: BTreeSet::new(),
             pruned_order: VecDeque::new(),
             replaying: false,
+            #[cfg(feature = "canary")]
+            applying_page: false,
             next_position: 0,
             keys,
             index,
@@ -488,6 +493,15 @@ impl Dag {
     /// Applies `ops` in order (see the module docs). `rng` only randomizes batch verification.
     pub fn apply(&mut self, ops: Vec<SignedOp>, rng: &mut impl CryptoRng) -> Report {
         self.apply_inner(ops, Some(rng))
+    }
+
+    /// Canary `pending-not-drained`: applies a backfill page (see [`crate::canary`]).
+    #[cfg(feature = "canary")]
+    pub fn apply_page(&mut self, ops: Vec<SignedOp>, rng: &mut impl CryptoRng) -> Report {
+        self.applying_page = true;
+        let report = self.apply(ops, rng);
+        self.applying_page = false;
+        report
     }
 
     /// Applies ops whose signatures were verified before (the node's own op store, which only
@@ -870,6 +884,11 @@ impl Dag {
                 first = Some(result);
             } else if let Err(reason) = result {
                 report.rejected_later.push((id, reason));
+            }
+            #[cfg(feature = "canary")]
+            if crate::canary!(PendingNotDrained) && self.applying_page {
+                // Canary: what waited for this op stays pending.
+                continue;
             }
             match result {
                 Ok(()) => {

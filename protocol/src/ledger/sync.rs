@@ -189,6 +189,9 @@ where
             } => (ops, next_cursor, more),
         };
         let ids: Vec<OpId> = ops.iter().map(|o| o.id()).collect();
+        #[cfg(feature = "canary")]
+        let report = self.dag.apply_page(ops, &mut self.batch_rng);
+        #[cfg(not(feature = "canary"))]
         let report = self.dag.apply(ops, &mut self.batch_rng);
         self.persist(&report).await?;
         self.metrics.pages_fetched.inc();

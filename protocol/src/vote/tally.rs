@@ -126,6 +126,13 @@ impl Tally {
             .filter(|v| *v < self.sharing.total().get())
             .ok_or(Refusal::NotAVoter)?;
         if let Some(counted) = self.votes.get(&voter) {
+            if crate::canary!(RepeatedVote) && *counted == vote && matches!(vote, Vote::Approve(_))
+            {
+                self.approvals += 1;
+                return Ok(Counted::Approval {
+                    approvals: self.approvals,
+                });
+            }
             return Err(if *counted == vote {
                 Refusal::Repeat
             } else {

@@ -155,6 +155,7 @@ fn ceremony(nodes: usize, seed: u64, trace: Option<PathBuf>) -> Result<Duration,
         // Benchmarks measure the protocol's own verification: never the memo.
         memo: false,
         plan: None,
+        canary: None,
     };
     let mut plan = scenario.plan(seed, Some(nodes));
     if let FamilyPlan::Dkg(dkg) = &mut plan.family {

@@ -154,6 +154,7 @@ pub fn seed_rates(seeds: Range<u64>) -> std::io::Result<Vec<SeedRate>> {
                     // Measures the transports, not the memo.
                     memo: false,
                     plan: None,
+                    canary: None,
                 })?;
                 failed += u64::from(!report.passed());
             }

@@ -11,7 +11,11 @@
 //! exist, any time past the scenario's end, more faults than a run can hold, and values no run
 //! can mean (a loss above 100 %, a plan of another family than its scenario's).
 
-use super::{FamilyPlan, FaultPlan, Scenario, checkpoint::plan::ChangeKind};
+use super::{
+    checkpoint::plan::ChangeKind,
+    plan::{FamilyPlan, FaultPlan},
+    spec::Scenario,
+};
 use crate::plan::{CorePlan, Loss};
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeSet, path::Path};

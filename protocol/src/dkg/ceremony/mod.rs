@@ -735,7 +735,10 @@ impl Ceremony {
         let fresh = record.is_some();
         if let Some(record) = record {
             effects.push(Effect::Persist(record));
-            effects.push(Effect::Sync);
+            // Canary: the dealing is written, not synced, before the ack leaves.
+            if !crate::canary!(AckBeforeSync) {
+                effects.push(Effect::Sync);
+            }
         }
         if *dealer == self.me_pk {
             if let Some(side) = self.dealer.as_mut()

@@ -193,7 +193,8 @@ impl Server {
                 break;
             }
         }
-        let more = start + consumed < plan.positions.len();
+        // Canary: every page claims to be the last.
+        let more = start + consumed < plan.positions.len() && !crate::canary!(FirstPageOnly);
         if !more {
             self.plans.remove(peer);
         }
