@@ -55,6 +55,8 @@ catalogue! {
         "every honest node's engine fails with an error naming the odd node, within 10 s of simulated time",
     OddNodeRefused = "odd-node-refused":
         "the misconfigured node does not complete its walk either",
+    BarrierLiarReported = "barrier-liar-reported":
+        "every honest node's engine fails with an error naming the barrier liar within 10 s of simulated time, and blocks it when it broke a step rule",
     HonestNotBlocked = "honest-not-blocked":
         "no honest node blocks another (in the DKG family: nor records it as faulty)",
     NoPermanentBlock = "no-permanent-block":

@@ -58,7 +58,7 @@ macro_rules! checkpoint_invariants {
 }
 
 /// Every scenario, in the order `cohort-sim list` prints them.
-pub static SCENARIOS: [ScenarioSpec; 30] = [
+pub static SCENARIOS: [ScenarioSpec; 31] = [
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -106,6 +106,18 @@ pub static SCENARIOS: [ScenarioSpec; 30] = [
             ALWAYS,
             NoHang,
         ],
+    },
+    ScenarioSpec {
+        name: "barrier-byzantine",
+        description: "one member lies on the barrier's wire (steps that jump, steps that go back, hellos for another cluster): every honest node reports it, blocks a rule breaker, never sees its step go down",
+        nodes: 2..=64,
+        plan: |seed, nodes| barrier::plan(barrier::Kind::Byzantine, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_barrier();
+            Box::pin(barrier::run(context, seed, core, part, sink, checks))
+        },
+        observers: barrier::observers,
+        invariants: &[BarrierLiarReported, HonestNotBlocked, ALWAYS, NoHang],
     },
     ScenarioSpec {
         name: "dkg",

@@ -376,6 +376,9 @@ fn validate_family(plan: &FaultPlan, horizon: u64) -> Result<(), String> {
             if let Some((odd, _)) = b.odd_node {
                 node("plan.family.barrier.odd_node", odd, nodes)?;
             }
+            if let Some(liar) = &b.liar {
+                node("plan.family.barrier.liar.node", liar.node, nodes)?;
+            }
         }
         FamilyPlan::Dkg(d) => {
             committees("plan.family.dkg.committees", &d.committees)?;

@@ -1,4 +1,4 @@
-//! The barrier scenarios (`barrier`, `barrier-crash`, `barrier-mismatch`): the step barrier on a
+//! The barrier scenarios (`barrier`, `barrier-crash`, `barrier-mismatch`, `barrier-byzantine`): the step barrier on a
 //! lossy, jittery simulated network.
 //!
 //! `barrier`: every node (2..=10 drawn unless `--nodes`) walks steps `1..=S` (S = 3..=8 drawn)
@@ -22,9 +22,17 @@
 //! node, within [`run::REPORT_DEADLINE`] of simulated time), `odd-node-refused` (the odd node
 //! fails too), `honest-not-blocked` (no honest node blocks another), and `no-hang`.
 //!
+//! `barrier-byzantine`: one member (drawn) is a liar playing the barrier's wire itself
+//! ([`liar`]): steps that jump, steps that go back, or hellos for another cluster.
+//! Invariants: `barrier-liar-reported` (every honest node's waits return an error naming the
+//! liar within [`run::REPORT_DEADLINE`], and a liar that broke a step rule is blocked by every
+//! honest node), `step-never-regresses` (no honest node's view of the liar goes down either),
+//! `honest-not-blocked` and `no-hang`.
+//!
 //! Parts: [`mod@plan`] (the family's part of the fault plan and its draw), [`mod@run`] (the run and its
 //! checks), [`observer`] (what the checks need from the trace).
 
+pub mod liar;
 pub mod observer;
 pub mod plan;
 pub mod run;

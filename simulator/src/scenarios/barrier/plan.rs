@@ -1,5 +1,6 @@
 //! The barrier family's part of a fault plan, and its draw.
 
+use super::liar::{BarrierLiar, BarrierMisbehaviour};
 pub use crate::plan::Mismatch;
 use crate::plan::{CorePlan, draw_crashes, draw_links, plan_rng};
 use rand::RngExt as _;
@@ -19,6 +20,8 @@ pub enum Kind {
     Crash,
     /// `barrier-mismatch`.
     Mismatch,
+    /// `barrier-byzantine`.
+    Byzantine,
 }
 
 /// What a barrier plan adds to the common core.
@@ -30,6 +33,9 @@ pub struct BarrierPlan {
     /// The misconfigured node, if the scenario has one.
     #[serde(default)]
     pub odd_node: Option<(usize, Mismatch)>,
+    /// The barrier liar, if the scenario has one (`barrier-byzantine`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liar: Option<BarrierLiar>,
 }
 
 /// Draws the plan of `seed` for `kind` (with `nodes` nodes if given, else drawn).
@@ -37,7 +43,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, BarrierPl
     let mut rng = plan_rng(seed);
     let drawn = rng.random_range(DRAWN_NODES);
     let nodes = nodes.unwrap_or(match kind {
-        Kind::Mismatch => drawn.max(2),
+        Kind::Mismatch | Kind::Byzantine => drawn.max(2),
         _ => drawn,
     });
     let steps = rng.random_range(STEPS);
@@ -50,6 +56,11 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, BarrierPl
         };
         (rng.random_range(0..nodes), mismatch)
     });
+    let liar = (kind == Kind::Byzantine).then(|| BarrierLiar {
+        node: rng.random_range(0..nodes),
+        misbehaviour: BarrierMisbehaviour::ALL[rng.random_range(0..BarrierMisbehaviour::ALL.len())],
+        seed: rng.random(),
+    });
     let crashes = if kind == Kind::Crash {
         draw_crashes(&mut rng, nodes)
     } else {
@@ -59,5 +70,12 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, BarrierPl
         crashes,
         ..CorePlan::new(nodes, links)
     };
-    (core, BarrierPlan { steps, odd_node })
+    (
+        core,
+        BarrierPlan {
+            steps,
+            odd_node,
+            liar,
+        },
+    )
 }

@@ -1,18 +1,26 @@
 //! Running a barrier scenario and checking its invariants (see the family's docs).
 
-use super::{observer::BarrierObserver, plan::BarrierPlan};
+use super::{liar::BarrierLiar, observer::BarrierObserver, plan::BarrierPlan};
 use crate::{
     invariant::{Checks, Invariant},
     plan::CorePlan,
     trace::Sink,
-    world::{Role, cluster, identities, micros, misconfigured, network, run_all},
+    world::{
+        NetRegistrar, QUOTA_PER_SECOND, Role, cluster, identities, micros, misconfigured, network,
+        run_all,
+    },
 };
-use cohort_protocol::{Cluster, PROTOCOL_VERSION, PublicKey, Timing, engine::Task};
+use cohort_protocol::{
+    Cluster, PROTOCOL_VERSION, PublicKey, Timing,
+    channels::{Channel, Registrar as _},
+    engine::{EngineError, Outcome, Task},
+};
 use commonware_cryptography::Signer as _;
-use commonware_runtime::{Clock as _, deterministic};
+use commonware_runtime::{Clock as _, Quota, Spawner as _, Supervisor as _, deterministic};
+use commonware_utils::NZU32;
 use std::{
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 /// Every engine must have ended by then (simulated time).
@@ -42,6 +50,18 @@ pub async fn run(
             _ => honest_cluster.clone(),
         })
         .collect();
+    let liar = barrier.liar.as_ref().map(|l| l.node);
+    if let Some(l) = &barrier.liar {
+        let mut registrar = NetRegistrar {
+            node: oracle.node(&members[l.node]),
+            quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
+        };
+        let channel = registrar.register(Channel::Barrier).await;
+        let (l, key, cluster) = (l.clone(), keys[l.node].clone(), honest_cluster.clone());
+        context
+            .child("liar")
+            .spawn(move |context| super::liar::run(context, l, key, cluster, channel));
+    }
     let results = run_all(
         &context,
         plan,
@@ -50,7 +70,13 @@ pub async fn run(
         Task::Walk {
             steps: barrier.steps,
         },
-        |_| Role::Honest,
+        |index| {
+            if Some(index) == liar {
+                Role::External
+            } else {
+                Role::Honest
+            }
+        },
         &oracle,
         &sink,
         SCENARIO_DEADLINE,
@@ -60,6 +86,7 @@ pub async fn run(
         let sink = sink.lock().expect("sink");
         let observations = sink.observer::<BarrierObserver>();
         let stuck: Vec<usize> = (0..plan.nodes)
+            .filter(|i| Some(*i) != liar)
             .filter(|i| {
                 let i = *i as u32;
                 !observations.walk_complete.contains(&i) && !observations.failures.contains_key(&i)
@@ -73,12 +100,24 @@ pub async fn run(
         );
         return checks;
     };
-    // Every barrier node is honest: each has a result.
-    let results: Vec<_> = results.into_iter().flatten().collect();
     let blocked = oracle.blocked().await;
     let sink = sink.lock().expect("sink");
     let observations = sink.observer::<BarrierObserver>();
     checks.extend(sink.online_violations());
+    if let Some(l) = &barrier.liar {
+        check_liar(
+            l,
+            &members,
+            &results,
+            &blocked,
+            observations,
+            start,
+            &mut checks,
+        );
+        return checks;
+    }
+    // Every other barrier node is honest: each has a result.
+    let results: Vec<_> = results.into_iter().flatten().collect();
 
     match barrier.odd_node {
         None => {
@@ -155,6 +194,65 @@ pub async fn run(
         }
     }
     checks
+}
+
+/// `barrier-liar-reported` and `honest-not-blocked` of `barrier-byzantine`.
+fn check_liar(
+    liar: &BarrierLiar,
+    members: &[PublicKey],
+    results: &[Option<Result<Outcome, EngineError>>],
+    blocked: &[(PublicKey, PublicKey)],
+    observations: &BarrierObserver,
+    start: SystemTime,
+    checks: &mut Checks,
+) {
+    let liar_key = &members[liar.node];
+    for (index, result) in results.iter().enumerate() {
+        if index == liar.node {
+            continue;
+        }
+        match result {
+            Some(Err(error)) if error.peer() == Some(liar_key) => {}
+            Some(Err(error)) => checks.fail(
+                Invariant::BarrierLiarReported,
+                format!(
+                    "node {index} failed without naming liar {}: {error}",
+                    liar.node
+                ),
+            ),
+            Some(Ok(_)) => checks.fail(
+                Invariant::BarrierLiarReported,
+                format!("node {index} completed its walk despite liar {}", liar.node),
+            ),
+            None => checks.fail(
+                Invariant::BarrierLiarReported,
+                format!("node {index} has no result"),
+            ),
+        }
+        let reported_us = observations.failures.get(&(index as u32)).map(|f| f.0);
+        if reported_us.is_none_or(|t| t.saturating_sub(micros(start)) > micros_of(REPORT_DEADLINE))
+        {
+            checks.fail(
+                Invariant::BarrierLiarReported,
+                format!(
+                    "node {index} reported at {reported_us:?} us, later than {REPORT_DEADLINE:?}"
+                ),
+            );
+        }
+        let blocks_liar = blocked
+            .iter()
+            .any(|(from, to)| *from == members[index] && to == liar_key);
+        if liar.misbehaviour.breaks_step_rules() && !blocks_liar {
+            checks.fail(
+                Invariant::BarrierLiarReported,
+                format!(
+                    "node {index} did not block liar {} ({:?} breaks the step rules)",
+                    liar.node, liar.misbehaviour
+                ),
+            );
+        }
+    }
+    check_honest_not_blocked(blocked, Some(liar_key), checks);
 }
 
 /// `honest-not-blocked` over the transport's blocks at the end: no pair of honest nodes (every
