@@ -10,6 +10,7 @@
 
 pub mod backoff;
 pub mod barrier;
+pub mod buggify;
 pub mod canary;
 pub mod channels;
 pub mod checkpoint;

@@ -20,6 +20,10 @@ pub struct CanaryCampaign {
     pub nodes: Option<usize>,
     /// It must be caught within seeds `1..=budget`.
     pub budget: u64,
+    /// The planted bug, in one line.
+    pub bug: &'static str,
+    /// The first seed that caught it when the budget was set (release build, 2026-12-07).
+    pub measured: u64,
 }
 
 /// Every canary's campaign.
@@ -29,30 +33,40 @@ pub const CAMPAIGNS: [CanaryCampaign; 5] = [
         scenario: "checkpoint-byzantine",
         nodes: None,
         budget: 200,
+        bug: "a checkpoint voter's repeated approval is counted again",
+        measured: 4,
     },
     CanaryCampaign {
         canary: Canary::AckBeforeSync,
         scenario: "dkg-crash",
         nodes: None,
-        budget: 1000,
+        budget: 200,
+        bug: "a DKG player acks a dealing it wrote but did not sync",
+        measured: 1,
     },
     CanaryCampaign {
         canary: Canary::FirstPageOnly,
         scenario: "late-joiner",
         nodes: None,
-        budget: 50,
+        budget: 100,
+        bug: "a backfill server says every page is the last",
+        measured: 11,
     },
     CanaryCampaign {
         canary: Canary::PendingNotDrained,
         scenario: "ledger-partition",
         nodes: None,
         budget: 200,
+        bug: "ops pending on a parent a backfill page brings are not released",
+        measured: 1,
     },
     CanaryCampaign {
         canary: Canary::StepAfterRefusal,
         scenario: "barrier-byzantine",
         nodes: None,
         budget: 200,
+        bug: "the barrier records the step of a sync it refuses",
+        measured: 2,
     },
 ];
 
@@ -75,4 +89,23 @@ pub fn parse(name: &str) -> Result<Canary, String> {
         ));
     }
     Ok(canary)
+}
+
+/// The README's canary table (between its `canaries` markers; `cohort-sim list --canaries
+/// --markdown`).
+pub fn canary_table() -> String {
+    let mut out = String::from(
+        "| canary | planted bug | campaign | budget | first caught (measured) |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for c in CAMPAIGNS {
+        out.push_str(&format!(
+            "| `{}` | {} | `{}` | {} seeds | seed {} |\n",
+            c.canary.name(),
+            c.bug,
+            c.scenario,
+            c.budget,
+            c.measured
+        ));
+    }
+    out
 }

@@ -156,7 +156,93 @@ catalogue! {
         "with `--check-determinism`, a second run of the seed, with the verification memo turned the other way, has the same digest (every scenario)",
 }
 
+/// What kind of property an invariant is.
+///
+/// Every scenario's faults end before its end (crashed nodes restart, partitions heal, the
+/// ledger and checkpoint families heal every link and leave the cluster alone for a quiesce
+/// period; the barrier and DKG families wait for completion up to a deadline far beyond their
+/// last fault). *Safety* invariants say nothing bad ever happens: they are judged on everything
+/// the run did, throughout (online from the trace where they can be). *Liveness* invariants say
+/// something good happens eventually (convergence, completion, certification, detection): they
+/// are judged only after the heal and quiesce, on the state the run ends in. A report names the
+/// kind of each violation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Safety,
+    Liveness,
+}
+
+impl Kind {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Safety => "safety",
+            Kind::Liveness => "liveness",
+        }
+    }
+}
+
 impl Invariant {
+    /// Whether it is a safety or a liveness invariant (see [`Kind`]).
+    pub const fn kind(self) -> Kind {
+        use Invariant::*;
+        match self {
+            NoHang
+            | WalkCompletes
+            | EveryNodeReachesEveryStep
+            | ShutdownCompletes
+            | MismatchReported
+            | BarrierLiarReported
+            | NoPermanentBlock
+            | DkgCompletes
+            | AbsentReported
+            | AbsentWaitedFor
+            | KeyRecovered
+            | MisbehaviourDetected
+            | LedgerConverges
+            | RecoveredNodeRejoins
+            | EquivocationDetected
+            | FlooderGetsBusy
+            | LateJoinerPages
+            | ObservationsAgree
+            | CheckpointLiveness
+            | CheckpointLiarBlocked
+            | CheckpointLateJoinerCaughtUp
+            | CommitteeChangeCertified
+            | GovernanceLiarRefused
+            | JoinerCatchesUp => Kind::Liveness,
+            StepNeverRegresses
+            | OddNodeRefused
+            | HonestNotBlocked
+            | SameGroupKey
+            | ShareConsistent
+            | ThresholdRecovers
+            | FewerThanTFail
+            | SameLogSet
+            | EquivocatingDealerExcluded
+            | OnePolynomialPerDealer
+            | OneAckPerDealer
+            | KeyUnchangedByReshare
+            | SharesFollowCommittee
+            | HonestNeverMuted
+            | NoAckedOpLost
+            | HonestNeverRejected
+            | HonestNeverEquivocates
+            | PendingBounded
+            | NoSyncedOpLost
+            | HonestNeverFlagged
+            | ForgeriesRejected
+            | ReplaysAreDuplicates
+            | CheckpointsVerify
+            | OneCheckpointPerPosition
+            | CertifiedWithinTolerance
+            | CompactionSound
+            | NoVoterCountedTwice
+            | OneCommitteePerEpoch
+            | RemovedMemberCannotSign
+            | Determinism => Kind::Safety,
+        }
+    }
+
     /// The invariant named `name`.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|i| i.name() == name)
@@ -188,7 +274,13 @@ impl Violation {
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invariant {} violated: {}", self.invariant, self.detail)
+        write!(
+            f,
+            "invariant {} ({}) violated: {}",
+            self.invariant,
+            self.invariant.kind().name(),
+            self.detail
+        )
     }
 }
 

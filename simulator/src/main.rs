@@ -35,6 +35,9 @@ enum Command {
         /// List the invariants (name and meaning) instead of the scenarios.
         #[arg(long)]
         invariants: bool,
+        /// List the canaries (planted bugs, `explore --canary`) and their campaigns instead.
+        #[arg(long, conflicts_with = "invariants")]
+        canaries: bool,
     },
     /// Print the fault plan a seed of a scenario draws (a plan file: JSON), without running it.
     Plan {
@@ -260,7 +263,28 @@ fn execute(command: Command) -> Result<ExitCode, String> {
     match command {
         Command::List {
             markdown,
+            canaries: true,
+            ..
+        } => {
+            if markdown {
+                print!("{}", canaries::canary_table());
+            } else {
+                for c in canaries::CAMPAIGNS {
+                    println!(
+                        "{:<20} {} (campaign: {}, budget {} seeds)",
+                        c.canary.name(),
+                        c.bug,
+                        c.scenario,
+                        c.budget
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List {
+            markdown,
             invariants,
+            canaries: false,
         } => {
             match (markdown, invariants) {
                 (true, false) => print!("{}", scenario_table()),

@@ -192,6 +192,60 @@ pub struct CorePlan {
     /// The transport the nodes talk over (left out when it is the default).
     #[serde(default, skip_serializing_if = "Transport::is_default")]
     pub transport: Transport,
+    /// The buggify points enabled in this run, each with its firing probability
+    /// (`cohort_protocol::buggify`), and the seed of the RNG that decides each firing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buggify: Vec<BuggifyPlan>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub buggify_seed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One enabled buggify point: its name (`cohort_protocol::buggify::Point::name`) and how
+/// often it fires when reached, in per-mille.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuggifyPlan {
+    pub point: String,
+    pub per_mille: u32,
+}
+
+/// Salt of the buggify draw's RNG (separate from the family's draws, which it leaves as they
+/// were).
+const BUGGIFY_SALT: u64 = 0x6275_6767_6966_7921; // "buggify!"
+
+/// One seed in this many runs with buggify points enabled (the others walk no rare path on
+/// purpose: a campaign sees both worlds).
+pub const BUGGIFY_ONE_IN: u32 = 2;
+/// Highest firing probability drawn for a point, in per-mille.
+pub const MAX_BUGGIFY_PER_MILLE: u32 = 250;
+
+/// Draws the buggify points of `seed`: none one seed in [`BUGGIFY_ONE_IN`]; otherwise each
+/// point enabled with probability 1/2, firing with a probability drawn in
+/// `10..=MAX_BUGGIFY_PER_MILLE` per-mille.
+pub fn draw_buggify(seed: u64) -> (Vec<BuggifyPlan>, u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ BUGGIFY_SALT);
+    if !rng.random_ratio(BUGGIFY_ONE_IN - 1, BUGGIFY_ONE_IN) {
+        return (Vec::new(), 0);
+    }
+    let mut points = Vec::new();
+    for point in cohort_protocol::buggify::Point::ALL {
+        if rng.random_bool(0.5) {
+            points.push(BuggifyPlan {
+                point: point.name().to_string(),
+                per_mille: rng.random_range(10..=MAX_BUGGIFY_PER_MILLE),
+            });
+        }
+    }
+    let seed = rng.random_range(1..=u64::MAX);
+    if points.is_empty() {
+        (points, 0)
+    } else {
+        (points, seed)
+    }
 }
 
 /// Node `node`'s clock reads `offset_ms` ahead of the run's and runs `drift_ppm` parts per

@@ -152,6 +152,16 @@ fn run_inner(
     // below). A build without canaries refuses one (the CLI says so before it gets here).
     cohort_protocol::canary::plant(options.canary)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::Unsupported, e))?;
+    // And arm its buggify points (a plan file's are validated: every name is a point).
+    let points: Vec<_> = plan
+        .core
+        .buggify
+        .iter()
+        .filter_map(|b| {
+            cohort_protocol::buggify::Point::from_name(&b.point).map(|p| (p, b.per_mille))
+        })
+        .collect();
+    cohort_protocol::buggify::arm(&points, plan.core.buggify_seed);
     let executor = deterministic::Runner::new(
         deterministic::Config::new()
             .with_seed(options.seed)
@@ -193,7 +203,16 @@ fn run_inner(
         (violations, elapsed, context.auditor().state(), metrics)
     });
     cohort_protocol::canary::plant(None).expect("planting none always works");
+    let fired = cohort_protocol::buggify::disarm();
     let mut sink = sink.lock().expect("sink");
+    if !fired.is_empty() {
+        let fired: Vec<String> = fired
+            .iter()
+            .map(|(point, n)| format!("{}x{n}", point.name()))
+            .collect();
+        sink.notes
+            .push(format!("buggify fired: {}", fired.join(" ")));
+    }
     let (trace_hash, events) = sink.finish();
     let digest = Sha256::hash(&[auditor.as_bytes(), &trace_hash]);
     let report = RunReport {

@@ -1,6 +1,9 @@
 //! The README's scenario and invariant tables are the catalogue's rendering.
 
-use cohort_simulator::scenarios::{invariant_table, scenario_table};
+use cohort_simulator::{
+    canaries::canary_table,
+    scenarios::{invariant_table, scenario_table},
+};
 
 const README: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
 
@@ -33,5 +36,14 @@ fn readme_invariant_table_is_the_catalogue() {
         section("invariants"),
         invariant_table(),
         "README.md's invariant table differs from the catalogue: paste `cohort-sim list --invariants --markdown` between its markers"
+    );
+}
+
+#[test]
+fn readme_canary_table_is_the_catalogue() {
+    assert_eq!(
+        section("canaries"),
+        canary_table(),
+        "README.md's canary table differs from the catalogue: paste `cohort-sim list --canaries --markdown` between its markers"
     );
 }

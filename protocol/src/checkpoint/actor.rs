@@ -303,7 +303,11 @@ where
             return;
         }
         let jitter = u64::try_from(self.cfg.settings.jitter.as_millis()).unwrap_or(u64::MAX);
-        let delay = Duration::from_millis(self.context.random_range(0..=jitter));
+        let mut delay = Duration::from_millis(self.context.random_range(0..=jitter));
+        if crate::buggify!(CheckpointLateVote) {
+            // Rare path: the whole jitter, near the end of the vote window.
+            delay = Duration::from_millis(jitter);
+        }
         self.outbox_seq += 1;
         self.outbox.insert(
             (self.context.current() + delay, self.outbox_seq),

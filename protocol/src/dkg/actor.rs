@@ -119,6 +119,9 @@ pub struct StoredRound {
     pub share: bool,
 }
 
+/// How long a buggified journal sync waits before it syncs.
+const BUGGIFY_SLOW_SYNC: Duration = Duration::from_millis(300);
+
 /// Opens the DKG journal of the node `signer` under `partition_prefix` (which must not be open
 /// elsewhere: the node is stopped) and says, per round, whether it holds an output and a share.
 /// Once a reshare completes, only its round may hold a share: older rounds are pruned, so an
@@ -549,6 +552,10 @@ where
                         .await?;
                 }
                 Effect::Sync => {
+                    if crate::buggify!(DkgSlowSync) {
+                        // Rare path: a slow disk.
+                        self.context.sleep(BUGGIFY_SLOW_SYNC).await;
+                    }
                     self.journal.sync(round).await?;
                     if self.cfg.tracer.crash_point("dkg-synced") {
                         // Halt here, as if the node crashed right after the sync.

@@ -131,7 +131,13 @@ where
             // The deal window: until every player acked our dealing, or half a phase timeout
             // passed (a player down or silent that long gets its share revealed in our log).
             if !self.settled(&ceremony) {
-                let sleep = self.context.sleep(self.phase_timeout / 2);
+                // Rare path: the window is cut to a quarter (the log reveals more shares).
+                let window = if crate::buggify!(DkgShortDealWindow) {
+                    self.phase_timeout / 8
+                } else {
+                    self.phase_timeout / 2
+                };
+                let sleep = self.context.sleep(window);
                 self.pump(
                     &mut ceremony,
                     sleep,

@@ -448,10 +448,13 @@ where
             kind: op.op().kind.name(),
             id: short(&op.id()),
         });
-        let frame = Gossip::Ops(vec![op.clone()]).encode();
-        self.gossip
-            .sender
-            .send(Recipients::Some(self.peers.clone()), frame, false);
+        // Rare path: the frame is lost before it leaves (the peers backfill the op).
+        if !crate::buggify!(GossipDrop) {
+            let frame = Gossip::Ops(vec![op.clone()]).encode();
+            self.gossip
+                .sender
+                .send(Recipients::Some(self.peers.clone()), frame, false);
+        }
         Ok(op.id())
     }
 

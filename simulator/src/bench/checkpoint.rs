@@ -123,6 +123,8 @@ struct World {
 /// 0's ledger at the end of every `every`-th day (and at the end of the run).
 fn world(nodes: usize, days: u64, compact: bool, every: u64) -> Result<World, String> {
     let mut plan = Scenario::named("checkpoint").plan(SEED, Some(nodes));
+    // Benchmarks measure the usual paths: no buggify point fires.
+    plan.core.buggify.clear();
     let crate::scenarios::FamilyPlan::Checkpoint(cp) = &mut plan.family else {
         return Err("the checkpoint scenario draws a checkpoint plan".into());
     };

@@ -203,6 +203,8 @@ pub fn catch_up(ops: u64) -> Result<CatchUpBench, String> {
     let members: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
     let history = preload_history(&keys, &[0], ops);
     let mut plan = Scenario::named("ledger").plan(1, Some(2));
+    // Benchmarks measure the usual paths: no buggify point fires.
+    plan.core.buggify.clear();
     plan.core.links = perfect_links(2);
     plan.core.late_starts = vec![LateStart {
         node: 1,

@@ -145,6 +145,10 @@ pub fn seed_rates(seeds: Range<u64>) -> std::io::Result<Vec<SeedRate>> {
             let started = Instant::now();
             let mut failed = 0;
             for seed in seeds.clone() {
+                // Benchmarks measure the usual paths: no buggify point fires.
+                let mut plan = scenario.plan(seed, None);
+                plan.core.buggify.clear();
+                plan.core.transport = transport;
                 let report = run(&RunOptions {
                     scenario,
                     seed,
@@ -153,7 +157,7 @@ pub fn seed_rates(seeds: Range<u64>) -> std::io::Result<Vec<SeedRate>> {
                     transport,
                     // Measures the transports, not the memo.
                     memo: false,
-                    plan: None,
+                    plan: Some(plan),
                     canary: None,
                 })?;
                 failed += u64::from(!report.passed());

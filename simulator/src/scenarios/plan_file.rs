@@ -132,6 +132,19 @@ fn unique(field: &str, nodes: impl IntoIterator<Item = usize>) -> Result<(), Str
     Ok(())
 }
 
+/// Refuses a name listed twice.
+fn unique_names<'a>(field: &str, names: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
+    let mut seen = BTreeSet::new();
+    for (i, n) in names.into_iter().enumerate() {
+        check(
+            seen.insert(n),
+            || format!("{field}[{i}]"),
+            || format!("{n} is listed twice"),
+        )?;
+    }
+    Ok(())
+}
+
 /// When the run of `plan` ends, in simulated ms from its start (what no fault may come after).
 pub fn horizon_ms(plan: &FaultPlan) -> u64 {
     match &plan.family {
@@ -343,6 +356,31 @@ fn validate_core(core: &CorePlan, machines: usize, horizon: u64) -> Result<(), S
         time(&f("at_ms"), repair.at_ms, horizon)?;
     }
     unique("plan.core.repairs", core.repairs.iter().map(|r| r.node))?;
+    for (i, b) in core.buggify.iter().enumerate() {
+        let f = |name: &str| format!("plan.core.buggify[{i}].{name}");
+        check(
+            cohort_protocol::buggify::Point::from_name(&b.point).is_some(),
+            || f("point"),
+            || {
+                format!(
+                    "unknown buggify point {:?}; known: {}",
+                    b.point,
+                    cohort_protocol::buggify::Point::ALL
+                        .map(|p| p.name())
+                        .join(", ")
+                )
+            },
+        )?;
+        check(
+            b.per_mille <= 1000,
+            || f("per_mille"),
+            || "a probability in per-mille: at most 1000".into(),
+        )?;
+    }
+    unique_names(
+        "plan.core.buggify",
+        core.buggify.iter().map(|b| b.point.as_str()),
+    )?;
     if let Some(ms) = core.block_expiry_ms {
         time("plan.core.block_expiry_ms", ms, MAX_HORIZON_MS)?;
     }

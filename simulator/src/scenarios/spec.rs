@@ -81,7 +81,12 @@ impl Scenario {
 
     /// Draws the fault plan of `seed` (with `nodes` members if given, else drawn).
     pub fn plan(self, seed: u64, nodes: Option<usize>) -> FaultPlan {
-        (self.0.plan)(seed, nodes)
+        let mut plan = (self.0.plan)(seed, nodes);
+        // Buggify points come from their own RNG, after the family's draws.
+        let (points, buggify_seed) = crate::plan::draw_buggify(seed);
+        plan.core.buggify = points;
+        plan.core.buggify_seed = buggify_seed;
+        plan
     }
 
     /// Runs the scenario; returns the violated invariants (empty: pass).
@@ -157,7 +162,8 @@ pub fn scenario_table(scenarios: impl IntoIterator<Item = Scenario>) -> String {
 /// The README's invariant table (between its `invariants` markers): every invariant, its
 /// meaning, and the scenarios that check it.
 pub fn invariant_table(scenarios: impl IntoIterator<Item = Scenario> + Clone) -> String {
-    let mut out = String::from("| invariant | meaning | checked by |\n| --- | --- | --- |\n");
+    let mut out =
+        String::from("| invariant | kind | meaning | checked by |\n| --- | --- | --- | --- |\n");
     for invariant in Invariant::ALL {
         let by = if *invariant == Invariant::Determinism {
             "every scenario".to_string()
@@ -171,8 +177,9 @@ pub fn invariant_table(scenarios: impl IntoIterator<Item = Scenario> + Clone) ->
             )
         };
         out.push_str(&format!(
-            "| `{}` | {} | {} |\n",
+            "| `{}` | {} | {} | {} |\n",
             invariant.name(),
+            invariant.kind().name(),
             invariant.meaning(),
             by
         ));

@@ -35,6 +35,9 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+/// How long a buggified `Busy` asks the client to wait.
+const BUGGIFY_RETRY_AFTER_MS: u64 = 200;
+
 /// Limits of the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -130,7 +133,7 @@ impl Server {
         }
     }
 
-    /// Answers `peer`'s request.
+    /// Answers `peer`'s request (buggify: `BackfillBusy`, `BackfillShortPage`).
     #[allow(clippy::too_many_arguments)]
     pub fn handle(
         &mut self,
@@ -147,6 +150,16 @@ impl Server {
             let retry_after_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
             return (Message::Busy { id, retry_after_ms }, Served::Busy);
         }
+        if crate::buggify!(BackfillBusy) {
+            // Rare path: busy with tokens left (another peer's burst, say).
+            return (
+                Message::Busy {
+                    id,
+                    retry_after_ms: BUGGIFY_RETRY_AFTER_MS,
+                },
+                Served::Busy,
+            );
+        }
         let reject = |reason| (Message::Rejected { id, reason }, Served::Rejected(reason));
         if limit == 0 {
             return reject(RejectReason::BadLimit);
@@ -161,7 +174,12 @@ impl Server {
         }
         let plan = &self.plans[peer];
         let start = plan.positions.partition_point(|p| *p < cursor);
-        let max_ops = (limit as usize).min(MAX_PAGE_OPS);
+        let max_ops = if crate::buggify!(BackfillShortPage) {
+            // Rare path: a page of one op (a server short of memory, say).
+            1
+        } else {
+            (limit as usize).min(MAX_PAGE_OPS)
+        };
         let mut ops: Vec<SignedOp> = Vec::new();
         let mut in_page: BTreeSet<OpId> = BTreeSet::new();
         let mut bytes = 0usize;
