@@ -73,7 +73,7 @@ impl Point {
 
 #[cfg(feature = "sim")]
 mod armed {
-    use super::Point;
+    use crate::buggify::Point;
     use rand::{RngExt as _, SeedableRng as _};
     use rand_chacha::ChaCha8Rng;
     use std::cell::RefCell;
@@ -169,10 +169,11 @@ macro_rules! buggify {
     }};
 }
 
-#[cfg(all(test, feature = "sim"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
+    #[cfg(feature = "sim")]
     #[test]
     fn unarmed_never_fires_and_armed_fires_at_its_rate() {
         assert!(!buggify!(BackfillBusy));

@@ -68,7 +68,7 @@ pub const COMPILED: bool = cfg!(feature = "canary");
 
 #[cfg(feature = "canary")]
 mod planted {
-    use super::Canary;
+    use crate::canary::Canary;
     use std::cell::Cell;
 
     /// Marks a binary built with the canaries (a test looks for it in the default binary and

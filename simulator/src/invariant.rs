@@ -152,6 +152,8 @@ catalogue! {
     JoinerCatchesUp = "joiner-catches-up":
         "a node started with only the genesis definition, its key and reachable peers, once a certified committee admits it, ends with the honest members' ledger, the group key and a share of the last epoch (it was never blocked)",
     // The harness.
+    StorageErrorsFatal = "storage-errors-fatal":
+        "a write or sync error injected into a node's storage ends its engine within 2 s of simulated time (it stops, restarts from its storage and recovers), never ignored (every scenario with storage faults; read errors may be retried, and what they lose the invariants on synced data catch)",
     Determinism = "determinism":
         "with `--check-determinism`, a second run of the seed, with the verification memo turned the other way, has the same digest (every scenario)",
 }
@@ -239,6 +241,7 @@ impl Invariant {
             | NoVoterCountedTwice
             | OneCommitteePerEpoch
             | RemovedMemberCannotSign
+            | StorageErrorsFatal
             | Determinism => Kind::Safety,
         }
     }
@@ -301,7 +304,10 @@ impl Checks {
 
     /// Whether the scenario checks `invariant`.
     pub fn covers(&self, invariant: Invariant) -> bool {
-        invariant == Invariant::Determinism || self.listed.contains(&invariant)
+        matches!(
+            invariant,
+            Invariant::Determinism | Invariant::StorageErrorsFatal
+        ) || self.listed.contains(&invariant)
     }
 
     /// Reports a violation of `invariant`, which the scenario must list.

@@ -192,12 +192,61 @@ pub struct CorePlan {
     /// The transport the nodes talk over (left out when it is the default).
     #[serde(default, skip_serializing_if = "Transport::is_default")]
     pub transport: Transport,
+    /// Windows in which a node's storage fails (at most one entry per node).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storage_faults: Vec<StorageFaultPlan>,
     /// The buggify points enabled in this run, each with its firing probability
     /// (`cohort_protocol::buggify`), and the seed of the RNG that decides each firing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buggify: Vec<BuggifyPlan>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub buggify_seed: u64,
+}
+
+/// From `at_ms` for `for_ms` (simulated, from the start of the run), node `node`'s storage fails:
+/// reads, writes and syncs each with its rate in per-mille, and a failed write leaves a prefix
+/// of its bytes behind `torn_per_mille` of the time (`world::disk`). Faults are drawn from an RNG
+/// seeded with `seed`. A storage error is fatal for the node: it stops, restarts from its
+/// storage and recovers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageFaultPlan {
+    pub node: usize,
+    pub at_ms: u64,
+    pub for_ms: u64,
+    pub read_per_mille: u32,
+    pub write_per_mille: u32,
+    pub sync_per_mille: u32,
+    pub torn_per_mille: u32,
+    pub seed: u64,
+}
+
+/// Longest storage-fault window drawn (ms).
+pub const MAX_STORAGE_FAULT_MS: u64 = 3_000;
+
+/// Draws storage-fault windows on 1..=2 distinct nodes of `nodes`, each starting within
+/// `window_ms` of the start: reads, writes and syncs failing at rates up to 20 %, half the failed
+/// writes torn.
+pub fn draw_storage_faults(
+    rng: &mut ChaCha8Rng,
+    nodes: usize,
+    window_ms: u64,
+) -> Vec<StorageFaultPlan> {
+    let candidates: Vec<usize> = (0..nodes).collect();
+    let count = rng.random_range(1..=2usize).min(nodes);
+    draw_distinct(rng, &candidates, count)
+        .into_iter()
+        .map(|node| StorageFaultPlan {
+            node,
+            at_ms: rng.random_range(0..window_ms.max(1)),
+            for_ms: rng.random_range(100..=MAX_STORAGE_FAULT_MS),
+            read_per_mille: rng.random_range(0..=200),
+            write_per_mille: rng.random_range(0..=200),
+            sync_per_mille: rng.random_range(0..=200),
+            torn_per_mille: rng.random_range(0..=500),
+            seed: rng.random(),
+        })
+        .collect()
 }
 
 fn is_zero(n: &u64) -> bool {

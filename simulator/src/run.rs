@@ -205,6 +205,8 @@ fn run_inner(
     cohort_protocol::canary::plant(None).expect("planting none always works");
     let fired = cohort_protocol::buggify::disarm();
     let mut sink = sink.lock().expect("sink");
+    let mut violations = violations;
+    violations.extend(sink.harness_violations.drain(..));
     if !fired.is_empty() {
         let fired: Vec<String> = fired
             .iter()

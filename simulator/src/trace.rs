@@ -83,6 +83,11 @@ pub struct Sink {
     /// The verifier every node of the run shares (a memo unless the run turned it off; see
     /// `cohort_protocol::verify`). Not part of the trace or its digest.
     pub verifier: cohort_protocol::Verifier,
+    /// Violations the harness itself saw (a storage error a node ignored), of invariants every
+    /// scenario checks.
+    pub harness_violations: Vec<crate::invariant::Violation>,
+    /// The ids in `archive`.
+    archived: std::collections::BTreeSet<cohort_protocol::ledger::OpId>,
 }
 
 impl Sink {
@@ -99,6 +104,8 @@ impl Sink {
             notes: Vec::new(),
             archive: None,
             verifier: cohort_protocol::Verifier::direct(),
+            harness_violations: Vec::new(),
+            archived: std::collections::BTreeSet::new(),
         }
     }
 
@@ -258,14 +265,10 @@ impl Tracer for SimTracer {
         let Ok(op) = cohort_protocol::ledger::op::SignedOp::parse(op.clone()) else {
             return;
         };
-        if let Some(archive) = self
-            .sink
-            .lock()
-            .expect("trace sink poisoned")
-            .archive
-            .as_mut()
-        {
-            archive.push(op);
+        let mut sink = self.sink.lock().expect("trace sink poisoned");
+        // Once per op: a restarted node archives again the own ops its store kept.
+        if sink.archive.is_some() && sink.archived.insert(op.id()) {
+            sink.archive.as_mut().expect("checked").push(op);
         }
     }
 

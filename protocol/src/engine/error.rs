@@ -32,6 +32,17 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// Whether the node's storage failed (fatal: the node stops at once and recovers from its
+    /// storage on restart; nothing of what it holds in memory may be served any longer).
+    pub fn is_storage(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Storage(_)
+                | EngineError::Ledger(ledger::Error::Storage(_))
+                | EngineError::Dkg(dkg::Error::Storage(_))
+        )
+    }
+
     /// The peer the failure names, if any.
     pub fn peer(&self) -> Option<&PublicKey> {
         match self {

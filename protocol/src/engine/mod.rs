@@ -580,7 +580,12 @@ impl<T: Tracer> Node<T> {
                         error: error.to_string(),
                     });
                 }
-                context.sleep(timing.phase_timeout).await;
+                // A protocol failure lingers a phase timeout, so that peers still hear the
+                // barrier's refusal; a storage failure stops the node at once (it must not run
+                // on, or serve, what it could not persist).
+                if !error.is_storage() {
+                    context.sleep(timing.phase_timeout).await;
+                }
                 return Err(error);
             }
         };

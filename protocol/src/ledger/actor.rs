@@ -241,6 +241,11 @@ where
             let op = SignedOp::parse(record).map_err(|_| Error::CorruptStore {
                 position: position as u64,
             })?;
+            // An own op the store kept is durable, whether or not its append returned (its
+            // sync may have failed after the bytes reached the disk).
+            if op.op().author == me.as_ref() {
+                cfg.tracer.archive(op.encoded());
+            }
             ops.push(op);
         }
         dag.apply_trusted(ops);
@@ -440,9 +445,9 @@ where
             _ => unreachable!("an own op on top of the heads applies or is rejected"),
         }
         self.persist(&report).await?;
+        self.cfg.tracer.archive(op.encoded());
         // The store holds this op durably: say so, durably, before anyone hears of it.
         self.store.mark(op.op().seq).await?;
-        self.cfg.tracer.archive(op.encoded());
         self.cfg.tracer.record(Event::OpAppended {
             seq: op.op().seq,
             kind: op.op().kind.name(),

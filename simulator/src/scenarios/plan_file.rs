@@ -356,6 +356,28 @@ fn validate_core(core: &CorePlan, machines: usize, horizon: u64) -> Result<(), S
         time(&f("at_ms"), repair.at_ms, horizon)?;
     }
     unique("plan.core.repairs", core.repairs.iter().map(|r| r.node))?;
+    for (i, w) in core.storage_faults.iter().enumerate() {
+        let f = |name: &str| format!("plan.core.storage_faults[{i}].{name}");
+        node(&f("node"), w.node, machines)?;
+        time(&f("at_ms"), w.at_ms, horizon)?;
+        time(&f("for_ms"), w.at_ms.saturating_add(w.for_ms), horizon)?;
+        for (name, value) in [
+            ("read_per_mille", w.read_per_mille),
+            ("write_per_mille", w.write_per_mille),
+            ("sync_per_mille", w.sync_per_mille),
+            ("torn_per_mille", w.torn_per_mille),
+        ] {
+            check(
+                value <= 1000,
+                || f(name),
+                || "a probability in per-mille: at most 1000".into(),
+            )?;
+        }
+    }
+    unique(
+        "plan.core.storage_faults",
+        core.storage_faults.iter().map(|w| w.node),
+    )?;
     for (i, b) in core.buggify.iter().enumerate() {
         let f = |name: &str| format!("plan.core.buggify[{i}].{name}");
         check(

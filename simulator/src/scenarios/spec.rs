@@ -165,7 +165,10 @@ pub fn invariant_table(scenarios: impl IntoIterator<Item = Scenario> + Clone) ->
     let mut out =
         String::from("| invariant | kind | meaning | checked by |\n| --- | --- | --- | --- |\n");
     for invariant in Invariant::ALL {
-        let by = if *invariant == Invariant::Determinism {
+        let by = if matches!(
+            invariant,
+            Invariant::Determinism | Invariant::StorageErrorsFatal
+        ) {
             "every scenario".to_string()
         } else {
             names(

@@ -12,11 +12,12 @@
 use super::{
     blocker::ExpiringBlocker,
     cluster::misconfigured,
+    disk::Disk,
     network::{Net, NetRegistrar, NodeNet, SimDuplex},
     skew::{Skew, Skewed},
 };
 use crate::{
-    plan::{CorePlan, CrashPlan, Loss, PointCrash, RepairPlan},
+    plan::{CorePlan, CrashPlan, Loss, PointCrash, RepairPlan, StorageFaultPlan},
     trace::{SimTracer, Sink},
 };
 use cohort_protocol::{
@@ -30,13 +31,20 @@ use cohort_protocol::{
 use cohort_storage::damage;
 use commonware_cryptography::ed25519;
 use commonware_macros::select;
-use commonware_runtime::{Clock as _, Quota, Supervisor as _, deterministic};
+use commonware_runtime::{Clock as _, Quota, Spawner as _, Supervisor as _, deterministic};
 use commonware_utils::NZU32;
 use futures::StreamExt as _;
 use std::{
     sync::{Arc, Mutex},
     time::{Duration, SystemTime},
 };
+
+/// How long after a storage error the node's engine may still run (it must end on the error).
+pub const STORAGE_FAULT_GRACE: Duration = Duration::from_secs(2);
+/// How often a node with storage-fault windows is checked for ignored errors.
+const STORAGE_WATCH_PERIOD: Duration = Duration::from_millis(100);
+/// How long after a fatal storage error the node's service manager starts it again.
+pub const STORAGE_RESTART: Duration = Duration::from_millis(200);
 
 /// Messages per second each node may send to each peer on a channel.
 pub const QUOTA_PER_SECOND: u32 = 1_000;
@@ -57,6 +65,10 @@ pub struct Life {
     pub sidecar: Option<Arc<dyn Sidecar>>,
     /// The node's own clock (its protocol code's time and timers).
     pub skew: Skew,
+    /// The node's own disk (its storage, failing in its storage-fault windows).
+    pub disk: Disk,
+    /// The node's storage-fault windows (`world::disk`).
+    pub storage_faults: Vec<StorageFaultPlan>,
     /// When the first life starts (simulated ms from the start of the run; 0: at once).
     pub start_ms: u64,
     /// Runs the ledger with these settings.
@@ -105,8 +117,51 @@ impl Life {
                 .await;
             self.harness_event(&context, "started", format!("at_ms={}", self.start_ms));
         }
+        if !self.storage_faults.is_empty() {
+            let (disk, windows, sink, index) = (
+                self.disk.clone(),
+                self.storage_faults.clone(),
+                self.sink.clone(),
+                self.index as u32,
+            );
+            context
+                .child("disk_faults")
+                .spawn(move |context| async move {
+                    for w in windows {
+                        context
+                            .sleep_until(start + Duration::from_millis(w.at_ms))
+                            .await;
+                        disk.fail(&w);
+                        sink.lock().expect("sink").record_harness(
+                            micros(context.current()),
+                            index,
+                            "storage_failing",
+                            format!(
+                                "for_ms={} read={} write={} sync={} torn={} (per mille)",
+                                w.for_ms,
+                                w.read_per_mille,
+                                w.write_per_mille,
+                                w.sync_per_mille,
+                                w.torn_per_mille
+                            ),
+                        );
+                        context
+                            .sleep_until(start + Duration::from_millis(w.at_ms + w.for_ms))
+                            .await;
+                        disk.heal();
+                        sink.lock().expect("sink").record_harness(
+                            micros(context.current()),
+                            index,
+                            "storage_healed",
+                            format!("injected={}", disk.injected()),
+                        );
+                    }
+                });
+        }
         loop {
             lives += 1;
+            let injected_before = self.disk.injected();
+            let write_faults_before = self.disk.write_faults();
             if lives > 1 {
                 // A restarted process remembers no block.
                 self.blocker.forget_all().await;
@@ -124,6 +179,7 @@ impl Life {
                 Skewed::new(
                     context.child("node").with_attribute("life", lives),
                     self.skew,
+                    self.disk.clone(),
                 ),
                 Config {
                     identity: self.key.clone(),
@@ -170,6 +226,25 @@ impl Life {
                     None => futures::future::pending().await,
                 }
             };
+            // A storage fault must end the life (see `world::disk`): watched only on a node
+            // with storage-fault windows (elsewhere it would add events to every run).
+            let disk = &self.disk;
+            let watched = !self.storage_faults.is_empty();
+            let watchdog = async {
+                if !watched {
+                    return futures::future::pending().await;
+                }
+                let mut first = None;
+                loop {
+                    context.sleep(STORAGE_WATCH_PERIOD).await;
+                    if disk.write_faults() > write_faults_before {
+                        let first = *first.get_or_insert(context.current());
+                        if context.current() >= first + STORAGE_FAULT_GRACE {
+                            return disk.write_faults() - write_faults_before;
+                        }
+                    }
+                }
+            };
             let down_ms;
             let mut loss = None;
             select! {
@@ -179,6 +254,25 @@ impl Life {
                         sidecar.abort();
                     }
                     let result = result.expect("engine task did not panic");
+                    if let Err(error) = &result
+                        && self.disk.injected() > injected_before
+                    {
+                        // A storage error is fatal: the node stops; its service manager
+                        // starts it again, and it recovers from its storage.
+                        *self.mailbox.lock().expect("mailbox slot") = None;
+                        *self.governance.lock().expect("governance slot") = None;
+                        self.harness_event(
+                            &context,
+                            "storage_failed",
+                            format!(
+                                "injected={} error={error}",
+                                self.disk.injected() - injected_before
+                            ),
+                        );
+                        context.sleep(STORAGE_RESTART).await;
+                        self.harness_event(&context, "restarted", format!("life={}", lives + 1));
+                        continue;
+                    }
                     let detail = match &result {
                         Ok(_) => "ok".to_string(),
                         Err(error) => format!("error={error}"),
@@ -212,6 +306,24 @@ impl Life {
                     *self.governance.lock().expect("governance slot") = None;
                     self.harness_event(&context, "crashed", format!("down_ms={down_ms}"));
                     loss = crash.loss;
+                },
+                injected = watchdog => {
+                    // The engine ran on for a grace period after a storage error: ignored.
+                    handle.abort();
+                    let _ = (&mut handle).await;
+                    *self.mailbox.lock().expect("mailbox slot") = None;
+                    *self.governance.lock().expect("governance slot") = None;
+                    let detail = format!(
+                        "{injected} injected write or sync errors, and the engine still ran {STORAGE_FAULT_GRACE:?} after the first"
+                    );
+                    self.harness_event(&context, "storage_fault_ignored", detail.clone());
+                    self.sink.lock().expect("sink").harness_violations.push(
+                        crate::invariant::Violation::new(
+                            crate::invariant::Invariant::StorageErrorsFatal,
+                            format!("node {} (life {lives}): {detail}", self.index),
+                        ),
+                    );
+                    down_ms = STORAGE_RESTART.as_millis() as u64;
                 },
                 _ = halted.next() => {
                     let crash = point_crashes.next().expect("a crash point was armed");
@@ -453,6 +565,19 @@ pub fn spawn_all(
                 .collect(),
             tamper,
             sidecar,
+            disk: Disk::new(
+                context.child("disk").with_attribute("index", index),
+                plan.storage_faults
+                    .iter()
+                    .find(|w| w.node == index)
+                    .map_or(0, |w| w.seed),
+            ),
+            storage_faults: plan
+                .storage_faults
+                .iter()
+                .filter(|w| w.node == index)
+                .cloned()
+                .collect(),
             skew: plan
                 .clocks
                 .iter()

@@ -6,6 +6,7 @@
 
 pub mod blocker;
 pub mod cluster;
+pub mod disk;
 pub mod lean;
 pub mod life;
 pub mod network;

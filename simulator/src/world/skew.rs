@@ -15,6 +15,7 @@
 //! monotonic and never before the epoch. A [`Skew::NONE`] context reads the run's clock exactly
 //! (the arithmetic is skipped), so runs without clock faults keep their digests.
 
+use super::disk::Disk;
 use commonware_runtime::{
     Clock, Error, Handle, Metrics, Spawner, Storage, Supervisor, deterministic,
     signal::Signal,
@@ -89,21 +90,24 @@ impl Skew {
     }
 }
 
-/// A deterministic context whose clock is skewed (see the module docs).
+/// A deterministic context whose clock is skewed (see the module docs), and whose storage is
+/// the node's own [`Disk`] (which fails in the node's storage-fault windows).
 pub struct Skewed {
     inner: deterministic::Context,
     skew: Skew,
+    disk: Disk,
 }
 
 impl Skewed {
-    pub fn new(inner: deterministic::Context, skew: Skew) -> Self {
-        Self { inner, skew }
+    pub fn new(inner: deterministic::Context, skew: Skew, disk: Disk) -> Self {
+        Self { inner, skew, disk }
     }
 
     fn wrap(&self, inner: deterministic::Context) -> Self {
         Self {
             inner,
             skew: self.skew,
+            disk: self.disk.clone(),
         }
     }
 }
@@ -118,28 +122,31 @@ impl Supervisor for Skewed {
     }
 
     fn with_attribute(self, key: &'static str, value: impl std::fmt::Display) -> Self {
-        let skew = self.skew;
+        let (skew, disk) = (self.skew, self.disk);
         Self {
             inner: self.inner.with_attribute(key, value),
             skew,
+            disk,
         }
     }
 }
 
 impl Spawner for Skewed {
     fn shared(self, blocking: bool) -> Self {
-        let skew = self.skew;
+        let (skew, disk) = (self.skew, self.disk);
         Self {
             inner: self.inner.shared(blocking),
             skew,
+            disk,
         }
     }
 
     fn dedicated(self) -> Self {
-        let skew = self.skew;
+        let (skew, disk) = (self.skew, self.disk);
         Self {
             inner: self.inner.dedicated(),
             skew,
+            disk,
         }
     }
 
@@ -149,8 +156,9 @@ impl Spawner for Skewed {
         Fut: Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
-        let skew = self.skew;
-        self.inner.spawn(move |inner| f(Skewed { inner, skew }))
+        let (skew, disk) = (self.skew, self.disk);
+        self.inner
+            .spawn(move |inner| f(Skewed { inner, skew, disk }))
     }
 
     fn stop(
@@ -210,7 +218,7 @@ impl governor::clock::Clock for Skewed {
 impl governor::clock::ReasonablyRealtime for Skewed {}
 
 impl Storage for Skewed {
-    type Blob = <deterministic::Context as Storage>::Blob;
+    type Blob = <Disk as Storage>::Blob;
 
     fn open_versioned(
         &self,
@@ -219,7 +227,7 @@ impl Storage for Skewed {
         versions: std::ops::RangeInclusive<commonware_runtime::BlobVersion>,
     ) -> impl Future<Output = Result<(Self::Blob, u64, commonware_runtime::BlobVersion), Error>> + Send
     {
-        self.inner.open_versioned(partition, name, versions)
+        self.disk.open_versioned(partition, name, versions)
     }
 
     fn remove(
@@ -227,11 +235,11 @@ impl Storage for Skewed {
         partition: &str,
         name: Option<&[u8]>,
     ) -> impl Future<Output = Result<(), Error>> + Send {
-        self.inner.remove(partition, name)
+        self.disk.remove(partition, name)
     }
 
     fn scan(&self, partition: &str) -> impl Future<Output = Result<Vec<Vec<u8>>, Error>> + Send {
-        self.inner.scan(partition)
+        self.disk.scan(partition)
     }
 }
 

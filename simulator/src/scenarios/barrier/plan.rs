@@ -2,7 +2,7 @@
 
 use super::liar::{BarrierLiar, BarrierMisbehaviour};
 pub use crate::plan::Mismatch;
-use crate::plan::{CorePlan, draw_crashes, draw_links, plan_rng};
+use crate::plan::{CorePlan, draw_crashes, draw_links, draw_storage_faults, plan_rng};
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
@@ -66,8 +66,15 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, BarrierPl
     } else {
         Vec::new()
     };
+    // Storage faults come last, so the draws above are those of the plan without them.
+    let storage_faults = if kind == Kind::Crash {
+        draw_storage_faults(&mut rng, nodes, crate::plan::CRASH_WINDOW_MS)
+    } else {
+        Vec::new()
+    };
     let core = CorePlan {
         crashes,
+        storage_faults,
         ..CorePlan::new(nodes, links)
     };
     (

@@ -2,7 +2,8 @@
 
 use super::byzantine::{CheckpointLiar, CheckpointMisbehaviour};
 use crate::plan::{
-    ClockPlan, CorePlan, CrashPlan, LateStart, Loss, draw_crashes_within, draw_links, plan_rng,
+    ClockPlan, CorePlan, CrashPlan, LateStart, Loss, draw_crashes_within, draw_links,
+    draw_storage_faults, plan_rng,
 };
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
@@ -393,7 +394,14 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         }),
         _ => None,
     };
+    // Storage faults come last, so the draws above are those of the plan without them.
+    let storage_faults = if kind == Kind::Checkpoint {
+        draw_storage_faults(&mut rng, nodes, duration_ms)
+    } else {
+        Vec::new()
+    };
     let core = CorePlan {
+        storage_faults,
         crashes,
         clocks,
         late_starts,

@@ -3,7 +3,7 @@
 use super::byzantine::{Byzantine, Misbehaviour};
 use crate::plan::{
     CorePlan, LateStart, Loss, Mismatch, RepairPlan, draw_crashes, draw_distinct, draw_links,
-    draw_point_crashes, plan_rng,
+    draw_point_crashes, draw_storage_faults, plan_rng,
 };
 use cohort_protocol::Timing;
 use rand::RngExt as _;
@@ -258,7 +258,14 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
     } else {
         Vec::new()
     };
+    // Storage faults come last, so the draws above are those of the plan without them.
+    let storage_faults = if kind == Kind::Crash {
+        draw_storage_faults(&mut rng, nodes, crate::plan::CRASH_WINDOW_MS)
+    } else {
+        Vec::new()
+    };
     let core = CorePlan {
+        storage_faults,
         crashes,
         point_crashes,
         late_starts,

@@ -3,7 +3,7 @@
 use super::byzantine::{LedgerLiar, LedgerMisbehaviour};
 use crate::plan::{
     CorePlan, LateStart, Loss, draw_crashes_within, draw_distinct, draw_links, draw_point_crashes,
-    plan_rng,
+    draw_storage_faults, plan_rng,
 };
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
@@ -138,7 +138,14 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, LedgerPla
     } else {
         Vec::new()
     };
+    // Storage faults come last, so the draws above are those of the plan without them.
+    let storage_faults = if kind == Kind::Crash {
+        draw_storage_faults(&mut rng, nodes, workload.duration_ms)
+    } else {
+        Vec::new()
+    };
     let core = CorePlan {
+        storage_faults,
         crashes,
         point_crashes,
         late_starts,
