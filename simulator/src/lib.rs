@@ -19,6 +19,7 @@
 
 pub mod bench;
 pub mod canaries;
+pub mod crash_points;
 pub mod explore;
 pub mod invariant;
 pub mod plan;

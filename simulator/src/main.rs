@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use cohort_simulator::{
-    DEFAULT_SCENARIO, Invariant, RunOptions, RunReport, Scenario, canaries,
+    DEFAULT_SCENARIO, Invariant, RunOptions, RunReport, Scenario, canaries, crash_points,
     explore::{compare_digests, digests_text, explore, parse_digests, parse_seeds},
     run_checked,
     scenarios::{PlanFile, invariant_table, scenario_table},
@@ -117,6 +117,30 @@ enum Command {
         /// Seeds each scenario runs on each transport (`transport`; `A..B` or `A..=B`).
         #[arg(long, default_value = "1..=5")]
         seeds: String,
+    },
+    /// Crash one node at every dangerous moment of one seed: immediately before and after each
+    /// of its storage syncs, and after the first frame it sends once a sync completed; one run
+    /// per point, each followed by a restart; every point must keep every invariant.
+    CrashPoints {
+        #[arg(long, default_value = DEFAULT_SCENARIO.name(), help = scenario_help())]
+        scenario: String,
+        #[arg(long)]
+        seed: u64,
+        /// Number of nodes (drawn from the seed if absent).
+        #[arg(long)]
+        nodes: Option<usize>,
+        /// The node to crash.
+        #[arg(long, default_value_t = 0)]
+        node: usize,
+        /// Only the first this many syncs (default: all of them).
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Where a failing point saves its plan file.
+        #[arg(long, default_value = DEFAULT_FAILURES_DIR)]
+        failures: PathBuf,
     },
     /// Run every seed of a range (`A..B`, or `A..=B` to include B).
     Explore {
@@ -491,6 +515,88 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::CrashPoints {
+            scenario: name,
+            seed,
+            nodes,
+            node,
+            limit,
+            jobs,
+            failures,
+        } => {
+            let options = RunOptions {
+                scenario: scenario(&name, nodes)?,
+                seed,
+                nodes,
+                trace: None,
+                transport: Transport::default(),
+                memo: true,
+                plan: None,
+                canary: None,
+            };
+            let (survey, syncs) = crash_points::survey(&options, node)?;
+            if !survey.passed() {
+                print_failure(&survey, &failures);
+                return Err(format!(
+                    "seed {seed} of {name} fails without a crash point: fix that first"
+                ));
+            }
+            let points = limit.map_or(syncs, |l| l.min(syncs));
+            println!(
+                "node {node} made {syncs} storage syncs in seed {seed} of {name}: {} crash points{}",
+                points * 3,
+                if points < syncs {
+                    format!(" (the first {points} syncs; --limit)")
+                } else {
+                    String::new()
+                }
+            );
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            });
+            let started = std::time::Instant::now();
+            let results = crash_points::enumerate(&options, &survey, node, points, jobs, |_| {});
+            let mut failed = 0;
+            for point in &results {
+                let outcome = if point.report.passed() {
+                    "pass".to_string()
+                } else {
+                    failed += 1;
+                    format!(
+                        "FAIL {}",
+                        point
+                            .report
+                            .violations
+                            .iter()
+                            .map(|v| v.to_string())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
+                };
+                println!("sync={} at={} {outcome}", point.sync, point.at.name());
+                if !point.report.passed() {
+                    let path = failures.join(format!(
+                        "{}-seed{}-node{node}-sync{}-{}.plan.json",
+                        name,
+                        seed,
+                        point.sync,
+                        point.at.name()
+                    ));
+                    PlanFile::new(point.report.scenario, seed, point.report.plan.clone())
+                        .save(&path)
+                        .map_err(|e| format!("cannot save {}: {e}", path.display()))?;
+                    println!("  replay: cohort-sim run --plan {}", path.display());
+                }
+            }
+            println!(
+                "crash_points={} failed={failed} seconds={:.1}",
+                results.len(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(verdict(failed == 0))
         }
         Command::Explore {
             scenario: name,

@@ -192,6 +192,10 @@ pub struct CorePlan {
     /// The transport the nodes talk over (left out when it is the default).
     #[serde(default, skip_serializing_if = "Transport::is_default")]
     pub transport: Transport,
+    /// Crashes at enumerated crash points: node `node` halts at a moment around its `sync`-th
+    /// storage sync (`cohort-sim crash-points`; at most one per node).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_crashes: Vec<SyncCrash>,
     /// Windows in which a node's storage fails (at most one entry per node).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub storage_faults: Vec<StorageFaultPlan>,
@@ -201,6 +205,43 @@ pub struct CorePlan {
     pub buggify: Vec<BuggifyPlan>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub buggify_seed: u64,
+}
+
+/// Where around a storage sync a [`SyncCrash`] halts its node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMoment {
+    /// Immediately before the sync: what it would have made durable is lost.
+    Before,
+    /// Immediately after the sync completed, before the caller goes on.
+    After,
+    /// Immediately after the first frame the node sends once the sync completed.
+    AfterSend,
+}
+
+impl SyncMoment {
+    pub const ALL: [SyncMoment; 3] = [SyncMoment::Before, SyncMoment::After, SyncMoment::AfterSend];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            SyncMoment::Before => "before",
+            SyncMoment::After => "after",
+            SyncMoment::AfterSend => "after_send",
+        }
+    }
+}
+
+/// Node `node` halts (a crash: its tasks stop, unsynced writes are lost) at `at` its `sync`-th
+/// storage sync (counted from 1 over all its lives), and restarts from its storage `down_ms`
+/// later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncCrash {
+    pub node: usize,
+    pub sync: u64,
+    pub at: SyncMoment,
+    pub down_ms: u64,
 }
 
 /// From `at_ms` for `for_ms` (simulated, from the start of the run), node `node`'s storage fails:

@@ -64,6 +64,8 @@ pub struct RunReport {
     pub drawn: bool,
     /// The planted bug it ran with.
     pub canary: Option<cohort_protocol::canary::Canary>,
+    /// Each node's storage syncs over the run (by node index).
+    pub syncs: Vec<(usize, u64)>,
 }
 
 impl RunReport {
@@ -207,6 +209,12 @@ fn run_inner(
     let mut sink = sink.lock().expect("sink");
     let mut violations = violations;
     violations.extend(sink.harness_violations.drain(..));
+    let mut syncs: Vec<(usize, u64)> = sink
+        .sync_counters
+        .iter()
+        .map(|(node, count)| (*node, count()))
+        .collect();
+    syncs.sort_unstable();
     if !fired.is_empty() {
         let fired: Vec<String> = fired
             .iter()
@@ -232,6 +240,7 @@ fn run_inner(
         notes: sink.notes.clone(),
         drawn,
         canary: options.canary,
+        syncs,
     };
     Ok((report, metrics))
 }

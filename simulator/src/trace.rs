@@ -88,7 +88,12 @@ pub struct Sink {
     pub harness_violations: Vec<crate::invariant::Violation>,
     /// The ids in `archive`.
     archived: std::collections::BTreeSet<cohort_protocol::ledger::OpId>,
+    /// Each node's count of storage syncs so far (`cohort-sim crash-points` enumerates them).
+    pub sync_counters: Vec<(usize, SyncCounter)>,
 }
+
+/// Reads a node's storage sync count.
+pub type SyncCounter = std::sync::Arc<dyn Fn() -> u64 + Send + Sync>;
 
 impl Sink {
     pub fn new(
@@ -106,6 +111,7 @@ impl Sink {
             verifier: cohort_protocol::Verifier::direct(),
             harness_violations: Vec::new(),
             archived: std::collections::BTreeSet::new(),
+            sync_counters: Vec::new(),
         }
     }
 

@@ -356,6 +356,24 @@ fn validate_core(core: &CorePlan, machines: usize, horizon: u64) -> Result<(), S
         time(&f("at_ms"), repair.at_ms, horizon)?;
     }
     unique("plan.core.repairs", core.repairs.iter().map(|r| r.node))?;
+    for (i, c) in core.sync_crashes.iter().enumerate() {
+        let f = |name: &str| format!("plan.core.sync_crashes[{i}].{name}");
+        node(&f("node"), c.node, machines)?;
+        check(
+            c.sync >= 1,
+            || f("sync"),
+            || "syncs are counted from 1".into(),
+        )?;
+        check(
+            c.down_ms >= 1,
+            || f("down_ms"),
+            || "a crashed node is down at least 1 ms".into(),
+        )?;
+    }
+    unique(
+        "plan.core.sync_crashes",
+        core.sync_crashes.iter().map(|c| c.node),
+    )?;
     for (i, w) in core.storage_faults.iter().enumerate() {
         let f = |name: &str| format!("plan.core.storage_faults[{i}].{name}");
         node(&f("node"), w.node, machines)?;

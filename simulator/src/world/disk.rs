@@ -19,11 +19,13 @@
 //!   `storage-errors-fatal` checks; the harness restarts a node whose engine ended on a fault,
 //!   as a service manager would.
 
-use crate::plan::StorageFaultPlan;
+use super::network::SendHook;
+use crate::plan::{StorageFaultPlan, SyncMoment};
 use bytes::Buf as _;
 use commonware_runtime::{
     Blob, Error, Handle, IoBufs, IoBufsMut, ReadOptions, Storage, WriteOptions, deterministic,
 };
+use futures::channel::mpsc::UnboundedSender;
 use rand::{RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
@@ -43,6 +45,12 @@ struct Rates {
 }
 
 struct State {
+    /// Syncs so far (counted from 1, over every life of the node).
+    syncs: u64,
+    /// The armed sync crash point, and where to say it was reached.
+    armed: Option<(u64, SyncMoment, UnboundedSender<()>)>,
+    /// The sync of an `after_send` point completed: halt after the next frame sent.
+    send_armed: Option<UnboundedSender<()>>,
     rates: Rates,
     rng: ChaCha8Rng,
     injected: u64,
@@ -79,6 +87,9 @@ impl Disk {
         Self {
             storage: Arc::new(storage),
             state: Arc::new(Mutex::new(State {
+                syncs: 0,
+                armed: None,
+                send_armed: None,
                 rates: Rates::default(),
                 rng: ChaCha8Rng::seed_from_u64(seed),
                 injected: 0,
@@ -98,6 +109,57 @@ impl Disk {
     /// invariants on synced data catch.)
     pub fn write_faults(&self) -> u64 {
         self.state.lock().expect("disk").writes
+    }
+
+    /// Syncs so far (over every life of the node).
+    pub fn syncs(&self) -> u64 {
+        self.state.lock().expect("disk").syncs
+    }
+
+    /// Reads [`Disk::syncs`] later, without holding the disk (nor its runtime context, which
+    /// must be gone when the run ends).
+    pub fn sync_counter(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        let state = self.state.clone();
+        move || state.lock().expect("disk").syncs
+    }
+
+    /// Arms a crash point: at `moment` around sync number `sync`, `halt` is told, and the
+    /// sync (for `before` and `after`) never returns: the node's life is aborted.
+    pub fn arm(&self, sync: u64, moment: SyncMoment, halt: UnboundedSender<()>) {
+        self.state.lock().expect("disk").armed = Some((sync, moment, halt));
+    }
+
+    /// Counts a sync; the crash point it reaches, if armed there.
+    fn count_sync(&self) -> Option<(SyncMoment, UnboundedSender<()>)> {
+        let mut state = self.state.lock().expect("disk");
+        state.syncs += 1;
+        let n = state.syncs;
+        match state.armed.take() {
+            Some((at, moment, halt)) if at == n => Some((moment, halt)),
+            other => {
+                state.armed = other;
+                None
+            }
+        }
+    }
+
+    /// What a sync does at a crash point `point` (`before` it, or after it completed): halt
+    /// there (never returning), or arm the halt after the next frame sent.
+    async fn crash_point(&self, point: Option<(SyncMoment, UnboundedSender<()>)>, before: bool) {
+        match point {
+            Some((SyncMoment::Before, halt)) if before => {
+                let _ = halt.unbounded_send(());
+                futures::future::pending::<()>().await;
+            }
+            Some((SyncMoment::After, halt)) if !before => {
+                let _ = halt.unbounded_send(());
+                futures::future::pending::<()>().await;
+            }
+            Some((SyncMoment::AfterSend, halt)) if !before => {
+                self.state.lock().expect("disk").send_armed = Some(halt);
+            }
+            _ => {}
+        }
     }
 
     /// Starts failing as `window` says.
@@ -211,8 +273,18 @@ impl Blob for DiskBlob {
         options: WriteOptions,
     ) -> Result<(), Error> {
         let bufs: IoBufs = bufs.into();
+        // A write with `SYNC` is a sync too (commonware's metadata writes its pages so).
+        let sync = options.contains(WriteOptions::SYNC);
+        let point = if sync { self.disk.count_sync() } else { None };
+        self.disk.crash_point(point.clone(), true).await;
         match self.disk.roll(|r| r.write, Some(bufs.remaining()), true) {
-            Outcome::Pass => self.inner.write_at(offset, bufs, options).await,
+            Outcome::Pass => {
+                let result = self.inner.write_at(offset, bufs, options).await;
+                if result.is_ok() {
+                    self.disk.crash_point(point, false).await;
+                }
+                result
+            }
             Outcome::Fail => Err(injected()),
             Outcome::Tear(keep) => {
                 // A prefix reaches the disk, unsynced; the caller sees the write fail.
@@ -233,16 +305,42 @@ impl Blob for DiskBlob {
     }
 
     async fn sync(&self) -> Result<(), Error> {
+        let point = self.disk.count_sync();
+        self.disk.crash_point(point.clone(), true).await;
         match self.disk.roll(|r| r.sync, None, true) {
-            Outcome::Pass => self.inner.sync().await,
+            Outcome::Pass => {
+                let result = self.inner.sync().await;
+                if result.is_ok() {
+                    self.disk.crash_point(point, false).await;
+                }
+                result
+            }
             _ => Err(injected()),
         }
     }
 
     async fn start_sync(&self) -> Handle<()> {
+        let point = self.disk.count_sync();
+        self.disk.crash_point(point.clone(), true).await;
         match self.disk.roll(|r| r.sync, None, true) {
+            Outcome::Pass if point.is_some() => {
+                // A crash point after this sync: wait for it to be durable first.
+                let result = self.inner.start_sync().await.await;
+                if result.is_ok() {
+                    self.disk.crash_point(point, false).await;
+                }
+                Handle::ready(result)
+            }
             Outcome::Pass => self.inner.start_sync().await,
             _ => Handle::ready(Err(injected())),
+        }
+    }
+}
+
+impl SendHook for Disk {
+    fn sent(&self) {
+        if let Some(halt) = self.state.lock().expect("disk").send_armed.take() {
+            let _ = halt.unbounded_send(());
         }
     }
 }

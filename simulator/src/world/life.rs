@@ -13,11 +13,13 @@ use super::{
     blocker::ExpiringBlocker,
     cluster::misconfigured,
     disk::Disk,
-    network::{Net, NetRegistrar, NodeNet, SimDuplex},
+    network::{Net, NetRegistrar, NodeNet, SendHook, SimDuplex},
     skew::{Skew, Skewed},
 };
 use crate::{
-    plan::{CorePlan, CrashPlan, Loss, PointCrash, RepairPlan, StorageFaultPlan},
+    plan::{
+        CorePlan, CrashPlan, Loss, PointCrash, RepairPlan, StorageFaultPlan, SyncCrash, SyncMoment,
+    },
     trace::{SimTracer, Sink},
 };
 use cohort_protocol::{
@@ -69,6 +71,8 @@ pub struct Life {
     pub disk: Disk,
     /// The node's storage-fault windows (`world::disk`).
     pub storage_faults: Vec<StorageFaultPlan>,
+    /// The node's crash at an enumerated crash point around a sync, if any.
+    pub sync_crash: Option<SyncCrash>,
     /// When the first life starts (simulated ms from the start of the run; 0: at once).
     pub start_ms: u64,
     /// Runs the ledger with these settings.
@@ -104,6 +108,12 @@ impl Life {
         self.tracer
             .arm_crash_points(self.point_crashes.iter().map(|c| c.hit).collect(), halt);
         let mut point_crashes = self.point_crashes.iter();
+        let (disk_halt, mut disk_halted) = futures::channel::mpsc::unbounded();
+        if let Some(c) = &self.sync_crash {
+            self.disk.arm(c.sync, c.at, disk_halt.clone());
+        }
+        // Kept open: a closed channel would read as a halt in every life.
+        let _disk_halt = disk_halt;
         let keys = self.keys.clone();
         let mut lives = 0u32;
         let repair_at = self
@@ -173,6 +183,12 @@ impl Life {
             let mut registrar = NetRegistrar {
                 node: self.node.clone(),
                 quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
+                // Only a node with a crash point after a send needs its sends watched.
+                hook: self
+                    .sync_crash
+                    .as_ref()
+                    .filter(|c| c.at == SyncMoment::AfterSend)
+                    .map(|_| Arc::new(self.disk.clone()) as Arc<dyn SendHook>),
             };
             let channels = Channels::register(&mut registrar, self.ledger.is_some()).await;
             let engine = Engine::new(
@@ -324,6 +340,19 @@ impl Life {
                         ),
                     );
                     down_ms = STORAGE_RESTART.as_millis() as u64;
+                },
+                _ = disk_halted.next() => {
+                    let crash = self.sync_crash.as_ref().expect("a sync crash was armed");
+                    down_ms = crash.down_ms;
+                    handle.abort();
+                    let _ = (&mut handle).await;
+                    *self.mailbox.lock().expect("mailbox slot") = None;
+                    *self.governance.lock().expect("governance slot") = None;
+                    self.harness_event(
+                        &context,
+                        "crashed",
+                        format!("sync={} at={} down_ms={down_ms}", crash.sync, crash.at.name()),
+                    );
                 },
                 _ = halted.next() => {
                     let crash = point_crashes.next().expect("a crash point was armed");
@@ -546,6 +575,17 @@ pub fn spawn_all(
             .iter()
             .find(|r| r.node == index)
             .map(|r: &RepairPlan| (misconfigured(&cluster, r.mismatch), r.at_ms));
+        let disk = Disk::new(
+            context.child("disk").with_attribute("index", index),
+            plan.storage_faults
+                .iter()
+                .find(|w| w.node == index)
+                .map_or(0, |w| w.seed),
+        );
+        sink.lock()
+            .expect("sink")
+            .sync_counters
+            .push((index, Arc::new(disk.sync_counter())));
         let life = Life {
             index,
             key: key.clone(),
@@ -565,19 +605,14 @@ pub fn spawn_all(
                 .collect(),
             tamper,
             sidecar,
-            disk: Disk::new(
-                context.child("disk").with_attribute("index", index),
-                plan.storage_faults
-                    .iter()
-                    .find(|w| w.node == index)
-                    .map_or(0, |w| w.seed),
-            ),
+            disk: disk.clone(),
             storage_faults: plan
                 .storage_faults
                 .iter()
                 .filter(|w| w.node == index)
                 .cloned()
                 .collect(),
+            sync_crash: plan.sync_crashes.iter().find(|c| c.node == index).cloned(),
             skew: plan
                 .clocks
                 .iter()

@@ -233,6 +233,8 @@ impl Blocker for NodeNet {
 pub struct NetRegistrar {
     pub node: NodeNet,
     pub quota: Quota,
+    /// Told of every frame the node's senders send (enumerated crash points).
+    pub hook: Option<Arc<dyn SendHook>>,
 }
 
 impl Registrar for NetRegistrar {
@@ -240,19 +242,43 @@ impl Registrar for NetRegistrar {
     type Receiver = SimReceiver;
 
     async fn register(&mut self, channel: Channel) -> SimDuplex {
-        self.node.register(channel, self.quota).await
+        let duplex = self.node.register(channel, self.quota).await;
+        match &self.hook {
+            Some(hook) => Duplex {
+                sender: SimSender::Hooked(Box::new(duplex.sender), hook.clone()),
+                receiver: duplex.receiver,
+            },
+            None => duplex,
+        }
     }
+}
+
+/// Told of every frame a hooked sender sent (after it left).
+pub trait SendHook: Send + Sync + 'static {
+    fn sent(&self);
 }
 
 /// Both ends of a node's channel on either transport.
 pub type SimDuplex = Duplex<SimSender, SimReceiver>;
 
 /// A node's sender on one channel, on either transport.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum SimSender {
     /// Boxed: commonware's sender is several times the lean one's size.
     Commonware(Box<simulated::Sender<PublicKey, deterministic::Context>>),
     Lean(lean::Sender),
+    /// Either, telling a hook of each frame it sends.
+    Hooked(Box<SimSender>, Arc<dyn SendHook>),
+}
+
+impl std::fmt::Debug for SimSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SimSender::Commonware(sender) => sender.fmt(f),
+            SimSender::Lean(sender) => sender.fmt(f),
+            SimSender::Hooked(sender, _) => write!(f, "Hooked({sender:?})"),
+        }
+    }
 }
 
 /// A [`SimSender`]'s recipients within their rate limits.
@@ -261,6 +287,7 @@ pub enum SimChecked<'a> {
         <simulated::Sender<PublicKey, deterministic::Context> as LimitedSender>::Checked<'a>,
     ),
     Lean(<lean::Sender as LimitedSender>::Checked<'a>),
+    Hooked(Box<SimChecked<'a>>, Arc<dyn SendHook>),
 }
 
 impl LimitedSender for SimSender {
@@ -274,6 +301,12 @@ impl LimitedSender for SimSender {
         match self {
             SimSender::Commonware(sender) => sender.check(recipients).map(SimChecked::Commonware),
             SimSender::Lean(sender) => sender.check(recipients).map(SimChecked::Lean),
+            SimSender::Hooked(sender, hook) => {
+                let hook = hook.clone();
+                sender
+                    .check(recipients)
+                    .map(|checked| SimChecked::Hooked(Box::new(checked), hook))
+            }
         }
     }
 }
@@ -285,6 +318,7 @@ impl CheckedSender for SimChecked<'_> {
         match self {
             SimChecked::Commonware(checked) => checked.recipients(),
             SimChecked::Lean(checked) => checked.recipients(),
+            SimChecked::Hooked(checked, _) => checked.recipients(),
         }
     }
 
@@ -292,6 +326,11 @@ impl CheckedSender for SimChecked<'_> {
         match self {
             SimChecked::Commonware(checked) => checked.send(message, priority),
             SimChecked::Lean(checked) => checked.send(message, priority),
+            SimChecked::Hooked(checked, hook) => {
+                let feedback = checked.send(message, priority);
+                hook.sent();
+                feedback
+            }
         }
     }
 }

@@ -55,6 +55,7 @@ pub async fn run(
         let mut registrar = NetRegistrar {
             node: oracle.node(&members[l.node]),
             quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
+            hook: None,
         };
         let channel = registrar.register(Channel::Barrier).await;
         let (l, key, cluster) = (l.clone(), keys[l.node].clone(), honest_cluster.clone());

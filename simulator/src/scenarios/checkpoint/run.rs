@@ -137,6 +137,7 @@ pub async fn run(
         let mut registrar = NetRegistrar {
             node: oracle.node(&key.public_key()),
             quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
+            hook: None,
         };
         let channel = registrar.register(Channel::Checkpoint).await;
         let liar = Liar {

@@ -110,6 +110,7 @@ pub async fn run(
         let mut registrar = NetRegistrar {
             node: oracle.node(&members[l.node]),
             quota: Quota::per_second(NZU32!(QUOTA_PER_SECOND)),
+            hook: None,
         };
         let LedgerChannels {
             gossip, backfill, ..
