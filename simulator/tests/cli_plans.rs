@@ -196,3 +196,64 @@ fn explore_writes_digests_and_compare_fails_on_a_difference() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("digest differs: seed 3: digest"), "{out}");
 }
+
+#[test]
+fn crash_points_enumerate_every_moment_around_each_sync_and_each_crashes_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, out, err) = sim(
+        &[
+            "crash-points",
+            "--scenario",
+            "dkg",
+            "--seed",
+            "7",
+            "--nodes",
+            "4",
+            "--limit",
+            "3",
+        ],
+        d,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("crash points (the first 3 syncs; --limit)"),
+        "{out}"
+    );
+    for sync in 1..=3 {
+        for at in ["before", "after", "after_send"] {
+            assert!(out.contains(&format!("sync={sync} at={at} pass")), "{out}");
+        }
+    }
+    assert!(out.contains("crash_points=9 failed=0"), "{out}");
+    // A point's plan crashes the node there: its trace says so.
+    let (code, _, _) = sim(
+        &[
+            "plan",
+            "--scenario",
+            "dkg",
+            "--seed",
+            "7",
+            "--nodes",
+            "4",
+            "--out",
+            "p.json",
+        ],
+        d,
+    );
+    assert_eq!(code, 0);
+    let text = std::fs::read_to_string(d.join("p.json")).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["plan"]["core"]["sync_crashes"] =
+        serde_json::json!([{"node": 1, "sync": 2, "at": "after_send", "down_ms": 300}]);
+    std::fs::write(d.join("c.json"), value.to_string()).unwrap();
+    let (code, out, err) = sim(&["run", "--plan", "c.json", "--trace", "t.jsonl"], d);
+    assert_eq!(code, 0, "{out}{err}");
+    let trace = std::fs::read_to_string(d.join("t.jsonl")).unwrap();
+    assert!(
+        trace.contains(
+            "\"node\":1,\"event\":\"crashed\",\"detail\":\"sync=2 at=after_send down_ms=300\""
+        ),
+        "no crash at the point"
+    );
+}
