@@ -208,7 +208,7 @@ fn run_inner(
     let fired = cohort_protocol::buggify::disarm();
     let mut sink = sink.lock().expect("sink");
     let mut violations = violations;
-    violations.extend(sink.harness_violations.drain(..));
+    violations.append(&mut sink.harness_violations);
     let mut syncs: Vec<(usize, u64)> = sink
         .sync_counters
         .iter()

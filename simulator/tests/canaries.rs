@@ -68,7 +68,7 @@ fn the_default_binary_contains_no_canary() {
         !binary.windows(marker.len()).any(|w| w == marker),
         "the default cohort-sim has the canaries compiled in"
     );
-    assert!(!cohort_protocol::canary::COMPILED);
+    const { assert!(!cohort_protocol::canary::COMPILED) };
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cohort-sim"))
         .args(["explore", "--canary", "repeated-vote"])
         .output()

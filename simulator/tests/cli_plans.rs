@@ -87,6 +87,9 @@ fn a_printed_plan_runs_to_the_seeds_digest_and_an_edited_failing_one_is_saved() 
     assert_eq!(digest(&out), digest(&again));
 }
 
+/// An edit of a plan file's JSON.
+type Edit = fn(&mut serde_json::Value);
+
 #[test]
 fn bad_plan_files_are_refused_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
@@ -105,7 +108,7 @@ fn bad_plan_files_are_refused_naming_the_field() {
     );
     assert_eq!(code, 0);
     let text = std::fs::read_to_string(d.join("p.json")).unwrap();
-    let cases: [(&str, fn(&mut serde_json::Value)); 3] = [
+    let cases: [(&str, Edit); 3] = [
         ("plan.core.links[2].from: node 40 does not exist", |v| {
             v["plan"]["core"]["links"][2]["from"] = 40.into()
         }),
