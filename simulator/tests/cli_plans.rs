@@ -260,3 +260,50 @@ fn crash_points_enumerate_every_moment_around_each_sync_and_each_crashes_the_nod
         "no crash at the point"
     );
 }
+
+/// A node whose storage fails every write for a while stops on the first failure, is restarted
+/// by the harness, recovers, and the run keeps every invariant.
+#[test]
+fn a_storage_fault_stops_the_node_which_restarts_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for scenario in ["barrier", "ledger"] {
+        let (code, _, _) = sim(
+            &[
+                "plan",
+                "--scenario",
+                scenario,
+                "--seed",
+                "3",
+                "--nodes",
+                "4",
+                "--out",
+                "p.json",
+            ],
+            d,
+        );
+        assert_eq!(code, 0);
+        let text = std::fs::read_to_string(d.join("p.json")).unwrap();
+        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value["plan"]["core"]["storage_faults"] = serde_json::json!([{
+            "node": 1, "at_ms": 200, "for_ms": 600, "read_per_mille": 0,
+            "write_per_mille": 1000, "sync_per_mille": 1000, "torn_per_mille": 500, "seed": 9
+        }]);
+        std::fs::write(d.join("f.json"), value.to_string()).unwrap();
+        let (code, out, err) = sim(&["run", "--plan", "f.json", "--trace", "t.jsonl"], d);
+        assert_eq!(code, 0, "{scenario}: {out}{err}");
+        let trace = std::fs::read_to_string(d.join("t.jsonl")).unwrap();
+        for event in [
+            "storage_failing",
+            "storage_failed",
+            "restarted",
+            "storage_healed",
+        ] {
+            assert!(
+                trace.contains(&format!("\"node\":1,\"event\":\"{event}\"")),
+                "{scenario}: no {event}"
+            );
+        }
+        assert!(!trace.contains("storage_fault_ignored"));
+    }
+}

@@ -60,8 +60,9 @@ fn same_seed_same_digest() {
             assert!(a.drawn && b.drawn, "{scenario} seed {seed}");
             // The plan file's run replays as the seed's (with `--nodes` when it must say so).
             assert!(
-                b.replay_command()
-                    .starts_with(&format!("cohort-sim run --scenario {scenario} --seed {seed}")),
+                b.replay_command().starts_with(&format!(
+                    "cohort-sim run --scenario {scenario} --seed {seed}"
+                )),
                 "{}",
                 b.replay_command()
             );

@@ -271,6 +271,7 @@ impl Life {
                     }
                     let result = result.expect("engine task did not panic");
                     if let Err(error) = &result
+                        && error.is_storage()
                         && self.disk.injected() > injected_before
                     {
                         // A storage error is fatal: the node stops; its service manager
