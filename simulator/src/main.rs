@@ -558,7 +558,18 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                     .unwrap_or(1)
             });
             let started = std::time::Instant::now();
-            let results = crash_points::enumerate(&options, &survey, node, points, jobs, |_| {});
+            let total = points * 3;
+            let done = std::sync::atomic::AtomicU64::new(0);
+            let step = (total / 20).max(1);
+            let results = crash_points::enumerate(&options, &survey, node, points, jobs, |p| {
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if !p.report.passed() {
+                    eprintln!("sync={} at={} failed", p.sync, p.at.name());
+                }
+                if n.is_multiple_of(step) || n == total {
+                    eprintln!("ran {n}/{total} crash points");
+                }
+            });
             let mut failed = 0;
             for point in &results {
                 let outcome = if point.report.passed() {
