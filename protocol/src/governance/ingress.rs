@@ -65,6 +65,11 @@ impl From<ledger::Error> for Error {
     fn from(error: ledger::Error) -> Self {
         match error {
             ledger::Error::Closed => Error::Closed,
+            // Passing states of the ledger: the node cannot propose yet; asked again, it will.
+            ledger::Error::Recovering => {
+                Error::NotReady("recovering this node's own chain from its peers")
+            }
+            ledger::Error::NotAdmitted => Error::NotReady("not admitted to the committee yet"),
             other => Error::Ledger(other.to_string()),
         }
     }
@@ -163,5 +168,24 @@ impl Mailbox {
             .try_send(Request::Status { reply })
             .map_err(|_| Error::Closed)?;
         response.await.map_err(|_| Error::Closed)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A node recovering its own chain, or not admitted yet, is not ready (the node's admin API
+    /// answers 503: ask again), not failing.
+    #[test]
+    fn passing_ledger_states_are_not_ready() {
+        for passing in [ledger::Error::Recovering, ledger::Error::NotAdmitted] {
+            assert!(matches!(Error::from(passing), Error::NotReady(_)));
+        }
+        assert!(matches!(Error::from(ledger::Error::Closed), Error::Closed));
+        assert!(matches!(
+            Error::from(ledger::Error::AlreadyCertified),
+            Error::Ledger(_)
+        ));
     }
 }
