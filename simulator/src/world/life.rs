@@ -276,8 +276,7 @@ impl Life {
                     {
                         // A storage error is fatal: the node stops; its service manager
                         // starts it again, and it recovers from its storage.
-                        *self.mailbox.lock().expect("mailbox slot") = None;
-                        *self.governance.lock().expect("governance slot") = None;
+                        self.clear_slots();
                         self.harness_event(
                             &context,
                             "storage_failed",
@@ -308,8 +307,7 @@ impl Life {
                 _ = repair => {
                     handle.abort();
                     let _ = (&mut handle).await;
-                    *self.mailbox.lock().expect("mailbox slot") = None;
-                    *self.governance.lock().expect("governance slot") = None;
+                    self.clear_slots();
                     repaired = true;
                     self.harness_event(&context, "repaired", "after_end=false".to_string());
                     down_ms = 0;
@@ -319,8 +317,7 @@ impl Life {
                     down_ms = crash.down_ms;
                     handle.abort();
                     let _ = (&mut handle).await;
-                    *self.mailbox.lock().expect("mailbox slot") = None;
-                    *self.governance.lock().expect("governance slot") = None;
+                    self.clear_slots();
                     self.harness_event(&context, "crashed", format!("down_ms={down_ms}"));
                     loss = crash.loss;
                 },
@@ -328,8 +325,7 @@ impl Life {
                     // The engine ran on for a grace period after a storage error: ignored.
                     handle.abort();
                     let _ = (&mut handle).await;
-                    *self.mailbox.lock().expect("mailbox slot") = None;
-                    *self.governance.lock().expect("governance slot") = None;
+                    self.clear_slots();
                     let detail = format!(
                         "{injected} injected write or sync errors, and the engine still ran {STORAGE_FAULT_GRACE:?} after the first"
                     );
@@ -347,8 +343,7 @@ impl Life {
                     down_ms = crash.down_ms;
                     handle.abort();
                     let _ = (&mut handle).await;
-                    *self.mailbox.lock().expect("mailbox slot") = None;
-                    *self.governance.lock().expect("governance slot") = None;
+                    self.clear_slots();
                     self.harness_event(
                         &context,
                         "crashed",
@@ -360,8 +355,7 @@ impl Life {
                     down_ms = crash.down_ms;
                     handle.abort();
                     let _ = (&mut handle).await;
-                    *self.mailbox.lock().expect("mailbox slot") = None;
-                    *self.governance.lock().expect("governance slot") = None;
+                    self.clear_slots();
                     self.harness_event(
                         &context,
                         "crashed",
@@ -413,6 +407,12 @@ impl Life {
             }
         };
         self.harness_event(context, "storage_lost", detail);
+    }
+
+    /// The node is down: no mailbox of its last life may be used.
+    fn clear_slots(&self) {
+        *self.mailbox.lock().expect("mailbox slot") = None;
+        *self.governance.lock().expect("governance slot") = None;
     }
 
     fn harness_event(&self, context: &deterministic::Context, name: &'static str, detail: String) {
