@@ -205,6 +205,86 @@ pub struct CorePlan {
     pub buggify: Vec<BuggifyPlan>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub buggify_seed: u64,
+    /// Partition windows: nodes split into groups (one-way or both ways) for a while, then
+    /// healed (any scenario; see [`PartitionPlan`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<PartitionPlan>,
+}
+
+/// A partition window: from `at_ms` for `for_ms`, the nodes are split into `groups` (node
+/// indices of the run's network; the nodes in no group form one more group, the last). Every
+/// link from a node of group `i` to a node of group `j != i` is cut; a `one_way` cut only
+/// cuts `i < j`: the earlier groups cannot reach the later ones, which still reach them (a
+/// half-open firewall, an asymmetric route). At the end of the window the cut links are
+/// back as they are then. Windows may overlap: a link is up when no window cuts it. A
+/// scenario's final heal (the ledger and checkpoint families' quiesce) lifts every cut and
+/// ends every window still open.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionPlan {
+    pub at_ms: u64,
+    pub for_ms: u64,
+    pub groups: Vec<Vec<usize>>,
+    #[serde(default)]
+    pub one_way: bool,
+}
+
+impl PartitionPlan {
+    /// The group of `node` (`groups.len()` for the nodes in none).
+    pub fn group_of(&self, node: usize) -> usize {
+        self.groups
+            .iter()
+            .position(|g| g.contains(&node))
+            .unwrap_or(self.groups.len())
+    }
+
+    /// Whether the window cuts the link `from -> to`.
+    pub fn cuts(&self, from: usize, to: usize) -> bool {
+        let (a, b) = (self.group_of(from), self.group_of(to));
+        a != b && (!self.one_way || a < b)
+    }
+}
+
+/// Longest partition window drawn (ms).
+pub const MAX_PARTITION_MS: u64 = 5_000;
+
+/// Draws 1..=3 partition windows among `nodes`, each starting within `window_ms` of the start
+/// and lasting up to [`MAX_PARTITION_MS`] (ending by `window_ms`): the nodes shuffled and split
+/// into 2..=3 groups (one node alone, a minority, halves), a third of them one-way.
+pub fn draw_partitions(rng: &mut ChaCha8Rng, nodes: usize, window_ms: u64) -> Vec<PartitionPlan> {
+    if nodes < 2 || window_ms < 200 {
+        return Vec::new();
+    }
+    let count = rng.random_range(1..=3usize);
+    let mut windows: Vec<PartitionPlan> = (0..count)
+        .map(|_| {
+            let mut order: Vec<usize> = (0..nodes).collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.random_range(0..=i));
+            }
+            let parts = rng.random_range(2..=3usize).min(nodes);
+            // Cut points: the first group is 1..=half of the nodes, the second (if any) a
+            // share of the rest; the rest form the last group (left implicit).
+            let first = rng.random_range(1..=(nodes / 2).max(1));
+            let mut groups = vec![order[..first].to_vec()];
+            if parts == 3 && nodes - first >= 2 {
+                let second = rng.random_range(1..nodes - first);
+                groups.push(order[first..first + second].to_vec());
+            }
+            for g in &mut groups {
+                g.sort_unstable();
+            }
+            let for_ms = rng.random_range(100..=MAX_PARTITION_MS.min(window_ms / 2));
+            PartitionPlan {
+                at_ms: rng.random_range(0..=window_ms - for_ms),
+                for_ms,
+                groups,
+                one_way: rng.random_range(0..3u8) == 0,
+            }
+        })
+        .collect();
+    windows.sort_by_key(|w| w.at_ms);
+    windows
 }
 
 /// Where around a storage sync a [`SyncCrash`] halts its node.

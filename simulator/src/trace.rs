@@ -18,6 +18,13 @@ use std::{
     time::UNIX_EPOCH,
 };
 
+/// Simulated microseconds since the Unix epoch.
+pub fn micros(t: std::time::SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
 /// Refusal reasons kept per (node, peer).
 pub const REASONS_KEPT: usize = 16;
 

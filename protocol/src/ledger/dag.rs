@@ -121,6 +121,14 @@ pub const MAX_RECENT_STRANGERS: usize = 4096;
 /// pruned it yet), and the node asks for it by id.
 pub const MAX_RECENTLY_PRUNED: usize = 1 << 16;
 
+/// Most ids [`Dag::wanted`] keeps asking for because an op applied without its parents named
+/// them ([`Dag::asked_without`]); beyond it, new ones are not recorded.
+pub const MAX_UNRESOLVED: usize = 1 << 12;
+
+/// Complete backfill runs that asked for an unresolved id without bringing it, after which the
+/// id is taken for a parent every peer pruned.
+pub const MAX_UNRESOLVED_ASKS: u8 = 8;
+
 /// Configuration of a [`Dag`].
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
@@ -308,6 +316,13 @@ pub struct Dag {
     /// Ids that held ops at or above their floor name but this ledger does not hold (a
     /// covered op applied before its parent): such an id is no head when it arrives.
     dangling: BTreeMap<OpId, u32>,
+    /// Parents that ops applied without them (covered) name, which this ledger did not prune
+    /// itself, and how many complete backfill runs asked for each without bringing it. Most
+    /// are presence ops a peer pruned; but one may be a Data or checkpoint op (never pruned)
+    /// that this node never received before a checkpoint covered its child, which nothing
+    /// else would make it ask for (the child is below its floor, and a server takes an
+    /// ancestor of what the node lists as known for known).
+    unresolved: BTreeMap<OpId, u8>,
     /// Authors `0..genesis` are the genesis members; the others were admitted by a certified
     /// committee.
     genesis: usize,
@@ -403,6 +418,7 @@ impl Dag {
             dangling: BTreeMap::new(),
             keyless: BTreeMap::new(),
             recently_pruned: BTreeSet::new(),
+            unresolved: BTreeMap::new(),
             pruned_order: VecDeque::new(),
             replaying: false,
             #[cfg(feature = "canary")]
@@ -1052,6 +1068,17 @@ impl Dag {
         let position = self.next_position;
         self.next_position += 1;
         self.log.insert(position, id);
+        self.unresolved.remove(&id);
+        if !complete {
+            for p in op.op().parents.iter() {
+                if self.unresolved.len() < MAX_UNRESOLVED
+                    && !self.ops.contains_key(p)
+                    && !self.recently_pruned.contains(p)
+                {
+                    self.unresolved.entry(*p).or_insert(0);
+                }
+            }
+        }
         self.ops.insert(
             id,
             Entry {
@@ -1696,27 +1723,49 @@ impl Dag {
     }
 
     /// What this node knows, for a backfill request: its heads and each author's newest op
-    /// (the newest ids first when there are more than [`MAX_KNOWN`]), ascending.
+    /// (the newest ids first when there are more than [`MAX_KNOWN`]), then, as room allows,
+    /// each author's ops it holds at exponentially spaced seqs below its newest (`tip - 1`,
+    /// `tip - 2`, `tip - 4`, ...), ascending. The samples let a server that lags this node
+    /// (it holds none of its newest ops) still tell how far this node's chain of each author
+    /// reaches ([`Dag::unknown_to`]) instead of sending it everything.
     pub fn known(&self) -> Vec<OpId> {
-        let mut known: Vec<(u64, OpId)> = self
-            .heads
-            .iter()
-            .copied()
-            .chain(
-                self.tips
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, tip)| **tip > 0)
-                    .map(|(a, &tip)| self.chains[&(a as u16, tip)]),
-            )
-            .map(|id| (self.ops[&id].position, id))
-            .collect();
-        known.sort_unstable_by(|a, b| b.cmp(a));
-        known.dedup();
-        let mut ids: Vec<OpId> = known
+        let newest_first = |mut ids: Vec<(u64, OpId)>| {
+            ids.sort_unstable_by(|a, b| b.cmp(a));
+            ids
+        };
+        let must = newest_first(
+            self.heads
+                .iter()
+                .copied()
+                .chain(
+                    self.tips
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, tip)| **tip > 0)
+                        .map(|(a, &tip)| self.chains[&(a as u16, tip)]),
+                )
+                .map(|id| (self.ops[&id].position, id))
+                .collect(),
+        );
+        let samples = newest_first(
+            self.tips
+                .iter()
+                .enumerate()
+                .flat_map(|(a, &tip)| {
+                    (0..64)
+                        .map_while(move |k| tip.checked_sub(1u64 << k).filter(|s| *s >= 1))
+                        .filter_map(move |seq| self.chains.get(&(a as u16, seq)))
+                })
+                .filter_map(|id| self.ops.get(id).map(|e| (e.position, *id)))
+                .collect(),
+        );
+        let mut seen = BTreeSet::new();
+        let mut ids: Vec<OpId> = must
             .into_iter()
-            .take(MAX_KNOWN)
+            .chain(samples)
             .map(|(_, id)| id)
+            .filter(|id| seen.insert(*id))
+            .take(MAX_KNOWN)
             .collect();
         ids.sort_unstable();
         ids
@@ -1749,7 +1798,27 @@ impl Dag {
                 }
             }
         }
+        for p in self.unresolved.keys().filter(|p| unknown(p)) {
+            if out.len() >= max {
+                break;
+            }
+            out.insert(*p);
+        }
         out.into_iter().collect()
+    }
+
+    /// A complete backfill run asked for `missing` (ids from [`Dag::wanted`]): each unresolved
+    /// one it did not bring has been asked for once more, and after [`MAX_UNRESOLVED_ASKS`]
+    /// it is taken for pruned by every peer and no longer asked for.
+    pub fn asked_without(&mut self, missing: &[OpId]) {
+        for id in missing {
+            if let Some(asks) = self.unresolved.get_mut(id) {
+                *asks += 1;
+                if *asks >= MAX_UNRESOLVED_ASKS {
+                    self.unresolved.remove(id);
+                }
+            }
+        }
     }
 
     /// Positions (ascending) of the applied ops a peer that knows `known` lacks: the ancestors
@@ -1780,27 +1849,32 @@ impl Dag {
         // may hold an op without some of its parents (covered by a checkpoint it could not
         // apply yet), so an ancestor of a known op is not always known.
         let mut forced: BTreeSet<u64> = BTreeSet::new();
+        // (Even one it also lists as known: it asks for it.)
         for id in roots {
-            if let Some(e) = self.ops.get(id)
-                && !marks.contains_key(&e.position)
-            {
-                marks.insert(e.position, false);
+            if let Some(e) = self.ops.get(id) {
+                match marks.insert(e.position, false) {
+                    Some(false) => continue,
+                    Some(true) => {}
+                    None => heap.push(e.position),
+                }
                 forced.insert(e.position);
-                heap.push(e.position);
                 unknown += 1;
+            }
+        }
+        // How far the peer's chain of each author reaches: the highest seq of the author's ops
+        // it lists. A peer applies an author's ops in seq order, so it holds each one up to
+        // there (or it is covered by a checkpoint it applied, or it names it in `roots`).
+        let mut reach = vec![0u64; self.keys.len()];
+        for id in known {
+            if let Some(e) = self.ops.get(id) {
+                let r = &mut reach[e.author as usize];
+                *r = (*r).max(e.op.op().seq);
             }
         }
         let roots: Vec<&OpId> = {
             // The heads, plus the data and checkpoint ops below a floor that the peer's chain
             // of their author does not reach: compaction may have pruned every op that named
             // them, so no walk from the heads finds them.
-            let mut reach = vec![0u64; self.keys.len()];
-            for id in known {
-                if let Some(e) = self.ops.get(id) {
-                    let r = &mut reach[e.author as usize];
-                    *r = (*r).max(e.op.op().seq);
-                }
-            }
             let mut roots: Vec<&OpId> = self.heads.iter().collect();
             for (a, floor) in self.floors.iter().enumerate() {
                 let from = reach[a].saturating_add(1);
@@ -1834,12 +1908,21 @@ impl Dag {
             if !done.insert(position) {
                 continue;
             }
-            let is_known = marks[&position];
+            let entry = &self.ops[&self.log[&position]];
+            // An op within the peer's reach of its author is known even when no walk from a
+            // known op reaches it: compaction pruned the ops between (without this, every op
+            // a new head names through a pruned gap, and all their kept ancestors, would be
+            // sent again, and a large compacted ledger would stall its peers' backfill).
+            // (Not for an author caught equivocating: the peer may hold the other fork.)
+            let within_reach = entry.op.op().seq <= reach[entry.author as usize]
+                && !self.evidence.contains_key(&entry.author);
+            let is_known = marks[&position] || (within_reach && !forced.contains(&position));
             if !is_known {
                 out.push(position);
+            }
+            if !marks[&position] {
                 unknown -= 1;
             }
-            let entry = &self.ops[&self.log[&position]];
             for parent in &entry.op.op().parents {
                 // A parent pruned by compaction: nothing to send (the op is covered).
                 let Some(p) = self.ops.get(parent).map(|e| e.position) else {

@@ -220,6 +220,8 @@ where
             Verdict::Next => self.send_request(now),
             Verdict::Done => {
                 let fetch = self.fetch.take().expect("in flight");
+                // What it asked for by id and did not bring, this peer does not hold.
+                self.dag.asked_without(fetch.run().missing());
                 self.scheduler.peer_succeeded(index, now);
                 self.suspects.remove(&index);
                 self.round_served = true;

@@ -24,6 +24,8 @@ use std::{collections::BTreeSet, path::Path};
 pub const MAX_CRASHES: usize = 256;
 /// Most crash-point crashes one plan may hold.
 pub const MAX_POINT_CRASHES: usize = 64;
+/// Most partition windows a plan may hold.
+pub const MAX_PARTITIONS: usize = 64;
 /// Largest link latency or jitter a plan may ask for (ms).
 pub const MAX_LINK_MS: u64 = 60_000;
 /// Largest clock offset (ms) and drift (parts per million, either way) a plan may ask for.
@@ -334,6 +336,37 @@ fn validate_core(core: &CorePlan, machines: usize, horizon: u64) -> Result<(), S
             || "plan.core.partition".into(),
             || "a partition cuts off some of the nodes, not none or all".into(),
         )?;
+    }
+    check(
+        core.partitions.len() <= MAX_PARTITIONS,
+        || "plan.core.partitions".into(),
+        || {
+            format!(
+                "{} windows, at most {MAX_PARTITIONS}",
+                core.partitions.len()
+            )
+        },
+    )?;
+    for (i, w) in core.partitions.iter().enumerate() {
+        let f = |name: &str| format!("plan.core.partitions[{i}].{name}");
+        time(&f("at_ms"), w.at_ms, horizon)?;
+        time(&f("for_ms"), w.at_ms.saturating_add(w.for_ms), horizon)?;
+        check(
+            !w.groups.is_empty(),
+            || f("groups"),
+            || "a partition names at least one group".into(),
+        )?;
+        for (g, group) in w.groups.iter().enumerate() {
+            check(
+                !group.is_empty(),
+                || f(&format!("groups[{g}]")),
+                || "a group holds at least one node".into(),
+            )?;
+            for (k, n) in group.iter().enumerate() {
+                node(&f(&format!("groups[{g}][{k}]")), *n, machines)?;
+            }
+        }
+        unique(&f("groups"), w.groups.iter().flatten().copied())?;
     }
     for (i, clock) in core.clocks.iter().enumerate() {
         let f = |name: &str| format!("plan.core.clocks[{i}].{name}");

@@ -424,12 +424,7 @@ impl Life {
     }
 }
 
-/// Simulated microseconds since the Unix epoch.
-pub fn micros(t: SystemTime) -> u64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
+pub use crate::trace::micros;
 
 /// Starts one [`Life`] per key (node `i` with `clusters[i]`, its crashes from `plan`, the role
 /// `role(i)`) and waits for every honest engine; `None` when one is still running at `deadline`

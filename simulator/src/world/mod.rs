@@ -16,6 +16,6 @@ pub use blocker::ExpiringBlocker;
 pub use cluster::{cluster, identities, misconfigured, quorum, with_committees};
 pub use life::{Life, QUOTA_PER_SECOND, Role, Sidecar, Spawned, micros, run_all, spawn_all};
 pub use network::{
-    MAX_FRAME, Net, NetRegistrar, NodeNet, SimDuplex, SimReceiver, SimSender, Transport, cut, heal,
+    MAX_FRAME, Net, NetRegistrar, NodeNet, SimDuplex, SimReceiver, SimSender, Transport, cut,
     network,
 };

@@ -9,8 +9,11 @@
 //! which one it uses ([`crate::plan::CorePlan::transport`]).
 
 use super::lean;
-use crate::plan::LinkPlan;
 pub use crate::plan::Transport;
+use crate::{
+    plan::{LinkPlan, PartitionPlan},
+    trace::{Sink, micros},
+};
 use cohort_protocol::{
     Duplex, PublicKey,
     channels::{Channel, Registrar},
@@ -19,9 +22,16 @@ use commonware_actor::{Feedback, Unreliable};
 use commonware_p2p::{
     BlockedSubscription, Blocker, CheckedSender, LimitedSender, Recipients, simulated,
 };
-use commonware_runtime::{IoBuf, IoBufs, Quota, Supervisor as _, deterministic};
+use commonware_runtime::{
+    Clock as _, IoBuf, IoBufs, Quota, Spawner as _, Supervisor as _, deterministic,
+};
 use commonware_utils::{NZUsize, Probability};
-use std::{num::NonZeroUsize, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    num::NonZeroUsize,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
 
 /// Largest frame the simulated network carries: the protocol's one frame limit.
 pub const MAX_FRAME: u32 = cohort_protocol::MAX_FRAME_BYTES as u32;
@@ -34,10 +44,28 @@ pub const LEAN_INBOX: usize = 64 * 1024;
 /// commonware's simulated network's oracle.
 pub type Oracle = simulated::Oracle<PublicKey, deterministic::Context>;
 
-/// A run's network, on one transport.
-pub enum Net {
+/// A run's network, on one transport, and the book of its links: what each link is meant to
+/// be, and which partition windows cut it now.
+pub struct Net {
+    transport: Links,
+    members: Vec<PublicKey>,
+    book: Mutex<LinkBook>,
+}
+
+/// The transport under a [`Net`].
+enum Links {
     Commonware(Oracle),
     Lean(lean::Network),
+}
+
+/// Each directed link's intended setting (from the plan, lossless after the final heal) and
+/// how many partition windows cut it now; a link is on the transport when none does.
+#[derive(Default)]
+struct LinkBook {
+    base: BTreeMap<(usize, usize), LinkPlan>,
+    cuts: BTreeMap<(usize, usize), u32>,
+    /// The final heal happened: no window cuts anything any more.
+    healed: bool,
 }
 
 /// The network of `members` with the drawn `links`, started on `transport` (shared: each node's
@@ -48,7 +76,7 @@ pub async fn network(
     links: &[LinkPlan],
     transport: Transport,
 ) -> Arc<Net> {
-    let net = match transport {
+    let transport = match transport {
         Transport::Commonware => {
             let (network, oracle) = simulated::Network::new_with_peers(
                 context.child("network"),
@@ -62,9 +90,9 @@ pub async fn network(
             )
             .await;
             network.start();
-            Net::Commonware(oracle)
+            Links::Commonware(oracle)
         }
-        Transport::Lean => Net::Lean(lean::Network::new(
+        Transport::Lean => Links::Lean(lean::Network::new(
             context.child("network"),
             members,
             lean::Config {
@@ -73,58 +101,178 @@ pub async fn network(
             },
         )),
     };
+    let net = Net {
+        transport,
+        members: members.to_vec(),
+        book: Mutex::default(),
+    };
     for link in links {
-        net.add_link(&members[link.from], &members[link.to], link)
-            .await;
+        net.book().base.insert((link.from, link.to), link.clone());
+        net.add_link(link.from, link.to, link).await;
     }
     Arc::new(net)
 }
 
 impl Net {
+    fn book(&self) -> MutexGuard<'_, LinkBook> {
+        self.book.lock().expect("link book")
+    }
+
     /// Node `me`'s handle: registers its channels and blocks its peers.
     pub fn node(&self, me: &PublicKey) -> NodeNet {
-        match self {
-            Net::Commonware(oracle) => NodeNet::Commonware(oracle.control(me.clone())),
-            Net::Lean(network) => NodeNet::Lean(network.control(me)),
+        match &self.transport {
+            Links::Commonware(oracle) => NodeNet::Commonware(oracle.control(me.clone())),
+            Links::Lean(network) => NodeNet::Lean(network.control(me)),
         }
     }
 
     /// Every (blocker, blocked) pair.
     pub async fn blocked(&self) -> Vec<(PublicKey, PublicKey)> {
-        match self {
-            Net::Commonware(oracle) => oracle.blocked().await.unwrap_or_default(),
-            Net::Lean(network) => network.blocked(),
+        match &self.transport {
+            Links::Commonware(oracle) => oracle.blocked().await.unwrap_or_default(),
+            Links::Lean(network) => network.blocked(),
         }
     }
 
     /// `from` no longer blocks `to`.
     pub async fn unblock(&self, from: PublicKey, to: PublicKey) {
-        match self {
-            Net::Commonware(oracle) => {
+        match &self.transport {
+            Links::Commonware(oracle) => {
                 let _ = oracle.unblock(from, to).await;
             }
-            Net::Lean(network) => network.unblock(&from, &to),
+            Links::Lean(network) => network.unblock(&from, &to),
         }
     }
 
     /// What the lean transport did with its frames (`None` on commonware's).
     pub fn lean_stats(&self) -> Option<lean::Stats> {
-        match self {
-            Net::Commonware(_) => None,
-            Net::Lean(network) => Some(network.stats()),
+        match &self.transport {
+            Links::Commonware(_) => None,
+            Links::Lean(network) => Some(network.stats()),
         }
     }
 
-    /// Sets the link `from -> to` as `link` says (replacing any).
-    async fn set_link(&self, from: &PublicKey, to: &PublicKey, link: &LinkPlan) {
-        self.remove_link(from, to).await;
-        self.add_link(from, to, link).await;
+    /// One more window cuts each of `pairs`: the links no window cut before leave the
+    /// transport (none does after the final heal).
+    pub async fn cut(&self, pairs: &[(usize, usize)]) {
+        let gone: Vec<(usize, usize)> = {
+            let mut book = self.book();
+            if book.healed {
+                return;
+            }
+            let mut gone = Vec::new();
+            for pair in pairs {
+                let count = book.cuts.entry(*pair).or_default();
+                *count += 1;
+                if *count == 1 && book.base.contains_key(pair) {
+                    gone.push(*pair);
+                }
+            }
+            gone
+        };
+        for (from, to) in gone {
+            self.remove_link(from, to).await;
+        }
     }
 
-    /// Adds the link `from -> to` as `link` says (there is none).
-    async fn add_link(&self, from: &PublicKey, to: &PublicKey, link: &LinkPlan) {
-        match self {
-            Net::Commonware(oracle) => {
+    /// One window less cuts each of `pairs`: the links no window cuts any more are back, as
+    /// the book says they are now.
+    pub async fn uncut(&self, pairs: &[(usize, usize)]) {
+        let back: Vec<LinkPlan> = {
+            let mut book = self.book();
+            if book.healed {
+                return;
+            }
+            let mut back = Vec::new();
+            for pair in pairs {
+                let Some(count) = book.cuts.get_mut(pair) else {
+                    continue;
+                };
+                *count -= 1;
+                if *count == 0 {
+                    book.cuts.remove(pair);
+                    back.extend(book.base.get(pair).cloned());
+                }
+            }
+            back
+        };
+        for link in back {
+            self.add_link(link.from, link.to, &link).await;
+        }
+    }
+
+    /// The final heal: every link of the plan again, with its latency but no loss; no window
+    /// cuts anything from now on.
+    pub async fn heal(&self) {
+        let links: Vec<LinkPlan> = {
+            let mut book = self.book();
+            book.healed = true;
+            book.cuts.clear();
+            for link in book.base.values_mut() {
+                link.success_per_mille = 1000;
+            }
+            book.base.values().cloned().collect()
+        };
+        for link in links {
+            self.remove_link(link.from, link.to).await;
+            self.add_link(link.from, link.to, &link).await;
+        }
+    }
+
+    /// Runs the partition `windows` (see [`PartitionPlan`]), each in a task of its own, and
+    /// records each cut and heal as a harness event of every node it cuts off.
+    pub fn partition(
+        self: &Arc<Self>,
+        context: &deterministic::Context,
+        windows: &[PartitionPlan],
+        sink: &Arc<Mutex<Sink>>,
+    ) {
+        let nodes = self.members.len();
+        for (i, window) in windows.iter().enumerate() {
+            let window = window.clone();
+            let pairs: Vec<(usize, usize)> = (0..nodes)
+                .flat_map(|from| (0..nodes).map(move |to| (from, to)))
+                .filter(|&(from, to)| window.cuts(from, to))
+                .collect();
+            // The nodes that lose at least one link, each told once.
+            let mut touched: Vec<usize> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+            touched.sort_unstable();
+            touched.dedup();
+            let detail = format!(
+                "window={i} groups={:?} one_way={} for_ms={}",
+                window.groups, window.one_way, window.for_ms
+            );
+            let (net, sink) = (self.clone(), sink.clone());
+            context.child("partition").spawn(move |context| async move {
+                let record = |context: &deterministic::Context, name: &'static str| {
+                    let t_us = micros(context.current());
+                    let mut sink = sink.lock().expect("sink");
+                    for node in &touched {
+                        sink.record_harness(t_us, *node as u32, name, detail.clone());
+                    }
+                };
+                let start = context.current() + Duration::from_millis(window.at_ms);
+                context.sleep_until(start).await;
+                if net.book().healed {
+                    return;
+                }
+                record(&context, "partitioned");
+                net.cut(&pairs).await;
+                context.sleep(Duration::from_millis(window.for_ms)).await;
+                if net.book().healed {
+                    return;
+                }
+                net.uncut(&pairs).await;
+                record(&context, "partition_healed");
+            });
+        }
+    }
+
+    /// Sets the link `from -> to` as `link` says (there is none).
+    async fn add_link(&self, from: usize, to: usize, link: &LinkPlan) {
+        let (from, to) = (&self.members[from], &self.members[to]);
+        match &self.transport {
+            Links::Commonware(oracle) => {
                 oracle
                     .add_link(
                         from.clone(),
@@ -139,41 +287,31 @@ impl Net {
                     .await
                     .expect("link between known peers");
             }
-            Net::Lean(network) => network.add_link(from, to, link),
+            Links::Lean(network) => network.add_link(from, to, link),
         }
     }
 
     /// Removes the link `from -> to`.
-    async fn remove_link(&self, from: &PublicKey, to: &PublicKey) {
-        match self {
-            Net::Commonware(oracle) => {
+    async fn remove_link(&self, from: usize, to: usize) {
+        let (from, to) = (&self.members[from], &self.members[to]);
+        match &self.transport {
+            Links::Commonware(oracle) => {
                 let _ = oracle.remove_link(from.clone(), to.clone()).await;
             }
-            Net::Lean(network) => network.remove_link(from, to),
+            Links::Lean(network) => network.remove_link(from, to),
         }
     }
 }
 
-/// Removes every link of `links` that crosses between `side` and the other nodes.
-pub async fn cut(net: &Net, members: &[PublicKey], links: &[LinkPlan], side: &[usize]) {
-    for link in links {
-        if side.contains(&link.from) != side.contains(&link.to) {
-            net.remove_link(&members[link.from], &members[link.to])
-                .await;
-        }
-    }
-}
-
-/// Every link of `links` again, with its latency but no loss.
-pub async fn heal(net: &Net, members: &[PublicKey], links: &[LinkPlan]) {
-    for link in links {
-        let healed = LinkPlan {
-            success_per_mille: 1000,
-            ..link.clone()
-        };
-        net.set_link(&members[link.from], &members[link.to], &healed)
-            .await;
-    }
+/// Cuts every link that crosses between `side` and the other nodes until the final heal
+/// (`ledger-partition`'s partition).
+pub async fn cut(net: &Net, side: &[usize]) {
+    let nodes = net.members.len();
+    let pairs: Vec<(usize, usize)> = (0..nodes)
+        .flat_map(|from| (0..nodes).map(move |to| (from, to)))
+        .filter(|(from, to)| side.contains(from) != side.contains(to))
+        .collect();
+    net.cut(&pairs).await;
 }
 
 /// One node's handle on the network: registers its channels ([`NetRegistrar`]) and blocks its

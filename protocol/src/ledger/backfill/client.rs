@@ -124,6 +124,11 @@ impl Run {
         self.peer
     }
 
+    /// The ids the run asked for by id (its first request's `missing`).
+    pub fn missing(&self) -> &[OpId] {
+        &self.missing
+    }
+
     /// The id of the last request.
     pub fn id(&self) -> u64 {
         self.id

@@ -614,6 +614,17 @@ mod compaction {
         n: usize,
         steps: usize,
     ) -> (Vec<ed25519::PrivateKey>, GroupKey, Vec<SignedOp>) {
+        history_with(seed, n, steps, 0.05)
+    }
+
+    /// As [`history`], with a Data op at each step with probability `data` (of the steps that
+    /// are not a boot or a checkpoint).
+    fn history_with(
+        seed: u64,
+        n: usize,
+        steps: usize,
+        data: f64,
+    ) -> (Vec<ed25519::PrivateKey>, GroupKey, Vec<SignedOp>) {
         let keys = keys(n as u64);
         let (private, public) = ops::keypair::<_, Variant>(&mut ChaCha8Rng::seed_from_u64(9));
         let mut r = ChaCha8Rng::seed_from_u64(seed);
@@ -636,7 +647,7 @@ mod compaction {
                 signed(view, &keys, author, OpKind::Boot { boot_count: 1 }, time)
             } else if r.random_bool(0.06) {
                 checkpoint(view, &keys, author, time, &private)
-            } else if r.random_bool(0.05) {
+            } else if r.random_bool(data) {
                 signed(
                     view,
                     &keys,
@@ -874,6 +885,96 @@ mod compaction {
             assert_eq!(views(&joiner, n, u64::MAX), views(&reference, n, u64::MAX));
             sound(&joiner);
         }
+    }
+
+    #[test]
+    fn a_compacted_peer_with_many_kept_ops_is_sent_only_what_it_lacks() {
+        // Half the ops are Data (kept by compaction); most presence ops between them are
+        // pruned, so no walk from the peer's heads reaches the old Data ops. A peer that holds
+        // the same compacted ledger but for the server's newest op must be sent that op only,
+        // not every kept op again (its backfill would stall on pages of duplicates).
+        for seed in 0..4 {
+            let (keys, public, all) = history_with(seed, 5, 600, 0.5);
+            let mut server = full(&keys, public, &all);
+            server.compact();
+            let client = server.clone();
+            let op = SignedOp::sign(
+                &keys[1],
+                server.next_op(1, OpKind::Data(Bytes::from_static(b"new")), 9_000_000),
+            );
+            server.apply(vec![op.clone()], &mut rng());
+            let page: Vec<OpId> = server
+                .unknown_to(&client.known(), &client.wanted(256))
+                .into_iter()
+                .map(|p| server.at(p).unwrap().id())
+                .collect();
+            assert_eq!(page, vec![op.id()], "seed {seed}");
+            // A server that lags the peer (it lacks the peer's newest op of every author, so
+            // it holds none of its heads or tips) still sends nothing the peer holds.
+            let mut ahead = server.clone();
+            for (author, key) in keys.iter().enumerate() {
+                let op = SignedOp::sign(
+                    key,
+                    ahead.next_op(author, OpKind::Data(Bytes::from_static(b"n")), 9_100_000),
+                );
+                ahead.apply(vec![op], &mut rng());
+            }
+            let lagging = server.clone();
+            let page = lagging.unknown_to(&ahead.known(), &ahead.wanted(256));
+            assert!(page.is_empty(), "seed {seed}: sent {} ops", page.len());
+        }
+    }
+
+    #[test]
+    fn a_data_op_a_checkpoint_covered_before_it_arrived_is_asked_for_by_id() {
+        let (keys, public, all) = history(11, 3, 200);
+        let (private, _) = ops::keypair::<_, Variant>(&mut ChaCha8Rng::seed_from_u64(9));
+        let mut server = full(&keys, public, &all);
+        // Author 0 appends a Data op, a heartbeat above it, and a checkpoint covering both.
+        let data = signed(
+            &server,
+            &keys,
+            0,
+            OpKind::Data(Bytes::from_static(b"d")),
+            8_000_000,
+        );
+        server.apply(vec![data.clone()], &mut rng());
+        let beat = signed(
+            &server,
+            &keys,
+            0,
+            OpKind::Heartbeat { uptime_ms: 0 },
+            8_001_000,
+        );
+        server.apply(vec![beat.clone()], &mut rng());
+        let cp = checkpoint(&server, &keys, 0, 8_002_000, &private);
+        server.apply(vec![cp.clone()], &mut rng());
+        // A node that lost the Data op's frame gets the checkpoint, then the heartbeat: covered,
+        // it applies without its parent, below its author's floor.
+        let mut node = full(&keys, public, &all);
+        node.apply(vec![cp.clone(), beat.clone()], &mut rng());
+        assert!(node.contains(&beat.id()) && node.contains(&cp.id()));
+        assert!(!node.contains(&data.id()));
+        // It asks for the Data op by id, and the server sends it.
+        let wanted = node.wanted(256);
+        assert!(wanted.contains(&data.id()));
+        let page: Vec<SignedOp> = server
+            .unknown_to(&node.known(), &wanted)
+            .into_iter()
+            .map(|p| server.at(p).unwrap().clone())
+            .collect();
+        assert!(page.iter().any(|o| o.id() == data.id()));
+        node.apply(page, &mut rng());
+        assert!(node.contains(&data.id()));
+        assert!(!node.wanted(256).contains(&data.id()));
+        // A parent no peer holds any more is given up after a few complete runs.
+        let mut pruned = full(&keys, public, &all);
+        pruned.apply(vec![cp.clone(), beat.clone()], &mut rng());
+        for _ in 0..MAX_UNRESOLVED_ASKS {
+            assert!(pruned.wanted(256).contains(&data.id()));
+            pruned.asked_without(&[data.id()]);
+        }
+        assert!(!pruned.wanted(256).contains(&data.id()));
     }
 
     #[test]

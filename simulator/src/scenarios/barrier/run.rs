@@ -42,6 +42,7 @@ pub async fn run(
     let honest_cluster = cluster(&members, PROTOCOL_VERSION, Timing::default());
 
     let oracle = network(&context, &members, &plan.links, plan.transport).await;
+    oracle.partition(&context, &plan.partitions, &sink);
 
     let start = context.current();
     let clusters: Vec<Cluster> = (0..plan.nodes)

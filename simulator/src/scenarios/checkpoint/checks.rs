@@ -368,17 +368,23 @@ fn check_compaction(held: &[Member], archive: &[SignedOp], checks: &mut Checks) 
                 ),
             );
         }
-        let lost = archive
+        let lost: Vec<&SignedOp> = archive
             .iter()
             .filter(|o| !presence(o))
             .filter(|o| !ids.contains(&o.id()))
-            .count();
-        if lost > 0 {
+            .collect();
+        if let Some(first) = lost.first() {
+            let op = first.op();
             checks.fail(
                 Invariant::CompactionSound,
                 format!(
-                    "node {} lacks {lost} checkpoint or data ops that were authored",
-                    member.node
+                    "node {} lacks {} checkpoint or data ops that were authored (the first: a {} of {} at seq {}, authored at {} ms)",
+                    member.node,
+                    lost.len(),
+                    op.kind.name(),
+                    op.author[..8].iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                    op.seq,
+                    op.time_ms
                 ),
             );
         }
@@ -400,6 +406,11 @@ fn check_liveness(
     points.extend(as_ofs.iter().copied());
     points.push(end_ms);
     let slack = cp.check_ms + 2 * cp.window_ms + 20_000;
+    // `as_of` is on the subject's clock, the start and the end on the run's: its offset and
+    // its drift over the run.
+    let skew = plan.clocks.iter().find(|c| c.node == s).map_or(0, |c| {
+        c.offset_ms + c.drift_ppm.unsigned_abs() * end_ms.saturating_sub(start_ms) / 1_000_000
+    });
     for (k, w) in points.windows(2).enumerate() {
         let (a, b) = (w[0], w[1]);
         let outages: u64 = plan
@@ -413,7 +424,7 @@ fn check_liveness(
             .sum();
         // The first day also holds the DKG.
         let dkg = if k == 0 { 60_000 } else { 0 };
-        let allowed = cp.interval_ms + slack + outages + dkg;
+        let allowed = cp.interval_ms + slack + outages + dkg + skew;
         if b.saturating_sub(a) > allowed {
             checks.fail(
                 Invariant::CheckpointLiveness,
@@ -428,9 +439,12 @@ fn check_liveness(
 
 /// `checkpoint-late-joiner-caught-up`: the late member (`joiner`, started at `started_ms`)
 /// holds every checkpoint any member authored, each of which its ledger verified under the
-/// group key on apply, and it was served a compacted ledger: the ops it backfilled
-/// (`backfilled`) are fewer than half the presence ops authored before it started (its peers'
-/// floors had pruned the rest). Returns a note with the counts.
+/// group key on apply, and it was served a compacted ledger: the ops it backfilled to catch up
+/// when it started (`backfilled`), but the ops authored before it started that compaction keeps
+/// (every op but presence, and the presence ops those name as parents), are fewer than the
+/// other presence ops authored before it started (its peers' floors had pruned most of them;
+/// the rest, above the floors, and the tail authored while it caught up, are fewer).
+/// Returns a note with the counts.
 pub fn check_late_joiner(
     joiner: usize,
     started_ms: u64,
@@ -461,21 +475,31 @@ pub fn check_late_joiner(
             ),
         );
     }
-    let history = archive
+    // Compaction keeps every op but presence, and the presence ops those name as parents.
+    let before: Vec<&SignedOp> = archive
         .iter()
-        .filter(|o| presence(o))
         .filter(|o| o.op().time_ms < started_ms)
-        .count() as u64;
-    if backfilled.saturating_mul(2) >= history {
+        .collect();
+    let pinned: BTreeSet<OpId> = before
+        .iter()
+        .filter(|o| !presence(o))
+        .flat_map(|o| o.op().parents.iter().copied())
+        .collect();
+    let (history, kept): (Vec<&SignedOp>, Vec<&SignedOp>) = before
+        .into_iter()
+        .partition(|o| presence(o) && !pinned.contains(&o.id()));
+    let (history, kept) = (history.len() as u64, kept.len() as u64);
+    let pruned_served = backfilled.saturating_sub(kept);
+    if pruned_served >= history.max(1) {
         checks.fail(
             Invariant::CheckpointLateJoinerCaughtUp,
             format!(
-                "the late member {joiner} backfilled {backfilled} ops, not less than half of the {history} presence ops authored before it started: its peers did not serve a compacted ledger"
+                "the late member {joiner} backfilled {backfilled} ops, of which {pruned_served} beyond the {kept} kept ops authored before it started: not fewer than the {history} prunable presence ops authored before it started: its peers did not serve a compacted ledger"
             ),
         );
     }
     format!(
-        "late joiner {joiner}: backfilled {backfilled} ops for {history} presence ops authored before it started; holds {} ops and all {} checkpoints but {missing}",
+        "late joiner {joiner}: backfilled {backfilled} ops ({kept} kept ops authored before it started) for {history} prunable presence ops authored before it started; holds {} ops and all {} checkpoints but {missing}",
         member.ops.len(),
         checkpoints.len()
     )

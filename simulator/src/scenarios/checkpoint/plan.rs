@@ -3,7 +3,7 @@
 use super::byzantine::{CheckpointLiar, CheckpointMisbehaviour};
 use crate::plan::{
     ClockPlan, CorePlan, CrashPlan, LateStart, Loss, draw_crashes_within, draw_links,
-    draw_storage_faults, plan_rng,
+    draw_partitions, draw_storage_faults, plan_rng,
 };
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,9 @@ pub enum Kind {
     /// `dkg-disk-loss`: a member loses its DKG journal after the DKG; the operator proposes the
     /// unchanged committee, whose reshare gives it a new share.
     KeyLoss,
+    /// `all`: the checkpoint world with a reshare, a late newcomer, a Data workload, mild clock
+    /// skew, crashes, storage faults, partition windows and (half the seeds) a liar.
+    All,
 }
 
 impl Kind {
@@ -166,6 +169,19 @@ pub struct CheckpointPlan {
     /// never ends).
     #[serde(default)]
     pub dead: Option<usize>,
+    /// `all`: Data ops the honest members submit per minute (on average, together: each op by
+    /// one of them drawn at random) until the heal, of 1..=[`DATA_MAX_PAYLOAD`] random bytes
+    /// (none when 0). Sparse, so compaction still prunes most presence ops (a Data op keeps
+    /// the heads it names as parents).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub data_per_min: u32,
+}
+
+/// Largest Data payload of the `all` workload.
+pub const DATA_MAX_PAYLOAD: usize = 256;
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// How long a member that goes down for good stays down (past any run's end).
@@ -196,6 +212,8 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
     let drawn = match kind {
         // Epoch 0's committee of 4..=8, plus the two newcomers.
         Kind::Reshare => rng.random_range(6..=10),
+        // Epoch 0's committee of 4..=6, plus the two newcomers.
+        Kind::All => rng.random_range(6..=8),
         // A removal keeps at least the safe committee size of four.
         Kind::Governance | Kind::MembershipByzantine | Kind::Remove => rng.random_range(5..=10),
         Kind::Join | Kind::ReplaceDead | Kind::KeyLoss => rng.random_range(4..=9),
@@ -213,12 +231,16 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         | Kind::ReplaceDead
         | Kind::Remove
         | Kind::KeyLoss => None,
-        Kind::Byzantine => {
+        // Half the seeds, a liar of any kind; a member liar is of epoch 0's committee and
+        // stays in epoch 1's (drawn below: the replaced member is not the liar).
+        Kind::All if rng.random_bool(0.5) => None,
+        Kind::Byzantine | Kind::All => {
             let misbehaviour =
                 CheckpointMisbehaviour::ALL[rng.random_range(0..CheckpointMisbehaviour::ALL.len())];
             Some(CheckpointLiar {
-                node: match misbehaviour {
-                    CheckpointMisbehaviour::Outsider => nodes,
+                node: match (misbehaviour, kind) {
+                    (CheckpointMisbehaviour::Outsider, _) => nodes,
+                    (_, Kind::All) => rng.random_range(0..nodes - 2),
                     _ => rng.random_range(0..nodes),
                 },
                 misbehaviour,
@@ -241,16 +263,25 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
     let mut duration_ms = (days + 1) * INTERVAL_MS + rng.random_range(0..INTERVAL_MS / 2);
     // The late joiner starts after three certified days and runs long enough to wait out its
     // first interval and be certified itself.
-    let late_joiner = (kind == Kind::LateJoiner).then(|| LateStart {
-        node: rng.random_range(0..nodes),
-        at_ms: LATE_JOINER_FROM_MS + rng.random_range(0..INTERVAL_MS / 4),
-    });
+    let late_joiner = match kind {
+        Kind::LateJoiner => Some(LateStart {
+            node: rng.random_range(0..nodes),
+            at_ms: LATE_JOINER_FROM_MS + rng.random_range(0..INTERVAL_MS / 4),
+        }),
+        // The second newcomer of the reshare misses it and starts after three certified days.
+        Kind::All => Some(LateStart {
+            node: nodes - 1,
+            at_ms: LATE_JOINER_FROM_MS + rng.random_range(0..INTERVAL_MS / 4),
+        }),
+        _ => None,
+    };
     if let Some(late) = &late_joiner {
         duration_ms = late.at_ms + INTERVAL_MS + INTERVAL_MS / 2;
     }
     let mut crashes = draw_crashes_within(&mut rng, nodes, duration_ms);
     let clocks = match kind {
         Kind::Skew => draw_clocks(&mut rng, nodes),
+        Kind::All => draw_mild_clocks(&mut rng, nodes),
         Kind::Checkpoint
         | Kind::Byzantine
         | Kind::Reshare
@@ -265,13 +296,23 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
     // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node k
     // and adds node k + 1 (as `reshare`); the two newcomers start at the reshare.
     let (committees, late_starts) = match kind {
-        Kind::Reshare => {
+        Kind::Reshare | Kind::All => {
             let k = nodes - 2;
-            let replaced = rng.random_range(0..k);
+            // Not a member liar (it must stay a member to be judged as one).
+            let liar_node = liar.as_ref().map(|l| l.node);
+            let replaced = loop {
+                let r = rng.random_range(0..k);
+                if Some(r) != liar_node {
+                    break r;
+                }
+            };
             let late = (k..nodes)
                 .map(|node| LateStart {
                     node,
-                    at_ms: RESHARE_AT_MS,
+                    at_ms: match (kind, late_joiner.as_ref()) {
+                        (Kind::All, Some(late)) if node == late.node => late.at_ms,
+                        _ => RESHARE_AT_MS,
+                    },
                 })
                 .collect();
             (
@@ -395,13 +436,22 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         _ => None,
     };
     // Storage faults come last, so the draws above are those of the plan without them.
-    let storage_faults = if kind == Kind::Checkpoint {
+    let storage_faults = if matches!(kind, Kind::Checkpoint | Kind::All) {
         draw_storage_faults(&mut rng, nodes, duration_ms)
     } else {
         Vec::new()
     };
+    let (partitions, data_per_min) = if kind == Kind::All {
+        (
+            draw_partitions(&mut rng, nodes + usize::from(outsider), duration_ms),
+            rng.random_range(1..=4),
+        )
+    } else {
+        (Vec::new(), 0)
+    };
     let core = CorePlan {
         storage_faults,
+        partitions,
         crashes,
         clocks,
         late_starts,
@@ -421,6 +471,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         governance_liar,
         joiners,
         dead,
+        data_per_min,
     };
     (core, checkpoint)
 }
@@ -452,6 +503,19 @@ pub fn draw_clocks(rng: &mut rand_chacha::ChaCha8Rng, nodes: usize) -> Vec<Clock
         .collect();
     clocks.sort_by_key(|c| c.node);
     clocks
+}
+
+/// Clock faults of `all`: every node offset by up to 3 s and drifting by up to
+/// [`MAX_DRIFT_PPM`] either way, within the protocol's tolerances (the skew that splits the
+/// voters is `checkpoint-skew`'s).
+pub fn draw_mild_clocks(rng: &mut rand_chacha::ChaCha8Rng, nodes: usize) -> Vec<ClockPlan> {
+    (0..nodes)
+        .map(|node| ClockPlan {
+            node,
+            offset_ms: rng.random_range(0..=3_000),
+            drift_ppm: rng.random_range(-MAX_DRIFT_PPM..=MAX_DRIFT_PPM),
+        })
+        .collect()
 }
 
 /// Largest clock drift of `checkpoint-skew` (0.2 %: 3.6 s over a 30 min run).

@@ -52,6 +52,7 @@ pub async fn run(
     let last_epoch = cluster.last_epoch();
     let start_us = micros(context.current());
     let oracle = network(&context, &members, &plan.links, plan.transport).await;
+    oracle.partition(&context, &plan.partitions, &sink);
 
     // A liar whose hellos must be refused gets another cluster definition (another hash).
     let mut clusters = vec![cluster.clone(); plan.nodes];

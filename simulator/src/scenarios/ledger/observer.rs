@@ -22,6 +22,9 @@ pub struct LedgerObserver {
     pub ops_synced: BTreeMap<u32, u64>,
     /// Each node's backfill runs, completed or failed: (pages, new ops).
     pub backfill_runs: BTreeMap<u32, Vec<(u64, u64)>>,
+    /// Each node's catch-up: the new ops its backfill runs brought until its first round that
+    /// ended caught up with a peer, and whether that round ended.
+    pub catch_up: BTreeMap<u32, (u64, bool)>,
     /// Online violations.
     pub violations: Vec<Violation>,
     /// Each node whose storage the harness damaged: the loss (as the harness described it),
@@ -76,6 +79,15 @@ impl Observer for LedgerObserver {
                     .entry(node)
                     .or_default()
                     .push((*pages, *ops));
+                let catch_up = self.catch_up.entry(node).or_default();
+                if !catch_up.1 {
+                    catch_up.0 += ops;
+                }
+            }
+            Event::BackfillRoundEnded {
+                caught_up: true, ..
+            } => {
+                self.catch_up.entry(node).or_default().1 = true;
             }
             Event::OpsSynced { total } => {
                 self.ops_synced.insert(node, *total);

@@ -12,9 +12,7 @@ use crate::{
     invariant::{Checks, Invariant},
     plan::CorePlan,
     trace::Sink,
-    world::{
-        NetRegistrar, QUOTA_PER_SECOND, Role, cluster, cut, heal, identities, network, spawn_all,
-    },
+    world::{NetRegistrar, QUOTA_PER_SECOND, Role, cluster, cut, identities, network, spawn_all},
 };
 use bytes::Bytes;
 use cohort_protocol::{
@@ -70,8 +68,9 @@ pub async fn run(
     let oracle = network(&context, &members, &plan.links, plan.transport).await;
     if let Some(side) = &plan.partition {
         // Cut every link across the partition until the heal.
-        cut(&oracle, &members, &plan.links, side).await;
+        cut(&oracle, side).await;
     }
+    oracle.partition(&context, &plan.partitions, &sink);
     if workload.preload_ops > 0 {
         let late: Vec<usize> = plan.late_starts.iter().map(|l| l.node).collect();
         let authors: Vec<usize> = (0..plan.nodes).filter(|i| !late.contains(i)).collect();
@@ -169,7 +168,7 @@ pub async fn run(
             });
     }
     context.sleep_until(end).await;
-    heal(&oracle, &members, &plan.links).await;
+    oracle.heal().await;
     context
         .sleep(Duration::from_millis(workload.quiesce_ms))
         .await;

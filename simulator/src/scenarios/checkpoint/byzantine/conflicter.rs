@@ -41,7 +41,7 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
                 };
                 liar.vote(&peer, digest, first);
                 liar.vote(&peer, digest, second);
-                liar.hostile(1);
+                liar.hostile(context.current(), 1);
             }
             Input::Vote(..) | Input::Tick => {}
         }

@@ -87,12 +87,12 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
                         let len = liar.rng.random_range(1..64usize);
                         let garbage: Vec<u8> = (0..len).map(|_| liar.rng.random()).collect();
                         liar.send(vec![peer], garbage.into());
-                        liar.hostile(1);
+                        liar.hostile(context.current(), 1);
                         continue;
                     }
                 };
                 liar.send(vec![peer], Message::Vote(frame).encode());
-                liar.hostile(1);
+                liar.hostile(context.current(), 1);
             }
             Input::Vote(..) | Input::Tick => {}
         }

@@ -49,7 +49,7 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
                 })
                 .encode();
                 liar.send(others.clone(), frame);
-                liar.hostile(1);
+                liar.hostile(context.current(), 1);
             }
         }
     }

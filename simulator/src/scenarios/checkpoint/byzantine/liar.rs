@@ -28,8 +28,10 @@ use std::{
 pub struct LiarReport {
     /// Proposals (short digests) on which it sent a valid approving partial.
     pub approvals: BTreeSet<String>,
-    /// Frames it sent that prove it hostile (every honest receiver must block it).
+    /// Frames it sent that prove it hostile (every honest receiver must block it), and when it
+    /// sent the last one (simulated ms since the Unix epoch).
     pub hostile: u64,
+    pub last_hostile_ms: u64,
     /// Votes it sent again, unchanged.
     pub repeats: u64,
     /// Proposals about itself it sent, and those it got certified.
@@ -185,8 +187,10 @@ impl Liar {
             .insert(short(digest));
     }
 
-    pub fn hostile(&self, frames: u64) {
-        self.report.lock().expect("liar report").hostile += frames;
+    pub fn hostile(&self, at: std::time::SystemTime, frames: u64) {
+        let mut report = self.report.lock().expect("liar report");
+        report.hostile += frames;
+        report.last_hostile_ms = crate::trace::micros(at) / 1000;
     }
 
     /// Every member but `me`.

@@ -45,7 +45,7 @@ pub async fn run(context: deterministic::Context, mut liar: Liar) {
                 };
                 let members = liar.members.clone();
                 liar.send(members, frame.encode());
-                liar.hostile(1);
+                liar.hostile(context.current(), 1);
             }
         }
     }
