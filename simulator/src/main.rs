@@ -144,7 +144,7 @@ enum Command {
     },
     /// Run every seed of a range (`A..B`, or `A..=B` to include B).
     Explore {
-        /// The scenario (default: the canary's campaign with `--canary`, else `barrier`).
+        /// The scenario (default: the canary's campaign with `--canary`, else `all`).
         #[arg(long, help = scenario_help())]
         scenario: Option<String>,
         /// `A..B` or `A..=B` (default with `--canary`: `1..=BUDGET` of its campaign).

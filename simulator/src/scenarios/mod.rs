@@ -57,8 +57,21 @@ macro_rules! checkpoint_invariants {
     };
 }
 
-/// Every scenario, in the order `cohort-sim list` prints them.
+/// Every scenario, in the order `cohort-sim list` prints them; the first (`all`) is the default.
 pub static SCENARIOS: [ScenarioSpec; 32] = [
+    ScenarioSpec {
+        name: "all",
+        description: "everything at once: the DKG, a reshare after the first certified day (one member replaced, one newcomer in, a second newcomer that misses it and starts after three certified days), a Data workload, checkpoints over four to five simulated days; lossy links, partition windows (one-way and both ways), crashes, storage faults, mild clock skew, buggify points and, half the seeds, a checkpoint liar",
+        // The epoch 0 committee is every node but the two newcomers.
+        nodes: 6..=64,
+        plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::All, seed, nodes).into(),
+        run: |context, seed, plan, sink, checks| {
+            let (core, part) = plan.into_checkpoint();
+            Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
+        },
+        observers: checkpoint::observers,
+        invariants: checkpoint_invariants!(CheckpointLiarBlocked, CheckpointLateJoinerCaughtUp),
+    },
     ScenarioSpec {
         name: "barrier",
         description: "all nodes walk barrier steps 1..S under latency, jitter and loss, then shut down together",
@@ -592,19 +605,6 @@ pub static SCENARIOS: [ScenarioSpec; 32] = [
             SharesFollowCommittee,
             KeyRecovered
         ),
-    },
-    ScenarioSpec {
-        name: "all",
-        description: "everything at once: the DKG, a reshare after the first certified day (one member replaced, one newcomer in, a second newcomer that misses it and starts after three certified days), a Data workload, checkpoints over four to five simulated days; lossy links, partition windows (one-way and both ways), crashes, storage faults, mild clock skew, buggify points and, half the seeds, a checkpoint liar",
-        // The epoch 0 committee is every node but the two newcomers.
-        nodes: 6..=64,
-        plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::All, seed, nodes).into(),
-        run: |context, seed, plan, sink, checks| {
-            let (core, part) = plan.into_checkpoint();
-            Box::pin(checkpoint::run(context, seed, core, part, sink, checks))
-        },
-        observers: checkpoint::observers,
-        invariants: checkpoint_invariants!(CheckpointLiarBlocked, CheckpointLateJoinerCaughtUp),
     },
 ];
 

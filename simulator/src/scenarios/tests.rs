@@ -137,3 +137,21 @@ fn plans_are_drawn_from_the_seed_within_the_node_range() {
         assert!(a.to_json().contains("\"links\""));
     }
 }
+
+#[test]
+fn a_partition_window_cuts_its_groups_one_way_or_both() {
+    use crate::plan::PartitionPlan;
+    let window = |one_way| PartitionPlan {
+        at_ms: 0,
+        for_ms: 1,
+        groups: vec![vec![0, 3], vec![1]],
+        one_way,
+    };
+    // Nodes in no group (2, 4) form the last group.
+    let both = window(false);
+    assert!(both.cuts(0, 1) && both.cuts(1, 0) && both.cuts(3, 2) && both.cuts(2, 3));
+    assert!(!both.cuts(0, 3) && !both.cuts(2, 4));
+    let one = window(true);
+    assert!(one.cuts(0, 1) && one.cuts(1, 2) && one.cuts(0, 4));
+    assert!(!one.cuts(1, 0) && !one.cuts(2, 1) && !one.cuts(4, 3));
+}
