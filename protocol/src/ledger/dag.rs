@@ -1909,14 +1909,7 @@ impl Dag {
                 continue;
             }
             let entry = &self.ops[&self.log[&position]];
-            // An op within the peer's reach of its author is known even when no walk from a
-            // known op reaches it: compaction pruned the ops between (without this, every op
-            // a new head names through a pruned gap, and all their kept ancestors, would be
-            // sent again, and a large compacted ledger would stall its peers' backfill).
-            // (Not for an author caught equivocating: the peer may hold the other fork.)
-            let within_reach = entry.op.op().seq <= reach[entry.author as usize]
-                && !self.evidence.contains_key(&entry.author);
-            let is_known = marks[&position] || (within_reach && !forced.contains(&position));
+            let is_known = marks[&position];
             if !is_known {
                 out.push(position);
             }
