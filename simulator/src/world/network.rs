@@ -227,13 +227,9 @@ impl Net {
         windows: &[PartitionPlan],
         sink: &Arc<Mutex<Sink>>,
     ) {
-        let nodes = self.members.len();
         for (i, window) in windows.iter().enumerate() {
             let window = window.clone();
-            let pairs: Vec<(usize, usize)> = (0..nodes)
-                .flat_map(|from| (0..nodes).map(move |to| (from, to)))
-                .filter(|&(from, to)| window.cuts(from, to))
-                .collect();
+            let pairs = self.pairs(|from, to| window.cuts(from, to));
             // The nodes that lose at least one link, each told once.
             let mut touched: Vec<usize> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
             touched.sort_unstable();
@@ -266,6 +262,15 @@ impl Net {
                 record(&context, "partition_healed");
             });
         }
+    }
+
+    /// Every directed pair of nodes `cuts` says a cut takes, in order.
+    fn pairs(&self, cuts: impl Fn(usize, usize) -> bool) -> Vec<(usize, usize)> {
+        let nodes = self.members.len();
+        (0..nodes)
+            .flat_map(|from| (0..nodes).map(move |to| (from, to)))
+            .filter(|&(from, to)| cuts(from, to))
+            .collect()
     }
 
     /// Sets the link `from -> to` as `link` says (there is none).
@@ -306,11 +311,7 @@ impl Net {
 /// Cuts every link that crosses between `side` and the other nodes until the final heal
 /// (`ledger-partition`'s partition).
 pub async fn cut(net: &Net, side: &[usize]) {
-    let nodes = net.members.len();
-    let pairs: Vec<(usize, usize)> = (0..nodes)
-        .flat_map(|from| (0..nodes).map(move |to| (from, to)))
-        .filter(|(from, to)| side.contains(from) != side.contains(to))
-        .collect();
+    let pairs = net.pairs(|from, to| side.contains(&from) != side.contains(&to));
     net.cut(&pairs).await;
 }
 
