@@ -594,6 +594,14 @@ where
                         }
                         _ => message.encode(),
                     };
+                    if matches!(message, Message::Log { .. })
+                        && self.handled.len() < super::intake::MAX_HANDLED
+                    {
+                        // Every peer echoes the logs it accepts, ours too: a log we sent is
+                        // known, so its echoes are dropped by digest, never decoded again.
+                        self.handled
+                            .insert(super::intake::frame_digest(&self.me, &frame));
+                    }
                     self.metrics.sent(&message, to.len(), frame.len());
                     self.sender.send(Recipients::Some(to), frame, false);
                 }

@@ -41,7 +41,7 @@ pub(super) fn agree_tag(frame: &[u8]) -> Option<u8> {
 
 /// What identifies a repeat: a log or a decision is the same whoever relays it (echoes), any
 /// other frame only from the same sender.
-fn frame_digest(peer: &PublicKey, frame: &[u8]) -> [u8; 32] {
+pub(super) fn frame_digest(peer: &PublicKey, frame: &[u8]) -> [u8; 32] {
     use commonware_cryptography::{Hasher as _, Sha256};
     // A decision too proves itself: the same from whoever relays it.
     let relayed =
