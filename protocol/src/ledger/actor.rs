@@ -909,6 +909,7 @@ where
             heads: self.dag.heads().copied().collect(),
             pending: self.dag.pending_len(),
             pending_ids: self.dag.pending_ids(),
+            pending_waits: self.dag.pending_waits(4),
             stranded: self.dag.stranded_len(),
             evicted: self.dag.evicted_total(),
             flagged: self.dag.equivocations().map(|(a, _)| a.clone()).collect(),

@@ -1454,6 +1454,51 @@ impl Dag {
         self.pending.keys().copied().collect()
     }
 
+    /// What the first `limit` pending ops (ascending ids) wait for, one line each: the op
+    /// (short id, author index, seq, kind) and the parents this ledger does not hold, each
+    /// marked if this node pruned it or other pending ops name it as well. For reports.
+    pub fn pending_waits(&self, limit: usize) -> Vec<String> {
+        let short = |id: &OpId| commonware_formatting::hex(&id.as_ref()[..4]);
+        self.pending
+            .iter()
+            .take(limit)
+            .map(|(id, waiting)| {
+                let op = waiting.op.op();
+                let missing: Vec<String> = op
+                    .parents
+                    .iter()
+                    .filter(|p| !self.ops.contains_key(*p))
+                    .map(|p| {
+                        let mut line = short(p);
+                        if self.pending.contains_key(p) {
+                            line.push_str("(pending)");
+                        }
+                        if self.recently_pruned.contains(p) {
+                            line.push_str("(pruned here)");
+                        }
+                        if self.unresolved.contains_key(p) {
+                            line.push_str("(unresolved)");
+                        }
+                        line
+                    })
+                    .collect();
+                format!(
+                    "{} author={} seq={} kind={} floor={} missing=[{}]{}",
+                    short(id),
+                    waiting.author,
+                    op.seq,
+                    op.kind.name(),
+                    self.floors
+                        .get(waiting.author as usize)
+                        .copied()
+                        .unwrap_or(0),
+                    missing.join(","),
+                    if waiting.needs_key { " needs_key" } else { "" }
+                )
+            })
+            .collect()
+    }
+
     /// Pending ops stranded on a fork: an op of author `a` at seq `s` that names none of the
     /// ops applied at `(a, s - 1)` while one is applied there waits for another op at that seq,
     /// and so does every op that waits on it. They apply if that fork arrives (an

@@ -108,6 +108,8 @@ pub struct Status {
     pub pending: usize,
     /// The pending ops' ids (at most the buffer's bound).
     pub pending_ids: Vec<OpId>,
+    /// What the first few pending ops wait for ([`super::dag::Dag::pending_waits`]).
+    pub pending_waits: Vec<String>,
     /// Of `pending`, the ops stranded on a fork of an applied seq ([`super::dag::Dag::stranded_len`]):
     /// an equivocator's other branch not seen yet, or ops an author's storage loss orphaned.
     pub stranded: usize,

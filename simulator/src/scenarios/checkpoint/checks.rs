@@ -411,20 +411,30 @@ fn check_liveness(
     let skew = plan.clocks.iter().find(|c| c.node == s).map_or(0, |c| {
         c.offset_ms + c.drift_ppm.unsigned_abs() * end_ms.saturating_sub(start_ms) / 1_000_000
     });
+    // Every fault window of the plan as (start, length), relative to the run's start: each
+    // may cost a day's round (a crash or a storage error restarts a node, a partition cuts
+    // voters off), and so may a committee that cannot reach a quorum of honest voters yet.
+    let windows = plan
+        .crashes
+        .iter()
+        .map(|c| (c.at_ms, c.down_ms))
+        .chain(plan.storage_faults.iter().map(|f| (f.at_ms, f.for_ms)))
+        .chain(plan.partitions.iter().map(|p| (p.at_ms, p.for_ms)))
+        .chain(over_budget(plan, cp).map(|until| (0, until)));
+    let windows: Vec<(u64, u64)> = windows.collect();
     for (k, w) in points.windows(2).enumerate() {
         let (a, b) = (w[0], w[1]);
-        let outages: u64 = plan
-            .crashes
+        let outages: u64 = windows
             .iter()
-            .filter(|c| {
-                let at = start_ms + c.at_ms;
-                at <= b && at + c.down_ms + slack >= a
+            .filter(|(at, length)| {
+                let at = start_ms + at;
+                at <= b && at.saturating_add(*length).saturating_add(slack) >= a
             })
-            .map(|c| c.down_ms + cp.window_ms + cp.check_ms)
-            .sum();
+            .map(|(_, length)| length.saturating_add(cp.window_ms + cp.check_ms))
+            .fold(0, u64::saturating_add);
         // The first day also holds the DKG.
         let dkg = if k == 0 { 60_000 } else { 0 };
-        let allowed = cp.interval_ms + slack + outages + dkg + skew;
+        let allowed = (cp.interval_ms + slack + dkg + skew).saturating_add(outages);
         if b.saturating_sub(a) > allowed {
             checks.fail(
                 Invariant::CheckpointLiveness,
@@ -435,6 +445,44 @@ fn check_liveness(
             );
         }
     }
+}
+
+/// Until when (ms after the run's start) some committee holds more faulty members than it
+/// tolerates (`f` of `n`, as the DKG's `N3f1`): a member liar plus members that have not
+/// started yet (late starters). While it does, its honest members may not reach a quorum of
+/// approvals, and no day's round is expected to certify. `None`: never. Conservative when the
+/// plan reshares: every committee is taken as in force from the start.
+fn over_budget(plan: &CorePlan, cp: &CheckpointPlan) -> Option<u64> {
+    let liar = cp
+        .liar
+        .as_ref()
+        .filter(|l| l.misbehaviour != super::byzantine::CheckpointMisbehaviour::Outsider)
+        .map(|l| l.node);
+    let everyone: Vec<usize> = (0..plan.nodes).collect();
+    let committees: Vec<&[usize]> = if cp.committees.is_empty() {
+        vec![&everyone]
+    } else {
+        cp.committees.iter().map(Vec::as_slice).collect()
+    };
+    committees
+        .into_iter()
+        .filter_map(|committee| {
+            let f = committee.len().saturating_sub(1) / 3;
+            let liars = usize::from(liar.is_some_and(|l| committee.contains(&l)));
+            let mut starts: Vec<u64> = plan
+                .late_starts
+                .iter()
+                .filter(|l| committee.contains(&l.node) && Some(l.node) != liar)
+                .map(|l| l.at_ms)
+                .collect();
+            starts.sort_unstable();
+            // Faulty at time t: the liar and the late starters not started by t.
+            (liars + starts.len() > f).then(|| {
+                let must_start = liars + starts.len() - f;
+                starts.get(must_start - 1).copied().unwrap_or(u64::MAX)
+            })
+        })
+        .max()
 }
 
 /// `checkpoint-late-joiner-caught-up`: the late member (`joiner`, started at `started_ms`)

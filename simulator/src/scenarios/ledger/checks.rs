@@ -151,16 +151,19 @@ pub fn check_late_joiner(
 pub enum PendingRule<'a> {
     /// None: an honest cluster applies everything it received.
     Nothing,
-    /// Only these: ops a member appended before the harness destroyed its storage that no
-    /// ledger applied at the end ([`orphans`]). They may name an op lost with every copy (and
-    /// so wait for ever, on a fork of their author's chain or on an op nobody can send), and
-    /// a member may hold some of such a chain and not the rest: nobody serves pending ops.
-    Orphans(&'a BTreeSet<OpId>),
+    /// Only these, each explained by the world:
+    /// - ops a member appended before the harness destroyed its storage that no ledger
+    ///   applied at the end ([`orphans`]). They may name an op lost with every copy (and so
+    ///   wait for ever, on a fork of their author's chain or on an op nobody can send), and a
+    ///   member may hold some of such a chain and not the rest: nobody serves pending ops;
+    /// - ops a blocked liar authored ([`authored_by`]): once its honest peers block it, an op
+    ///   it sent one of them just before may name one that no honest node received.
+    Excused(&'a BTreeSet<OpId>),
     /// Any (bounded): a liar's ops may wait forever for a parent only it had.
     Any,
 }
 
-/// The ops of [`PendingRule::Orphans`]: pending somewhere, appended (`lost_lives`: short ids
+/// The ops [`PendingRule::Excused`] excuses after a storage loss: pending somewhere, appended (`lost_lives`: short ids
 /// of the ops each member appended before the harness destroyed its storage) by a life whose
 /// storage was lost, and applied by no member.
 pub fn orphans(
@@ -172,6 +175,26 @@ pub fn orphans(
         .flat_map(|(_, status, _)| status.pending_ids.iter())
         .filter(|id| lost_lives.contains(&commonware_formatting::hex(&id.as_ref()[..8])))
         .filter(|id| !statuses.iter().any(|(_, _, held)| held.contains(*id)))
+        .copied()
+        .collect()
+}
+
+/// The ops pending somewhere that `node` appended (`appended`: the short id of each op each
+/// node appended, by node and seq), for [`PendingRule::Excused`].
+pub fn authored_by(
+    statuses: &[(usize, Status, BTreeSet<OpId>)],
+    appended: &std::collections::BTreeMap<(u32, u64), String>,
+    node: usize,
+) -> BTreeSet<OpId> {
+    let theirs: BTreeSet<&String> = appended
+        .iter()
+        .filter(|((n, _), _)| *n as usize == node)
+        .map(|(_, id)| id)
+        .collect();
+    statuses
+        .iter()
+        .flat_map(|(_, status, _)| status.pending_ids.iter())
+        .filter(|id| theirs.contains(&commonware_formatting::hex(&id.as_ref()[..8])))
         .copied()
         .collect()
 }
@@ -206,7 +229,7 @@ pub fn check_final(
         }
         let unexplained = match pending_rule {
             PendingRule::Nothing => status.pending,
-            PendingRule::Orphans(orphans) => status
+            PendingRule::Excused(orphans) => status
                 .pending_ids
                 .iter()
                 .filter(|id| !orphans.contains(*id))
@@ -217,8 +240,12 @@ pub fn check_final(
             checks.fail(
                 Invariant::LedgerConverges,
                 format!(
-                    "node {node} still has {} pending ops, {} stranded on a fork (boot recovered: {})",
-                    status.pending, status.stranded, status.boot_recovered
+                    "node {node} still has {} pending ops, {} stranded on a fork (boot recovered: {}){}{}",
+                    status.pending,
+                    status.stranded,
+                    status.boot_recovered,
+                    if status.pending_waits.is_empty() { "" } else { "; waiting: " },
+                    status.pending_waits.join("; ")
                 ),
             );
         }

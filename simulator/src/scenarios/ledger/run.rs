@@ -233,7 +233,7 @@ pub async fn run(
     };
     let pending_rule = match (ledger.liar.is_some(), require_authoring) {
         (true, _) => PendingRule::Any,
-        (false, true) => PendingRule::Orphans(&orphans),
+        (false, true) => PendingRule::Excused(&orphans),
         (false, false) => PendingRule::Nothing,
     };
     let acked = excuse_lost_with_disk(plan, &statuses, &acked.lock().expect("acked"), &sink);
