@@ -449,13 +449,14 @@ pub async fn run(
     )];
     let late_start = |node: usize| plan.late_starts.iter().find(|l| l.node == node);
     if let (Some(liar), Some(key)) = (&cp.liar, &liar_key) {
-        // Only the members that ran from the start must block it: a late starter may hear
-        // none of its hostile frames (in `all`, the late newcomer of seed 4 got none of the
-        // impostor's proposals sent after it started; not understood yet, see the issue).
+        // A late starter must block it too if the liar still sent hostile frames two days
+        // after it started (each day's round gives it some; a starter that came after the
+        // last of them may hear none).
+        let last_hostile = report.last_hostile_ms.saturating_sub(start_ms);
         let heard: Vec<usize> = honest
             .iter()
             .copied()
-            .filter(|n| late_start(*n).is_none())
+            .filter(|n| late_start(*n).is_none_or(|l| l.at_ms + 2 * cp.interval_ms < last_hostile))
             .collect();
         check_liar(observations, liar, key, &report, &heard, &mut checks);
         notes.push(format!(
