@@ -61,7 +61,7 @@ macro_rules! checkpoint_invariants {
 pub static SCENARIOS: [ScenarioSpec; 32] = [
     ScenarioSpec {
         name: "all",
-        description: "everything at once: the DKG, a reshare after the first certified day (one member replaced, one newcomer in, a second newcomer that misses it and starts after three certified days), a Data workload, checkpoints over four to five simulated days; lossy links, partition windows (one-way and both ways), crashes, storage faults, mild clock skew, buggify points and, half the seeds, a checkpoint liar",
+        description: "everything at once: the DKG, a reshare to a new committee (one member replaced; one newcomer that starts after the first day, a second after three certified days), a Data workload, checkpoints over four to five simulated days; lossy links, partition windows (one-way and both ways), crashes, storage faults, mild clock skew, buggify points; half the seeds a checkpoint liar, and with eight nodes or more the other half a member lying in the DKG and the reshare",
         // The epoch 0 committee is every node but the two newcomers.
         nodes: 6..=64,
         plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::All, seed, nodes).into(),

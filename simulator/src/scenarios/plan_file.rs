@@ -112,6 +112,19 @@ fn node(field: &str, index: usize, machines: usize) -> Result<(), String> {
     )
 }
 
+/// Refuses a DKG liar (`field`) or a victim of it that names no node.
+fn byzantine(
+    field: &str,
+    b: &crate::scenarios::dkg::byzantine::Byzantine,
+    machines: usize,
+) -> Result<(), String> {
+    node(&format!("{field}.node"), b.node, machines)?;
+    for (i, v) in b.victims.iter().enumerate() {
+        node(&format!("{field}.victims[{i}]"), *v, machines)?;
+    }
+    Ok(())
+}
+
 /// Refuses a time past the end of the run.
 fn time(field: &str, at_ms: u64, horizon_ms: u64) -> Result<(), String> {
     check(
@@ -493,15 +506,8 @@ fn validate_family(plan: &FaultPlan, horizon: u64) -> Result<(), String> {
         }
         FamilyPlan::Dkg(d) => {
             committees("plan.family.dkg.committees", &d.committees)?;
-            if let Some(byzantine) = &d.byzantine {
-                node("plan.family.dkg.byzantine.node", byzantine.node, nodes)?;
-                for (i, v) in byzantine.victims.iter().enumerate() {
-                    node(
-                        &format!("plan.family.dkg.byzantine.victims[{i}]"),
-                        *v,
-                        nodes,
-                    )?;
-                }
+            if let Some(b) = &d.byzantine {
+                byzantine("plan.family.dkg.byzantine", b, nodes)?;
             }
             for (i, n) in d.absent.iter().enumerate() {
                 node(&format!("plan.family.dkg.absent[{i}]"), *n, nodes)?;
@@ -591,6 +597,21 @@ fn validate_family(plan: &FaultPlan, horizon: u64) -> Result<(), String> {
             }
             if let Some(dead) = c.dead {
                 node(&f("dead"), dead, nodes)?;
+            }
+            if let Some(b) = &c.dkg_liar {
+                byzantine(&f("dkg_liar"), b, nodes)?;
+                check(
+                    b.misbehaviour != crate::scenarios::dkg::byzantine::Misbehaviour::BadHello,
+                    || f("dkg_liar.misbehaviour"),
+                    || {
+                        "not BadHello here (its refused hellos need another cluster definition: the dkg family's)".into()
+                    },
+                )?;
+                check(
+                    c.liar.is_none(),
+                    || f("dkg_liar"),
+                    || "not with a checkpoint liar (one liar is judged at a time)".into(),
+                )?;
             }
         }
     }

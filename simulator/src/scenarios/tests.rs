@@ -155,3 +155,24 @@ fn a_partition_window_cuts_its_groups_one_way_or_both() {
     assert!(one.cuts(0, 1) && one.cuts(1, 2) && one.cuts(0, 4));
     assert!(!one.cuts(1, 0) && !one.cuts(2, 1) && !one.cuts(4, 3));
 }
+
+/// `all` with eight nodes: the seeds without a checkpoint liar have a member lying in the DKG
+/// and the reshare instead (of both committees, never by refused hellos); fewer nodes, none.
+#[test]
+fn all_draws_a_dkg_liar_when_its_committees_tolerate_two_faults() {
+    use super::checkpoint::{Kind, plan};
+    use super::dkg::byzantine::Misbehaviour;
+    let mut lies = BTreeSet::new();
+    for seed in 1..=40 {
+        let (_, cp) = plan(Kind::All, seed, Some(8));
+        assert_eq!(cp.liar.is_none(), cp.dkg_liar.is_some(), "seed {seed}");
+        if let Some(liar) = cp.dkg_liar {
+            assert!(cp.committees.iter().all(|c| c.contains(&liar.node)));
+            assert_ne!(liar.misbehaviour, Misbehaviour::BadHello);
+            lies.insert(format!("{:?}", liar.misbehaviour));
+        }
+        let (_, small) = plan(Kind::All, seed, Some(7));
+        assert!(small.dkg_liar.is_none(), "seed {seed}");
+    }
+    assert!(lies.len() >= 4, "{lies:?}");
+}

@@ -448,7 +448,8 @@ fn check_liveness(
 }
 
 /// Until when (ms after the run's start) some committee holds more faulty members than it
-/// tolerates (`f` of `n`, as the DKG's `N3f1`): a member liar plus members that have not
+/// tolerates (`f` of `n`, as the DKG's `N3f1`): a member liar (of the checkpoint protocol or
+/// the DKG) plus members that have not
 /// started yet (late starters). While it does, its honest members may not reach a quorum of
 /// approvals, and no day's round is expected to certify. `None`: never. Conservative when the
 /// plan reshares: every committee is taken as in force from the start.
@@ -457,7 +458,8 @@ fn over_budget(plan: &CorePlan, cp: &CheckpointPlan) -> Option<u64> {
         .liar
         .as_ref()
         .filter(|l| l.misbehaviour != super::byzantine::CheckpointMisbehaviour::Outsider)
-        .map(|l| l.node);
+        .map(|l| l.node)
+        .or(cp.dkg_liar.as_ref().map(|l| l.node));
     let everyone: Vec<usize> = (0..plan.nodes).collect();
     let committees: Vec<&[usize]> = if cp.committees.is_empty() {
         vec![&everyone]

@@ -5,6 +5,10 @@ use crate::plan::{
     ClockPlan, CorePlan, CrashPlan, LateStart, Loss, draw_crashes_within, draw_links,
     draw_partitions, draw_storage_faults, plan_rng,
 };
+use crate::scenarios::dkg::{
+    byzantine::{Byzantine, Misbehaviour},
+    plan::draw_byzantine,
+};
 use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
@@ -175,6 +179,11 @@ pub struct CheckpointPlan {
     /// the heads it names as parents).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub data_per_min: u32,
+    /// `all`: a member of both committees lying in the DKG and the reshare (any
+    /// `dkg-byzantine` or `dkg-log-liars` lie but refused hellos); the rest of its engine
+    /// (ledger, checkpoints) is honest. Never with a checkpoint liar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dkg_liar: Option<Byzantine>,
 }
 
 /// Largest Data payload of the `all` workload.
@@ -317,7 +326,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
                 .collect();
             (
                 vec![
-                    (0..k).collect(),
+                    (0..k).collect::<Vec<usize>>(),
                     (0..nodes).filter(|i| *i != replaced).collect(),
                 ],
                 late,
@@ -449,6 +458,31 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
     } else {
         (Vec::new(), 0)
     };
+    // `all` with committees that tolerate two faults (epoch 1's, of at least seven, holds the
+    // late newcomer, absent for days) and no checkpoint liar: a member of both lying in the
+    // DKG and the reshare. Drawn last, so the draws above are those of the plan without it.
+    let dkg_liar = match (kind, committees.as_slice()) {
+        (Kind::All, [first, second]) if second.len() >= 7 && liar.is_none() => {
+            let both: Vec<usize> = first
+                .iter()
+                .copied()
+                .filter(|n| second.contains(n))
+                .collect();
+            let node = both[rng.random_range(0..both.len())];
+            let lies: Vec<Misbehaviour> = Misbehaviour::ALL
+                .into_iter()
+                .filter(|m| *m != Misbehaviour::BadHello)
+                .collect();
+            Some(draw_byzantine(
+                &mut rng,
+                node,
+                nodes,
+                (first.len() - 1) / 3,
+                &lies,
+            ))
+        }
+        _ => None,
+    };
     let core = CorePlan {
         storage_faults,
         partitions,
@@ -472,6 +506,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, Checkpoin
         joiners,
         dead,
         data_per_min,
+        dkg_liar,
     };
     (core, checkpoint)
 }

@@ -130,7 +130,15 @@ pub async fn run(
                 protocol,
                 report.clone(),
             ))),
-            _ => Role::Honest,
+            _ => match &cp.dkg_liar {
+                Some(liar) if liar.node == i => Role::Tampered(liar.tamper(
+                    &keys[i],
+                    &members,
+                    &context,
+                    timing(DkgKind::Dkg).phase_timeout,
+                )),
+                _ => Role::Honest,
+            },
         },
         &oracle,
         &sink,
@@ -156,11 +164,17 @@ pub async fn run(
             .child("outsider")
             .spawn(move |context| CheckpointMisbehaviour::Outsider.run(context, liar));
     }
-    let liar_node = member_liar.map(|l| l.node);
+    // The member that lies (in the checkpoint protocol, or in the DKG: the rest of its engine
+    // is honest, but its peers may block it) is judged apart, as a liar.
+    let liar_node = member_liar
+        .map(|l| l.node)
+        .or(cp.dkg_liar.as_ref().map(|l| l.node));
     let liar_key = cp
         .liar
         .as_ref()
-        .map(|l| on_network[l.node.min(on_network.len() - 1)].clone());
+        .map(|l| l.node)
+        .or(liar_node)
+        .map(|node| on_network[node.min(on_network.len() - 1)].clone());
     // The honest nodes the ledger checks judge: the members but the liar and a member down for
     // good, and the joiner.
     let honest: Vec<usize> = (0..plan.nodes)
@@ -470,6 +484,22 @@ pub async fn run(
             report.proposals,
             report.certified,
             observations.blocked.get(key).cloned().unwrap_or_default()
+        ));
+    }
+    if let (Some(liar), Some(key)) = (&cp.dkg_liar, &liar_key) {
+        // Judged as the DKG family does not here: the honest members still agree on one group
+        // key (every certificate verifies under it) and stay live; the note says what it did.
+        notes.push(format!(
+            "dkg liar node {} {:?} against nodes {:?}: refused by {:?}",
+            liar.node,
+            liar.misbehaviour,
+            liar.victims,
+            sink.observer::<LedgerObserver>()
+                .refused
+                .iter()
+                .filter(|((_, peer), _)| peer == key)
+                .map(|((node, _), _)| *node)
+                .collect::<BTreeSet<u32>>()
         ));
     }
     if let Some((joiner, late)) = cp.late_joiner.and_then(|j| Some((j, late_start(j)?))) {

@@ -218,30 +218,7 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
         } else {
             &Misbehaviour::ALL
         };
-        let misbehaviour = drawn[rng.random_range(0..drawn.len())];
-        let others: Vec<usize> = (0..nodes).filter(|i| *i != node).collect();
-        let faults = faults.max(1);
-        let victims = match misbehaviour {
-            Misbehaviour::Garbage | Misbehaviour::BadHello => others,
-            misbehaviour => {
-                let count = match misbehaviour {
-                    // Two halves.
-                    Misbehaviour::TwoLogs => (others.len() / 2).max(1),
-                    // Any subset.
-                    Misbehaviour::LateLog => rng.random_range(1..=others.len().max(1)),
-                    // 1..=f victims (more would only make the dealer reveal too many and be
-                    // dropped).
-                    _ => rng.random_range(1..=faults),
-                };
-                draw_distinct(&mut rng, &others, count.min(others.len()))
-            }
-        };
-        Byzantine {
-            node,
-            misbehaviour,
-            victims,
-            seed: rng.random(),
-        }
+        draw_byzantine(&mut rng, node, nodes, faults, drawn)
     });
     let committees = if kind.reshares() {
         // Nodes 0..k form epoch 0's committee; epoch 1 replaces a drawn one of them with node
@@ -280,4 +257,41 @@ pub fn plan(kind: Kind, seed: u64, nodes: Option<usize>) -> (CorePlan, DkgPlan) 
         bench: false,
     };
     (core, dkg)
+}
+
+/// A byzantine member `node` of a cluster of `nodes` tolerating `faults`, lying one of the
+/// `drawn` ways: its misbehaviour, its victims (every other member for garbage and refused
+/// hellos; two halves for two logs; any subset for a late log; else 1..=`faults` of them) and
+/// its seed. `reshare-byzantine` and `all` draw theirs with it too.
+pub fn draw_byzantine(
+    rng: &mut rand_chacha::ChaCha8Rng,
+    node: usize,
+    nodes: usize,
+    faults: usize,
+    drawn: &[Misbehaviour],
+) -> Byzantine {
+    let misbehaviour = drawn[rng.random_range(0..drawn.len())];
+    let others: Vec<usize> = (0..nodes).filter(|i| *i != node).collect();
+    let faults = faults.max(1);
+    let victims = match misbehaviour {
+        Misbehaviour::Garbage | Misbehaviour::BadHello => others,
+        misbehaviour => {
+            let count = match misbehaviour {
+                // Two halves.
+                Misbehaviour::TwoLogs => (others.len() / 2).max(1),
+                // Any subset.
+                Misbehaviour::LateLog => rng.random_range(1..=others.len().max(1)),
+                // 1..=f victims (more would only make the dealer reveal too many and be
+                // dropped).
+                _ => rng.random_range(1..=faults),
+            };
+            draw_distinct(rng, &others, count.min(others.len()))
+        }
+    };
+    Byzantine {
+        node,
+        misbehaviour,
+        victims,
+        seed: rng.random(),
+    }
 }
