@@ -449,10 +449,10 @@ fn check_liveness(
 
 /// Until when (ms after the run's start) some committee holds more faulty members than it
 /// tolerates (`f` of `n`, as the DKG's `N3f1`): a member liar (of the checkpoint protocol or
-/// the DKG) plus members that have not
-/// started yet (late starters). While it does, its honest members may not reach a quorum of
-/// approvals, and no day's round is expected to certify. `None`: never. Conservative when the
-/// plan reshares: every committee is taken as in force from the start.
+/// of the DKG) plus the members that have not started yet (late starters). While it does, its
+/// honest members may not reach a quorum of approvals, and no day's round is expected to
+/// certify. `None`: never. Conservative when the plan reshares: every committee is taken as
+/// in force from the start.
 fn over_budget(plan: &CorePlan, cp: &CheckpointPlan) -> Option<u64> {
     let liar = cp
         .liar

@@ -304,8 +304,9 @@ pub async fn run(
             format!("node {node} is not running at the end"),
         );
     }
-    // A member liar is blocked by its honest peers: its last ops may name one of its own that
-    // no honest node received, and wait for ever; only those are excused.
+    // A member liar (checkpoint or DKG) may be blocked by its honest peers: its last ops may
+    // name one of its own that no honest node received, and wait for ever; only those are
+    // excused.
     let liar_ops = match liar_node {
         Some(liar) => authored_by(
             &statuses,
@@ -487,8 +488,9 @@ pub async fn run(
         ));
     }
     if let (Some(liar), Some(key)) = (&cp.dkg_liar, &liar_key) {
-        // Judged as the DKG family does not here: the honest members still agree on one group
-        // key (every certificate verifies under it) and stay live; the note says what it did.
+        // The DKG family's invariants about it are not checked here; the honest members must
+        // still agree on one group key (every certificate verifies under it) and stay live.
+        // The note says what it did and who refused it.
         notes.push(format!(
             "dkg liar node {} {:?} against nodes {:?}: refused by {:?}",
             liar.node,
