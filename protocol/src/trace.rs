@@ -163,6 +163,9 @@ pub enum Event {
     /// The op store holds `total` ops, all synced (after a sync, or after a compaction
     /// rewrote it with the kept ops only).
     OpsSynced { total: u64 },
+    /// Compaction starts rewriting the op store with the `kept` ops only: until the rewrite
+    /// commits, a crash leaves the old store (every synced op) or the new one (`kept` ops).
+    OpsRewriting { kept: u64 },
     /// This node proposed a checkpoint about itself (`digest`: first 8 bytes, hex).
     CheckpointProposed {
         round: u8,
@@ -268,6 +271,7 @@ impl Event {
             Event::OwnChainRecovering { .. } => "own_chain_recovering",
             Event::OwnChainRecovered { .. } => "own_chain_recovered",
             Event::OpsSynced { .. } => "ops_synced",
+            Event::OpsRewriting { .. } => "ops_rewriting",
             Event::CheckpointProposed { .. } => "checkpoint_proposed",
             Event::CheckpointVoted { .. } => "checkpoint_voted",
             Event::CheckpointCertified { .. } => "checkpoint_certified",
@@ -395,6 +399,7 @@ impl fmt::Display for Event {
                 write!(f, " own_head={own_head} target={target}")
             }
             Event::OpsSynced { total } => write!(f, " total={total}"),
+            Event::OpsRewriting { kept } => write!(f, " kept={kept}"),
             Event::CheckpointProposed {
                 round,
                 as_of_ms,
@@ -501,6 +506,7 @@ impl Tracer for LogTracer {
             | Event::DkgVoted { .. }
             | Event::OpAppended { .. }
             | Event::OpsSynced { .. }
+            | Event::OpsRewriting { .. }
             | Event::BackfillRunDone { .. }
             | Event::BackfillRunFailed { .. }
             | Event::BackfillRoundEnded { .. } => {

@@ -539,6 +539,9 @@ where
                 .into_iter()
                 .map(|op| op.encoded().clone())
                 .collect();
+            self.cfg.tracer.record(Event::OpsRewriting {
+                kept: records.len() as u64,
+            });
             self.store.rewrite(records.iter()).await?;
             // The store now holds exactly the kept ops, all durable (fewer than it held).
             self.cfg.tracer.record(Event::OpsSynced {

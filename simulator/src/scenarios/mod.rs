@@ -452,7 +452,7 @@ pub static SCENARIOS: [ScenarioSpec; 32] = [
     },
     ScenarioSpec {
         name: "checkpoint-reshare",
-        description: "as checkpoint, with a reshare after the first certified day (one member replaced, one added; the newcomers start then): certificates of both epochs verify under the one group key",
+        description: "as checkpoint, with a second committee (one member replaced, one added) that the genesis definition lists: it is reshared right after the DKG while the two newcomers are still down; they start after the first day and take their shares from the decision: one group key, every certificate verifies under it (a reshare in the middle of certified days is governance's, join's and remove's)",
         // The epoch 0 committee is every node but the two newcomers.
         nodes: 6..=64,
         plan: |seed, nodes| checkpoint::plan(checkpoint::Kind::Reshare, seed, nodes).into(),

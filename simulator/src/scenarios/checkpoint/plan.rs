@@ -24,7 +24,8 @@ pub enum Kind {
     Byzantine,
     /// `checkpoint-skew`: skewed and drifting clocks.
     Skew,
-    /// `checkpoint-reshare`: a reshare to a new committee after the first certified day.
+    /// `checkpoint-reshare`: a second committee in the genesis definition, reshared right
+    /// after the DKG while its two newcomers are down (they start after the first day).
     Reshare,
     /// `checkpoint-late-joiner`: one member starts after several certified days, from peers
     /// that compacted their ledgers.

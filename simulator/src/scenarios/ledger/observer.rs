@@ -92,6 +92,12 @@ impl Observer for LedgerObserver {
             Event::OpsSynced { total } => {
                 self.ops_synced.insert(node, *total);
             }
+            Event::OpsRewriting { kept } => {
+                // A crash before the rewrite commits leaves the old store, after it the new
+                // one: either must hold at least the kept ops (`OpsSynced` follows the commit).
+                let synced = self.ops_synced.entry(node).or_default();
+                *synced = (*synced).min(*kept);
+            }
             Event::LedgerOpened { ops, state } => {
                 if let Some(damage) = self.damaged.get_mut(&node)
                     && !std::mem::replace(&mut damage.reopened, true)
