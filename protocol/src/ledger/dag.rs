@@ -1455,8 +1455,9 @@ impl Dag {
     }
 
     /// What the first `limit` pending ops (ascending ids) wait for, one line each: the op
-    /// (short id, author index, seq, kind) and the parents this ledger does not hold, each
-    /// marked if this node pruned it or other pending ops name it as well. For reports.
+    /// (short id, author index, seq, kind, its author's floor) and the parents this ledger
+    /// does not hold, each marked if it is pending itself, if this node pruned it recently, or
+    /// if it is asked for by id (unresolved). For reports.
     pub fn pending_waits(&self, limit: usize) -> Vec<String> {
         let short = |id: &OpId| commonware_formatting::hex(&id.as_ref()[..4]);
         self.pending
